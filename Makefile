@@ -1,0 +1,46 @@
+# The README's two commands: `make demo` and `make test`. Both set everything up first and are idempotent.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# Debian/Ubuntu packages: what the stages run (ffmpeg, chromium, jpegtran), what the tests check with
+# (qpdf, poppler-utils), the benchmark peers (imagemagick, jpegoptim) and fonts for any script in the PDF.
+SYSTEM_PACKAGES := ffmpeg chromium qpdf poppler-utils imagemagick jpegoptim libjpeg-turbo-progs \
+	fonts-noto-core fonts-noto-cjk fonts-dejavu-core
+DEMO_CASE := examples/broken-kettle
+
+.PHONY: demo test setup system bench clean
+
+demo: setup
+	$(VENV)/bin/evidence-kit build $(DEMO_CASE) --grid
+	@echo "Done: the package is in $(DEMO_CASE)/evidence-package (upload/ holds what goes into the form)."
+
+test: setup
+	$(PY) -m pytest -q
+
+bench: setup
+	$(PY) bench/photos.py
+
+setup: system $(STAMP)
+
+system:
+	@missing=""; \
+	for p in $(SYSTEM_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=""; \
+	elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; \
+	else echo "evidence-kit needs these system packages:$$missing"; \
+		echo "Install them with: sudo apt-get install$$missing"; exit 1; fi; \
+	echo "Installing system packages:$$missing"; \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) build *.egg-info $(DEMO_CASE)/evidence-package

@@ -1,0 +1,240 @@
+"""Command line: parses arguments, calls the library, prints results. No logic of its own.
+
+Results go to stdout (``--json`` for machines); messages and progress go to stderr.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from . import __version__
+from .case import CASE_FILE, SUBFOLDERS
+from .errors import EvidenceKitError, ExitCode
+from .fsutil import atomic_write_text
+from .manifest import FileRecord, Manifest, verify_package
+from .pipeline import BuildOptions, BuildResult, build_case
+from .profile import DEFAULT_PROFILE, load_profile
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def _size(n: int) -> str:
+    return f"{n / 1_000_000:.2f} MB" if n >= 100_000 else f"{n / 1000:.1f} kB"
+
+
+def _progress() -> Callable[[str, float], None] | None:
+    """A one-line progress display on stderr, only when stderr is a terminal."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(stage: str, fraction: float) -> None:
+        click.echo(f"\r\033[K{stage} {fraction:4.0%}", nl=False, err=True)
+
+    return show
+
+
+def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--json", "as_json", is_flag=True, help="Print a machine-readable result on stdout.")(f)
+
+
+def profile_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--profile", metavar="NAME|FILE",
+                        help=f"Platform profile with the upload limits (default: case.toml's, else {DEFAULT_PROFILE}).")(f)
+
+
+def keep_metadata_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--keep-metadata", is_flag=True,
+                        help="Keep GPS location, camera serials and other EXIF in the photos (off by default).")(f)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="evidence-kit")
+@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks for unexpected errors.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool) -> None:
+    """Turn a buyer's evidence about a failed order into an upload-ready dispute package.
+
+    \b
+    Start a case:      evidence-kit init my-case
+    Build the package: evidence-kit build my-case
+    Check a package:   evidence-kit verify my-case/evidence-package
+    """
+    ctx.obj = {"verbose": verbose}
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite an existing case.toml.")
+def init(directory: Path, force: bool) -> None:
+    """Start a case folder: a commented case.toml and the media subfolders.
+
+    \b
+    Example:
+      evidence-kit init ~/disputes/kettle
+    """
+    target = directory / CASE_FILE
+    if target.exists() and not force:
+        raise click.UsageError(f"{target} already exists (use --force to overwrite it)")
+    template = (resources.files("evidence_kit.templates") / "case.toml").read_text(encoding="utf-8")
+    atomic_write_text(target, template)
+    for folder in SUBFOLDERS.values():
+        (directory / folder).mkdir(parents=True, exist_ok=True)
+    click.echo(f"Wrote {target}. Fill it in, put your files in {', '.join(f + '/' for f in SUBFOLDERS.values())}"
+               f" and run: evidence-kit build {directory}")
+
+
+def _print_build(result: BuildResult) -> None:
+    manifest = result.manifest
+    click.echo(f"Package: {result.package}")
+    uploads = [r for r in manifest.outputs if r.upload]
+    if uploads:
+        click.echo("Upload these:")
+        for record in uploads:
+            note = f"  q{record.transform['quality']}" if record.transform.get("quality") else (
+                "  (pixels untouched)" if record.transform.get("method") == "lossless" else "")
+            click.echo(f"  {record.path}  {_size(record.bytes)}{note}")
+    for item in manifest.sections.get("photo_selection", {}).get("left_out", []):
+        click.echo(f"  not uploaded: {item['path']}: {item['reason']}")
+    for problem in manifest.warnings:
+        click.echo(f"warning: {problem.path + ': ' if problem.path else ''}{problem.message}", err=True)
+    for problem in manifest.errors:
+        click.echo(f"error: {problem.path + ': ' if problem.path else ''}{problem.message}", err=True)
+
+
+@cli.command()
+@click.argument("case", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Where to write the package (default: CASE/evidence-package).")
+@profile_option
+@keep_metadata_option
+@click.option("--grid", is_flag=True, help="Combine the photos that do not fit the form's slots into one grid image.")
+@json_option
+def build(case: Path, out: Path | None, profile: str | None, keep_metadata: bool, grid: bool, as_json: bool) -> None:
+    """Build the dispute package for a case folder.
+
+    \b
+    Example:
+      evidence-kit build examples/broken-kettle --out /tmp/kettle-package
+    """
+    result = build_case(case, out=out, profile=profile,
+                        options=BuildOptions(keep_metadata=keep_metadata, grid=grid, progress=_progress()))
+    if as_json:
+        _echo_json(result.to_dict())
+    else:
+        _print_build(result)
+    sys.exit(int(result.exit_code))
+
+
+def _unique_names(files: list[Path]) -> list[str]:
+    """``IMG_1.heic`` -> ``IMG_1.jpg``; a second input with the same stem gets ``IMG_1-2.jpg``."""
+    seen: dict[str, int] = {}
+    names = []
+    for file in files:
+        count = seen.get(file.stem.lower(), 0) + 1
+        seen[file.stem.lower()] = count
+        names.append(f"{file.stem}.jpg" if count == 1 else f"{file.stem}-{count}.jpg")
+    return names
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
+@click.option("--max-bytes", type=click.IntRange(min=1000), help="Byte limit per photo (default: the profile's).")
+@profile_option
+@keep_metadata_option
+@json_option
+def photos(files: tuple[Path, ...], out: Path, max_bytes: int | None, profile: str | None,
+           keep_metadata: bool, as_json: bool) -> None:
+    """Fit photos under the upload limit, one JPEG per input (no selection).
+
+    \b
+    Example:
+      evidence-kit photos IMG_0042.heic IMG_0043.jpg --out ready/
+    """
+    from .photos import fit_photo
+
+    chosen = load_profile(profile or DEFAULT_PROFILE)
+    limit = max_bytes or chosen.max_photo_bytes
+    if max_bytes:
+        chosen = chosen.with_overrides({"max_photo_bytes": max_bytes}, "--max-bytes")
+    manifest = Manifest(profile=chosen)
+    out.mkdir(parents=True, exist_ok=True)
+    for file, name in zip(files, _unique_names(list(files))):
+        try:
+            result = fit_photo(file, out / name, max_bytes=limit, keep_metadata=keep_metadata)
+        except EvidenceKitError as exc:
+            manifest.error(exc.message, str(file), "photos", int(exc.exit_code))
+            if not as_json:
+                click.echo(f"error: {file}: {exc.message}", err=True)
+            continue
+        record = FileRecord.of(result.output, out, "photo", source=str(file), upload=True,
+                               transform=result.transform())
+        manifest.outputs.append(record)
+        if not as_json:
+            how = "pixels untouched" if result.method == "lossless" else f"quality {result.quality}"
+            scale = f", scaled to {result.scale:.0%}" if result.scale < 1 else ""
+            click.echo(f"{file} -> {out / name}  {_size(result.bytes)} ({how}{scale})")
+    manifest.write(out)
+    if as_json:
+        _echo_json(manifest.to_dict())
+    sys.exit(int(ExitCode.SOME_INPUTS_FAILED if manifest.errors else ExitCode.OK))
+
+
+@cli.command()
+@click.argument("package", type=click.Path(file_okay=False, path_type=Path))
+@json_option
+def verify(package: Path, as_json: bool) -> None:
+    """Re-check a package: every hash against the manifest, every limit against the profile.
+
+    \b
+    Example:
+      evidence-kit verify my-case/evidence-package
+    """
+    report = verify_package(package)
+    if as_json:
+        _echo_json(report.to_dict())
+    elif report.ok:
+        click.echo(f"OK: {report.checked} files match the manifest and are within the limits.")
+    else:
+        for problem in report.problems:
+            click.echo(f"FAIL: {problem}")
+    sys.exit(int(ExitCode.OK if report.ok else ExitCode.VERIFY_FAILED))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: runs the CLI and turns exceptions into the documented exit codes."""
+    verbose = "-v" in (argv or sys.argv[1:]) or "--verbose" in (argv or sys.argv[1:]) or bool(
+        os.environ.get("EVIDENCE_KIT_DEBUG"))
+    try:
+        cli.main(args=argv, prog_name="evidence-kit", standalone_mode=False)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    except click.exceptions.Abort:
+        click.echo("Interrupted.", err=True)
+        return int(ExitCode.INTERRUPTED)
+    except click.ClickException as exc:
+        exc.show()
+        return int(ExitCode.BAD_ARGS)
+    except EvidenceKitError as exc:
+        click.echo(f"{type(exc).__name__}: {exc}", err=True)
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        return int(ExitCode.INTERRUPTED)
+    except Exception:  # a bug: say so plainly, show the traceback only when asked
+        if verbose:
+            traceback.print_exc()
+        else:
+            click.echo("Internal error: this is a bug in evidence-kit. Run again with -v and report the output.",
+                       err=True)
+        return int(ExitCode.INTERNAL)
+    return int(ExitCode.OK)

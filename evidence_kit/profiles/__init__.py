@@ -1,0 +1,1 @@
+"""Platform profiles (upload limits and policy values) shipped as TOML data."""

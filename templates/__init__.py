@@ -1,0 +1,1 @@
+"""Templates shipped inside the package as ``evidence_kit.templates`` (complaints, pages, case.toml)."""
