@@ -87,6 +87,17 @@ class Manifest:
         return path
 
 
+def exhibits(records: list[FileRecord]) -> list[tuple[str, FileRecord]]:
+    """Uploaded evidence lettered A, B, C... in upload order (photos, then video, then the rest).
+
+    The texts cite these letters and the summary PDF uses them as section titles.
+    """
+    order = {"photo": 0, "video": 1}
+    evidence = [r for r in records if r.upload and r.role not in ("complaint", "summary")]
+    evidence.sort(key=lambda r: order.get(r.role, 2))  # stable: keeps each stage's own order
+    return [(chr(ord("A") + i) if i < 26 else f"Z{i - 25}", r) for i, r in enumerate(evidence)]
+
+
 def count_chars(text: str) -> int:
     """Characters as a web form counts them: code points of the NFC text, CRLF as one."""
     return len(unicodedata.normalize("NFC", text.replace("\r\n", "\n")))

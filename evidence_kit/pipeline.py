@@ -129,7 +129,10 @@ def photo_stage(ctx: BuildContext) -> None:
         "uploaded": [ctx.relative_input(a.path) for a in written], "left_out": left_out}
 
 
-# Stages run in this order; each adds its outputs, warnings and errors to the manifest.
+# Stages run in this order; each adds its outputs, warnings and errors to the manifest. Evidence first
+# (photos, video, tracking), then the checklist and texts (which look at what evidence exists), then the
+# summary PDF (which shows everything). A stage records a per-file problem with ctx.manifest.error and
+# carries on; it raises only for what stops the whole case.
 STAGES: list[Callable[[BuildContext], None]] = [photo_stage]
 
 
