@@ -12,7 +12,7 @@ from typing import Any
 
 from .errors import CaseError, InputError
 from .profile import DEFAULT_PROFILE, Profile, load_profile
-from .reasons import REASONS, RESOLUTIONS
+from .reasons import REASON_RULES, REASONS, RESOLUTIONS
 
 CASE_FILE = "case.toml"
 PACKAGE_DIR = "evidence-package"
@@ -316,7 +316,7 @@ def load_case(path: str | Path, *, profile: Profile | str | Path | None = None) 
 
     d = read.table(data, "dispute", _DISPUTE_KEYS)
     reason = read.choice(d, "reason", "dispute", REASONS, None)
-    default_resolution = "refund_only" if reason == "not_received" else None
+    default_resolution = REASON_RULES[reason].default_resolution if reason else None
     dispute = Dispute(
         reason=reason, resolution=read.choice(d, "resolution", "dispute", RESOLUTIONS, default_resolution),
         amount=read.amount(d, "amount", "dispute"), opened=read.day(d, "opened", "dispute"),

@@ -28,6 +28,11 @@ class Profile:
     hidden_defect_days: int = 15
     appeal_days: int = 7
     non_delivery_full_refund_days: int = 60
+    # Non-delivery: open the dispute 3-5 days before protection ends and no later than 57-59 days after
+    # shipment (seed 000); 57 is the safe end of that range.
+    non_delivery_best_min_days_before_protection_end: int = 3
+    non_delivery_best_max_days_before_protection_end: int = 5
+    non_delivery_latest_days_after_shipment: int = 57
     negotiation_days: int = 15
 
     def to_dict(self) -> dict[str, Any]:
