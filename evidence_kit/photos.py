@@ -16,6 +16,7 @@ from typing import Any, Iterable, Sequence
 
 import imagehash
 import numpy as np
+from scipy.ndimage import gaussian_filter
 from PIL import ExifTags, Image, ImageCms, ImageDraw, ImageFilter, ImageFont, ImageOps, ImageStat
 
 from .errors import InputError, LimitError
@@ -42,6 +43,9 @@ ENCODER = {"progressive": True, "optimize": True}
 # Small images are encoded whole; larger ones are first measured on a sample of MCU-aligned tiles.
 SAMPLE_MIN_PIXELS = 2_000_000
 SAMPLE_FRACTION = 0.125
+SAMPLE_MAX_PIXELS = 1_500_000
+CANDIDATE_QUALITIES = 4  # qualities measured below the highest that fits, at each scale
+FULL_ENCODE_ATTEMPTS = 4
 TILE = 128  # a multiple of the 16-pixel MCU, so tile blocks encode exactly as they do in the full image
 
 # Pillow raises these for hostile or broken files, some only at load() (Pillow's own corpus tests).
@@ -207,6 +211,7 @@ def load_upright(path: str | Path) -> tuple[Image.Image, SourceFacts]:
 # --- encoding -------------------------------------------------------------------------------------------------
 
 def _encode(im: Image.Image, quality: int, subsampling: str = "4:2:0", exif: bytes | None = None) -> bytes:
+    quality = max(1, quality)
     buffer = io.BytesIO()
     options: dict[str, Any] = {"quality": quality, "subsampling": subsampling, **ENCODER}
     if exif:
@@ -215,87 +220,139 @@ def _encode(im: Image.Image, quality: int, subsampling: str = "4:2:0", exif: byt
     return buffer.getvalue()
 
 
-class _SizeModel:
-    """Predicts full-image JPEG sizes from a mosaic of MCU-aligned tiles (an eighth of the pixels)."""
+def ssim(reference: np.ndarray, test: np.ndarray) -> float:
+    """Mean SSIM (Wang et al. 2004) of two 8-bit luma arrays, Gaussian window of sigma 1.5."""
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    x, y = reference.astype(np.float32), test.astype(np.float32)
+    mu_x, mu_y = gaussian_filter(x, 1.5), gaussian_filter(y, 1.5)
+    sxx = gaussian_filter(x * x, 1.5) - mu_x * mu_x
+    syy = gaussian_filter(y * y, 1.5) - mu_y * mu_y
+    sxy = gaussian_filter(x * y, 1.5) - mu_x * mu_y
+    value = ((2 * mu_x * mu_y + c1) * (2 * sxy + c2)) / ((mu_x ** 2 + mu_y ** 2 + c1) * (sxx + syy + c2))
+    return float(value.mean())
+
+
+def _luma(im: Image.Image) -> np.ndarray:
+    return np.asarray(im.convert("L"))
+
+
+class _Sample:
+    """A mosaic of MCU-aligned tiles spread over the image, standing in for it in trial encodes.
+
+    Each tile's 8x8 blocks are the image's own blocks, so a trial encode of the mosaic predicts the full
+    encode's size (times ``factor``) and its SSIM, at a fraction of the cost.
+    """
 
     def __init__(self, im: Image.Image, extra: int) -> None:
         self.extra = extra
-        if im.width * im.height < SAMPLE_MIN_PIXELS:
-            self.sample, self.factor = im, 1.0
-            return
-        cols, rows = im.width // TILE, im.height // TILE
-        wanted = max(4, int(cols * rows * SAMPLE_FRACTION))
-        step = max(1, int(sqrt(cols * rows / wanted)))
-        picks = [(x, y) for y in range(step // 2, rows, step) for x in range(step // 2, cols, step)]
-        side = ceil(sqrt(len(picks)))
-        self.sample = Image.new(im.mode, (side * TILE, ceil(len(picks) / side) * TILE))
-        for i, (x, y) in enumerate(picks):
-            tile = im.crop((x * TILE, y * TILE, (x + 1) * TILE, (y + 1) * TILE))
-            self.sample.paste(tile, ((i % side) * TILE, (i // side) * TILE))
-        self.factor = (im.width * im.height) / (len(picks) * TILE * TILE)
+        pixels = im.width * im.height
+        if pixels < SAMPLE_MIN_PIXELS:
+            self.image, self.factor = im, 1.0
+        else:
+            cols, rows = im.width // TILE, im.height // TILE
+            wanted = max(4, min(int(cols * rows * SAMPLE_FRACTION), SAMPLE_MAX_PIXELS // (TILE * TILE)))
+            step = max(1.0, sqrt(cols * rows / wanted))
+            picks = [(int(x * step + step / 2), int(y * step + step / 2))
+                     for y in range(int(rows / step)) for x in range(int(cols / step))]
+            side = ceil(sqrt(len(picks)))
+            self.image = Image.new(im.mode, (side * TILE, ceil(len(picks) / side) * TILE))
+            for i, (x, y) in enumerate(picks):
+                tile = im.crop((x * TILE, y * TILE, (x + 1) * TILE, (y + 1) * TILE))
+                self.image.paste(tile, ((i % side) * TILE, (i // side) * TILE))
+            self.factor = pixels / (len(picks) * TILE * TILE)
+        self.reference = _luma(self.image)
+        self._scaled: dict[float, Image.Image] = {1.0: self.image}
 
-    def predict(self, quality: int, subsampling: str = "4:2:0") -> float:
-        return len(_encode(self.sample, quality, subsampling)) * self.factor + self.extra
+    def at(self, scale: float) -> Image.Image:
+        if scale not in self._scaled:
+            size = (max(8, round(self.image.width * scale)), max(8, round(self.image.height * scale)))
+            self._scaled[scale] = self.image.resize(size, Image.Resampling.LANCZOS)
+        return self._scaled[scale]
 
-    def best_quality(self, budget: int) -> int:
-        """Highest quality predicted to fit (1 when none is)."""
-        lo, hi = 1, QUALITY_MAX
+    def predict(self, quality: int, scale: float = 1.0) -> float:
+        return len(_encode(self.at(scale), quality)) * self.factor + self.extra
+
+    def best_quality(self, budget: int, scale: float = 1.0) -> int:
+        """Highest quality predicted to fit at ``scale`` (0 when none is)."""
+        lo, hi = 0, QUALITY_MAX
         while lo < hi:
             mid = (lo + hi + 1) // 2
-            lo, hi = (mid, hi) if self.predict(mid) <= budget else (lo, mid - 1)
+            lo, hi = (mid, hi) if self.predict(mid, scale) <= budget else (lo, mid - 1)
         return lo
 
+    def similarity(self, quality: int, scale: float = 1.0) -> float:
+        decoded = Image.open(io.BytesIO(_encode(self.at(scale), quality)))
+        if scale != 1.0:
+            decoded = decoded.resize(self.image.size, Image.Resampling.BICUBIC)
+        return ssim(self.reference, _luma(decoded))
 
-def _search_quality(im: Image.Image, budget: int, guess: int, exif: bytes | None) -> tuple[int, bytes] | None:
-    """Highest quality whose real encode fits ``budget``, probing next to ``guess`` first, then bisecting."""
-    best: tuple[int, bytes] | None = None
-    lo, hi = 1, QUALITY_MAX  # the answer, if any, lies in [lo, hi] or is ``best``
-    q = min(max(guess, lo), hi)
-    while lo <= hi:
-        data = _encode(im, q, "4:2:0", exif)
-        if len(data) <= budget:
-            best, lo = (q, data), q + 1
-            q += 1
-        else:
-            hi = q - 1
-            q -= 1
-        if not lo <= q <= hi or abs(q - guess) > 2:
-            q = (lo + hi + 1) // 2
-    return best
+
+def _plan(sample: _Sample, budget: int, min_quality: int) -> list[tuple[float, int]]:
+    """(scale, quality) candidates predicted to fit, best SSIM first.
+
+    JPEG re-encoding is not monotonic in SSIM (requantising a camera JPEG at q92 can score below q90), and
+    on very detailed photos a smaller image at a higher quality can beat full size at a low one, so the
+    few best-fitting settings at each plausible scale are measured on the sample and ranked.
+    """
+    scales = [1.0]
+    top = sample.best_quality(budget)
+    if top < min_quality:
+        # Scales at which the floor and a comfortable quality fit, from the byte ratio at the floor.
+        ratio = (budget - sample.extra) / max(1.0, sample.predict(min_quality) - sample.extra)
+        floor_scale = min(0.95, max(0.1, sqrt(max(ratio, 0.0)) * 0.97))
+        scales += [floor_scale, round(floor_scale * 0.8, 3)]
+    candidates = []
+    for scale in scales:
+        best = top if scale == 1.0 else sample.best_quality(budget, scale)
+        for quality in range(best, max(best - CANDIDATE_QUALITIES, 0), -1):
+            candidates.append((sample.similarity(quality, scale), scale, quality))
+    candidates.sort(reverse=True)
+    return [(scale, quality) for _, scale, quality in candidates]
 
 
 def fit_image(im: Image.Image, max_bytes: int, *, exif: bytes | None = None,
               min_quality: int = QUALITY_FLOOR) -> Encoded:
-    """Encode ``im`` as a JPEG of at most ``max_bytes`` at the best quality found.
+    """Encode ``im`` as a JPEG of at most ``max_bytes`` at the best measured quality.
 
-    Full resolution first; the image is scaled down only when the quality would fall below
-    ``min_quality``. Raises LimitError when nothing fits (the budget is tiny).
+    Candidates (scale, quality) are ranked by SSIM on a sample of the image, the best is encoded in full
+    and measured; if it is over (the sample's estimate was a little off) the next is tried. Scaling down
+    is considered only when full size would need a quality below ``min_quality``.
+    Raises LimitError when nothing fits (the budget is tiny).
     """
     base = im if im.mode in ("RGB", "L") else im.convert("RGB")
-    extra = len(exif or b"") + 1_000
-    current, scale = base, 1.0
-    for _ in range(8):
-        model = _SizeModel(current, extra)
-        guess = model.best_quality(max_bytes)
-        tiny = current.width * current.height <= 256 * 256
-        if guess >= min_quality or tiny:
-            found = _search_quality(current, max_bytes, guess, exif)
-            if found and (found[0] >= min_quality - 2 or tiny):
-                quality, data = found
-                subsampling = "4:2:0"
-                if quality == QUALITY_MAX and base.mode == "RGB":
-                    # Bytes to spare at top quality: full-resolution colour (4:4:4) if it still fits.
-                    full_colour = _encode(current, QUALITY_MAX, "4:4:4", exif)
-                    if len(full_colour) <= max_bytes:
-                        data, subsampling = full_colour, "4:4:4"
-                return Encoded(data, quality, scale, current.width, current.height, subsampling)
-        if tiny:
-            break
-        # Over budget at the floor: shrink by the byte ratio (bytes fall a little slower than the area does).
-        ratio = (max_bytes - extra) / max(1.0, model.predict(min_quality) - extra)
-        scale *= min(0.95, max(0.25, sqrt(max(ratio, 0.0)) * 0.97))
-        size = (max(16, round(base.width * scale)), max(16, round(base.height * scale)))
-        current = base.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    sample = _Sample(base, len(exif or b"") + 700)
+    resized: dict[float, Image.Image] = {1.0: base}
+    for scale, quality in _plan(sample, max_bytes, min_quality)[:FULL_ENCODE_ATTEMPTS]:
+        if scale not in resized:
+            size = (max(16, round(base.width * scale)), max(16, round(base.height * scale)))
+            resized[scale] = base.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+        current = resized[scale]
+        data = _encode(current, quality, "4:2:0", exif)
+        if len(data) > max_bytes:
+            continue
+        subsampling = "4:2:0"
+        if quality == QUALITY_MAX and base.mode == "RGB":
+            # Bytes to spare at top quality: full-resolution colour (4:4:4) if it still fits.
+            full_colour = _encode(current, QUALITY_MAX, "4:4:4", exif)
+            if len(full_colour) <= max_bytes:
+                data, subsampling = full_colour, "4:4:4"
+        return Encoded(data, quality, scale, current.width, current.height, subsampling)
+    # The estimates were off (or nothing fits): fall back to a plain bisection on shrinking full images.
+    scale = 1.0
+    while scale > 0.02:
+        current = resized.get(scale) or base.resize((max(8, round(base.width * scale)),
+                                                     max(8, round(base.height * scale))), Image.Resampling.LANCZOS)
+        lo, hi, found = 1, QUALITY_MAX, None
+        while lo <= hi:
+            mid = (lo + hi) // 2
+            data = _encode(current, mid, "4:2:0", exif)
+            if len(data) <= max_bytes:
+                found, lo = (mid, data), mid + 1
+            else:
+                hi = mid - 1
+        if found and (found[0] >= min_quality // 2 or current.width * current.height <= 64 * 64):
+            return Encoded(found[1], found[0], scale, current.width, current.height, "4:2:0")
+        scale *= 0.7
     raise LimitError(f"cannot fit an image under {max_bytes:,} bytes")
 
 

@@ -38,8 +38,9 @@ def noisy_photo(width: int, height: int, seed: int = 0, noise: float = 12.0) -> 
     rng = np.random.default_rng(seed)
     y = np.linspace(0, 1, height, dtype=np.float32)[:, None]
     x = np.linspace(0, 1, width, dtype=np.float32)[None, :]
-    base = np.stack([120 + 90 * np.sin(x * 9 + seed), 100 + 80 * np.cos(y * 7 + x * 3),
-                     90 + 60 * np.sin((x + y) * 5 + seed * 0.3)], -1)
+    channels = [120 + 90 * np.sin(x * 9 + seed) + 0 * y, 100 + 80 * np.cos(y * 7 + x * 3),
+                90 + 60 * np.sin((x + y) * 5 + seed * 0.3)]
+    base = np.stack([np.broadcast_to(c, (height, width)) for c in channels], -1)
     base = base + rng.normal(0, noise, (height, width, 3)).astype(np.float32)
     return Image.fromarray(np.clip(base, 0, 255).astype(np.uint8), "RGB")
 
