@@ -1,0 +1,776 @@
+"""Video stage: probe, check, trim and fit the unboxing video under the profile's byte limit.
+
+Public calls: ``probe_video`` (typed facts), ``check_video`` (named findings), ``prepare_video`` (trim, then
+stream copy or a two-pass H.264/AAC re-encode that fits), ``extract_still`` and ``contact_sheet`` (frames as
+JPEGs through ``photos.fit_image``), ``process_video`` (all of it for one file) and ``video_stage``.
+Everything runs the real ffmpeg/ffprobe through ffmpeg-python; long runs report progress through a
+``(label, fraction)`` callback parsed from ffmpeg's ``-progress`` output.
+"""
+from __future__ import annotations
+
+import io
+import math
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+import ffmpeg
+from PIL import Image, ImageDraw, ImageFont
+
+from .errors import InputError, LimitError, MissingDependencyError, ToolError
+from .fsutil import atomic_path, atomic_write_bytes
+from .photos import Encoded, fit_image
+from .profile import Profile
+
+if TYPE_CHECKING:
+    from .pipeline import BuildContext
+
+Progress = Callable[[str, float], None]
+
+INSTALL_HINT = "install it with: sudo apt-get install ffmpeg"
+
+# What the form (and every phone and browser) plays: H.264 8-bit 4:2:0 video, AAC audio, in MP4.
+SAFE_VIDEO_CODECS = frozenset({"h264"})
+SAFE_PIXEL_FORMATS = frozenset({"yuv420p", "yuvj420p"})
+SAFE_AUDIO_CODECS = frozenset({"aac"})
+MP4_FAMILY = "mov,mp4,m4a,3gp,3g2,mj2"  # ffprobe's format_name for MP4 and MOV alike
+
+# Fitting. Aim a little under the limit: x264's two-pass rate control lands within ~1-2 % of its target
+# and the MP4 index adds a little, so 97 % keeps the result under the limit yet within a few percent of it.
+FILL = 0.97
+MAX_FIT_ATTEMPTS = 3
+ENCODE_PRESET = "veryfast"  # ~1.1-1.4x real time at 1080p on 2 cores (TOOLCHAIN.md); slower presets cost minutes
+AUDIO_BPS = 128_000
+LOW_AUDIO_BPS = 64_000  # when audio would take more than a quarter of a small budget
+# Bits per pixel per frame below which H.264 turns to mush; the scale ladder steps down until this holds.
+MIN_BITS_PER_PIXEL = 0.04
+MAX_BITS_PER_PIXEL = 0.25  # about 15 Mbit/s at 1080p30, what phones record at: more buys nothing visible
+SHORT_SIDE_LADDER = (2160, 1440, 1080, 720, 540, 480, 360)
+MIN_SHORT_SIDE = 360  # below this a defect is no longer visible: fail and ask for a trim instead
+MAX_FPS_WHEN_SHORT = 30  # 60 fps phone video is halved before the picture is scaled down
+
+# Checks. Scene scores come from ffmpeg's scdet on a 160-pixel-wide copy (a hard cut scores 28-45 there,
+# a hand-held pan stays well below); black and frozen stretches shorter than these are normal handling.
+ANALYSIS_WIDTH = 160
+CUT_SCORE = 20.0
+BLACK_MIN_SECONDS = 1.0
+FREEZE_MIN_SECONDS = 2.0
+SHORTEST_PLAUSIBLE = 3.0  # seconds: too short to show a parcel being opened
+LONGEST_PLAUSIBLE = 3600.0  # seconds: an hour is a recording left running, not an unboxing
+# A decode that stops this much before the claimed end means the file is cut short (the exit code lies).
+TRUNCATION_TOLERANCE = 0.5
+
+CONTACT_SHEET_FRAMES = 12
+CONTACT_SHEET_COLUMNS = 4
+THUMB_LONG_SIDE = 320
+
+
+class VideoError(InputError):
+    """A video that cannot be read or used; the message is written for the buyer."""
+
+
+# --- running ffmpeg -------------------------------------------------------------------------------------------
+
+def require_ffmpeg() -> None:
+    """Raise MissingDependencyError with an install hint when ffmpeg or ffprobe is not on PATH."""
+    for tool in ("ffmpeg", "ffprobe"):
+        if shutil.which(tool) is None:
+            raise MissingDependencyError(f"{tool} is not installed ({INSTALL_HINT})")
+
+
+@dataclass
+class _Run:
+    out_time: float  # seconds of output written, from the last -progress report
+    log: list[str]  # ffmpeg's stderr lines
+
+
+def _run(stream: Any, *, label: str, duration: float, progress: Progress | None) -> _Run:
+    """Run an ffmpeg-python graph, reporting ``-progress`` as a fraction of ``duration``.
+
+    The child is killed if anything (including Ctrl-C) interrupts us, so no ffmpeg outlives a failure.
+    """
+    args = stream.global_args("-hide_banner", "-nostats", "-loglevel", "level+info", "-progress", "pipe:1",
+                              "-nostdin").compile()
+    try:
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    except FileNotFoundError:
+        raise MissingDependencyError(f"ffmpeg is not installed ({INSTALL_HINT})") from None
+    log: list[str] = []
+    # stderr is drained on a thread so a chatty ffmpeg never blocks on a full pipe while we read progress.
+    reader = threading.Thread(target=lambda: log.extend(line.decode("utf-8", "replace").rstrip()
+                                                        for line in proc.stderr), daemon=True)
+    reader.start()
+    out_time = 0.0
+    try:
+        for raw in proc.stdout:
+            key, _, value = raw.decode("ascii", "replace").strip().partition("=")
+            if key == "out_time_us" and value.lstrip("-").isdigit():
+                out_time = max(out_time, int(value) / 1e6)
+                if progress and duration > 0:
+                    progress(label, min(1.0, out_time / duration))
+        proc.wait()
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    finally:
+        reader.join(timeout=5)
+    if proc.returncode != 0:
+        errors = [line for line in log if "[error]" in line or "[fatal]" in line] or log[-3:]
+        raise ToolError(f"ffmpeg failed ({label}): {_clean(errors[-1]) if errors else 'no message'}")
+    if progress:
+        progress(label, 1.0)
+    return _Run(out_time, log)
+
+
+def _clean(line: str) -> str:
+    """``[h264 @ 0x55..] [error] Invalid NAL unit`` -> ``Invalid NAL unit``."""
+    return re.sub(r"^(\[[^\]]*\]\s*)+", "", line).strip()
+
+
+def format_time(seconds: float) -> str:
+    """``0:42``, ``1:02:03``, ``0:42.5``: how a buyer reads a player's clock."""
+    whole = int(seconds)
+    fraction = seconds - whole
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+    return text + (f"{fraction:.1f}".lstrip("0") if fraction >= 0.05 else "")
+
+
+# --- probe ----------------------------------------------------------------------------------------------------
+
+@dataclass
+class VideoProbe:
+    """What ffprobe says about a file (the container's claims, not yet checked by decoding)."""
+
+    path: Path
+    container: str
+    brand: str  # MP4 major brand: "qt  " is a QuickTime .mov
+    bytes: int
+    duration: float
+    bit_rate: int | None
+    video_codec: str
+    profile: str
+    pix_fmt: str
+    width: int  # as stored
+    height: int
+    fps: float
+    rotation: int  # display-matrix rotation in degrees (0, 90, 180, 270); players turn the picture by it
+    audio_codec: str | None
+    audio_channels: int
+    created: str | None
+
+    @property
+    def has_audio(self) -> bool:
+        return self.audio_codec is not None
+
+    @property
+    def display_size(self) -> tuple[int, int]:
+        """Width and height as the video is shown (a portrait phone video is stored sideways)."""
+        return (self.height, self.width) if self.rotation % 180 == 90 else (self.width, self.height)
+
+    @property
+    def is_mp4(self) -> bool:
+        return self.container == MP4_FAMILY and not self.brand.startswith("qt")
+
+    def to_dict(self) -> dict[str, Any]:
+        facts = asdict(self)
+        facts["path"] = str(self.path)
+        facts["display_width"], facts["display_height"] = self.display_size
+        facts["has_audio"] = self.has_audio
+        return facts
+
+
+def _fps(rate: str | None) -> float:
+    try:
+        num, _, den = (rate or "0/1").partition("/")
+        return float(num) / float(den or 1)
+    except (ValueError, ZeroDivisionError):
+        return 0.0
+
+
+def _rotation(stream: dict[str, Any]) -> int:
+    for side in stream.get("side_data_list", []):
+        if "rotation" in side:
+            return int(round(float(side["rotation"]))) % 360
+    try:
+        return int(stream.get("tags", {}).get("rotate", 0)) % 360
+    except ValueError:
+        return 0
+
+
+def probe_video(path: str | Path) -> VideoProbe:
+    """Probe ``path`` with ffprobe. Raises VideoError for a missing, unreadable or non-video file."""
+    path = Path(path)
+    if not path.is_file():
+        raise VideoError("no such file", path=str(path))
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise VideoError(f"cannot be read: {exc.strerror or exc}", path=str(path)) from None
+    try:
+        info = ffmpeg.probe(str(path))
+    except FileNotFoundError:
+        raise MissingDependencyError(f"ffprobe is not installed ({INSTALL_HINT})") from None
+    except ffmpeg.Error as exc:
+        lines = exc.stderr.decode("utf-8", "replace").strip().splitlines() if exc.stderr else []
+        detail = _clean(lines[-1]).removeprefix(f"{path}: ") if lines else ""
+        raise VideoError(f"not a video ffmpeg can read ({detail or 'unknown format'})", path=str(path)) from None
+    streams = info.get("streams", [])
+    video = next((s for s in streams if s.get("codec_type") == "video"
+                  and not s.get("disposition", {}).get("attached_pic")), None)
+    if video is None:
+        raise VideoError("has no video picture (is it an audio file or a photo?)", path=str(path))
+    audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
+    fmt = info.get("format", {})
+    duration = float(fmt.get("duration") or video.get("duration") or 0.0)
+    tags = {k.lower(): v for k, v in fmt.get("tags", {}).items()}
+    return VideoProbe(
+        path=path, container=fmt.get("format_name", ""), brand=tags.get("major_brand", ""),
+        bytes=path.stat().st_size, duration=duration,
+        bit_rate=int(fmt["bit_rate"]) if str(fmt.get("bit_rate", "")).isdigit() else None,
+        video_codec=video.get("codec_name", "unknown"), profile=video.get("profile", ""),
+        pix_fmt=video.get("pix_fmt", ""), width=int(video.get("width", 0)), height=int(video.get("height", 0)),
+        fps=round(_fps(video.get("avg_frame_rate")) or _fps(video.get("r_frame_rate")), 3),
+        rotation=_rotation(video), audio_codec=audio.get("codec_name") if audio else None,
+        audio_channels=int(audio.get("channels", 0)) if audio else 0,
+        created=tags.get("creation_time") or video.get("tags", {}).get("creation_time"))
+
+
+# --- checks ---------------------------------------------------------------------------------------------------
+
+@dataclass
+class Finding:
+    """One named result of a check. ``severity``: "error" (fix before uploading), "warning" (a seller may
+    contest it), "info" (what evidence-kit did about it)."""
+
+    code: str
+    severity: str
+    message: str
+    at: float | None = None  # seconds in the original video
+    until: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class VideoCheck:
+    probe: VideoProbe
+    span: tuple[float, float]
+    decoded_until: float  # seconds of the original that decoded, from span[0]
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def truncated(self) -> bool:
+        return any(f.code == "truncated" for f in self.findings)
+
+
+def needs_conversion(probe: VideoProbe) -> list[str]:
+    """Why this file's streams cannot go into the MP4 as they are (empty: they can be copied)."""
+    reasons = []
+    if probe.video_codec not in SAFE_VIDEO_CODECS:
+        reasons.append(f"{probe.video_codec.upper()} video")
+    elif probe.pix_fmt not in SAFE_PIXEL_FORMATS:
+        reasons.append(f"H.264 with {probe.pix_fmt} pixels (10-bit or 4:2:2 does not play everywhere)")
+    if probe.has_audio and probe.audio_codec not in SAFE_AUDIO_CODECS:
+        reasons.append(f"{probe.audio_codec} audio")
+    return reasons
+
+
+def resolve_span(probe: VideoProbe, start: float | None, end: float | None) -> tuple[float, float]:
+    """The requested span in seconds, checked against the duration (VideoError with both times if outside)."""
+    begin = start or 0.0
+    finish = probe.duration if end is None else end
+    length = format_time(probe.duration)
+    if begin >= probe.duration:
+        raise VideoError(f"the start {format_time(begin)} is after the end of the video ({length})",
+                         path=str(probe.path))
+    if finish > probe.duration + TRUNCATION_TOLERANCE:
+        raise VideoError(f"the end {format_time(finish)} is after the end of the video ({length})",
+                         path=str(probe.path))
+    if finish <= begin:
+        raise VideoError(f"the end {format_time(finish)} is not after the start {format_time(begin)}",
+                         path=str(probe.path))
+    return begin, min(finish, probe.duration)
+
+
+def _input(path: Path, span: tuple[float, float], probe: VideoProbe, **extra: Any) -> Any:
+    """An ffmpeg input limited to ``span`` (input seeking: fast, and exact when decoding)."""
+    kwargs: dict[str, Any] = dict(extra)
+    if span[0] > 0:
+        kwargs["ss"] = f"{span[0]:.3f}"
+    if span[1] < probe.duration:
+        kwargs["to"] = f"{span[1]:.3f}"
+    return ffmpeg.input(str(path), **kwargs)
+
+
+_SCDET = re.compile(r"lavfi\.scd\.score: ([\d.]+), lavfi\.scd\.time: ([\d.]+)")
+_BLACK = re.compile(r"black_start:([\d.]+) black_end:([\d.]+)")
+_FREEZE_START = re.compile(r"freeze_start: ([\d.]+)")
+_FREEZE_END = re.compile(r"freeze_end: ([\d.]+)")
+
+
+def check_video(path: str | Path, *, start: float | None = None, end: float | None = None,
+                probe: VideoProbe | None = None, progress: Progress | None = None) -> VideoCheck:
+    """Probe, then decode the requested span once to find truncation, cuts, black and frozen stretches.
+
+    One decode at 160 pixels wide with the deblocking filter skipped (it only smooths block edges, which
+    none of the detectors look at) is the cheapest pass that still decodes every frame.
+    """
+    probe = probe or probe_video(path)
+    span = resolve_span(probe, start, end)
+    findings = _static_findings(probe)
+    stream = (_input(probe.path, span, probe, skip_loop_filter="all").video
+              .filter("scale", ANALYSIS_WIDTH, -2, flags="fast_bilinear")
+              .filter("scdet", threshold=CUT_SCORE)
+              .filter("blackdetect", d=BLACK_MIN_SECONDS)
+              .filter("freezedetect", d=FREEZE_MIN_SECONDS)
+              .output("-", format="null"))
+    try:
+        run = _run(stream, label="video: checking", duration=span[1] - span[0], progress=progress)
+    except ToolError as exc:
+        raise VideoError(f"cannot be decoded: {exc.message.split(': ', 1)[-1]}", path=str(probe.path)) from None
+    offset = span[0]
+    decoded = run.out_time
+    expected = span[1] - span[0]
+    if decoded < expected - TRUNCATION_TOLERANCE:
+        findings.append(Finding(
+            "truncated", "error",
+            f"the file stops decoding at {format_time(offset + decoded)} although it claims to last "
+            f"{format_time(probe.duration)}: it was probably cut short while copying. Copy it again from the "
+            "phone; only the part up to that point can be used", at=offset + decoded))
+    errors = [_clean(line) for line in run.log if "[error]" in line]
+    if errors and decoded >= expected - TRUNCATION_TOLERANCE:
+        findings.append(Finding("decode_errors", "warning",
+                                f"{len(errors)} decoding errors (first: {errors[0]}); some frames may show damage"))
+    blacks = [(offset + float(a), offset + float(b)) for a, b in _BLACK.findall("\n".join(run.log))]
+    for a, b in blacks:
+        findings.append(Finding("black", "warning", f"black picture from {format_time(a)} to {format_time(b)}:"
+                                " a seller may say something was hidden; trim it if it is not the unboxing",
+                                at=a, until=b))
+    freezes = _freezes(run.log, offset, offset + decoded)
+    for a, b in freezes:
+        if not any(ba - 0.1 <= a and b <= bb + 0.1 for ba, bb in blacks):  # a black stretch is frozen too
+            findings.append(Finding("frozen", "warning", f"the picture does not change from {format_time(a)} to "
+                                    f"{format_time(b)}: a seller may call it a paused or edited recording",
+                                    at=a, until=b))
+    for score, at in _SCDET.findall("\n".join(run.log)):
+        t = offset + float(at)
+        if any(abs(t - edge) < 0.2 for stretch in blacks for edge in stretch):
+            continue  # the edges of a black stretch, already reported
+        findings.append(Finding("cut", "warning", f"hard cut at {format_time(t)} (scene change score "
+                                f"{float(score):.0f}): an unboxing should be one take, a seller may call it edited",
+                                at=t))
+    return VideoCheck(probe, span, decoded, findings)
+
+
+def _freezes(log: list[str], offset: float, last: float) -> list[tuple[float, float]]:
+    spans: list[tuple[float, float]] = []
+    started: float | None = None
+    for line in log:
+        if (m := _FREEZE_START.search(line)):
+            started = offset + float(m.group(1))
+        elif (m := _FREEZE_END.search(line)) and started is not None:
+            spans.append((started, offset + float(m.group(1))))
+            started = None
+    if started is not None and last - started >= FREEZE_MIN_SECONDS:  # frozen until the end
+        spans.append((started, last))
+    return spans
+
+
+def _static_findings(probe: VideoProbe) -> list[Finding]:
+    """Findings from the probe alone: duration, format, rotation."""
+    findings = []
+    if probe.duration <= 0:
+        findings.append(Finding("duration", "error", "the file does not say how long it is; it may be damaged"))
+    elif probe.duration < SHORTEST_PLAUSIBLE:
+        findings.append(Finding("duration", "warning", f"only {probe.duration:.1f} s long: too short to show the "
+                                "parcel being opened"))
+    elif probe.duration > LONGEST_PLAUSIBLE:
+        findings.append(Finding("duration", "warning", f"{format_time(probe.duration)} long: trim it to the "
+                                "unboxing with --start/--end (or [video] start/end in case.toml)"))
+    reasons = needs_conversion(probe)
+    if reasons or not probe.is_mp4:
+        what = ", ".join(reasons) or f"a {probe.path.suffix or probe.container} file"
+        findings.append(Finding("format", "info", f"{what}: converted to H.264/AAC in MP4, which the form plays"
+                                if reasons else f"{what}: repackaged as MP4 without re-encoding"))
+    if probe.rotation:
+        w, h = probe.display_size
+        findings.append(Finding("rotation", "info", f"stored turned by {probe.rotation} degrees; shown {w}x{h}, "
+                                "and kept that way after any re-encode"))
+    return findings
+
+
+# --- trim and fit ---------------------------------------------------------------------------------------------
+
+@dataclass
+class EncodePlan:
+    """A re-encode that fits: bit rates from duration and limit, and the largest picture that holds them."""
+
+    video_bps: int
+    audio_bps: int
+    width: int  # as shown (after rotation); even numbers
+    height: int
+    fps: float
+    scaled: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _even(n: float) -> int:
+    return max(2, int(round(n / 2)) * 2)
+
+
+def plan_encode(probe: VideoProbe, duration: float, max_bytes: int) -> EncodePlan:
+    """Bit rates and size for a re-encode of ``duration`` seconds under ``max_bytes``.
+
+    Steps down the ladder of picture sizes (and 60 to 30 fps first) only as far as the bit rate needs.
+    Raises LimitError, suggesting a trim, when even the smallest acceptable picture would not fit.
+    """
+    budget_bps = max_bytes * FILL * 8 / duration
+    audio_bps = 0
+    if probe.has_audio:
+        audio_bps = AUDIO_BPS if AUDIO_BPS <= budget_bps / 4 else LOW_AUDIO_BPS
+    video_bps = int(budget_bps - audio_bps)
+    dw, dh = probe.display_size
+    short, fps = min(dw, dh), probe.fps or 30.0
+    rungs = [short] + [s for s in SHORT_SIDE_LADDER if s < short and s >= MIN_SHORT_SIDE]
+    rates = [fps] + ([MAX_FPS_WHEN_SHORT] if fps > MAX_FPS_WHEN_SHORT else [])
+    for side in rungs:
+        for rate in rates:
+            scale = side / short
+            w, h = _even(dw * scale), _even(dh * scale)
+            if video_bps >= MIN_BITS_PER_PIXEL * w * h * rate:
+                # A generous limit (a format conversion, not a squeeze) gets a phone camera's rate, not more.
+                video_bps = min(video_bps, int(MAX_BITS_PER_PIXEL * w * h * rate))
+                return EncodePlan(video_bps, audio_bps, w, h, rate, side != short)
+    smallest = min(rungs[-1], short)
+    need_bps = MIN_BITS_PER_PIXEL * smallest * smallest * dw / dh * min(rates) if dw >= dh else \
+        MIN_BITS_PER_PIXEL * smallest * smallest * dh / dw * min(rates)
+    longest = max_bytes * FILL * 8 / (need_bps + audio_bps)
+    raise LimitError(f"{format_time(duration)} of video cannot fit in {max_bytes / 1e6:,.0f} MB at a quality "
+                     f"where the defect stays visible (at most about {format_time(longest)} fits): trim it to the "
+                     "unboxing with --start/--end, or [video] start/end in case.toml")
+
+
+@dataclass
+class PreparedVideo:
+    output: Path
+    bytes: int
+    method: str  # "stream_copy" or "reencode"
+    span: tuple[float, float]
+    reasons: list[str]  # why it was re-encoded
+    plan: EncodePlan | None = None
+    attempts: int = 1
+    duration: float = 0.0  # measured on the written file
+
+    def transform(self) -> dict[str, Any]:
+        facts: dict[str, Any] = {"method": self.method, "start": round(self.span[0], 3),
+                                 "end": round(self.span[1], 3), "duration": round(self.duration, 3),
+                                 "stripped": ["location and other container metadata (creation time kept)",
+                                              "data and subtitle tracks"]}
+        if self.method == "reencode":
+            facts.update(reasons=self.reasons, codec="h264/aac", preset=ENCODE_PRESET, attempts=self.attempts,
+                         **(self.plan.to_dict() if self.plan else {}))
+        return facts
+
+
+def _metadata_args(probe: VideoProbe) -> dict[str, Any]:
+    # Phones put the GPS position in the container's tags: drop them all, keep only when it was filmed.
+    args: dict[str, Any] = {"map_metadata": -1}
+    if probe.created:
+        args["metadata"] = f"creation_time={probe.created}"
+    return args
+
+
+def stream_copy(probe: VideoProbe, dst: Path, span: tuple[float, float], *, progress: Progress | None = None,
+                audio_copy: bool = True) -> float:
+    """Copy the span into ``dst`` (an MP4) without re-encoding; returns the written duration.
+
+    Input seeking with stream copy starts at the keyframe before the start and the MP4 edit list starts
+    playback at the start, so the requested span is always fully included.
+    """
+    inp = _input(probe.path, span, probe)
+    streams = [inp["v:0"]] + ([inp["a:0"]] if probe.has_audio else [])
+    codecs = {"vcodec": "copy", "acodec": "copy" if audio_copy else "aac"}
+    if not audio_copy:
+        codecs["audio_bitrate"] = AUDIO_BPS
+    out = ffmpeg.output(*streams, str(dst), format="mp4", **codecs, **_metadata_args(probe)).overwrite_output()
+    run = _run(out, label="video: copying", duration=span[1] - span[0], progress=progress)
+    return run.out_time
+
+
+def two_pass_encode(probe: VideoProbe, dst: Path, span: tuple[float, float], plan: EncodePlan, passlog: Path, *,
+                    pass_number: int, progress: Progress | None = None) -> float:
+    """One pass of a two-pass x264 encode of the span to ``plan``; pass 1 writes only ``passlog``."""
+    inp = _input(probe.path, span, probe)
+    video = inp["v:0"]  # ffmpeg turns the picture upright (autorotate) before any filter sees it
+    if plan.scaled:
+        video = video.filter("scale", plan.width, plan.height, flags="lanczos")
+    if plan.fps < probe.fps - 0.01:
+        video = video.filter("fps", plan.fps)
+    x264 = {"vcodec": "libx264", "preset": ENCODE_PRESET, "video_bitrate": plan.video_bps, "pix_fmt": "yuv420p",
+            "profile:v": "high", "pass": pass_number, "passlogfile": str(passlog)}
+    duration = span[1] - span[0]
+    if pass_number == 1:
+        out = ffmpeg.output(video, "-", format="null", **x264)
+    else:
+        streams = [video] + ([inp["a:0"]] if probe.has_audio else [])
+        audio = {"acodec": "aac", "audio_bitrate": plan.audio_bps, "ac": min(2, probe.audio_channels)} \
+            if probe.has_audio else {}
+        out = ffmpeg.output(*streams, str(dst), format="mp4", movflags="+faststart", **x264, **audio,
+                            **_metadata_args(probe)).overwrite_output()
+    return _run(out, label=f"video: encoding, pass {pass_number} of 2", duration=duration, progress=progress).out_time
+
+
+def fit_video(probe: VideoProbe, dst: Path, span: tuple[float, float], max_bytes: int, *,
+              progress: Progress | None = None, reasons: Sequence[str] = ()) -> PreparedVideo:
+    """Re-encode the span as H.264/AAC MP4 under ``max_bytes``, measuring the file and retrying lower if over.
+
+    Pass 1's statistics do not depend on the bit rate, so a retry re-runs only pass 2.
+    """
+    duration = span[1] - span[0]
+    plan = plan_encode(probe, duration, max_bytes)
+    with tempfile.TemporaryDirectory(prefix=".ek-tmp-passlog-", dir=dst.parent) as logdir:
+        passlog = Path(logdir) / "x264"
+        two_pass_encode(probe, dst, span, plan, passlog, pass_number=1, progress=progress)
+        for attempt in range(1, MAX_FIT_ATTEMPTS + 1):
+            written = two_pass_encode(probe, dst, span, plan, passlog, pass_number=2, progress=progress)
+            size = dst.stat().st_size
+            if size <= max_bytes:
+                return PreparedVideo(dst, size, "reencode", span, list(reasons), plan, attempt, written)
+            # Over: lower the video rate by the measured overshoot, with a margin.
+            plan.video_bps = int(plan.video_bps * (max_bytes * FILL / size) * 0.98)
+    raise LimitError(f"the re-encoded video is still {size:,} bytes, over the limit of {max_bytes:,}: "
+                     "trim it with --start/--end")
+
+
+def prepare_video(probe: VideoProbe, dst: str | Path, *, max_bytes: int, span: tuple[float, float],
+                  progress: Progress | None = None) -> PreparedVideo:
+    """Write the span of the video to ``dst`` (MP4, atomically): a stream copy when the codecs play
+    everywhere and the copy fits, otherwise a re-encode that fits. The written file is measured."""
+    dst = Path(dst)
+    reasons = needs_conversion(probe)
+    video_ok = probe.video_codec in SAFE_VIDEO_CODECS and probe.pix_fmt in SAFE_PIXEL_FORMATS
+    with atomic_path(dst) as tmp:
+        result = None
+        if video_ok:
+            # Audio alone in another codec (Opus, MP3) is converted while the picture is copied.
+            written = stream_copy(probe, tmp, span, progress=progress, audio_copy=not reasons)
+            size = tmp.stat().st_size
+            if size <= max_bytes:
+                result = PreparedVideo(dst, size, "stream_copy", span, reasons, duration=written)
+            else:
+                reasons = reasons + [f"the copy is {size / 1e6:,.1f} MB, over the {max_bytes / 1e6:,.1f} MB limit"]
+        if result is None:
+            fitted = fit_video(probe, tmp, span, max_bytes, progress=progress, reasons=reasons)
+            result = PreparedVideo(dst, fitted.bytes, "reencode", span, fitted.reasons, fitted.plan,
+                                   fitted.attempts, fitted.duration)
+        if tmp.stat().st_size > max_bytes:  # the limit is checked on the written file, never assumed
+            raise LimitError(f"the video is {tmp.stat().st_size:,} bytes, over the limit of {max_bytes:,}")
+    return result
+
+
+# --- stills and contact sheet ---------------------------------------------------------------------------------
+
+def extract_frame(path: str | Path, at: float) -> Image.Image:
+    """The full-size frame shown at ``at`` seconds, upright (ffmpeg applies the rotation)."""
+    try:
+        data, _ = (ffmpeg.input(str(path), ss=f"{at:.3f}").video.output("pipe:", format="image2pipe", vcodec="png", frames=1)
+                   .global_args("-hide_banner", "-nostdin").run(capture_stdout=True, capture_stderr=True))
+    except FileNotFoundError:
+        raise MissingDependencyError(f"ffmpeg is not installed ({INSTALL_HINT})") from None
+    except ffmpeg.Error as exc:
+        raise VideoError(f"cannot read the frame at {format_time(at)}", path=str(path)) from exc
+    if not data:
+        raise VideoError(f"no frame at {format_time(at)} (past the end of what decodes)", path=str(path))
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return image.convert("RGB")
+
+
+@dataclass
+class Still:
+    at: float
+    jpeg: Encoded
+
+    @property
+    def name(self) -> str:
+        """``still-0m42s.jpg``: sorts by time and says where it came from."""
+        minutes, seconds = divmod(self.at, 60)
+        secs = f"{seconds:.1f}".rstrip("0").rstrip(".")
+        return f"still-{int(minutes)}m{secs}s.jpg"
+
+
+def extract_still(probe: VideoProbe, at: float, max_bytes: int) -> Still:
+    """A full-size frame at ``at`` seconds as a JPEG under ``max_bytes`` (a photo candidate)."""
+    if not 0 <= at < probe.duration:
+        raise VideoError(f"the still at {format_time(at)} is outside the video (0:00 to "
+                         f"{format_time(probe.duration)})", path=str(probe.path))
+    return Still(at, fit_image(extract_frame(probe.path, at), max_bytes))
+
+
+def _thumbnails(probe: VideoProbe, times: Sequence[float]) -> list[Image.Image]:
+    """Small upright frames at ``times``, from one ffmpeg run (one seek per input) instead of one per frame."""
+    dw, dh = probe.display_size
+    scale = THUMB_LONG_SIDE / max(dw, dh)
+    w, h = _even(dw * scale), _even(dh * scale)
+    frames = [ffmpeg.input(str(probe.path), ss=f"{t:.3f}").video.filter("scale", w, h).filter("trim", end_frame=1)
+              for t in times]
+    joined = ffmpeg.concat(*frames, n=len(frames), v=1, a=0) if len(frames) > 1 else frames[0]
+    try:
+        data, _ = (joined.output("pipe:", format="rawvideo", pix_fmt="rgb24", fps_mode="passthrough")
+                   .global_args("-hide_banner", "-nostdin").run(capture_stdout=True, capture_stderr=True))
+    except FileNotFoundError:
+        raise MissingDependencyError(f"ffmpeg is not installed ({INSTALL_HINT})") from None
+    except ffmpeg.Error as exc:
+        raise VideoError("cannot read frames for the contact sheet", path=str(probe.path)) from exc
+    size = w * h * 3
+    if len(data) < size * len(times):
+        raise VideoError(f"only {len(data) // size} of {len(times)} contact-sheet frames decode", path=str(probe.path))
+    return [Image.frombytes("RGB", (w, h), data[i * size:(i + 1) * size]) for i in range(len(times))]
+
+
+def contact_sheet(probe: VideoProbe, times: Sequence[float], labels: Sequence[str], max_bytes: int) -> Encoded:
+    """Frames at ``times`` of the probed video in a grid, each labelled, as one JPEG under ``max_bytes``."""
+    thumbs = _thumbnails(probe, times)
+    tw, th = thumbs[0].size
+    columns = min(CONTACT_SHEET_COLUMNS, len(thumbs))
+    rows = math.ceil(len(thumbs) / columns)
+    gap = 6
+    sheet = Image.new("RGB", (columns * (tw + gap) + gap, rows * (th + gap) + gap), (24, 24, 24))
+    draw = ImageDraw.Draw(sheet)
+    font = ImageFont.load_default(size=max(12, min(tw, th) // 12))
+    for i, (thumb, label) in enumerate(zip(thumbs, labels)):
+        x, y = gap + (i % columns) * (tw + gap), gap + (i // columns) * (th + gap)
+        sheet.paste(thumb, (x, y))
+        box = draw.textbbox((x + 4, y + th - 4), label, font=font, anchor="lb")
+        draw.rectangle((box[0] - 3, box[1] - 3, box[2] + 3, box[3] + 3), fill=(0, 0, 0))
+        draw.text((x + 4, y + th - 4), label, fill=(255, 255, 255), font=font, anchor="lb")
+    return fit_image(sheet, max_bytes)
+
+
+# --- one video, end to end ------------------------------------------------------------------------------------
+
+@dataclass
+class VideoReport:
+    """Everything done to one video: probe facts, findings, the prepared file, stills and the sheet."""
+
+    probe: VideoProbe
+    check: VideoCheck
+    prepared: PreparedVideo
+    output_probe: VideoProbe
+    contact_sheet: Encoded
+    stills: list[Still] = field(default_factory=list)
+    still_errors: list[str] = field(default_factory=list)
+
+    @property
+    def findings(self) -> list[Finding]:
+        return self.check.findings
+
+    def to_dict(self) -> dict[str, Any]:
+        out = self.output_probe
+        return {"source": str(self.probe.path), "probe": self.probe.to_dict(),
+                "findings": [f.to_dict() for f in self.findings],
+                "done": {**self.prepared.transform(), "bytes": self.prepared.bytes,
+                         "codecs": [out.video_codec, out.audio_codec], "width": out.display_size[0],
+                         "height": out.display_size[1]},
+                "stills": [round(s.at, 3) for s in self.stills], "still_errors": self.still_errors}
+
+
+def process_video(src: str | Path, dst: str | Path, *, max_bytes: int, max_photo_bytes: int,
+                  start: float | None = None, end: float | None = None, stills: Sequence[float] = (),
+                  progress: Progress | None = None) -> VideoReport:
+    """Probe, check, trim and fit ``src`` into ``dst`` (MP4), then pull the stills and a contact sheet.
+
+    The original is only read. ``dst`` appears only when complete. A still outside the video is listed in
+    ``still_errors`` rather than failing the video.
+    """
+    require_ffmpeg()
+    probe = probe_video(src)
+    check = check_video(src, start=start, end=end, probe=probe, progress=progress)
+    span = check.span
+    if check.truncated:  # only what decodes can be uploaded
+        span = (span[0], span[0] + check.decoded_until)
+    prepared = prepare_video(probe, dst, max_bytes=max_bytes, span=span, progress=progress)
+    try:
+        output_probe = probe_video(prepared.output)
+        length = output_probe.duration
+        if progress:
+            progress("video: contact sheet", 0.0)
+        times = [length * (i + 0.5) / CONTACT_SHEET_FRAMES for i in range(CONTACT_SHEET_FRAMES)]
+        sheet = contact_sheet(output_probe, times, [format_time(span[0] + t) for t in times], max_photo_bytes)
+    except BaseException:
+        Path(prepared.output).unlink(missing_ok=True)  # no half-finished result after a failure or Ctrl-C
+        raise
+    report = VideoReport(probe, check, prepared, output_probe, sheet)
+    for at in stills:
+        try:
+            report.stills.append(extract_still(probe, at, max_photo_bytes))
+        except (VideoError, LimitError) as exc:
+            report.still_errors.append(exc.message)
+    if progress:
+        progress("video: contact sheet", 1.0)
+    return report
+
+
+# --- the build stage ------------------------------------------------------------------------------------------
+
+def video_stage(ctx: BuildContext) -> None:
+    """The case's video into ``upload/video.mp4``; the contact sheet for the PDF; stills as photo candidates."""
+    case, profile = ctx.case, ctx.case.profile
+    source = case.video.file or (case.media.videos[0] if case.media.videos else None)
+    if source is None:
+        return
+    if not case.video.file and len(case.media.videos) > 1:
+        ctx.manifest.warn(f"{len(case.media.videos)} videos found; using {source.name} (set [video] file in "
+                          "case.toml to choose another)", stage="video")
+    rel = ctx.relative_input(source)
+    started = time.monotonic()
+    try:
+        report = process_video(source, ctx.staging / "upload" / "video.mp4", max_bytes=profile.max_video_bytes,
+                               max_photo_bytes=profile.max_photo_bytes, start=case.video.start,
+                               end=case.video.end, stills=case.video.stills, progress=ctx.report)
+    except (InputError, LimitError, ToolError) as exc:
+        ctx.manifest.error(exc.message, rel, "video", int(exc.exit_code))
+        ctx.manifest.sections["video"] = {"source": rel, "error": exc.message}
+        return
+    prepared = report.prepared
+    ctx.add_output(prepared.output, "video", source=source, upload=True, transform=prepared.transform(),
+                   duration=round(report.output_probe.duration, 3))
+    sheet = ctx.staging / "video" / "contact-sheet.jpg"
+    atomic_write_bytes(sheet, report.contact_sheet.data)
+    ctx.add_output(sheet, "contact_sheet", source=source, frames=CONTACT_SHEET_FRAMES)
+    free_slots = profile.max_photos - sum(1 for r in ctx.manifest.outputs if r.role == "photo" and r.upload)
+    for still in report.stills:
+        transform = {"method": "video_frame", "at": round(still.at, 3), "quality": still.jpeg.quality,
+                     "scale": still.jpeg.scale, "width": still.jpeg.width, "height": still.jpeg.height}
+        caption = f"Frame at {format_time(still.at)} of the unboxing video"
+        if free_slots > 0:
+            number = sum(1 for r in ctx.manifest.outputs if r.role == "photo" and r.upload) + 1
+            target = ctx.staging / "upload" / f"photo-{number}-{still.name}"
+            atomic_write_bytes(target, still.jpeg.data)
+            ctx.add_output(target, "photo", source=source, upload=True, transform=transform, kind="still",
+                           caption=caption)
+            free_slots -= 1
+        else:
+            target = ctx.staging / "video" / still.name
+            atomic_write_bytes(target, still.jpeg.data)
+            ctx.add_output(target, "still", source=source, transform=transform, caption=caption)
+    for message in report.still_errors:
+        ctx.manifest.error(message, rel, "video", int(VideoError.exit_code))
+    for finding in report.findings:
+        if finding.severity in ("warning", "error"):
+            ctx.manifest.warn(finding.message, rel, "video")
+    ctx.manifest.sections["video"] = {**report.to_dict(), "source": rel,
+                                      "seconds": round(time.monotonic() - started, 1)}
