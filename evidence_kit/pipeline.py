@@ -14,6 +14,7 @@ from .fsutil import replace_dir
 from .manifest import FileRecord, Manifest
 from .photos import analyse_photo, fit_photo, make_grid, select_photos
 from .profile import Profile
+from .video import video_stage
 
 UPLOAD_DIR = "upload"  # exactly what goes into the dispute form
 INPUT_ROLES = {"photos": "photo", "videos": "video", "chat": "chat", "tracking": "tracking", "receipts": "receipt"}
@@ -133,7 +134,7 @@ def photo_stage(ctx: BuildContext) -> None:
 # (photos, video, tracking), then the checklist and texts (which look at what evidence exists), then the
 # summary PDF (which shows everything). A stage records a per-file problem with ctx.manifest.error and
 # carries on; it raises only for what stops the whole case.
-STAGES: list[Callable[[BuildContext], None]] = [photo_stage]
+STAGES: list[Callable[[BuildContext], None]] = [photo_stage, video_stage]
 
 
 def _case_facts(case: Case) -> dict[str, Any]:
