@@ -772,5 +772,7 @@ def video_stage(ctx: BuildContext) -> None:
     for finding in report.findings:
         if finding.severity in ("warning", "error"):
             ctx.manifest.warn(finding.message, rel, "video")
-    ctx.manifest.sections["video"] = {**report.to_dict(), "source": rel,
+    facts = report.to_dict()
+    facts["probe"]["path"] = rel  # the manifest names inputs relative to the case
+    ctx.manifest.sections["video"] = {**facts, "source": rel,
                                       "seconds": round(time.monotonic() - started, 1)}
