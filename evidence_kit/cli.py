@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 import traceback
 from importlib import resources
 from pathlib import Path
@@ -32,12 +33,20 @@ def _size(n: int) -> str:
 
 
 def _progress() -> Callable[[str, float], None] | None:
-    """A one-line progress display on stderr, only when stderr is a terminal."""
+    """A one-line progress bar with percentage and ETA on stderr, only when stderr is a terminal."""
     if not sys.stderr.isatty():
         return None
+    began: dict[str, float] = {}
 
     def show(stage: str, fraction: float) -> None:
-        click.echo(f"\r\033[K{stage} {fraction:4.0%}", nl=False, err=True)
+        start = began.setdefault(stage, time.monotonic())
+        elapsed = time.monotonic() - start
+        eta = f" ETA {int(elapsed / fraction * (1 - fraction)) // 60}:{int(elapsed / fraction * (1 - fraction)) % 60:02d}" \
+            if 0.02 < fraction < 1 and elapsed > 1 else ""
+        bar = "#" * int(fraction * 20)
+        click.echo(f"\r\033[K{stage} [{bar:<20}] {fraction:4.0%}{eta}", nl=False, err=True)
+        if fraction >= 1:
+            click.echo("\r\033[K", nl=False, err=True)
 
     return show
 
@@ -187,6 +196,60 @@ def photos(files: tuple[Path, ...], out: Path, max_bytes: int | None, profile: s
     if as_json:
         _echo_json(manifest.to_dict())
     sys.exit(int(ExitCode.SOME_INPUTS_FAILED if manifest.errors else ExitCode.OK))
+
+
+def _seconds(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Click callback: ``42``, ``0:42`` or ``00:00:42.5`` -> seconds (a tuple for repeatable options)."""
+    from .case import parse_timestamp
+
+    try:
+        if isinstance(value, tuple):
+            return tuple(parse_timestamp(v) for v in value)
+        return None if value is None else parse_timestamp(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
+@click.option("--start", callback=_seconds, metavar="TIME", help="Keep from here: 42, 0:42 or 00:00:42.5.")
+@click.option("--end", callback=_seconds, metavar="TIME", help="Keep up to here (included).")
+@click.option("--still", "stills", multiple=True, callback=_seconds, metavar="TIME",
+              help="Also save the frame at TIME as a photo (repeatable).")
+@click.option("--max-bytes", type=click.IntRange(min=100_000), help="Byte limit for the video (default: the profile's).")
+@profile_option
+@json_option
+def video(file: Path, out: Path, start: float | None, end: float | None, stills: tuple[float, ...],
+          max_bytes: int | None, profile: str | None, as_json: bool) -> None:
+    """Check a video, trim it and fit it under the upload limit; save a contact sheet and stills.
+
+    \b
+    Example:
+      evidence-kit video IMG_1234.MOV --out ready/ --start 0:05 --end 2:40 --still 1:12
+    """
+    from .video import format_time, video_to_folder
+
+    chosen = load_profile(profile or DEFAULT_PROFILE)
+    if max_bytes:
+        chosen = chosen.with_overrides({"max_video_bytes": max_bytes}, "--max-bytes")
+    report, manifest = video_to_folder(file, out, profile=chosen, start=start, end=end, stills=stills,
+                                       progress=_progress())
+    if as_json:
+        _echo_json(manifest.to_dict())
+    else:
+        for record in manifest.outputs:
+            click.echo(f"{out / record.path}  {_size(record.bytes)}  ({record.role})")
+        done = report.prepared
+        how = "stream copy, not re-encoded" if done.method == "stream_copy" else (
+            f"re-encoded to H.264/AAC, {report.output_probe.display_size[0]}x{report.output_probe.display_size[1]}")
+        click.echo(f"Kept {format_time(done.span[0])}-{format_time(done.span[1])} ({how})")
+        for finding in report.findings:
+            click.echo(f"{finding.severity}: {finding.message}", err=True)
+        for problem in manifest.errors:
+            click.echo(f"error: {problem.message}", err=True)
+    failed = manifest.errors or any(f.severity == "error" for f in report.findings)
+    sys.exit(int(ExitCode.SOME_INPUTS_FAILED if failed else ExitCode.OK))
 
 
 @cli.command()
