@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 import ffmpeg
 from PIL import Image, ImageDraw, ImageFont
 
-from .errors import InputError, LimitError, MissingDependencyError, ToolError
+from .errors import FileAccessError, InputError, LimitError, MissingDependencyError, ToolError
 from .fsutil import atomic_path, atomic_write_bytes
+from .manifest import FileRecord, Manifest
 from .photos import Encoded, fit_image
 from .profile import Profile
 
@@ -722,6 +723,39 @@ def process_video(src: str | Path, dst: str | Path, *, max_bytes: int, max_photo
     if progress:
         progress("video: contact sheet", 1.0)
     return report
+
+
+def video_to_folder(src: str | Path, out: str | Path, *, profile: Profile, start: float | None = None,
+                    end: float | None = None, stills: Sequence[float] = (),
+                    progress: Progress | None = None) -> tuple[VideoReport, Manifest]:
+    """``evidence-kit video``: the fitted video, its contact sheet, the stills and a manifest.json in ``out``.
+
+    Files are named after the source (``IMG_1234.MOV`` -> ``IMG_1234.mp4``, ``IMG_1234-contact-sheet.jpg``).
+    """
+    src, out = Path(src), Path(out)
+    destination = out / f"{src.stem}.mp4"
+    if destination.resolve() == src.resolve():
+        raise FileAccessError("the output would replace the original: choose another --out folder", path=str(src))
+    report = process_video(src, destination, max_bytes=profile.max_video_bytes,
+                           max_photo_bytes=profile.max_photo_bytes, start=start, end=end, stills=stills,
+                           progress=progress)
+    manifest = Manifest(profile=profile)
+    manifest.inputs.append(FileRecord.of(src, src.parent, "video"))
+    manifest.outputs.append(FileRecord.of(destination, out, "video", source=str(src), upload=True,
+                                          transform=report.prepared.transform()))
+    extras = [(out / f"{src.stem}-contact-sheet.jpg", report.contact_sheet, "contact_sheet", {})]
+    extras += [(out / f"{src.stem}-{s.name}", s.jpeg, "still", {"at": round(s.at, 3)}) for s in report.stills]
+    for path, encoded, role, info in extras:
+        atomic_write_bytes(path, encoded.data)
+        manifest.outputs.append(FileRecord.of(path, out, role, source=str(src), info=info))
+    for message in report.still_errors:
+        manifest.error(message, str(src), "video", int(VideoError.exit_code))
+    for finding in report.findings:
+        if finding.severity in ("warning", "error"):
+            manifest.warn(finding.message, str(src), "video")
+    manifest.sections["video"] = report.to_dict()
+    manifest.write(out)
+    return report, manifest
 
 
 # --- the build stage ------------------------------------------------------------------------------------------
