@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .case import PACKAGE_DIR, Case, load_case
+from .complaint import texts_stage
 from .errors import ExitCode, FileAccessError, InputError, LimitError
 from .fsutil import replace_dir
 from .manifest import FileRecord, Manifest
@@ -134,7 +135,7 @@ def photo_stage(ctx: BuildContext) -> None:
 # (photos, video, tracking), then the checklist and texts (which look at what evidence exists), then the
 # summary PDF (which shows everything). A stage records a per-file problem with ctx.manifest.error and
 # carries on; it raises only for what stops the whole case.
-STAGES: list[Callable[[BuildContext], None]] = [photo_stage, video_stage]
+STAGES: list[Callable[[BuildContext], None]] = [photo_stage, video_stage, texts_stage]
 
 
 def _case_facts(case: Case) -> dict[str, Any]:

@@ -1,0 +1,86 @@
+"""Evidence checklist: what the case's reason needs (``reasons.REASON_RULES``) against what the case holds."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from .case import Case
+from .manifest import FileRecord
+from .reasons import CHAT, PHOTOS, REASON_RULES, RECEIPT, TRACKING, VIDEO
+
+# Evidence kinds the build's stages turn into outputs: once built, only what was written counts
+# (a video that failed to convert is no evidence).
+_BUILT_KINDS = frozenset({PHOTOS, VIDEO})
+
+
+@dataclass(frozen=True)
+class Gap:
+    kind: str  # evidence kind, or "seller_contact" / "resolution"
+    message: str  # plain words, starting with the reason: "not received: no tracking screenshot ..."
+    required: bool = True  # False: recommended, not asked for by the form
+
+
+@dataclass
+class Checklist:
+    reason: str
+    title: str
+    wins: str
+    default_resolution: str | None
+    caveat: str
+    present: dict[str, list[str]] = field(default_factory=dict)  # kind -> files that show it
+    gaps: list[Gap] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return not any(g.required for g in self.gaps)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"reason": self.reason, "title": self.title, "wins": self.wins,
+                "default_resolution": self.default_resolution, "caveat": self.caveat, "present": self.present,
+                "gaps": [asdict(g) for g in self.gaps], "complete": self.complete}
+
+
+def _output_kind(record: FileRecord) -> str | None:
+    kind = record.info.get("kind")
+    if record.role == "tracking" or kind == "tracking":
+        return TRACKING
+    if record.role == "photo":
+        return PHOTOS
+    return {"video": VIDEO, "chat": CHAT, "receipt": RECEIPT}.get(record.role)
+
+
+def evidence_present(case: Case, outputs: Iterable[FileRecord] | None = None) -> dict[str, list[str]]:
+    """Evidence kind -> the files that show it. With ``outputs`` (a build), photos and video count only if written."""
+    media = case.media
+    found: dict[str, list[str]] = {PHOTOS: [], VIDEO: [], TRACKING: [], CHAT: [], RECEIPT: []}
+    inputs = {PHOTOS: media.photos, VIDEO: media.videos, TRACKING: media.tracking, CHAT: media.chat,
+              RECEIPT: media.receipts}
+    built = outputs is not None
+    for kind, files in inputs.items():
+        if built and kind in _BUILT_KINDS:
+            continue
+        found[kind] += [p.relative_to(case.root).as_posix() if p.is_relative_to(case.root) else str(p) for p in files]
+    for record in outputs or ():
+        kind = _output_kind(record)
+        if kind and (record.upload or kind not in _BUILT_KINDS):
+            found[kind].append(Path(record.path).name)
+    return {kind: files for kind, files in found.items() if files}
+
+
+def check_evidence(case: Case, outputs: Iterable[FileRecord] | None = None) -> Checklist:
+    """Compare the case's evidence with what its reason needs; every gap in plain words."""
+    reason = REASON_RULES[case.dispute.reason]
+    label = reason.key.replace("_", " ")
+    present = evidence_present(case, outputs)
+    result = Checklist(reason.key, reason.title, reason.wins, reason.default_resolution, reason.caveat, present)
+    for need in reason.needs:
+        if need.kind not in present:
+            result.gaps.append(Gap(need.kind, f"{label}: {need.missing}", need.required))
+    if not case.dispute.seller_contacted and CHAT not in present:
+        # The platform weighs peaceful attempts (002, 004): say when you wrote to the seller.
+        result.gaps.append(Gap("seller_contact", f"{label}: no record that you contacted the seller first "
+                                                 "(set dispute.seller_contacted or add chat screenshots)", False))
+    if not reason.parcel_arrived and case.dispute.resolution != "refund_only":
+        result.gaps.append(Gap("resolution", f"{label}: choose \"refund only\" when the parcel never came (002)"))
+    return result

@@ -1,0 +1,116 @@
+"""The buyer's own words: clean them, split them into sentences, tell English from other languages, flag tone.
+
+Language: lingua (lingua-language-detector), offline and built for short text, limited to the languages
+buyers most often write in so that a two-word note is not taken for Estonian. A sentence written mostly in
+a non-Latin script is not English without asking it. Sentences of fewer than three words are judged with
+the whole note, because no detector is reliable on "Funciona mal".
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+# Tone: words that insult or carry emotion rather than facts (004: "Do not use insults and emotional expressions").
+_INSULTS = re.compile(
+    r"\b(scam\w*|fraud\w*|liars?|lying|thie(f|ves)|cheat\w*|idiots?|stupid|morons?|criminals?|crooks?|"
+    r"robb(ed|ery|ers?)|incompetent|pathetic|useless|disgusting|garbage|trash|crap\w*|shit\w*|fuck\w*|damn\w*|"
+    r"bastards?|hate|hated|furious|angry|outraged?|ridiculous|worst|horrible|terrible|awful|shameful|"
+    r"unacceptable|joke)\b", re.IGNORECASE)
+_EXCLAIM = re.compile(r"[!?]*![!?]*!|!\?|\?!")
+_WORD = re.compile(r"\b\w{3,}\b")
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")
+
+
+def clean(text: str) -> str:
+    """NFC, printable only (control characters dropped), runs of spaces collapsed; newlines kept."""
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = "".join(ch if ch == "\n" or ch.isprintable() else " " for ch in text)
+    return "\n".join(re.sub(r"\s+", " ", line).strip() for line in text.split("\n")).strip()
+
+
+def sentences(text: str) -> list[str]:
+    """Split cleaned text into sentences, each ending with punctuation."""
+    parts = [p.strip() for p in _SENTENCE_END.split(clean(text)) if p and p.strip()]
+    return [p if p[-1] in ".!?…\"'”’)" else p + "." for p in parts]
+
+
+def _latin_share(text: str) -> float | None:
+    letters = [ch for ch in text if ch.isalpha()]
+    if not letters:
+        return None
+    return sum(unicodedata.name(ch, "").startswith("LATIN") for ch in letters) / len(letters)
+
+
+@lru_cache(maxsize=1)
+def _detector():  # type: ignore[no-untyped-def]
+    from lingua import Language, LanguageDetectorBuilder
+
+    buyers_languages = [
+        Language.ENGLISH, Language.SPANISH, Language.PORTUGUESE, Language.FRENCH, Language.GERMAN, Language.ITALIAN,
+        Language.DUTCH, Language.POLISH, Language.CZECH, Language.TURKISH, Language.RUSSIAN, Language.UKRAINIAN,
+        Language.CHINESE, Language.JAPANESE, Language.KOREAN, Language.ARABIC, Language.HEBREW]
+    return LanguageDetectorBuilder.from_languages(*buyers_languages).build()
+
+
+def language_of(text: str) -> str | None:
+    """Lower-case English name of the language of ``text`` ("english", "russian"), None when there are no words."""
+    from lingua import Language
+
+    if _latin_share(text) is None:
+        return None
+    detected = _detector().detect_language_of(text)
+    if detected is None:
+        return None
+    if detected != Language.ENGLISH and _latin_share(text) >= 0.5:
+        # Latin script: only call it foreign when English is clearly unlikely (short English is often mistaken).
+        if _detector().compute_language_confidence(text, Language.ENGLISH) >= 0.15:
+            return "english"
+    return detected.name.lower()
+
+
+def is_english(text: str) -> bool:
+    return language_of(text) in (None, "english")
+
+
+def tone_problems(sentence: str) -> list[str]:
+    """Why a sentence would hurt a formal complaint, each with a suggestion; empty when it reads calmly."""
+    problems = []
+    words = sorted({m.group(0).lower() for m in _INSULTS.finditer(sentence)})
+    if words:
+        problems.append(f"insulting or emotional words ({', '.join(words)}): describe what happened instead")
+    caps = [w for w in _WORD.findall(sentence) if w.isalpha() and w.isupper()]
+    letters = [ch for ch in sentence if ch.isalpha()]
+    upper = sum(ch.isupper() for ch in letters)
+    if len(caps) >= 3 or (len(letters) >= 10 and upper / len(letters) > 0.6):
+        problems.append("written in capitals (reads as shouting): use normal sentence case")
+    if _EXCLAIM.search(sentence):
+        problems.append('repeated "!": end the sentence with a full stop')
+    return problems
+
+
+@dataclass(frozen=True)
+class NoteSentence:
+    text: str
+    language: str | None  # None: no words to judge
+    problems: tuple[str, ...]  # tone problems
+
+    @property
+    def usable(self) -> bool:
+        """Goes into the English texts: English (or no words) and calm."""
+        return self.language in (None, "english") and not self.problems
+
+
+def read_notes(text: str) -> list[NoteSentence]:
+    """The buyer's notes as sentences, each judged for language and tone."""
+    parts = sentences(text)
+    overall = language_of(" ".join(parts)) if parts else None
+    judged = []
+    for part in parts:
+        language = language_of(part) if len(part.split()) >= 3 else (overall if _latin_share(part) else None)
+        if _latin_share(part) is not None and _latin_share(part) < 0.5:
+            language = language_of(part)  # another script: sure even when short
+        calm = re.sub(r"(?<![!?])!$", ".", part)  # a single closing "!" reads better as a full stop
+        judged.append(NoteSentence(calm, language, tuple(tone_problems(part))))
+    return judged
