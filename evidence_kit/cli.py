@@ -126,8 +126,11 @@ def _print_build(result: BuildResult) -> None:
 @profile_option
 @keep_metadata_option
 @click.option("--grid", is_flag=True, help="Combine the photos that do not fit the form's slots into one grid image.")
+@click.option("--look-up-tracking", is_flag=True,
+              help="Also capture public tracking sites for [[tracking]] numbers that have no url (goes online).")
 @json_option
-def build(case: Path, out: Path | None, profile: str | None, keep_metadata: bool, grid: bool, as_json: bool) -> None:
+def build(case: Path, out: Path | None, profile: str | None, keep_metadata: bool, grid: bool, look_up_tracking: bool,
+          as_json: bool) -> None:
     """Build the dispute package for a case folder.
 
     \b
@@ -135,7 +138,8 @@ def build(case: Path, out: Path | None, profile: str | None, keep_metadata: bool
       evidence-kit build examples/broken-kettle --out /tmp/kettle-package
     """
     result = build_case(case, out=out, profile=profile,
-                        options=BuildOptions(keep_metadata=keep_metadata, grid=grid, progress=_progress()))
+                        options=BuildOptions(keep_metadata=keep_metadata, grid=grid, progress=_progress(),
+                                             look_up_tracking=look_up_tracking))
     if as_json:
         _echo_json(result.to_dict())
     else:
@@ -196,6 +200,58 @@ def photos(files: tuple[Path, ...], out: Path, max_bytes: int | None, profile: s
     if as_json:
         _echo_json(manifest.to_dict())
     sys.exit(int(ExitCode.SOME_INPUTS_FAILED if manifest.errors else ExitCode.OK))
+
+
+@cli.command()
+@click.argument("targets", nargs=-1, required=True, metavar="NUMBER|URL|FILE...")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
+@click.option("--carrier", default="", help="Carrier of the tracking numbers (cainiao, usps, ...): its own site first.")
+@click.option("--wait-for", metavar="SELECTOR|TEXT", help="Wait until this CSS selector or text shows before capturing.")
+@click.option("--timeout", type=click.FloatRange(min=0.5), help="Seconds to wait for each page (default: 30).")
+@click.option("--trackers", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="A trackers.toml whose sites and settings replace the built-in ones by name.")
+@profile_option
+@json_option
+def track(targets: tuple[str, ...], out: Path, carrier: str, wait_for: str | None, timeout: float | None,
+          trackers: Path | None, profile: str | None, as_json: bool) -> None:
+    """Capture tracking pages as stamped screenshots (PNG + HTML + JSON record + JPEG under the photo limit).
+
+    \b
+    A tracking NUMBER opens the carrier's site (with --carrier) and the sites listed in
+    trackers.toml (17TRACK, Parcels): this goes online. A URL is captured as given (http/https only).
+    A saved .html page is shown offline; a tracking.csv/.json of events becomes a timeline image.
+    \b
+    Examples:
+      evidence-kit track LP00412345678901 --carrier cainiao --out shots/
+      evidence-kit track https://parcelsapp.com/en/tracking/LP00412345678901 --wait-for "Delivered" --out shots/
+      evidence-kit track my-case/tracking/tracking.csv --out shots/
+    """
+    from .tracking import capture_targets, load_trackers, parse_targets
+
+    config = load_trackers(trackers)
+    found, problems = parse_targets(targets, config, carrier)
+    result = capture_targets(found, out, config=config, wait_for=wait_for, timeout=timeout,
+                             max_photo_bytes=load_profile(profile or DEFAULT_PROFILE).max_photo_bytes,
+                             progress=_count_progress("tracking")) if found else None
+    errors = [{"target": word, "kind": "argument", "message": why} for word, why in problems]
+    data = result.to_dict() if result else {"out": str(out), "captures": [], "errors": []}
+    data["errors"] = errors + data["errors"]
+    if as_json:
+        _echo_json(data)
+    else:
+        for capture in data["captures"]:
+            parts = f" ({len(capture['png'])} parts)" if len(capture["png"]) > 1 else ""
+            click.echo(f"{capture['target']} -> {out / capture['png'][0]}{parts}")
+            for warning in capture["warnings"]:
+                click.echo(f"warning: {capture['target']}: {warning}", err=True)
+        for error in data["errors"]:
+            click.echo(f"error: {error['target']}: {error['message']}", err=True)
+    sys.exit(int(ExitCode.SOME_INPUTS_FAILED if data["errors"] else ExitCode.OK))
+
+
+def _count_progress(label: str) -> Callable[[int, int], None] | None:
+    show = _progress()
+    return (lambda done, total: show(label, done / max(1, total))) if show else None
 
 
 def _seconds(ctx: click.Context, param: click.Parameter, value: Any) -> Any:

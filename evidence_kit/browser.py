@@ -1,0 +1,115 @@
+"""Headless Chromium through Playwright: find a browser, launch it with the flags this machine needs, close it.
+
+One ``Browser`` per run (starting Chromium costs about a second; a page in a running one 0.1-0.4 s);
+callers open a fresh context per case with ``Browser.context()``.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from .errors import MissingDependencyError, ToolError
+
+if TYPE_CHECKING:
+    from playwright.sync_api import BrowserContext, Playwright
+
+# Where distributions put Chromium/Chrome when Playwright's own download is absent (it cannot be
+# downloaded on machines without internet; Debian's package is the usual source).
+SYSTEM_BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+INSTALL_HINT = "install Chromium: sudo apt-get install chromium (or: python -m playwright install chromium)"
+
+# Without the networking flags Chromium phones home at start (update checks, sync, field trials): on a
+# closed network that is a burst of refused connections, and on an open one traffic nobody asked for.
+BASE_FLAGS = ("--disable-gpu", "--disable-background-networking", "--disable-component-update",
+              "--no-first-run", "--disable-sync", "--disable-quic", "--disable-default-apps",
+              "--disable-features=Translate,MediaRouter")
+
+
+def launch_flags() -> list[str]:
+    """Chromium's command-line flags; the sandbox cannot start as root, so it is off only then."""
+    flags = list(BASE_FLAGS)
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        flags.insert(0, "--no-sandbox")
+    return flags
+
+
+def find_chromium(playwright: "Playwright | None" = None) -> Path | None:
+    """Playwright's own Chromium when installed, else a system Chromium/Chrome; ``EVIDENCE_KIT_CHROMIUM`` wins."""
+    override = os.environ.get("EVIDENCE_KIT_CHROMIUM")
+    if override:
+        return Path(override) if Path(override).is_file() else None
+    if playwright is not None:
+        try:
+            own = Path(playwright.chromium.executable_path)
+        except Exception:  # Playwright raises its own error type when it has no browser registered
+            own = None
+        if own and own.is_file():
+            return own
+    for name in SYSTEM_BROWSERS:
+        found = shutil.which(name)
+        if found:
+            return Path(found)
+    return None
+
+
+class Browser:
+    """A running headless Chromium. Use as a context manager: it is closed even when the block fails.
+
+    >>> with Browser() as browser:
+    ...     with browser.context() as ctx:
+    ...         ctx.new_page().goto("http://127.0.0.1:8000/")
+    """
+
+    def __init__(self, executable: str | Path | None = None) -> None:
+        self.requested = Path(executable) if executable else None
+        self.executable: Path | None = None
+        self.version = ""
+        self._playwright: Any = None
+        self._manager: Any = None
+        self._browser: Any = None
+
+    def __enter__(self) -> "Browser":
+        try:
+            from playwright.sync_api import Error as PlaywrightError, sync_playwright
+        except ImportError:
+            raise MissingDependencyError("the Python package 'playwright' is not installed: "
+                                         "pip install 'playwright>=1.64,<1.66'") from None
+        self._manager = sync_playwright()
+        self._playwright = self._manager.start()
+        try:
+            self.executable = self.requested or find_chromium(self._playwright)
+            if self.executable is None or not self.executable.is_file():
+                raise MissingDependencyError(f"no Chromium or Chrome found: {INSTALL_HINT}")
+            try:
+                self._browser = self._playwright.chromium.launch(
+                    executable_path=str(self.executable), headless=True, args=launch_flags())
+            except PlaywrightError as exc:
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise ToolError(f"Chromium did not start ({self.executable}): {first}") from None
+            self.version = self._browser.version
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def context(self, **options: Any) -> "BrowserContext":
+        """A fresh context (no cookies, no cache): downloads refused, HTTPS errors not ignored."""
+        defaults: dict[str, Any] = {"accept_downloads": False, "ignore_https_errors": False,
+                                    "service_workers": "block"}
+        return self._browser.new_context(**{**defaults, **options})
+
+    def close(self) -> None:
+        for closer in (self._browser, self._manager):
+            if closer is None:
+                continue
+            try:
+                closer.close() if closer is self._browser else closer.stop()
+            except Exception:  # already gone (crashed, or the driver died): nothing left to release
+                pass
+        self._browser = self._manager = self._playwright = None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()

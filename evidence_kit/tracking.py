@@ -1,0 +1,877 @@
+"""Tracking stage: stamped screenshots of parcel-tracking pages, and a timeline of events the buyer typed in.
+
+Public calls: ``load_trackers`` (the URL patterns in templates/trackers.toml, user-overridable),
+``parse_targets`` (command-line words -> what to capture), ``capture_targets`` (one browser for all of them),
+``read_events`` (tracking.csv / .json), ``stamp`` (the evidence band), and ``tracking_stage`` for the pipeline.
+
+Per capture it writes ``NAME.png`` (or ``NAME-partN.png`` for tall pages; the stamp band drawn under the
+page with Pillow, never injected into it), ``NAME.html`` (what the page said), ``NAME.json`` (requested and
+final URL, HTTP status, times, hashes) and a stamped ``NAME.jpg`` under the profile's photo limit.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import html
+import io
+import json
+import re
+import os
+import string
+import tomllib
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+from urllib.parse import quote, urlsplit
+
+from PIL import Image, ImageDraw, ImageFont
+
+from . import __version__
+from .browser import Browser
+from .errors import CaseError, InputError, LimitError, MissingDependencyError, ToolError
+from .fsutil import atomic_write_bytes, atomic_write_text
+from .photos import fit_image
+
+if TYPE_CHECKING:
+    from playwright.sync_api import BrowserContext, Page
+
+    from .case import Case
+    from .pipeline import BuildContext
+
+TRACKERS_FILE = "trackers.toml"
+EVENT_SUFFIXES = frozenset({".csv", ".json"})
+PAGE_SUFFIXES = frozenset({".html", ".htm"})
+# Tracking numbers are letters, digits and dashes (UPU S10 is 13 characters; carriers use 8 to 40).
+TRACKING_NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{5,39}$")
+
+STAMP_BACKGROUND = (22, 30, 44)
+STAMP_TEXT = (255, 255, 255)
+STAMP_ACCENT = (230, 170, 20)
+_FONT_CANDIDATES = ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+                    "/usr/share/fonts/truetype/noto/NotoSans-Regular.ttf", "DejaVuSans.ttf")
+
+
+# --- configuration --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CaptureSettings:
+    viewport_width: int = 1280
+    viewport_height: int = 900
+    timeout: float = 30.0  # seconds: page load, and --wait-for
+    idle_timeout: float = 5.0  # seconds for the network to go quiet, then captured anyway
+    max_part_height: int = 4000
+    max_page_height: int = 16000
+    hide: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Tracker:
+    key: str
+    name: str
+    url: str  # with {number}
+    carrier: bool = False  # a carrier's own site (vs an aggregator such as 17TRACK)
+    aliases: tuple[str, ...] = ()
+
+    def url_for(self, number: str) -> str:
+        return self.url.replace("{number}", quote(number, safe=""))
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    capture: CaptureSettings
+    trackers: dict[str, Tracker]
+    default: tuple[str, ...]
+    sources: tuple[str, ...] = ()  # the files read, for the manifest
+
+    def find(self, carrier: str) -> Tracker | None:
+        wanted = carrier.strip().lower()
+        for tracker in self.trackers.values():
+            if wanted in (tracker.key, tracker.name.lower(), *tracker.aliases):
+                return tracker
+        return None
+
+    def sites_for(self, carrier: str) -> list[Tracker]:
+        """The carrier's own site when known, then the default aggregators."""
+        own = self.find(carrier) if carrier else None
+        sites = [own] if own else []
+        return sites + [self.trackers[k] for k in self.default if k in self.trackers and self.trackers[k] is not own]
+
+
+_CAPTURE_KEYS = {f for f in CaptureSettings.__dataclass_fields__}
+_TRACKER_KEYS = {"name", "url", "carrier", "aliases"}
+
+
+def _merge_config(base: dict[str, Any], extra: dict[str, Any], source: str) -> None:
+    problems = [f"unknown section [{k}] (known: capture, default, trackers)" for k in extra
+                if k not in ("capture", "default", "trackers")]
+    for section in ("capture", "default"):
+        if section in extra:
+            if not isinstance(extra[section], dict):
+                problems.append(f"[{section}] must be a table")
+                continue
+            base.setdefault(section, {}).update(extra[section])
+    for key, table in extra.get("trackers", {}).items():
+        if not isinstance(table, dict) or "{number}" not in str(table.get("url", "")):
+            problems.append(f"[trackers.{key}]: needs url = \"https://...{{number}}...\"")
+        elif not re.match(r"^https?://", table["url"]):
+            problems.append(f"[trackers.{key}].url: only http:// and https:// addresses are accepted")
+        elif unknown := set(table) - _TRACKER_KEYS:
+            problems.append(f"[trackers.{key}]: unknown keys {', '.join(sorted(unknown))}")
+        else:
+            base.setdefault("trackers", {})[key] = table
+    if problems:
+        raise CaseError(source, problems)
+
+
+def load_trackers(*overrides: str | Path | None) -> TrackerConfig:
+    """The built-in templates/trackers.toml, with each existing override file's tables laid over it."""
+    data: dict[str, Any] = {}
+    sources = ["built-in trackers.toml"]
+    texts = [("built-in trackers.toml", (resources.files("evidence_kit.templates") / TRACKERS_FILE)
+              .read_text(encoding="utf-8"))]
+    for override in overrides:
+        if override is None or not Path(override).is_file():
+            continue
+        try:
+            texts.append((str(override), Path(override).read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CaseError(str(override), [f"cannot read: {exc}"]) from None
+        sources.append(str(override))
+    for source, text in texts:
+        try:
+            _merge_config(data, tomllib.loads(text), source)
+        except tomllib.TOMLDecodeError as exc:
+            raise CaseError(source, [f"not valid TOML: {exc}"]) from None
+    capture = data.get("capture", {})
+    if unknown := set(capture) - _CAPTURE_KEYS:
+        raise CaseError(sources[-1], [f"[capture]: unknown keys {', '.join(sorted(unknown))}"])
+    try:
+        settings = CaptureSettings(**{**capture, "hide": tuple(capture.get("hide", ()))})
+        numbers = [settings.viewport_width, settings.viewport_height, settings.timeout, settings.idle_timeout,
+                   settings.max_part_height, settings.max_page_height]
+        if any(not isinstance(n, (int, float)) or isinstance(n, bool) or n <= 0 for n in numbers):
+            raise TypeError("sizes and timeouts must be positive numbers")
+    except TypeError as exc:
+        raise CaseError(sources[-1], [f"[capture]: {exc}"]) from None
+    trackers = {key: Tracker(key, str(t.get("name", key)), t["url"], bool(t.get("carrier", False)),
+                             tuple(str(a).lower() for a in t.get("aliases", ())))
+                for key, t in data.get("trackers", {}).items()}
+    default = tuple(data.get("default", {}).get("trackers", ()))
+    return TrackerConfig(settings, trackers, default, tuple(sources))
+
+
+# --- what to capture ------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Target:
+    """One thing to capture: a live page (``url``), a saved page or an events file (``path``)."""
+
+    kind: str  # "page", "saved_page" or "events"
+    name: str  # file stem of the outputs
+    url: str = ""
+    path: Path | None = None
+    number: str = ""
+    carrier: str = ""
+    site: str = ""  # tracker name, when the URL came from a pattern
+
+    @property
+    def label(self) -> str:
+        return self.url or str(self.path)
+
+
+def _slug(text: str, limit: int = 60) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-")[:limit].strip("-") or "page"
+
+
+def _url_name(url: str) -> str:
+    parts = urlsplit(url)
+    return _slug(f"{parts.hostname or ''}-{parts.port or ''}-{parts.path}-{parts.query}-{parts.fragment}")
+
+
+def number_targets(number: str, carrier: str, config: TrackerConfig) -> list[Target]:
+    if not TRACKING_NUMBER.match(number):
+        raise InputError("not a tracking number (letters, digits and dashes, 6 to 40 characters)", path=number)
+    return [Target("page", f"{site.key}-{_slug(number)}", url=site.url_for(number), number=number,
+                   carrier=carrier, site=site.name) for site in config.sites_for(carrier)]
+
+
+def file_target(path: Path, number: str = "", carrier: str = "") -> Target:
+    suffix = path.suffix.lower()
+    if suffix in PAGE_SUFFIXES:
+        return Target("saved_page", f"saved-{_slug(path.stem)}", path=path, number=number, carrier=carrier)
+    if suffix in EVENT_SUFFIXES:
+        return Target("events", f"timeline-{_slug(path.stem)}", path=path, number=number, carrier=carrier)
+    raise InputError("not a saved tracking page (.html) or an events file (.csv, .json)", path=str(path))
+
+
+def parse_targets(words: Sequence[str], config: TrackerConfig, carrier: str = "") -> tuple[list[Target], list[tuple[str, str]]]:
+    """Command-line words -> targets, and (word, problem) for those that are none of the accepted kinds."""
+    targets: list[Target] = []
+    problems: list[tuple[str, str]] = []
+    for word in words:
+        try:
+            if re.match(r"^https?://", word, re.I):
+                targets.append(Target("page", _url_name(word), url=word, carrier=carrier))
+            elif "://" in word or word.lower().startswith(("javascript:", "data:", "file:")):
+                raise InputError("only http:// and https:// addresses (or saved .html files) are captured", path=word)
+            elif Path(word).suffix.lower() in PAGE_SUFFIXES | EVENT_SUFFIXES or Path(word).exists():
+                if not Path(word).is_file():
+                    raise InputError("no such file", path=word)
+                targets.append(file_target(Path(word), carrier=carrier))
+            else:
+                targets.extend(number_targets(word, carrier, config))
+        except InputError as exc:
+            problems.append((word, exc.message))
+    return _unique(targets), problems
+
+
+def case_targets(case: "Case", config: TrackerConfig, *, look_up_numbers: bool) -> tuple[list[Target], list[dict[str, Any]]]:
+    """What a build captures: case.toml URLs, saved pages and events files; numbers only when asked.
+
+    A number with no URL would send the build online to public tracking sites, so that needs
+    ``look_up_numbers`` (``build --look-up-tracking``); otherwise it is listed with the URLs it would use.
+    """
+    single = case.tracking[0] if len(case.tracking) == 1 else None
+    targets: list[Target] = []
+    not_looked_up: list[dict[str, Any]] = []
+    for ref in case.tracking:
+        if ref.url:
+            targets.append(Target("page", _url_name(ref.url), url=ref.url, number=ref.number, carrier=ref.carrier))
+        elif look_up_numbers:
+            targets.extend(number_targets(ref.number, ref.carrier, config))
+        else:
+            not_looked_up.append({"number": ref.number, "carrier": ref.carrier,
+                                  "urls": [s.url_for(ref.number) for s in config.sites_for(ref.carrier)]})
+    for path in case.media.tracking:
+        if path.name == TRACKERS_FILE or path.suffix.lower() not in PAGE_SUFFIXES | EVENT_SUFFIXES:
+            continue
+        targets.append(file_target(path, single.number if single else "", single.carrier if single else ""))
+    return _unique(targets), not_looked_up
+
+
+def _unique(targets: list[Target]) -> list[Target]:
+    """Drop repeated targets and give clashing names a -2, -3 suffix."""
+    seen_names: dict[str, int] = {}
+    seen: set[tuple[str, str]] = set()
+    result = []
+    for target in targets:
+        if (target.kind, target.label) in seen:
+            continue
+        seen.add((target.kind, target.label))
+        count = seen_names.get(target.name, 0) + 1
+        seen_names[target.name] = count
+        result.append(target if count == 1 else replace(target, name=f"{target.name}-{count}"))
+    return result
+
+
+# --- events the buyer typed in --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Event:
+    time: str
+    place: str
+    status: str
+
+
+_COLUMNS = {"time": ("time", "date", "datetime", "when", "timestamp"),
+            "place": ("place", "location", "where", "city"),
+            "status": ("status", "event", "description", "details", "what")}
+
+
+def _event_from(row: dict[str, Any], where: str) -> Event:
+    lowered = {str(k).strip().lower(): ("" if v is None else str(v).strip()) for k, v in row.items() if k is not None}
+    values = {name: next((lowered[a] for a in aliases if lowered.get(a)), "") for name, aliases in _COLUMNS.items()}
+    missing = [name for name in ("time", "status") if not values[name]]
+    if missing:
+        raise InputError(f"{where}: missing {' and '.join(missing)} (columns: time, place, status)")
+    return Event(**values)
+
+
+def read_events(path: Path) -> list[Event]:
+    """Events from ``tracking.csv`` (header: time, place, status) or JSON (a list, or {"events": [...]})."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError("not UTF-8 text: save it as UTF-8 (CSV UTF-8 in a spreadsheet)", path=str(path)) from None
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", path=str(path)) from None
+    try:
+        if path.suffix.lower() == ".json":
+            data = json.loads(text)
+            rows = data.get("events") if isinstance(data, dict) else data
+            if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+                raise InputError('expected a list of {"time", "place", "status"} objects (or {"events": [...]})')
+            events = [_event_from(r, f"event {i}") for i, r in enumerate(rows, 1)]
+        else:
+            reader = csv.DictReader(io.StringIO(text))
+            events = [_event_from(r, f"line {reader.line_num}") for r in reader]
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON: {exc}", path=str(path)) from None
+    except (InputError, csv.Error) as exc:
+        raise InputError(getattr(exc, "message", str(exc)), path=str(path)) from None
+    if not events:
+        raise InputError("no tracking events in this file (header: time, place, status)", path=str(path))
+    return events
+
+
+def timeline_html(events: Sequence[Event], *, source: str, number: str = "", carrier: str = "",
+                  order: str = "") -> str:
+    """The offline timeline page from templates/timeline.html (every value HTML-escaped)."""
+    template = string.Template((resources.files("evidence_kit.templates") / "timeline.html").read_text(encoding="utf-8"))
+    rows = "\n".join(f'<tr><td class="time">{html.escape(e.time)}</td><td class="place">{html.escape(e.place)}</td>'
+                     f"<td>{html.escape(e.status)}</td></tr>" for e in events)
+    facts = [f"Tracking number {html.escape(number)}" if number else "", html.escape(carrier) if carrier else "",
+             f"Order {html.escape(order)}" if order else "", f"{len(events)} events, as entered"]
+    return template.substitute(source=html.escape(source), title=f"Tracking events{' for ' + html.escape(number) if number else ''}",
+                               facts=" &middot; ".join(f for f in facts if f), rows=rows)
+
+
+# --- the evidence stamp ---------------------------------------------------------------------------------------
+
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    for candidate in _FONT_CANDIDATES:
+        try:
+            return ImageFont.truetype(candidate, size)
+        except OSError:
+            continue
+    return ImageFont.load_default(size=size)
+
+
+def _wrap(text: str, font: Any, width: int) -> list[str]:
+    """Break a line (URLs included, which have no spaces) so that each piece fits ``width`` pixels."""
+    lines, current = [], ""
+    for char in text:
+        if font.getlength(current + char) > width and current:
+            cut = max(current.rfind(" "), current.rfind("/"), current.rfind("&"))
+            if cut > len(current) // 2:
+                lines.append(current[:cut + 1].rstrip())
+                current = current[cut + 1:].lstrip()
+            else:
+                lines.append(current)
+                current = ""
+        current += char
+    return lines + [current] if current else lines
+
+
+def stamp(image: Image.Image, lines: Sequence[str]) -> Image.Image:
+    """A copy of ``image`` with a dark band under it carrying ``lines`` (drawn with Pillow, outside the page)."""
+    size = max(14, min(22, image.width // 72))
+    font, pad = _font(size), size
+    wrapped = [piece for line in lines for piece in _wrap(line, font, image.width - 2 * pad)]
+    line_height = round(size * 1.45)
+    band = pad * 2 + line_height * len(wrapped) + 4
+    out = Image.new("RGB", (image.width, image.height + band), STAMP_BACKGROUND)
+    out.paste(image.convert("RGB"), (0, 0))
+    draw = ImageDraw.Draw(out)
+    draw.rectangle((0, image.height, image.width, image.height + 3), fill=STAMP_ACCENT)
+    for i, line in enumerate(wrapped):
+        draw.text((pad, image.height + 4 + pad + i * line_height), line, font=font, fill=STAMP_TEXT)
+    return out
+
+
+def stamp_lines(target: Target, *, final_url: str, captured: datetime, browser_version: str,
+                part: int = 1, parts: int = 1) -> list[str]:
+    local = captured.astimezone()
+    lines = []
+    if target.kind == "page":
+        lines.append(f"URL: {target.url}")
+        if final_url and final_url != target.url:
+            lines.append(f"Final URL (after redirects): {final_url}")
+    elif target.kind == "saved_page":
+        lines.append(f"Saved page: {target.path.name if target.path else ''} (saved by the buyer, shown offline)"
+                     + (f"; saved from {final_url}" if final_url else ""))
+    else:
+        lines.append(f"Entered by the buyer from {target.path.name if target.path else 'their notes'}; "
+                     "not captured from a tracking website")
+    if target.number:
+        lines.append(f"Tracking number: {target.number}" + (f" ({target.carrier})" if target.carrier else "")
+                     + (f", via {target.site}" if target.site else ""))
+    offset = local.strftime("%z")
+    zone = local.tzname() or ""
+    verb = "Rendered" if target.kind == "events" else "Captured"
+    lines.append(f"{verb}: {captured:%Y-%m-%d %H:%M:%S} UTC | local time {local:%Y-%m-%d %H:%M:%S} "
+                 f"{offset[:3]}:{offset[3:]}" + (f" ({zone})" if zone.isalpha() else ""))
+    tail = f" | part {part} of {parts}" if parts > 1 else ""
+    lines.append(f"evidence-kit {__version__}, Chromium {browser_version}{tail}")
+    return lines
+
+
+def split_parts(image: Image.Image, max_height: int) -> list[Image.Image]:
+    """Cut a tall page into parts of at most ``max_height`` pixels, top to bottom."""
+    if image.height <= max_height:
+        return [image]
+    return [image.crop((0, top, image.width, min(image.height, top + max_height)))
+            for top in range(0, image.height, max_height)]
+
+
+# --- capturing ------------------------------------------------------------------------------------------------
+
+class CaptureError(InputError):
+    """One page could not be captured; the message says why in words a buyer understands."""
+
+
+# Cookie/consent banners: the configured selectors, plus fixed boxes that talk about cookies and offer a
+# button; when one is found, a text-less full-screen backdrop is hidden too and page scrolling restored.
+_HIDE_OVERLAYS_JS = """
+(selectors) => {
+  let hidden = 0;
+  const hide = (el) => { el.style.setProperty('display', 'none', 'important'); hidden++; };
+  const shown = (el) => el.getClientRects().length > 0;
+  for (const sel of selectors) {
+    let found = [];
+    try { found = document.querySelectorAll(sel); } catch (e) { continue; }
+    found.forEach((el) => { if (shown(el)) hide(el); });
+  }
+  const words = /\\b(cookies?|consent|gdpr)\\b/i;
+  const buttons = /\\b(accept|agree|allow|reject|decline|got it|ok|i understand)\\b/i;
+  const fixed = (el) => ['fixed', 'sticky'].includes(getComputedStyle(el).position) && shown(el);
+  for (const el of document.querySelectorAll('body *')) {
+    if (!fixed(el)) continue;
+    const text = el.innerText || '';
+    const hasButton = [...el.querySelectorAll('button, a, [role=button], input[type=button], input[type=submit]')]
+      .some((b) => buttons.test(b.innerText || b.value || ''));
+    if (text.length < 3000 && words.test(text) && hasButton) hide(el);
+  }
+  if (hidden > 0) {
+    for (const el of document.querySelectorAll('body *')) {
+      if (getComputedStyle(el).position !== 'fixed' || !shown(el) || (el.innerText || '').trim()) continue;
+      const r = el.getBoundingClientRect();
+      if (r.width >= innerWidth * 0.9 && r.height >= innerHeight * 0.9) hide(el);
+    }
+    for (const el of [document.documentElement, document.body]) {
+      if (el) el.style.setProperty('overflow', 'visible', 'important');
+    }
+  }
+  return hidden;
+}
+"""
+
+_NET_ERRORS = {
+    "ERR_NAME_NOT_RESOLVED": "the site's name could not be found (DNS): check the address and the internet connection",
+    "ERR_INTERNET_DISCONNECTED": "no internet connection",
+    "ERR_CONNECTION_REFUSED": "the site refused the connection",
+    "ERR_CONNECTION_RESET": "the connection to the site was cut off",
+    "ERR_CONNECTION_CLOSED": "the site closed the connection without answering",
+    "ERR_EMPTY_RESPONSE": "the site closed the connection without answering",
+    "ERR_ADDRESS_UNREACHABLE": "the site cannot be reached from this network",
+    "ERR_NETWORK_ACCESS_DENIED": "this computer does not allow the connection",
+    "ERR_TIMED_OUT": "the connection to the site timed out",
+    "ERR_CERT": "the site's security certificate is not valid (TLS): the page was not trusted",
+    "ERR_SSL": "the secure connection (TLS) to the site failed",
+    "ERR_TOO_MANY_REDIRECTS": "the site redirects in a loop",
+    "ERR_BLOCKED_BY_RESPONSE": "the site refuses to be shown this way",
+    "ERR_ABORTED": "the address did not open a page (a download or a cancelled navigation)",
+}
+
+
+def _explain(exc: Exception) -> str:
+    text = str(exc)
+    if "Download is starting" in text:
+        return "the address starts a download, not a page: downloads are blocked"
+    for code, meaning in _NET_ERRORS.items():
+        if f"net::{code}" in text:
+            return meaning
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return f"the page could not be opened ({first})"
+
+
+@dataclass
+class Capture:
+    """A finished capture: its files (relative to the output folder) and what the page said about itself."""
+
+    target: Target
+    pngs: list[Path]
+    html: Path
+    record: Path
+    jpegs: list[Path] = field(default_factory=list)
+    final_url: str = ""
+    status: int | None = None
+    title: str = ""
+    captured: str = ""  # UTC, ISO 8601
+    page_height: int = 0
+    overlays_hidden: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self, relative_to: Path | None = None) -> dict[str, Any]:
+        rel = (lambda p: p.relative_to(relative_to).as_posix()) if relative_to else (lambda p: str(p))
+        return {"kind": self.target.kind, "target": self.target.label, "number": self.target.number,
+                "carrier": self.target.carrier, "site": self.target.site, "final_url": self.final_url,
+                "status": self.status, "title": self.title, "captured_utc": self.captured,
+                "page_height": self.page_height, "overlays_hidden": self.overlays_hidden,
+                "png": [rel(p) for p in self.pngs], "html": rel(self.html), "record": rel(self.record),
+                "jpeg": [rel(p) for p in self.jpegs], "warnings": self.warnings}
+
+
+@dataclass
+class _Rendered:
+    png: bytes
+    html: bytes
+    final_url: str = ""
+    status: int | None = None
+    title: str = ""
+    overlays_hidden: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+class Capturer:
+    """Captures targets in one browser: live pages in one fresh context, offline pages in another.
+
+    ``wait_for`` is a CSS selector, ``text=...``, or plain text to wait for after the page loads.
+    """
+
+    def __init__(self, browser: Browser, config: TrackerConfig, *, wait_for: str | None = None,
+                 timeout: float | None = None, case_facts: dict[str, str] | None = None) -> None:
+        self.browser = browser
+        self.settings = config.capture if timeout is None else replace(config.capture, timeout=timeout)
+        self.wait_for = wait_for
+        self.case_facts = case_facts or {}
+        self._live: BrowserContext | None = None
+        self._offline: BrowserContext | None = None
+
+    def _context(self, offline: bool) -> "BrowserContext":
+        viewport = {"width": self.settings.viewport_width, "height": self.settings.viewport_height}
+        if offline and self._offline is None:
+            # Saved pages and timelines render from disk only: no scripts, and no request leaves the machine.
+            self._offline = self.browser.context(viewport=viewport, java_script_enabled=False)
+            self._offline.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:")
+                                else route.abort("blockedbyclient"))
+        if not offline and self._live is None:
+            self._live = self.browser.context(viewport=viewport, locale="en-US")
+            self._live.on("page", self._close_popups)
+        return self._offline if offline else self._live  # type: ignore[return-value]
+
+    def _close_popups(self, page: "Page") -> None:
+        if page.opener() is not None:  # a pop-up window the page opened: never followed
+            page.close()
+
+    def close(self) -> None:
+        for context in (self._live, self._offline):
+            if context is not None:
+                try:
+                    context.close()
+                except Exception:  # the browser is already gone; nothing to release
+                    pass
+        self._live = self._offline = None
+
+    def render(self, target: Target) -> _Rendered:
+        """Load and screenshot one target; raises CaptureError (nothing written) when it fails."""
+        if target.kind == "page":
+            if not re.match(r"^https?://", target.url, re.I):
+                raise CaptureError("only http:// and https:// addresses are captured", path=target.label)
+            return self._render_live(target)
+        return self._render_offline(target)
+
+    def _ms(self, seconds: float) -> float:
+        return max(1.0, seconds * 1000)
+
+    def _render_live(self, target: Target) -> _Rendered:
+        from playwright.sync_api import Error as PlaywrightError, TimeoutError as PlaywrightTimeout
+
+        s = self.settings
+        page = self._context(offline=False).new_page()
+        warnings: list[str] = []
+        page.on("dialog", lambda dialog: (warnings.append(f"the page showed a pop-up message ({dialog.type}) "
+                                                          f"({dialog.message[:80]!r}); it was dismissed"),
+                                          dialog.dismiss()))
+        try:
+            try:
+                response = page.goto(target.url, wait_until="domcontentloaded", timeout=self._ms(s.timeout))
+            except PlaywrightTimeout:
+                raise CaptureError(f"the page did not answer within {s.timeout:g} s", path=target.label) from None
+            except PlaywrightError as exc:
+                raise CaptureError(_explain(exc), path=target.label) from None
+            if response is not None and response.status >= 400:
+                raise CaptureError(f"the site answered HTTP {response.status} {response.status_text}".rstrip()
+                                   + ": the page was not captured", path=target.label)
+            try:
+                page.wait_for_load_state("load", timeout=self._ms(s.timeout))
+            except PlaywrightTimeout:
+                warnings.append(f"the page had not finished loading after {s.timeout:g} s; captured as it was")
+            try:
+                page.wait_for_load_state("networkidle", timeout=self._ms(s.idle_timeout))
+            except PlaywrightTimeout:
+                warnings.append(f"the page was still loading data after {s.idle_timeout:g} s more; captured anyway")
+            if self.wait_for:
+                self._wait_for(page, self.wait_for, target)
+            return self._shoot(page, target, response.status if response else None, warnings)
+        except PlaywrightError as exc:
+            raise CaptureError(_explain(exc), path=target.label) from None
+        finally:
+            page.close()
+
+    def _wait_for(self, page: "Page", wanted: str, target: Target) -> None:
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        if wanted.startswith(("text=", "css=", "xpath=", "//")):
+            locator = page.locator(wanted)
+        elif page.evaluate("(s) => { try { document.querySelector(s); return true } catch (e) { return false } }",
+                           wanted):
+            locator = page.locator(wanted).or_(page.get_by_text(wanted))
+        else:  # not valid CSS, so it is text to look for
+            locator = page.get_by_text(wanted)
+        try:
+            locator.first.wait_for(state="visible", timeout=self._ms(self.settings.timeout))
+        except PlaywrightTimeout:
+            raise CaptureError(f"waited {self.settings.timeout:g} s for {wanted!r} and it did not appear: "
+                               "the page was not captured", path=target.label) from None
+
+    def _shoot(self, page: "Page", target: Target, status: int | None, warnings: list[str]) -> _Rendered:
+        s = self.settings
+        hidden = page.evaluate(_HIDE_OVERLAYS_JS, list(s.hide)) if target.kind != "events" else 0
+        height = page.evaluate("Math.max(document.documentElement.scrollHeight, document.body ? "
+                               "document.body.scrollHeight : 0)")
+        clip = None
+        if height > s.max_page_height:
+            warnings.append(f"the page is {height} px tall; only the top {s.max_page_height} px were captured")
+            clip = {"x": 0, "y": 0, "width": s.viewport_width, "height": s.max_page_height}
+        png = page.screenshot(full_page=True, clip=clip, type="png", animations="disabled", caret="hide",
+                              timeout=self._ms(s.timeout))
+        return _Rendered(png=png, html=page.content().encode("utf-8"), final_url=page.url, status=status,
+                         title=page.title(), overlays_hidden=hidden, warnings=warnings)
+
+    def _render_offline(self, target: Target) -> _Rendered:
+        from playwright.sync_api import Error as PlaywrightError
+
+        assert target.path is not None
+        page = self._context(offline=True).new_page()
+        try:
+            if target.kind == "saved_page":
+                original = target.path.read_bytes()
+                page.goto(target.path.resolve().as_uri(), wait_until="load", timeout=self._ms(self.settings.timeout))
+                saved_from = re.search(rb"<!-- saved from url=\(\d+\)(\S+?) -->", original[:4096])
+                rendered = self._shoot(page, target, None, [])
+                rendered.html = original  # the buyer's file as it is, not the browser's re-serialisation
+                rendered.final_url = saved_from.group(1).decode("utf-8", "replace") if saved_from else ""
+                return rendered
+            events = read_events(target.path)
+            text = timeline_html(events, source=target.path.name, number=target.number, carrier=target.carrier,
+                                 order=self.case_facts.get("order", ""))
+            # A short viewport so the full-page shot ends where the table ends.
+            page.set_viewport_size({"width": self.settings.viewport_width, "height": 200})
+            page.set_content(text, wait_until="load", timeout=self._ms(self.settings.timeout))
+            rendered = self._shoot(page, target, None, [])
+            rendered.final_url = ""
+            return rendered
+        except OSError as exc:
+            raise CaptureError(f"cannot read: {exc.strerror or exc}", path=target.label) from None
+        except PlaywrightError as exc:
+            raise CaptureError(_explain(exc), path=target.label) from None
+        finally:
+            page.close()
+
+
+def _write_jpeg(image: Image.Image, destination: Path, max_bytes: int) -> Path:
+    """The stamped image as a JPEG under the photo limit, measured after it is written."""
+    encoded = fit_image(image, max_bytes)
+    atomic_write_bytes(destination, encoded.data)
+    size = destination.stat().st_size
+    if size > max_bytes:  # fit_image promises this; the written file is what gets uploaded, so check it
+        destination.unlink()
+        raise LimitError(f"the tracking JPEG came out at {size:,} bytes, over the photo limit of {max_bytes:,}",
+                         path=str(destination))
+    return destination
+
+
+def _png_bytes(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG", compress_level=6)
+    return buffer.getvalue()
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def save_capture(rendered: _Rendered, target: Target, out: Path, *, settings: CaptureSettings,
+                 browser_version: str, max_photo_bytes: int | None, jpeg_dir: Path | None = None) -> Capture:
+    """Stamp, split and write one rendered page under ``out`` (JPEGs under ``jpeg_dir``, default ``out``).
+
+    Files are written only here, after the page succeeded, each atomically: a failed capture never
+    replaces a good earlier one. ``max_photo_bytes=None`` skips the JPEGs.
+    """
+    captured = datetime.now(timezone.utc).replace(microsecond=0)
+    try:
+        page_image = Image.open(io.BytesIO(rendered.png))
+        page_image.load()
+    except OSError as exc:
+        raise CaptureError(f"Chromium returned an unreadable screenshot ({exc})", path=target.label) from None
+    parts = split_parts(page_image, settings.max_part_height)
+    names = [target.name] if len(parts) == 1 else [f"{target.name}-part{i}" for i in range(1, len(parts) + 1)]
+    stamped = [stamp(part, stamp_lines(target, final_url=rendered.final_url, captured=captured,
+                                       browser_version=browser_version, part=i, parts=len(parts)))
+               for i, part in enumerate(parts, 1)]
+    pngs, hashes = [], {}
+    for name, image in zip(names, stamped):
+        data = _png_bytes(image)
+        atomic_write_bytes(out / f"{name}.png", data)
+        pngs.append(out / f"{name}.png")
+        hashes[f"{name}.png"] = _sha256(data)
+    html_path = out / f"{target.name}.html"
+    atomic_write_bytes(html_path, rendered.html)
+    hashes[html_path.name] = _sha256(rendered.html)
+    jpegs = []
+    if max_photo_bytes is not None:
+        for name, image in zip(names, stamped):
+            jpegs.append(_write_jpeg(image, (jpeg_dir or out) / f"{name}.jpg", max_photo_bytes))
+    _remove_stale_parts(out, target.name, names)
+    local = captured.astimezone()
+    capture = Capture(target=target, pngs=pngs, html=html_path, record=out / f"{target.name}.json", jpegs=jpegs,
+                      final_url=rendered.final_url, status=rendered.status, title=rendered.title,
+                      captured=captured.isoformat(), page_height=page_image.height,
+                      overlays_hidden=rendered.overlays_hidden, warnings=rendered.warnings)
+    record = {**capture.to_dict(out), "jpeg": None, "requested_url": target.url, "captured_local": local.isoformat(),
+              "tool": f"evidence-kit {__version__}", "browser": f"Chromium {browser_version}",
+              "viewport": [settings.viewport_width, settings.viewport_height], "sha256": hashes}
+    atomic_write_text(capture.record, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+    return capture
+
+
+def _remove_stale_parts(out: Path, stem: str, current: list[str]) -> None:
+    """A re-capture that came out shorter leaves no parts of the older, longer one behind."""
+    for old in out.glob(f"{stem}*.png"):
+        if old.stem not in current and re.fullmatch(rf"{re.escape(stem)}(-part\d+)?", old.stem):
+            for suffix in (".png", ".jpg"):
+                old.with_suffix(suffix).unlink(missing_ok=True)
+
+
+@dataclass
+class TrackResult:
+    out: Path
+    captures: list[Capture] = field(default_factory=list)
+    failures: list[tuple[Target, str]] = field(default_factory=list)
+    browser: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"out": str(self.out), "browser": self.browser,
+                "captures": [c.to_dict(self.out) for c in self.captures],
+                "errors": [{"target": t.label, "kind": t.kind, "message": m} for t, m in self.failures]}
+
+
+def capture_targets(targets: Sequence[Target], out: str | Path, *, config: TrackerConfig,
+                    max_photo_bytes: int | None, wait_for: str | None = None, timeout: float | None = None,
+                    case_facts: dict[str, str] | None = None, jpeg_dir: Path | None = None,
+                    progress: Callable[[int, int], None] | None = None,
+                    browser: Browser | None = None) -> TrackResult:
+    """Capture every target with one browser; a target that fails is listed and the others go on.
+
+    Raises MissingDependencyError when no Chromium is installed (nothing is written then).
+    """
+    out = Path(out)
+    result = TrackResult(out)
+    if not targets:
+        return result
+    own_browser = browser is None
+    browser = browser or Browser()
+    if own_browser:
+        browser.__enter__()
+    try:
+        result.browser = browser.version
+        capturer = Capturer(browser, config, wait_for=wait_for, timeout=timeout, case_facts=case_facts)
+        settings = capturer.settings
+        try:
+            for i, target in enumerate(targets):
+                if progress:
+                    progress(i, len(targets))
+                try:
+                    rendered = capturer.render(target)
+                    result.captures.append(save_capture(rendered, target, out, settings=settings,
+                                                        browser_version=browser.version,
+                                                        max_photo_bytes=max_photo_bytes, jpeg_dir=jpeg_dir))
+                except (InputError, LimitError) as exc:  # includes a bad events file, an unreadable saved page
+                    result.failures.append((target, exc.message))
+        finally:
+            capturer.close()
+    finally:
+        if own_browser:
+            browser.close()
+    if progress:
+        progress(len(targets), len(targets))
+    return result
+
+
+# --- the pipeline stage ---------------------------------------------------------------------------------------
+
+def tracking_stage(ctx: "BuildContext") -> None:
+    """Capture the case's tracking pages into ``tracking/``; upload stamped JPEGs into free photo slots.
+
+    Captures case.toml ``[[tracking]] url``s, saved ``.html`` pages and ``tracking.csv``/``.json`` events from
+    the case's tracking files. Numbers without a URL are looked up online only with ``look_up_tracking``.
+    A ``trackers.toml`` in the case folder (or in ``tracking/``) overrides the built-in tracker list.
+    """
+    from .pipeline import UPLOAD_DIR  # imported here: pipeline imports this module
+
+    case, profile = ctx.case, ctx.case.profile
+    section: dict[str, Any] = {"captures": [], "errors": [], "not_looked_up": []}
+    ctx.manifest.sections["tracking"] = section
+    try:
+        config = load_trackers(case.root / TRACKERS_FILE, case.root / "tracking" / TRACKERS_FILE)
+        targets, section["not_looked_up"] = case_targets(case, config, look_up_numbers=ctx.options.look_up_tracking)
+    except InputError as exc:
+        ctx.manifest.error(str(exc), exc.path, "tracking", int(exc.exit_code))
+        section["errors"].append({"target": exc.path, "message": str(exc)})
+        return
+    section["trackers"] = list(config.sources)
+    for item in section["not_looked_up"]:
+        ctx.manifest.warn(f"tracking number {item['number']} was not looked up online (build with "
+                          f"--look-up-tracking, or run: evidence-kit track {item['number']} --out DIR)", stage="tracking")
+    if not targets:
+        return
+    out = ctx.staging / "tracking"
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        result = capture_targets(targets, out, config=config, max_photo_bytes=profile.max_photo_bytes,
+                                 case_facts={"order": case.order.number},
+                                 progress=lambda done, total: ctx.report("tracking", done / total))
+    except (MissingDependencyError, ToolError) as exc:
+        message = f"tracking pages not captured: {exc.message}"
+        ctx.manifest.error(message, None, "tracking", int(exc.exit_code))
+        section["errors"] = [{"target": t.label, "message": message} for t in targets]
+        return
+    section["browser"] = f"Chromium {result.browser}"
+    for target, message in result.failures:
+        ctx.manifest.error(message, ctx.relative_input(target.path) if target.path else target.label, "tracking",
+                           int(CaptureError.exit_code))
+        section["errors"].append({"target": target.label, "kind": target.kind, "message": message})
+
+    uploaded = sum(1 for r in ctx.manifest.outputs if r.role == "photo" and r.upload)
+    free = profile.max_photos - uploaded
+    # Free photo slots take first parts first (one per capture, live pages before the buyer's timeline).
+    by_part = sorted(((i, c) for c in result.captures for i in range(len(c.jpegs))), key=lambda item: item[0])
+    for part, capture in by_part:
+        if free <= 0:
+            break
+        jpeg = capture.jpegs[part]
+        destination = ctx.staging / UPLOAD_DIR / f"photo-{uploaded + 1}-tracking-{jpeg.stem}.jpg"
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(jpeg, destination)
+        capture.jpegs[part] = destination
+        uploaded, free = uploaded + 1, free - 1
+
+    for capture in result.captures:
+        target = capture.target
+        source = target.path
+        info = {"kind": target.kind, "url": target.url, "final_url": capture.final_url, "number": target.number,
+                "carrier": target.carrier, "site": target.site, "captured_utc": capture.captured,
+                "title": capture.title}
+        stamp_note = {"method": "screenshot", "stamp": "band drawn under the page (Pillow), page untouched",
+                      "parts": len(capture.pngs), "page_height": capture.page_height,
+                      "overlays_hidden": capture.overlays_hidden}
+        for i, png in enumerate(capture.pngs, 1):
+            ctx.add_output(png, "tracking", source=source, transform={**stamp_note, "part": i}, **info)
+        ctx.add_output(capture.html, "tracking_html", source=source, **info)
+        ctx.add_output(capture.record, "tracking_record", source=source, **info)
+        for jpeg in capture.jpegs:
+            if jpeg.parent.name == UPLOAD_DIR:
+                transform = {"method": "reencode", "from": "stamped screenshot", "max_bytes": profile.max_photo_bytes}
+                caption = (f"Tracking {target.number}: " if target.number else "Tracking: ") + (
+                    "events entered by the buyer" if target.kind == "events" else capture.final_url or target.label)
+                ctx.add_output(jpeg, "photo", source=source, upload=True, transform=transform,
+                               caption=caption, **{**info, "kind": "tracking", "capture_kind": target.kind})
+            else:
+                ctx.add_output(jpeg, "tracking_jpeg", source=source, **info)
+        for warning in capture.warnings:
+            ctx.manifest.warn(warning, target.label if not target.path else ctx.relative_input(target.path),
+                              "tracking")
+        section["captures"].append(capture.to_dict(ctx.staging))
