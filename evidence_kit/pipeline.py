@@ -15,6 +15,7 @@ from .fsutil import replace_dir
 from .manifest import FileRecord, Manifest
 from .photos import analyse_photo, fit_photo, make_grid, select_photos
 from .profile import Profile
+from .tracking import tracking_stage
 from .video import video_stage
 
 UPLOAD_DIR = "upload"  # exactly what goes into the dispute form
@@ -27,6 +28,7 @@ class BuildOptions:
     grid: bool = False  # put the photos that did not make it into one captioned grid (last slot)
     today: date | None = None  # "today" for deadline statements (tests, reproducible builds)
     progress: Callable[[str, float], None] | None = None  # (stage, fraction done)
+    look_up_tracking: bool = False  # capture public tracking sites for numbers without a URL (goes online)
 
 
 @dataclass
@@ -135,7 +137,7 @@ def photo_stage(ctx: BuildContext) -> None:
 # (photos, video, tracking), then the checklist and texts (which look at what evidence exists), then the
 # summary PDF (which shows everything). A stage records a per-file problem with ctx.manifest.error and
 # carries on; it raises only for what stops the whole case.
-STAGES: list[Callable[[BuildContext], None]] = [photo_stage, video_stage, texts_stage]
+STAGES: list[Callable[[BuildContext], None]] = [photo_stage, video_stage, tracking_stage, texts_stage]
 
 
 def _case_facts(case: Case) -> dict[str, Any]:
