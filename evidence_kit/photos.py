@@ -17,7 +17,7 @@ from typing import Any, Iterable, Sequence
 import imagehash
 import numpy as np
 from scipy.ndimage import gaussian_filter
-from PIL import ExifTags, Image, ImageCms, ImageDraw, ImageFilter, ImageFont, ImageOps, ImageStat
+from PIL import ExifTags, Image, ImageCms, ImageDraw, ImageFile, ImageFilter, ImageFont, ImageOps, ImageStat
 
 from .errors import InputError, LimitError
 from .fsutil import atomic_path
@@ -216,7 +216,14 @@ def _encode(im: Image.Image, quality: int, subsampling: str = "4:2:0", exif: byt
     options: dict[str, Any] = {"quality": quality, "subsampling": subsampling, **ENCODER}
     if exif:
         options["exif"] = exif
-    im.save(buffer, "JPEG", **options)
+    # Progressive/optimised output is written in one shot, and Pillow sizes that buffer at one byte per
+    # pixel, which a noisy image at high quality exceeds ("broken data stream"): make room for the worst case.
+    saved_block = ImageFile.MAXBLOCK
+    ImageFile.MAXBLOCK = max(saved_block, 3 * im.width * im.height + len(exif or b"") + 4096)
+    try:
+        im.save(buffer, "JPEG", **options)
+    finally:
+        ImageFile.MAXBLOCK = saved_block
     return buffer.getvalue()
 
 
@@ -397,7 +404,21 @@ def _lossless_jpeg(src: Path, orientation: int, keep_metadata: bool) -> bytes | 
     done = subprocess.run([*command, str(src)], capture_output=True, check=False)
     if done.returncode != 0 or not done.stdout.startswith(b"\xff\xd8"):
         return None
-    return done.stdout
+    return _drop_mpf(done.stdout)
+
+
+def _drop_mpf(jpeg: bytes) -> bytes:
+    """Remove the MPO index (an APP2 "MPF" segment that jpegtran keeps along with ICC): it would point
+    at the second image of a multi-picture file, which the output no longer has."""
+    position, kept = 2, [jpeg[:2]]
+    while position + 4 <= len(jpeg) and jpeg[position] == 0xFF and jpeg[position + 1] not in (0xDA, 0xD9):
+        length = int.from_bytes(jpeg[position + 2:position + 4], "big")
+        segment = jpeg[position:position + 2 + length]
+        if not (jpeg[position + 1] == 0xE2 and segment[4:8] == b"MPF\x00"):
+            kept.append(segment)
+        position += 2 + length
+    kept.append(jpeg[position:])
+    return b"".join(kept)
 
 
 # --- the photo call -------------------------------------------------------------------------------------------
