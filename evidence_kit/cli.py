@@ -308,6 +308,75 @@ def video(file: Path, out: Path, start: float | None, end: float | None, stills:
     sys.exit(int(ExitCode.SOME_INPUTS_FAILED if failed else ExitCode.OK))
 
 
+def today_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), metavar="YYYY-MM-DD",
+                        help="Judge the deadlines as on this day (default: today).")(f)
+
+
+@cli.command()
+@click.argument("case", type=click.Path(path_type=Path))
+@today_option
+@click.option("--negotiation-days", type=click.IntRange(min=1), metavar="N",
+              help="Days of negotiation before escalation (the articles say 15 or 3-5; default: the profile's).")
+@profile_option
+@json_option
+def deadlines(case: Path, today: Any, negotiation_days: int | None, profile: str | None, as_json: bool) -> None:
+    """Dispute deadlines from the order dates, and what you can do today.
+
+    \b
+    Example:
+      evidence-kit deadlines my-case --today 2026-12-01
+    """
+    from datetime import date
+
+    from .case import load_case
+    from .deadlines import compute_deadlines, format_report
+
+    report = compute_deadlines(load_case(case, profile=profile), today.date() if today else date.today(),
+                               negotiation_days=negotiation_days)
+    if as_json:
+        _echo_json(report.to_dict())
+    else:
+        click.echo(format_report(report))
+
+
+@cli.command()
+@click.argument("case", type=click.Path(path_type=Path))
+@click.option("--kind", type=click.Choice(["seller", "dispute", "appeal"]),
+              help="Print only this text: the message to the seller, the dispute description or the appeal.")
+@today_option
+@profile_option
+@json_option
+def complaint(case: Path, kind: str | None, today: Any, profile: str | None, as_json: bool) -> None:
+    """The English texts for the forms, within the profile's character limit.
+
+    Evidence is cited by exhibit letter and file name once the package is built (evidence-kit build).
+
+    \b
+    Example:
+      evidence-kit complaint my-case --kind dispute
+    """
+    from datetime import date
+
+    from .case import load_case
+    from .complaint import KINDS, compose_texts, package_exhibits
+
+    loaded = load_case(case, profile=profile)
+    texts, warnings = compose_texts(loaded, (kind,) if kind else KINDS, lettered=package_exhibits(loaded),
+                                    today=today.date() if today else date.today())
+    if as_json:
+        _echo_json({"texts": [t.to_dict() for t in texts], "warnings": warnings})
+        return
+    for message in warnings:
+        click.echo(f"warning: {message}", err=True)
+    for text in texts:
+        if kind:
+            click.echo(f"{text.kind}: {text.chars}/{text.limit} characters", err=True)
+            click.echo(text.text)
+        else:
+            click.echo(f"== {text.kind} ({text.chars}/{text.limit} characters) ==\n{text.text}\n")
+
+
 @cli.command()
 @click.argument("package", type=click.Path(file_okay=False, path_type=Path))
 @json_option

@@ -6,6 +6,7 @@ cut inside a sentence, and the order number, the problem and the requested resol
 """
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -15,12 +16,12 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .case import Case
+from .case import PACKAGE_DIR, Case
 from .checklist import check_evidence
 from .deadlines import compute_deadlines
 from .errors import LimitError
 from .fsutil import atomic_write_text
-from .manifest import FileRecord, count_chars, exhibits
+from .manifest import MANIFEST_NAME, FileRecord, count_chars, exhibits
 from .notes import clean, is_english, read_notes, sentences, tone_problems
 from .reasons import REASON_RULES
 
@@ -316,3 +317,23 @@ def texts_stage(ctx: BuildContext) -> None:
         written[kind] = {"path": TEXT_FILES[kind], "chars": chars, "dropped": composed.dropped,
                          "shortened": composed.shortened}
     manifest.sections["texts"] = written
+
+
+def package_exhibits(case: Case) -> list[tuple[str, FileRecord]] | None:
+    """Exhibits of the case's built package (CASE/evidence-package), or None when it has not been built."""
+    path = case.root / PACKAGE_DIR / MANIFEST_NAME
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return exhibits([FileRecord(**r) for r in data["outputs"]])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def compose_texts(case: Case, kinds: tuple[str, ...] = KINDS, *, today: date | None = None,
+                  lettered: list[tuple[str, FileRecord]] | None = None) -> tuple[list[ComposedText], list[str]]:
+    """Several texts and the warnings about the buyer's own words (the ``complaint`` command)."""
+    composed, warnings = [], []
+    for kind in kinds:
+        text, warnings = compose(case, kind, today=today, lettered=lettered)
+        composed.append(text)
+    return composed, warnings
