@@ -160,6 +160,8 @@ def _best_day_for_missing_parcel(case: Case, earliest: date | None) -> Deadline:
         start = earliest
     if start and by and start > by:
         start = None  # a long protection period: only "no later than" holds
+    if by and earliest and by < earliest:
+        by, start = earliest, None  # a very short protection period: as soon as a dispute can be opened
     needs = tuple(f for f, v in (("order.protection_ends", ends), ("order.shipped", shipped)) if v is None)
     return Deadline(
         "best_open_if_not_received", "Best days to open a dispute for a parcel that has not come", by,
