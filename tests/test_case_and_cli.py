@@ -1,0 +1,176 @@
+"""case.toml validation, init, the photos/build/verify commands, exit codes, originals, and the wheel."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from evidence_kit import build_case, load_case
+from evidence_kit.cli import main
+from evidence_kit.errors import CaseError, ExitCode
+from evidence_kit.fsutil import sha256_file
+from evidence_kit.manifest import MANIFEST_NAME, verify_package
+from evidence_kit.pipeline import BuildOptions
+
+from .conftest import CASE_TOML, ROOT, noisy_photo
+
+LIMIT = 2_000_000
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "cli.py"), *args], capture_output=True, text=True,
+                          timeout=300, cwd=cwd)
+
+
+@pytest.mark.parametrize("broken,expected", [
+    (CASE_TOML.replace("shipped = 2026-10-03", 'shipped = "2026-13-45"'), "order.shipped: '2026-13-45' is not a date"),
+    (CASE_TOML.replace('reason = "damaged"', 'reason = "broken"'), "dispute.reason: unknown value 'broken' (valid: "),
+    (CASE_TOML.replace("amount = 20.00", "amount = -5"), "dispute.amount: must not be negative"),
+    (CASE_TOML.replace('store = "Test Store"', 'store = "Test Store"\nstor = "x"'), "order.stor: unknown key (did you mean 'store'?)"),
+    (CASE_TOML.replace('number = "8100000000000001"', ""), "order.number: missing"),
+    (CASE_TOML + "\n[profile]\nmax_photo_bytes = -1\n", "profile.max_photo_bytes: must be a positive whole number"),
+    ("[order\nnumber = 1", "not valid TOML"),
+])
+def test_invalid_case_names_file_field_and_problem(make_case, broken, expected):
+    root = make_case(broken)
+    with pytest.raises(CaseError) as caught:
+        load_case(root)
+    assert expected in str(caught.value)
+    assert str(root / "case.toml") in str(caught.value)
+    done = run_cli("build", str(root))
+    assert done.returncode == ExitCode.INPUT_ERROR
+    assert expected in done.stderr and "Traceback" not in done.stderr
+
+
+def test_unknown_reason_lists_every_valid_one(make_case):
+    root = make_case(CASE_TOML.replace('reason = "damaged"', 'reason = "meh"'))
+    with pytest.raises(CaseError) as caught:
+        load_case(root)
+    assert "not_received" in str(caught.value) and "delivered_elsewhere" in str(caught.value)
+
+
+def test_profile_overrides_in_case_toml_reach_the_stages(make_case):
+    root = make_case(CASE_TOML + "\n[profile]\nname = \"aliexpress\"\nmax_photo_bytes = 150_000\nmax_photos = 2\n",
+                     photos={f"p{i}.png": noisy_photo(900, 700, seed=i * 31, noise=20) for i in range(3)})
+    result = build_case(root)
+    uploads = [r for r in result.manifest.outputs if r.role == "photo" and r.upload]
+    assert len(uploads) == 2 and all(r.bytes <= 150_000 for r in uploads)
+    assert result.manifest.to_dict()["profile"]["max_photo_bytes"] == 150_000
+
+
+def test_init_writes_a_template_that_loads(tmp_path):
+    assert main(["init", str(tmp_path / "new")]) == 0
+    case = load_case(tmp_path / "new")
+    assert case.order.number and case.dispute.reason == "not_received"
+    assert (tmp_path / "new" / "photos").is_dir()
+    assert main(["init", str(tmp_path / "new")]) == ExitCode.BAD_ARGS  # never overwrites without --force
+
+
+def test_build_keeps_originals_byte_identical_and_strips_gps(example_case):
+    before = {p: sha256_file(p) for p in example_case.rglob("*") if p.is_file()}
+    result = build_case(example_case, options=BuildOptions(grid=True))
+    after = {p: sha256_file(p) for p in example_case.rglob("*") if p.is_file() and result.package not in p.parents}
+    assert before == after
+    for upload in result.uploads:
+        if upload.suffix == ".jpg":
+            exif = Image.open(upload).getexif()
+            assert not exif.get_ifd(0x8825) and b"SERIAL-0000-EXAMPLE" not in upload.read_bytes()
+    assert not list(example_case.glob(".ek-tmp-*"))
+
+
+def test_rebuild_replaces_the_package_whole(example_case):
+    first = build_case(example_case)
+    (first.package / "stale.txt").write_text("from an older build")
+    second = build_case(example_case)
+    assert not (second.package / "stale.txt").exists()
+    assert verify_package(second.package).ok
+
+
+def test_photos_command_names_outputs_and_survives_bad_files(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    noisy_photo(400, 300, seed=1).save(tmp_path / "a" / "IMG_0042.png")
+    noisy_photo(400, 300, seed=2).save(tmp_path / "b" / "IMG_0042.jpg", quality=90)
+    noisy_photo(400, 300, seed=3).save(tmp_path / "IMG_0043.webp")
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really")
+    out = tmp_path / "out"
+    done = run_cli("photos", str(tmp_path / "a" / "IMG_0042.png"), str(tmp_path / "broken.jpg"),
+                   str(tmp_path / "b" / "IMG_0042.jpg"), str(tmp_path / "IMG_0043.webp"), "--out", str(out), "--json")
+    assert done.returncode == ExitCode.SOME_INPUTS_FAILED, done.stderr
+    data = json.loads(done.stdout)
+    assert {Path(r["path"]).name for r in data["outputs"]} == {"IMG_0042.jpg", "IMG_0042-2.jpg", "IMG_0043.jpg"}
+    assert {r["source"] for r in data["outputs"]} == {str(tmp_path / "a" / "IMG_0042.png"),
+                                                      str(tmp_path / "b" / "IMG_0042.jpg"),
+                                                      str(tmp_path / "IMG_0043.webp")}
+    assert data["errors"][0]["path"] == str(tmp_path / "broken.jpg")
+    assert "damaged or incompletely copied" in data["errors"][0]["message"]
+    assert all((out / r["path"]).stat().st_size <= LIMIT for r in data["outputs"])
+    human = run_cli("photos", str(tmp_path / "broken.jpg"), "--out", str(out))
+    assert human.returncode == ExitCode.SOME_INPUTS_FAILED
+    assert "broken.jpg" in human.stderr and "Traceback" not in human.stderr
+
+
+def test_verify_catches_tampering_and_oversize(example_case, tmp_path):
+    package = build_case(example_case, out=tmp_path / "pkg").package
+    assert run_cli("verify", str(package)).returncode == 0
+    photo = next((package / "upload").glob("photo-1-*.jpg"))
+    original = photo.read_bytes()
+    photo.write_bytes(original[:-10] + b"0123456789")
+    done = run_cli("verify", str(package), "--json")
+    assert done.returncode == ExitCode.VERIFY_FAILED
+    assert any("SHA-256 differs" in p for p in json.loads(done.stdout)["problems"])
+
+    # An oversized photo whose manifest entry was "fixed up" to match still breaks the profile's limit.
+    big = noisy_photo(3000, 2000, noise=40)
+    big.save(photo, quality=100)
+    manifest = json.loads((package / MANIFEST_NAME).read_text())
+    for record in manifest["outputs"]:
+        if record["path"].endswith(photo.name):
+            record["bytes"], record["sha256"] = photo.stat().st_size, sha256_file(photo)
+    (package / MANIFEST_NAME).write_text(json.dumps(manifest))
+    report = verify_package(package)
+    assert not report.ok and any("over the photo limit" in p for p in report.problems)
+
+    assert run_cli("verify", str(tmp_path)).returncode == ExitCode.VERIFY_FAILED  # not a package at all
+
+
+def test_missing_case_folder_is_an_input_error(tmp_path):
+    done = run_cli("build", str(tmp_path / "nope"))
+    assert done.returncode == ExitCode.INPUT_ERROR and "no such case folder" in done.stderr
+
+
+def test_console_script_and_cli_py_agree(example_case, tmp_path):
+    script = Path(sys.executable).parent / "evidence-kit"
+    assert script.exists()
+    a = subprocess.run([str(script), "verify", str(tmp_path)], capture_output=True, text=True)
+    b = run_cli("verify", str(tmp_path))
+    assert (a.returncode, a.stdout, a.stderr) == (b.returncode, b.stdout, b.stderr)
+    assert subprocess.run([str(script), "--help"], capture_output=True, text=True).stdout == \
+        run_cli("--help").stdout.replace("cli.py", "evidence-kit")
+
+
+@pytest.mark.slow
+def test_wheel_ships_templates_and_profiles(tmp_path):
+    wheels = tmp_path / "wheels"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
+                    str(wheels), str(ROOT)], check=True, timeout=300)
+    wheel = next(wheels.glob("evidence_kit-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "evidence_kit/templates/case.toml" in names and "evidence_kit/profiles/aliexpress.toml" in names
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
+                   check=True, timeout=300)
+    # Run from the installed copy only: the checkout must not be importable.
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    code = "import evidence_kit, sys; print(evidence_kit.__file__); sys.exit(evidence_kit.cli.main(sys.argv[1:]))"
+    done = subprocess.run([sys.executable, "-c", f"import evidence_kit.cli; {code}", "init", str(tmp_path / "c")],
+                          capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert str(target) in done.stdout
+    assert load_case(tmp_path / "c").profile.max_photo_bytes == LIMIT
