@@ -378,6 +378,23 @@ def complaint(case: Path, kind: str | None, today: Any, profile: str | None, as_
 
 
 @cli.command()
+@click.argument("case", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the PDF (default: CASE-summary.pdf beside the case folder).")
+@profile_option
+def summary(case: Path, out: Path | None, profile: str | None) -> None:
+    """Build the case summary PDF alone (the other stages run in a temporary package).
+
+    \b
+    Example:
+      evidence-kit summary examples/broken-kettle --out kettle-summary.pdf
+    """
+    from .summary import build_summary
+
+    click.echo(build_summary(case, out, profile=profile, options=BuildOptions(progress=_progress())))
+
+
+@cli.command()
 @click.argument("package", type=click.Path(file_okay=False, path_type=Path))
 @json_option
 def verify(package: Path, as_json: bool) -> None:

@@ -1,6 +1,7 @@
 """manifest.json: every input and output with size, SHA-256 and transform; and ``verify``."""
 from __future__ import annotations
 
+import hashlib
 import json
 import platform
 import unicodedata
@@ -98,6 +99,22 @@ def exhibits(records: list[FileRecord]) -> list[tuple[str, FileRecord]]:
     return [(chr(ord("A") + i) if i < 26 else f"Z{i - 25}", r) for i, r in enumerate(evidence)]
 
 
+def content_hash(inputs: list[FileRecord], outputs: list[FileRecord]) -> str:
+    """The "manifest hash" printed on every page of the summary PDF.
+
+    SHA-256 of the UTF-8 JSON ``{"inputs": [[path, role, bytes, sha256], ...], "outputs": [...]}`` (keys
+    sorted, no spaces, in manifest order) over every input and every output except the summary PDF's own
+    record: the PDF cannot contain a hash of itself, and with it left out the hash is recomputable from
+    manifest.json alone.
+    """
+    def rows(records: list[FileRecord]) -> list[list[Any]]:
+        return [[r.path, r.role, r.bytes, r.sha256] for r in records if r.role != "summary"]
+
+    canonical = json.dumps({"inputs": rows(inputs), "outputs": rows(outputs)}, sort_keys=True,
+                           separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
 def count_chars(text: str) -> int:
     """Characters as a web form counts them: code points of the NFC text, CRLF as one."""
     return len(unicodedata.normalize("NFC", text.replace("\r\n", "\n")))
@@ -147,6 +164,7 @@ def verify_package(package: str | Path) -> VerifyReport:
     try:
         profile = Profile(**data["profile"])
         records = [FileRecord(**r) for r in data["outputs"]]
+        inputs = [FileRecord(**r) for r in data.get("inputs", [])]
     except (KeyError, TypeError) as exc:
         raise VerifyError(f"damaged manifest: {exc}", path=str(manifest_path)) from None
     uploads: dict[str, int] = {}
@@ -164,6 +182,12 @@ def verify_package(package: str | Path) -> VerifyReport:
         report.problems.extend(_limit_problems(FileRecord(**{**asdict(record), "bytes": size}), file, profile))
         if record.upload:
             uploads[record.role] = uploads.get(record.role, 0) + 1
+    expected = content_hash(inputs, records)
+    for summary in (r for r in records if r.role == "summary" and r.info.get("manifest_hash")):
+        if summary.info["manifest_hash"] != expected:
+            report.problems.append(f"{summary.path}: prints manifest hash {summary.info['manifest_hash'][:16]}..., but "
+                                   f"the manifest's files hash to {expected[:16]}... (the manifest was edited after "
+                                   "the summary was made)")
     for role, limit in (("photo", profile.max_photos), ("video", profile.max_videos)):
         if uploads.get(role, 0) > limit:
             report.problems.append(f"{uploads[role]} {role}s marked for upload; the form takes {limit}")

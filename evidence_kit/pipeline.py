@@ -15,6 +15,7 @@ from .fsutil import replace_dir
 from .manifest import FileRecord, Manifest
 from .photos import analyse_photo, fit_photo, make_grid, select_photos
 from .profile import Profile
+from .summary import summary_stage
 from .tracking import tracking_stage
 from .video import video_stage
 
@@ -137,7 +138,7 @@ def photo_stage(ctx: BuildContext) -> None:
 # (photos, video, tracking), then the checklist and texts (which look at what evidence exists), then the
 # summary PDF (which shows everything). A stage records a per-file problem with ctx.manifest.error and
 # carries on; it raises only for what stops the whole case.
-STAGES: list[Callable[[BuildContext], None]] = [photo_stage, video_stage, tracking_stage, texts_stage]
+STAGES: list[Callable[[BuildContext], None]] = [photo_stage, video_stage, tracking_stage, texts_stage, summary_stage]
 
 
 def _case_facts(case: Case) -> dict[str, Any]:

@@ -1,0 +1,769 @@
+"""Summary stage: ``summary.pdf``, one document a mediator can read in two minutes.
+
+Cover (order facts, dispute, deadlines, exhibit list), the texts as they will be pasted, one section per
+exhibit (lettered as ``manifest.exhibits`` letters them), supporting material that is not uploaded, the
+evidence checklist, and an appendix listing every file with its SHA-256. Every page's footer carries the
+page number and the manifest hash (``manifest.content_hash``: inputs and outputs without the summary
+itself, so the PDF can be listed in the manifest it summarises).
+
+Public calls: ``render_summary`` (a PDF from a case and a manifest), ``summary_stage`` (the pipeline's
+last stage) and ``build_summary`` (a case folder -> the PDF alone, running the other stages in a
+temporary package).
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
+
+from PIL import Image as PILImage
+from reportlab import rl_config
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_LEFT, TA_RIGHT
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import (BaseDocTemplate, CondPageBreak, Flowable, Frame, Image, KeepTogether, PageBreak,
+                                PageTemplate, Paragraph, Spacer, Table, TableStyle)
+
+from . import __version__
+from .case import Case
+from .errors import InputError
+from .fsutil import atomic_path
+from .manifest import FileRecord, Manifest, content_hash, count_chars, exhibits
+from .pdf_fonts import FontChain
+from .photos import load_upright
+from .reasons import REASONS, RESOLUTIONS
+
+if TYPE_CHECKING:
+    from .pipeline import BuildContext, BuildOptions
+
+SUMMARY_NAME = "summary.pdf"
+SUMMARY_ROLE = "summary"
+# 200 dpi is sharp on paper and on screen zoomed to page width; camera resolution would only add megabytes.
+PRINT_DPI = 200
+PHOTO_QUALITY = 85
+SCREENSHOT_QUALITY = 90  # text in screenshots: higher quality, full colour resolution (4:4:4)
+PAGE_WIDTH, PAGE_HEIGHT = A4
+MARGIN = 18 * mm
+FOOTER_SPACE = 14 * mm
+FRAME_WIDTH = PAGE_WIDTH - 2 * MARGIN
+FRAME_HEIGHT = PAGE_HEIGHT - MARGIN - FOOTER_SPACE - 6 * mm
+BOX_PADDING = 8
+BOX_INNER_WIDTH = FRAME_WIDTH - 2 * BOX_PADDING
+PHOTO_MAX_HEIGHT = 88 * mm  # two photo exhibits, each with its facts table, share a page
+TALL_SCREENSHOT_WIDTH = 120 * mm  # phone screenshots: readable without filling the page with one message
+SCREENSHOT_SLICE_HEIGHT = FRAME_HEIGHT - 24 * mm  # room for the part caption on every page
+SLICE_OVERLAP = 0.04  # each part of a long screenshot repeats a little of the previous one, so no line is cut
+
+INK = colors.HexColor("#1d2733")
+ACCENT = colors.HexColor("#1f4e79")
+MUTED = colors.HexColor("#5f6b7a")
+RULE = colors.HexColor("#c9d1db")
+SHADE = colors.HexColor("#eef2f6")
+WARN_SHADE = colors.HexColor("#fff4e0")
+WARN_RULE = colors.HexColor("#e0a030")
+OK_INK = colors.HexColor("#2e6b3a")
+ALERT_INK = colors.HexColor("#a5481b")
+
+KIND_TITLES = {"dispute": "Dispute description", "seller": "Message to the seller", "appeal": "Appeal"}
+
+
+@dataclass
+class SummaryResult:
+    path: Path
+    bytes: int
+    pages: int
+    manifest_hash: str
+    missing_characters: str  # characters no installed font could show (drawn as "?")
+
+
+@contextlib.contextmanager
+def _raw_jpeg_streams() -> Iterator[None]:
+    """Embed JPEGs byte for byte (reportlab's default ASCII85 wrap costs +25 % and seconds; TOOLCHAIN.md)."""
+    saved = rl_config.useA85
+    rl_config.useA85 = 0
+    try:
+        yield
+    finally:
+        rl_config.useA85 = saved
+
+
+def _size(n: int) -> str:
+    return f"{n / 1_000_000:.2f} MB" if n >= 1_000_000 else f"{n / 1000:.1f} kB"
+
+
+def _day(value: date | str | None) -> str:
+    if not value:
+        return ""
+    day = value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+    return day.strftime("%d %b %Y").lstrip("0")
+
+
+def _money(amount: Any, currency: str) -> str:
+    return f"{amount:.2f} {currency}".strip() if amount is not None else ""
+
+
+def _hash_lines(digest: str) -> str:
+    """A SHA-256 on two lines of 32 hex digits, so hash columns stay narrow."""
+    return f"{digest[:32]}\n{digest[32:]}"
+
+
+def _humanise(key: str) -> str:
+    return key.replace("_", " ").strip().capitalize()
+
+
+def _describe_transform(record: FileRecord) -> str:
+    """What was done to a photo, in words."""
+    t = record.transform
+    if not t:
+        return "copied as is"
+    if t.get("method") == "lossless":
+        done = "kept as the original JPEG pixels (lossless re-wrap)"
+        if t.get("orientation_applied", 1) not in (1, None):
+            done += ", rotated upright without re-encoding"
+    else:
+        done = f"re-encoded as JPEG, quality {t.get('quality')}" if t.get("quality") else "re-encoded as JPEG"
+        if t.get("scale") and t["scale"] < 1:
+            done += f", scaled to {t['scale']:.0%}"
+    if t.get("width") and t.get("height"):
+        done += f"; {t['width']} × {t['height']} px"
+    if t.get("source_format") and t["source_format"] not in ("JPEG", "grid"):
+        done += f"; converted from {t['source_format']}"
+    if t.get("stripped"):
+        done += "; removed: " + ", ".join(t["stripped"])
+    return done
+
+
+class _Heading(Paragraph):
+    """A heading that also becomes a PDF bookmark at ``level``."""
+
+    def __init__(self, markup: str, style: ParagraphStyle, title: str, level: int) -> None:
+        super().__init__(markup, style)
+        self.outline = (title, level)
+
+
+class _Document(BaseDocTemplate):
+    def __init__(self, target: Any, footer_markup: str, manifest_hash: str, fonts: FontChain, **meta: Any) -> None:
+        super().__init__(target, pagesize=A4, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=MARGIN,
+                         bottomMargin=MARGIN + FOOTER_SPACE, **meta)
+        self.footer_markup, self.manifest_hash, self.fonts = footer_markup, manifest_hash, fonts
+        self.footer_style = ParagraphStyle("footer", fontName=fonts.regular.name, fontSize=7.5, leading=9,
+                                           textColor=MUTED, alignment=TA_RIGHT)
+        frame = Frame(MARGIN, MARGIN + FOOTER_SPACE, FRAME_WIDTH, FRAME_HEIGHT, id="body",
+                      leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0)
+        self.addPageTemplates([PageTemplate(id="page", frames=[frame], onPage=self._footer)])
+        self._outline_keys = 0
+
+    def _footer(self, canvas: Canvas, _doc: Any) -> None:
+        canvas.saveState()
+        y = MARGIN + 6 * mm
+        canvas.setStrokeColor(RULE)
+        canvas.setLineWidth(0.5)
+        canvas.line(MARGIN, y + 9, PAGE_WIDTH - MARGIN, y + 9)
+        canvas.setFillColor(MUTED)
+        canvas.setFont(self.fonts.regular.name, 7.5)
+        label = f"Page {canvas.getPageNumber()} of "
+        canvas.drawString(MARGIN, y, label)
+        canvas.translate(MARGIN + canvas.stringWidth(label, self.fonts.regular.name, 7.5), y)
+        canvas.doForm(_PageCountCanvas.FORM)  # the total, known only when the document is saved
+        canvas.restoreState()
+        canvas.saveState()
+        label_width = FRAME_WIDTH * 0.7  # a Paragraph, so a Chinese case title finds its font too
+        footer = Paragraph(self.footer_markup, self.footer_style)
+        footer.wrap(label_width, 20)
+        footer.drawOn(canvas, PAGE_WIDTH - MARGIN - label_width, y - 2)
+        canvas.setFillColor(MUTED)
+        canvas.setFont(self.fonts.mono.name, 6.5)
+        canvas.drawRightString(PAGE_WIDTH - MARGIN, y - 9, f"manifest hash {self.manifest_hash}")
+        canvas.restoreState()
+
+    def afterFlowable(self, flowable: Flowable) -> None:
+        outline = getattr(flowable, "outline", None)
+        if outline:
+            title, level = outline
+            self._outline_keys += 1
+            key = f"section-{self._outline_keys}"
+            self.canv.bookmarkPage(key)
+            self.canv.addOutlineEntry(title, key, level=level, closed=False)
+
+
+class _PageCountCanvas(Canvas):
+    """Draws the page total into a form XObject that every footer references."""
+
+    FORM = "ek-page-count"
+
+    def __init__(self, *args: Any, font_name: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.font_name = font_name
+        self.pages = 0
+
+    def save(self) -> None:
+        total = self.getPageNumber() - (0 if self._code else 1)
+        self.pages = total
+        self.beginForm(self.FORM)
+        self.setFont(self.font_name, 7.5)
+        self.setFillColor(MUTED)
+        self.drawString(0, 0, str(total))
+        self.endForm()
+        super().save()
+
+
+class _Builder:
+    """Collects the story (flowables) from the case and the manifest."""
+
+    def __init__(self, case: Case, manifest: Manifest, package: Path, fonts: FontChain, today: date) -> None:
+        self.case, self.manifest, self.package, self.fonts, self.today = case, manifest, package, fonts, today
+        self.story: list[Flowable] = []
+        self.problems: list[tuple[str, str]] = []  # (path, message) for files that could not be shown
+        regular, bold, mono = fonts.regular.name, fonts.bold.name, fonts.mono.name
+        self.styles = {
+            "kicker": ParagraphStyle("kicker", fontName=bold, fontSize=8.5, leading=11, textColor=MUTED,
+                                     spaceAfter=4),
+            "title": ParagraphStyle("title", fontName=bold, fontSize=20, leading=25, textColor=INK, spaceAfter=4),
+            "subtitle": ParagraphStyle("subtitle", fontName=regular, fontSize=9.5, leading=13, textColor=MUTED,
+                                       spaceAfter=10),
+            "h1": ParagraphStyle("h1", fontName=bold, fontSize=14, leading=18, textColor=ACCENT, spaceBefore=4,
+                                 spaceAfter=8),
+            "h2": ParagraphStyle("h2", fontName=bold, fontSize=11, leading=14, textColor=INK, spaceBefore=10,
+                                 spaceAfter=5),
+            "body": ParagraphStyle("body", fontName=regular, fontSize=9.5, leading=13.5, textColor=INK,
+                                   alignment=TA_LEFT),
+            "cell": ParagraphStyle("cell", fontName=regular, fontSize=8.5, leading=11.5, textColor=INK),
+            "label": ParagraphStyle("label", fontName=bold, fontSize=8.5, leading=11.5, textColor=MUTED),
+            "small": ParagraphStyle("small", fontName=regular, fontSize=7.5, leading=10, textColor=MUTED),
+            "mono": ParagraphStyle("mono", fontName=mono, fontSize=6.5, leading=8.5, textColor=INK),
+            "missing": ParagraphStyle("missing", fontName=regular, fontSize=9.5, leading=13.5,
+                                      textColor=MUTED),
+            "strong": ParagraphStyle("strong", fontName=bold, fontSize=9.5, leading=13, textColor=INK),
+            "ok": ParagraphStyle("ok", fontName=bold, fontSize=8.5, leading=11.5, textColor=OK_INK),
+            "alert": ParagraphStyle("alert", fontName=bold, fontSize=8.5, leading=11.5, textColor=ALERT_INK),
+            "paste": ParagraphStyle("paste", fontName=regular, fontSize=9.5, leading=14, textColor=INK),
+        }
+
+    # --- small pieces -----------------------------------------------------------------------------------
+
+    def para(self, text: str, style: str = "body") -> Paragraph:
+        st = self.styles[style]
+        return Paragraph(self.fonts.markup(text, bold=st.fontName == self.fonts.bold.name,
+                                           mono=st.fontName == self.fonts.mono.name), st)
+
+    def heading(self, text: str, level: int, bookmark: str | None = None) -> Paragraph:
+        style = self.styles["h1" if level == 0 else "h2"]
+        return _Heading(self.fonts.markup(text, bold=True), style, bookmark or text, level)
+
+    def missing(self, text: str) -> Paragraph:
+        return self.para(text, "missing")
+
+    def facts_table(self, rows: list[tuple[str, str]], label_width: float = 42 * mm,
+                    width: float = FRAME_WIDTH) -> Table:
+        data = [[self.para(label, "label"), self.para(value or "—", "cell")] for label, value in rows]
+        table = Table(data, colWidths=[label_width, width - label_width], hAlign="LEFT")
+        table.setStyle(TableStyle([
+            ("FONT", (0, 0), (-1, -1), self.fonts.regular.name, 8.5),  # no unembedded Helvetica default
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("LINEBELOW", (0, 0), (-1, -1), 0.4, RULE),
+            ("TOPPADDING", (0, 0), (-1, -1), 3), ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
+            ("LEFTPADDING", (0, 0), (-1, -1), 0), ("RIGHTPADDING", (0, 0), (-1, -1), 6),
+        ]))
+        return table
+
+    def grid_table(self, header: list[str], rows: list[list[Any]], widths: list[float]) -> Table:
+        data = [[self.para(h, "label") for h in header]]
+        for row in rows:
+            data.append([cell if isinstance(cell, Flowable) else self.para(str(cell), "cell") for cell in row])
+        table = Table(data, colWidths=widths, repeatRows=1, hAlign="LEFT")
+        table.setStyle(TableStyle([
+            ("FONT", (0, 0), (-1, -1), self.fonts.regular.name, 8.5),  # no unembedded Helvetica default
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("BACKGROUND", (0, 0), (-1, 0), SHADE),
+            ("LINEBELOW", (0, 0), (-1, -1), 0.4, RULE),
+            ("TOPPADDING", (0, 0), (-1, -1), 3), ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
+            ("LEFTPADDING", (0, 0), (-1, -1), 4), ("RIGHTPADDING", (0, 0), (-1, -1), 4),
+        ]))
+        return table
+
+    def boxed(self, flowables: list[Flowable], shade: colors.Color = SHADE, rule: colors.Color = RULE) -> Table:
+        table = Table([[flowables]], colWidths=[FRAME_WIDTH], hAlign="LEFT")
+        table.setStyle(TableStyle([
+            ("FONT", (0, 0), (-1, -1), self.fonts.regular.name, 8.5),  # no unembedded Helvetica default
+            ("BACKGROUND", (0, 0), (-1, -1), shade), ("BOX", (0, 0), (-1, -1), 0.6, rule),
+            ("LEFTPADDING", (0, 0), (-1, -1), BOX_PADDING), ("RIGHTPADDING", (0, 0), (-1, -1), BOX_PADDING),
+            ("TOPPADDING", (0, 0), (-1, -1), 6), ("BOTTOMPADDING", (0, 0), (-1, -1), 7),
+        ]))
+        return table
+
+    def image(self, file: Path, max_width: float, max_height: float, *, screenshot: bool = False) -> list[Flowable]:
+        """An image scaled into the box and downsampled to print resolution; long screenshots in parts."""
+        try:
+            im, _facts = load_upright(file)
+        except InputError as exc:
+            self.problems.append((self.rel(file), exc.message))
+            return [self.missing(f"This file could not be shown here: {exc.message}")]
+        im = im.convert("RGB")
+        if screenshot:  # fit the width, cut the height into pages
+            if im.height > im.width:
+                max_width = min(max_width, TALL_SCREENSHOT_WIDTH)
+            width_pt = min(max_width, im.width * 72 / 96)  # never enlarged past its size on a 96 dpi screen
+            pt_per_px = width_pt / im.width
+            slice_px = max(1, int(min(max_height, SCREENSHOT_SLICE_HEIGHT) / pt_per_px))
+            if im.height <= slice_px:
+                return [self._embedded(im, width_pt, im.height * pt_per_px, screenshot=True)]
+            step = max(1, int(slice_px * (1 - SLICE_OVERLAP)))
+            tops = list(range(0, im.height - slice_px, step)) + [im.height - slice_px]
+            parts: list[Flowable] = []
+            for i, top in enumerate(tops, 1):
+                piece = im.crop((0, top, im.width, top + slice_px))
+                parts.append(KeepTogether([
+                    self.para(f"Part {i} of {len(tops)} (pixels {top}–{top + slice_px} of {im.height})", "small"),
+                    Spacer(1, 2),
+                    self._embedded(piece, width_pt, slice_px * pt_per_px, screenshot=True)]))
+            return parts
+        ratio = min(max_width / im.width, max_height / im.height)
+        return [self._embedded(im, im.width * ratio, im.height * ratio, screenshot=False)]
+
+    def _embedded(self, im: PILImage.Image, width_pt: float, height_pt: float, *, screenshot: bool) -> Image:
+        target = (max(1, round(width_pt / 72 * PRINT_DPI)), max(1, round(height_pt / 72 * PRINT_DPI)))
+        if im.width > target[0] * 1.05:
+            im = im.resize(target, PILImage.Resampling.LANCZOS, reducing_gap=3.0)
+        buffer = io.BytesIO()
+        im.save(buffer, "JPEG", quality=SCREENSHOT_QUALITY if screenshot else PHOTO_QUALITY, optimize=True,
+                subsampling="4:4:4" if screenshot else "4:2:0")
+        buffer.seek(0)
+        flowable = Image(buffer, width=width_pt, height=height_pt)
+        flowable.hAlign = "LEFT"
+        return flowable
+
+    def rel(self, file: Path) -> str:
+        for base in (self.package, self.case.root):
+            if file.is_relative_to(base):
+                return file.relative_to(base).as_posix()
+        return str(file)
+
+    # --- sections ---------------------------------------------------------------------------------------
+
+    def build(self) -> list[Flowable]:
+        self.cover()
+        self.texts()
+        self.exhibit_sections()
+        self.supporting()
+        self.checklist()
+        self.appendix()
+        return self.story
+
+    def cover(self) -> None:
+        case, order, dispute = self.case, self.case.order, self.case.dispute
+        s = self.story
+        s.append(self.para("DISPUTE EVIDENCE SUMMARY", "kicker"))
+        s.append(_Heading(self.fonts.markup(case.title, bold=True), self.styles["title"], "Case overview", 0))
+        s.append(self.para(f"Order {order.number} · prepared {_day(self.today)} with evidence-kit {__version__} · "
+                           f"profile {case.profile.name}", "subtitle"))
+        price = _money(order.price, order.currency)
+        s.append(self.heading("Order", 1, "Order and dispute"))
+        s.append(self.facts_table([
+            ("Order number", order.number), ("Store", order.store), ("Item", order.item), ("Price paid", price),
+            ("Ordered", _day(order.ordered)), ("Shipped", _day(order.shipped)),
+            ("Delivered", _day(order.delivered) or "not delivered"),
+            ("Buyer protection ends", _day(order.protection_ends))]))
+        amount = _money(dispute.amount, order.currency)
+        s.append(self.heading("Dispute", 1, "Dispute"))
+        rows = [("Reason", REASONS.get(dispute.reason, dispute.reason)),
+                ("Requested resolution", RESOLUTIONS.get(dispute.resolution, dispute.resolution)),
+                ("Amount requested", amount)]
+        rows += [(label, _day(value)) for label, value in (("Seller contacted", dispute.seller_contacted),
+                                                           ("Dispute opened", dispute.opened),
+                                                           ("Escalated dispute closed", dispute.escalated_closed))
+                 if value]
+        if dispute.seller_reply:
+            rows.append(("Seller's reply", dispute.seller_reply))
+        s.append(self.facts_table(rows))
+        s.append(Spacer(1, 8))
+        s.append(self.deadline_box())
+        s.append(self.heading("Exhibits", 1, "Exhibit list"))
+        lettered = exhibits(self.manifest.outputs)
+        if lettered:
+            rows_ex = [[self.para(letter, "label"), self.exhibit_kind(r), r.path.rsplit("/", 1)[-1], _size(r.bytes)]
+                       for letter, r in lettered]
+            s.append(self.grid_table(["", "What", "File (in upload/)", "Size"], rows_ex,
+                                     [10 * mm, 72 * mm, FRAME_WIDTH - 102 * mm, 20 * mm]))
+            s.append(Spacer(1, 3))
+            s.append(self.para("Exhibits are lettered in the order they are uploaded; the texts refer to them by "
+                               "these letters.", "small"))
+        else:
+            s.append(self.missing("No evidence files were prepared for upload in this case."))
+        s.append(PageBreak())
+
+    def exhibit_kind(self, record: FileRecord) -> str:
+        kind = record.info.get("kind")
+        if record.role == "video":
+            return "Unboxing video"
+        if record.role == "photo" and kind == "tracking":
+            return "Tracking screenshot" + (f": {record.info['caption']}" if record.info.get("caption") else "")
+        if record.role == "photo" and kind == "still":
+            return str(record.info.get("caption") or "Frame from the video")
+        if record.role == "photo":
+            return "Photo" + (f": {record.info['caption']}" if record.info.get("caption") else "")
+        return _humanise(kind or record.role)
+
+    def deadline_box(self) -> Table:
+        """The texts stage's ``sections["deadlines"]``: today's status, the advice and each key date."""
+        deadlines = self.manifest.sections.get("deadlines")
+        inner: list[Flowable] = [self.para(f"Deadlines · status on {_day(self.today)}", "label"), Spacer(1, 2)]
+        if isinstance(deadlines, dict) and deadlines:
+            if deadlines.get("advice"):
+                inner.append(self.para(str(deadlines["advice"]), "strong"))
+            rows = []
+            for item in deadlines.get("deadlines") or []:
+                day, first = item.get("day"), item.get("start")
+                when = (f"{_day(first)} – {_day(day)}" if first and day else _day(day)) if day else (
+                    "unknown: fill in " + ", ".join(item.get("needs") or []) if item.get("needs") else "unknown")
+                rows.append((str(item.get("title", "")), when))
+            if rows:
+                inner.append(Spacer(1, 4))
+                inner.append(self.facts_table(rows, label_width=78 * mm, width=BOX_INNER_WIDTH))
+            for note in [deadlines.get("negotiation_note"), *(deadlines.get("notes") or [])]:
+                if note:
+                    inner.append(Spacer(1, 2))
+                    inner.append(self.para(str(note), "small"))
+        else:
+            order = self.case.order
+            key = [(label, _day(value)) for label, value in (("Shipped", order.shipped),
+                                                            ("Delivered", order.delivered),
+                                                            ("Buyer protection ends", order.protection_ends))
+                   if value]
+            inner.append(self.para("Deadlines were not worked out in this build; the key dates of the order are:",
+                                   "missing"))
+            if key:
+                inner.append(self.facts_table(key, label_width=78 * mm, width=BOX_INNER_WIDTH))
+        return self.boxed(inner, WARN_SHADE, WARN_RULE)
+
+    def texts(self) -> None:
+        s = self.story
+        s.append(self.heading("Texts for the dispute form", 0))
+        chosen: dict[str, FileRecord] = {}
+        for record in self.manifest.outputs:
+            if record.role != "complaint":
+                continue
+            kind = str(record.info.get("kind") or Path(record.path).stem)
+            if kind not in chosen or (record.upload and not chosen[kind].upload):
+                chosen[kind] = record  # the upload/ copy is what gets pasted
+        if not chosen:
+            s.append(self.missing("No texts were written in this build."))
+        limit = self.case.profile.max_text_chars
+        for kind, record in chosen.items():
+            file = self.package / record.path
+            try:
+                text = file.read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError) as exc:
+                self.problems.append((record.path, f"cannot read the text: {exc}"))
+                continue
+            chars = count_chars(text)
+            s.append(CondPageBreak(60 * mm))
+            s.append(self.heading(KIND_TITLES.get(kind, _humanise(kind)), 1))
+            s.append(self.para(f"{record.path} · {chars} of {limit} characters"
+                               + (" · OVER THE LIMIT" if chars > limit else ""), "small"))
+            s.append(Spacer(1, 3))
+            s.append(self.boxed([Paragraph(self.fonts.markup(text), self.styles["paste"])], colors.white))
+        notes = self.case.dispute.notes
+        s.append(CondPageBreak(40 * mm))
+        s.append(self.heading("The buyer's own account", 1))
+        if notes:
+            s.append(self.para("As written by the buyer, in the original language.", "small"))
+            s.append(Spacer(1, 3))
+            s.append(self.boxed([Paragraph(self.fonts.markup(notes), self.styles["paste"])], colors.white))
+        else:
+            s.append(self.missing("The buyer gave no notes in this case."))
+        s.append(PageBreak())
+
+    def exhibit_sections(self) -> None:
+        s = self.story
+        s.append(self.heading("Exhibits", 0))
+        lettered = exhibits(self.manifest.outputs)
+        if not lettered:
+            s.append(self.missing("No evidence files were prepared for upload, so there are no exhibits."))
+        has_video = any(r.role == "video" for _, r in lettered)
+        for letter, record in lettered:
+            title = f"Exhibit {letter}: {self.exhibit_kind(record)}"
+            if record.role == "video":
+                self.video_exhibit(title, record)
+            else:
+                self.photo_exhibit(title, record)
+        if not has_video:
+            s.append(CondPageBreak(30 * mm))
+            s.append(self.heading("Video", 1, "Video (none)"))
+            s.append(self.missing("No video in this case." if not self.case.media.videos else
+                                  "The case has a video, but it could not be prepared for upload (see the manifest's "
+                                  "errors)."))
+
+    def photo_exhibit(self, title: str, record: FileRecord) -> None:
+        file = self.package / record.path
+        screenshot = record.info.get("kind") == "tracking"
+        block: list[Flowable] = [self.heading(title, 1)]
+        block += self.image(file, FRAME_WIDTH, PHOTO_MAX_HEIGHT if not screenshot else SCREENSHOT_SLICE_HEIGHT,
+                            screenshot=screenshot)
+        block.append(Spacer(1, 5))
+        rows = [("Uploaded file", f"{record.path} ({_size(record.bytes)})"),
+                ("Original", record.source or "made by evidence-kit"),
+                ("What was done", _describe_transform(record))]
+        if record.transform.get("captured"):
+            rows.append(("Taken", str(record.transform["captured"])))
+        if record.info.get("combines"):
+            rows.append(("Combines", ", ".join(record.info["combines"])))
+        rows.append(("SHA-256", record.sha256))
+        block.append(self.facts_table(rows, label_width=30 * mm))
+        self.story.append(KeepTogether(block) if not screenshot else block[0])
+        if screenshot:
+            self.story.extend(block[1:])
+
+    def video_exhibit(self, title: str, record: FileRecord) -> None:
+        """Facts (video stage's ``sections["video"]``: probe, done, findings), checks, contact sheet."""
+        s = self.story
+        s.append(self.heading(title, 1))
+        video = self.manifest.sections.get("video") or {}
+        probe, done = video.get("probe") or {}, video.get("done") or record.transform
+        rows = [("Uploaded file", f"{record.path} ({_size(record.bytes)})"), ("Original", record.source or "")]
+        if probe:
+            width, height = probe.get("display_width") or probe.get("width"), probe.get("display_height") or probe.get(
+                "height")
+            audio = f", {probe['audio_codec'].upper()} audio" if probe.get("audio_codec") else ", no sound"
+            rows.append(("Original file", f"{str(probe.get('video_codec', '')).upper()} {width} × {height}, "
+                                          f"{probe.get('fps', 0):.0f} fps, {probe.get('duration', 0):.1f} s{audio}, "
+                                          f"{_size(int(probe.get('bytes') or 0))}"))
+            if probe.get("created"):
+                rows.append(("Filmed", str(probe["created"])))
+        if done:
+            what = "streams copied without re-encoding" if done.get("method") == "copy" else (
+                f"re-encoded ({', '.join(done.get('reasons') or []) or 'to fit the size limit'})"
+                if done.get("method") == "reencode" else str(done.get("method", "")))
+            if done.get("start") is not None and done.get("end") is not None:
+                what += f"; kept {done['start']:.1f}–{done['end']:.1f} s of the original"
+            if done.get("duration"):
+                what += f"; {done['duration']:.1f} s long"
+            if done.get("codecs"):
+                what += "; " + " + ".join(str(c).upper() for c in done["codecs"] if c)
+            if done.get("width") and done.get("height"):
+                what += f" {done['width']} × {done['height']}"
+            rows.append(("What was done", what))
+            if done.get("stripped"):
+                rows.append(("Removed", ", ".join(done["stripped"])))
+        rows.append(("SHA-256", record.sha256))
+        s.append(self.facts_table(rows, label_width=30 * mm))
+        findings = video.get("findings") or []
+        s.append(self.heading("Checks on the video", 1, "Video checks"))
+        if findings:
+            s.append(self.grid_table(["Result", "Finding"], [
+                [str(f.get("severity", "")).capitalize(), self._finding_text(f)] if isinstance(f, dict) else ["", str(f)]
+                for f in findings], [22 * mm, FRAME_WIDTH - 22 * mm]))
+        else:
+            s.append(self.missing("No problems were found in this video (no cuts, no damage, no black stretches)."
+                                  if probe else "No checks were recorded for this video."))
+        sheets = [r for r in self.manifest.outputs if r.role == "contact_sheet"]
+        for sheet in sheets:
+            s.append(CondPageBreak(100 * mm))
+            s.append(self.heading("Frames from the video (contact sheet)", 1, "Contact sheet"))
+            s.extend(self.image(self.package / sheet.path, FRAME_WIDTH, FRAME_HEIGHT - 40 * mm))
+        if not sheets:
+            s.append(self.missing("No contact sheet of frames was made for this video."))
+
+    @staticmethod
+    def _finding_text(finding: dict[str, Any]) -> str:
+        text = str(finding.get("message") or finding.get("code") or "")
+        at, until = finding.get("at"), finding.get("until")
+        if isinstance(at, (int, float)):
+            text += f" (at {at:.1f} s" + (f" to {until:.1f} s)" if isinstance(until, (int, float)) else ")")
+        return text
+
+    def supporting(self) -> None:
+        """Material the form does not take but a mediator may ask for: tracking pages, chats, receipts."""
+        s = self.story
+        s.append(CondPageBreak(100 * mm))
+        s.append(self.heading("Supporting evidence (not uploaded in the form)", 0, "Supporting evidence"))
+        s.append(self.heading("Tracking", 1))
+        for ref in self.case.tracking:
+            s.append(self.para(f"Tracking number {ref.number or '—'}"
+                               + (f" ({ref.carrier})" if ref.carrier else "") + (f" · {ref.url}" if ref.url else ""),
+                               "body"))
+        section = self.manifest.sections.get("tracking") or {}
+        for item in section.get("not_looked_up") or []:
+            s.append(self.para(f"Tracking number {item.get('number', '')} was not looked up online in this build.",
+                               "small"))
+        for item in section.get("errors") or []:
+            s.append(self.para(f"Not captured: {item.get('target', '')}: {item.get('message', '')}", "small"))
+        # The tracking stage's full-page captures (role "tracking"); uploaded JPEG parts are exhibits above.
+        screenshots = [r for r in self.manifest.outputs if r.role == "tracking" and not r.upload
+                       and Path(r.path).suffix.lower() in (".png", ".jpg", ".jpeg", ".webp")]
+        for number, record in enumerate(screenshots, 1):
+            info, transform = record.info, record.transform
+            title = str(info.get("title") or info.get("site") or info.get("number") or Path(record.path).name)
+            if transform.get("parts", 1) > 1:
+                title += f" (part {transform.get('part')} of {transform['parts']})"
+            s.append(CondPageBreak(80 * mm))
+            s.append(self.heading(f"Tracking screenshot {number}: {title}", 1))
+            where = info.get("final_url") or info.get("url") or ("events entered by the buyer"
+                                                                  if info.get("kind") == "events" else "")
+            when = f"captured {info['captured_utc']}" if info.get("captured_utc") else ""
+            s.append(self.para(" · ".join(x for x in (str(where), when) if x), "small"))
+            s.append(self.para(f"{record.path} · {_size(record.bytes)} · SHA-256 {record.sha256}", "small"))
+            s.append(Spacer(1, 3))
+            s.extend(self.image(self.package / record.path, FRAME_WIDTH, SCREENSHOT_SLICE_HEIGHT, screenshot=True))
+        if not screenshots:
+            s.append(self.missing("No tracking screenshots in this case."))
+        self._input_images("Chat with the seller", "chat", "No screenshots of the chat with the seller in this case.")
+        s.append(CondPageBreak(40 * mm))
+        s.append(self.heading("Receipts and invoices", 1))
+        receipts = [r for r in self.manifest.inputs if r.role == "receipt"]
+        if receipts:
+            s.append(self.grid_table(["File", "Size", "SHA-256"], [[r.path, _size(r.bytes), self.para(_hash_lines(r.sha256), "mono")]
+                                                                 for r in receipts],
+                                     [FRAME_WIDTH - 72 * mm, 22 * mm, 50 * mm]))
+            s.append(self.para("Receipts are kept as the original PDF files; attach them where the form takes "
+                               "documents.", "small"))
+        else:
+            s.append(self.missing("No receipts or invoices in this case."))
+
+    def _input_images(self, title: str, role: str, none_text: str) -> None:
+        s = self.story
+        records = [r for r in self.manifest.inputs if r.role == role]
+        s.append(CondPageBreak(60 * mm))
+        s.append(self.heading(title, 1))
+        if not records:
+            s.append(self.missing(none_text))
+        for record in records:
+            s.append(CondPageBreak(80 * mm))
+            s.append(self.para(f"{record.path} · {_size(record.bytes)} · SHA-256 {record.sha256}", "small"))
+            s.append(Spacer(1, 3))
+            s.extend(self.image(self.case.root / record.path, FRAME_WIDTH, SCREENSHOT_SLICE_HEIGHT, screenshot=True))
+            s.append(Spacer(1, 8))
+
+    def checklist(self) -> None:
+        """The checklist stage's ``sections["checklist"]``: what the reason needs, what is present, the gaps."""
+        s = self.story
+        s.append(CondPageBreak(70 * mm))
+        s.append(self.heading("Evidence checklist", 0))
+        checklist = self.manifest.sections.get("checklist")
+        if not isinstance(checklist, dict) or not checklist:
+            s.append(self.missing("The evidence checklist was not worked out in this build."))
+            return
+        title = checklist.get("title") or REASONS.get(self.case.dispute.reason, self.case.dispute.reason)
+        verdict = ("Everything the reason needs is here." if checklist.get("complete") else
+                   "Something the reason needs is missing: see below.")
+        s.append(self.para(f"Reason: {title}. {verdict}", "body"))
+        for label, key in (("What it can win", "wins"), ("Note", "caveat")):
+            if checklist.get(key):
+                s.append(self.para(f"{label}: {checklist[key]}", "small"))
+        s.append(Spacer(1, 5))
+        rows: list[list[Any]] = []
+        for kind, files in (checklist.get("present") or {}).items():
+            rows.append([self.para("Present", "ok"), _humanise(kind), ", ".join(files)])
+        for gap in checklist.get("gaps") or []:
+            status = "Missing" if gap.get("required", True) else "Recommended"
+            rows.append([self.para(status, "alert"), _humanise(str(gap.get("kind", ""))), str(gap.get("message", ""))])
+        if rows:
+            s.append(self.grid_table(["Status", "Evidence", "Details"], rows, [24 * mm, 34 * mm, FRAME_WIDTH - 58 * mm]))
+
+    def appendix(self) -> None:
+        s = self.story
+        s.append(PageBreak())
+        s.append(self.heading("Appendix: manifest of every file", 0, "Appendix: manifest"))
+        s.append(self.para("Every file the package was made from and every file it contains, with its size and "
+                           "SHA-256. To check that nothing was changed since, run:", "body"))
+        s.append(Spacer(1, 3))
+        s.append(self.boxed([self.para("evidence-kit verify evidence-package", "mono")]))
+        s.append(Spacer(1, 3))
+        s.append(self.para(
+            "It recomputes every hash below, re-checks every upload limit of the profile, and checks the manifest "
+            "hash printed in this document's footer. That hash is the SHA-256 of the manifest's file list without "
+            "this summary (evidence_kit.manifest.content_hash): it identifies exactly which files this document "
+            "describes.", "small"))
+        for title, records, base in (("Evidence as given (inputs)", self.manifest.inputs, "case folder"),
+                                     ("Package contents (outputs)", [r for r in self.manifest.outputs
+                                                                     if r.role != SUMMARY_ROLE], "package")):
+            s.append(self.heading(title, 1))
+            if not records:
+                s.append(self.missing("None."))
+                continue
+            rows = [[r.path + (" (uploaded)" if r.upload else ""), r.role, _size(r.bytes),
+                     self.para(_hash_lines(r.sha256), "mono")] for r in records]
+            s.append(self.grid_table([f"Path (in the {base})", "Role", "Size", "SHA-256"], rows,
+                                     [FRAME_WIDTH - 92 * mm, 24 * mm, 18 * mm, 50 * mm]))
+        problems = [*self.manifest.errors, *self.manifest.warnings]
+        if problems:
+            s.append(self.heading("Problems recorded while building", 1))
+            s.append(self.grid_table(["File", "Problem"], [[p.path or "", p.message] for p in problems],
+                                     [55 * mm, FRAME_WIDTH - 55 * mm]))
+
+
+def render_summary(case: Case, manifest: Manifest, package: str | Path, destination: str | Path, *,
+                   today: date | None = None) -> SummaryResult:
+    """Write the summary PDF for ``case`` from ``manifest`` (whose outputs live under ``package``).
+
+    The PDF is written atomically. Files that cannot be shown are noted in the PDF and recorded as
+    manifest warnings; a missing font setup raises MissingDependencyError.
+    """
+    package, destination = Path(package), Path(destination)
+    today = today or datetime.now(timezone.utc).date()
+    fonts = FontChain.discover()
+    digest = content_hash(manifest.inputs, [r for r in manifest.outputs if r.role != SUMMARY_ROLE])
+    builder = _Builder(case, manifest, package, fonts, today)
+    story = builder.build()
+    footer = fonts.markup(f"{case.title} · order {case.order.number}")
+    fonts.register_fallbacks()
+    meta = {"title": f"Dispute evidence summary: {case.title}",
+            "subject": f"Order {case.order.number}: {REASONS.get(case.dispute.reason, case.dispute.reason)}",
+            "author": "", "creator": f"evidence-kit {__version__}",
+            "keywords": f"order {case.order.number}, manifest hash {digest}"}
+    canvases: list[_PageCountCanvas] = []
+
+    def make_canvas(*args: Any, **kwargs: Any) -> _PageCountCanvas:
+        kwargs["initialFontName"] = fonts.regular.name  # no unembedded Helvetica in the page resources
+        canvas = _PageCountCanvas(*args, font_name=fonts.regular.name, **kwargs)
+        canvases.append(canvas)
+        return canvas
+
+    with atomic_path(destination) as tmp, _raw_jpeg_streams():
+        doc = _Document(str(tmp), footer, digest, fonts, **meta)
+        doc.build(story, canvasmaker=make_canvas)
+    pages = canvases[-1].pages
+    for path, message in builder.problems:
+        manifest.warn(f"not shown in the summary PDF: {message}", path, "summary")
+    if fonts.missing:
+        manifest.warn("no installed font has these characters, shown as '?' in the summary PDF: "
+                      + " ".join(f"U+{ord(c):04X}" for c in sorted(fonts.missing)), stage="summary")
+    return SummaryResult(destination, destination.stat().st_size, pages, digest, "".join(sorted(fonts.missing)))
+
+
+def summary_stage(ctx: "BuildContext") -> None:
+    """The pipeline's last stage: ``summary.pdf`` at the package root (role "summary", not uploaded)."""
+    ctx.report("summary", 0.0)
+    result = render_summary(ctx.case, ctx.manifest, ctx.staging, ctx.staging / SUMMARY_NAME, today=ctx.options.today)
+    ctx.add_output(result.path, SUMMARY_ROLE, upload=False, pages=result.pages, manifest_hash=result.manifest_hash)
+    ctx.manifest.sections["summary"] = {"path": SUMMARY_NAME, "pages": result.pages,
+                                        "manifest_hash": result.manifest_hash,
+                                        "hash_covers": "inputs and outputs, without the summary record"}
+    ctx.report("summary", 1.0)
+
+
+def build_summary(case_path: str | Path, out: str | Path | None = None, *, profile: str | Path | None = None,
+                  options: "BuildOptions | None" = None) -> Path:
+    """Build only the summary PDF for a case folder: the other stages run in a temporary package.
+
+    ``out`` defaults to ``<case folder>-summary.pdf`` beside the case folder (a PDF inside it would be
+    taken for a receipt on the next build).
+    """
+    from .pipeline import build_case  # the pipeline imports this module for its STAGES
+
+    root = Path(case_path).resolve()
+    if root.is_file():
+        root = root.parent
+    destination = Path(out) if out else root.with_name(f"{root.name}-summary.pdf")
+    with tempfile.TemporaryDirectory(prefix=".ek-summary-") as work:
+        result = build_case(root, out=Path(work) / "package", profile=profile, options=options)
+        with atomic_path(destination) as tmp:
+            shutil.copyfile(result.package / SUMMARY_NAME, tmp)
+    return destination

@@ -1,0 +1,309 @@
+"""The case summary PDF, checked with the real tools a reader's machine would use: qpdf, pdftotext, pdftoppm."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from evidence_kit.case import load_case
+from evidence_kit.manifest import FileRecord, Manifest, content_hash, verify_package
+from evidence_kit.pipeline import BuildContext, BuildOptions, build_case, photo_stage
+from evidence_kit.summary import SUMMARY_NAME, build_summary, render_summary, summary_stage
+
+from .conftest import noisy_photo
+
+TODAY = date(2026, 11, 25)
+
+UNICODE_TOML = """
+title = "Сломанный чайник / Hervidor roto"
+
+[order]
+number = "8204417765390127"
+store = "Sunny Home Appliance Store 阳光家居旗舰店"
+item = "Электрочайник 1,7 л, нержавеющая сталь"
+price = 34.90
+currency = "USD"
+ordered = 2026-10-20
+shipped = 2026-10-22
+delivered = 2026-11-18
+protection_ends = 2026-12-20
+
+[dispute]
+reason = "damaged"
+resolution = "refund_only"
+amount = 34.90
+seller_contacted = 2026-11-18
+seller_reply = "请先确认收货 (confirm receipt first)"
+notes = \"\"\"
+Посылка пришла 18 ноября, корпус чайника треснул и протекает.
+El hervidor llegó roto: ¿cómo es posible? Añadí fotos y el vídeo del desembalaje.
+\"\"\"
+"""
+
+BARE_TOML = """
+[order]
+number = "8100000000000002"
+store = "Plain Store"
+item = "USB cable"
+price = 3.10
+currency = "EUR"
+ordered = 2026-10-01
+shipped = 2026-10-03
+
+[dispute]
+reason = "not_received"
+"""
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(list(args), capture_output=True, text=True, check=False)
+
+
+def pdf_text(pdf: Path) -> str:
+    done = _run("pdftotext", "-layout", str(pdf), "-")
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def page_count(pdf: Path) -> int:
+    info = _run("pdfinfo", str(pdf)).stdout
+    return int(next(line.split()[-1] for line in info.splitlines() if line.startswith("Pages:")))
+
+
+def assert_sound_pdf(pdf: Path, tmp_path: Path) -> None:
+    """qpdf finds no damage, every page renders with pdftoppm, and every font is embedded."""
+    check = _run("qpdf", "--check", str(pdf))
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "No syntax or stream encoding errors" in check.stdout
+    out = tmp_path / "pages"
+    out.mkdir(exist_ok=True)
+    render = _run("pdftoppm", "-r", "30", "-png", str(pdf), str(out / "page"))
+    assert render.returncode == 0, render.stderr
+    assert len(list(out.glob("page-*.png"))) == page_count(pdf)
+    fonts = _run("pdffonts", str(pdf)).stdout.splitlines()[2:]
+    assert fonts and all(line.split()[-5] == "yes" for line in fonts), "\n".join(fonts)  # the "emb" column
+
+
+def tall_tracking_page(path: Path, height: int = 9000) -> None:
+    """A long phone-width tracking page: one dated event every 150 px, drawn text included."""
+    im = Image.new("RGB", (900, height), "white")
+    draw = ImageDraw.Draw(im)
+    font = ImageFont.load_default(size=28)
+    for i, y in enumerate(range(40, height - 60, 150)):
+        draw.rectangle((30, y, 870, y + 120), outline=(200, 205, 215), width=2)
+        draw.text((50, y + 20), f"2026-11-{1 + i % 28:02d} 10:{i % 60:02d}  Event {i}: parcel in transit", fill="black",
+                  font=font)
+    im.save(path)
+
+
+def distinct_photo(i: int) -> Image.Image:
+    """A 12 MP photo unlike the others (a dark shape in a different place), so none is taken for a duplicate."""
+    im = noisy_photo(4000, 3000, seed=i + 1)
+    draw = ImageDraw.Draw(im)
+    x, y = [(300, 300), (2200, 1400), (600, 1700)][i]
+    draw.ellipse((x, y, x + 1400, y + 1100), fill=(20 + 60 * i, 30, 40))
+    draw.rectangle((3000 - 900 * i, 200, 3600 - 900 * i, 2800), fill=(230, 220 - 50 * i, 90))
+    return im
+
+
+def chat_screenshot(path: Path) -> None:
+    im = Image.new("RGB", (720, 1280), (245, 246, 248))
+    draw = ImageDraw.Draw(im)
+    font = ImageFont.load_default(size=30)
+    for i, line in enumerate(["Buyer: the kettle arrived cracked", "Seller: please confirm receipt first"]):
+        draw.rounded_rectangle((30, 60 + i * 220, 690, 240 + i * 220), 24, fill=(220, 235, 250) if i % 2 == 0
+                               else "white")
+        draw.text((60, 120 + i * 220), line, fill="black", font=font)
+    im.save(path)
+
+
+@pytest.fixture(scope="module")
+def rich_package(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Manifest]:
+    """A case with 3 camera-size photos, Unicode facts, a chat screenshot and the outputs the texts and
+    tracking stages write (3 tracking screenshots, one very long), rendered by the real summary stage."""
+    base = tmp_path_factory.mktemp("rich")
+    root = base / "case"
+    for folder in ("photos", "chat"):
+        (root / folder).mkdir(parents=True)
+    (root / "case.toml").write_text(UNICODE_TOML, encoding="utf-8")
+    for i in range(3):  # 12 MP, well detailed: the PDF must not carry them at camera resolution
+        distinct_photo(i).save(root / "photos" / f"IMG_{i}.jpg", quality=92)
+    chat_screenshot(root / "chat" / "chat.png")
+    case = load_case(root)
+    staging = base / "package"
+    staging.mkdir()
+    manifest = Manifest(profile=case.profile)
+    manifest.inputs = [FileRecord.of(f, root, role) for role, files in (("photo", case.media.photos),
+                                                                         ("chat", case.media.chat)) for f in files]
+    ctx = BuildContext(case, staging, manifest, BuildOptions(today=TODAY))
+    photo_stage(ctx)
+    # What the tracking stage writes: full-page PNG captures, role "tracking", not uploaded.
+    tracking = staging / "tracking"
+    tracking.mkdir()
+    tall_tracking_page(tracking / "cainiao-1.png")
+    for n in (2, 3):
+        tall_tracking_page(tracking / f"17track-{n}.png", height=1400)
+    for png in sorted(tracking.glob("*.png")):
+        ctx.add_output(png, "tracking", transform={"method": "screenshot", "parts": 1, "part": 1},
+                       kind="live", number="LP00412345678901", title=f"Tracking {png.stem}",
+                       captured_utc="2026-11-24T10:00:00Z", final_url=f"http://127.0.0.1/{png.stem}")
+    # What the texts stage writes: role "complaint", kind dispute (uploaded) / seller / appeal.
+    texts = staging / "texts"
+    texts.mkdir()
+    for kind, text in (("dispute", "Order 8204417765390127 arrived with a cracked body (Exhibits A-C). "
+                                   "I ask for a full refund of 34.90 USD."),
+                       ("seller", "Hello, the kettle arrived cracked. Please refund 34.90 USD.")):
+        (texts / f"{kind}.txt").write_text(text, encoding="utf-8")
+        ctx.add_output(texts / f"{kind}.txt", "complaint", upload=kind == "dispute", kind=kind)
+    manifest.sections["checklist"] = {"title": "Item arrived damaged", "complete": False,
+                                      "present": {"photos": ["photo-1-IMG_0.jpg"]},
+                                      "gaps": [{"kind": "video", "message": "damaged: no unboxing video",
+                                                "required": True}]}
+    summary_stage(ctx)
+    manifest.write(staging)
+    return staging, manifest
+
+
+def test_rich_case_renders_every_part(rich_package: tuple[Path, Manifest], tmp_path: Path) -> None:
+    package, manifest = rich_package
+    pdf = package / SUMMARY_NAME
+    assert_sound_pdf(pdf, tmp_path)
+    text = pdf_text(pdf)
+    assert "8204417765390127" in text
+    # Every script round-trips through the embedded fonts: Chinese, Russian, Spanish accents.
+    for phrase in ("阳光家居旗舰店", "请先确认收货", "Электрочайник", "корпус чайника треснул", "¿cómo es posible?",
+                   "Añadí fotos"):
+        assert phrase in text, phrase
+    for letter in "ABC":
+        assert f"Exhibit {letter}:" in text
+    assert "Exhibit D" not in text
+    photos = [r for r in manifest.outputs if r.role == "photo"]
+    assert len(photos) == 3
+    for record in photos:  # each photo's SHA-256, whole, in its exhibit section
+        assert record.sha256 in text
+    summary = next(r for r in manifest.outputs if r.role == "summary")
+    assert summary.info["manifest_hash"] in text  # the footer
+    assert text.count(summary.info["manifest_hash"]) >= page_count(pdf)
+    assert "No video in this case." in text
+    assert "Dispute description" in text and "Message to the seller" in text
+    assert "damaged: no unboxing video" in text and "Missing" in text
+    assert "Buyer: the kettle arrived cracked" not in text  # a chat screenshot is an image, not text
+    assert 8 <= page_count(pdf) <= 30
+
+
+def test_long_tracking_screenshot_is_split_across_pages(rich_package: tuple[Path, Manifest]) -> None:
+    package, _ = rich_package
+    text = pdf_text(package / SUMMARY_NAME)
+    assert "Part 1 of " in text
+    parts = int(text.split("Part 1 of ", 1)[1].split()[0])
+    assert parts >= 3  # 9000 px tall at a readable width does not fit on one page
+    assert f"Part {parts} of {parts}" in text
+
+
+def test_size_bound_with_camera_photos(rich_package: tuple[Path, Manifest]) -> None:
+    package, manifest = rich_package
+    pdf = package / SUMMARY_NAME
+    camera_bytes = sum((package.parent / "case" / r.path).stat().st_size for r in manifest.inputs if r.role == "photo")
+    assert pdf.stat().st_size < 10_000_000
+    assert pdf.stat().st_size < camera_bytes  # downsampled to print resolution, not embedded at camera size
+
+
+def test_metadata_and_bookmarks(rich_package: tuple[Path, Manifest]) -> None:
+    pdf = rich_package[0] / SUMMARY_NAME
+    info = _run("pdfinfo", str(pdf)).stdout
+    assert "Title:           Dispute evidence summary: Сломанный чайник" in info
+    assert "Subject:         Order 8204417765390127: Item arrived damaged" in info
+    assert "Creator:         evidence-kit" in info
+    author = next(line for line in info.splitlines() if line.startswith("Author:"))
+    assert author.strip() == "Author:"  # left empty: the case names no author
+    outlines = json.loads(_run("qpdf", "--json", "--json-key=outlines", str(pdf)).stdout)["outlines"]
+    titles = [o["title"] for o in outlines]
+    assert titles[:3] == ["Case overview", "Texts for the dispute form", "Exhibits"]
+    assert "Appendix: manifest" in titles
+    exhibits = next(o for o in outlines if o["title"] == "Exhibits")
+    assert [k["title"] for k in exhibits["kids"]][:3] == [t for t in [k["title"] for k in exhibits["kids"]]
+                                                           if t.startswith("Exhibit ")][:3]
+
+
+def test_manifest_hash_is_recomputable_and_verified(rich_package: tuple[Path, Manifest], tmp_path: Path) -> None:
+    package, _ = rich_package
+    data = json.loads((package / "manifest.json").read_text(encoding="utf-8"))
+    summary = next(r for r in data["outputs"] if r["role"] == "summary")
+    records = [FileRecord(**r) for r in data["outputs"]]
+    assert content_hash([FileRecord(**r) for r in data["inputs"]], records) == summary["info"]["manifest_hash"]
+    assert verify_package(package).ok
+    # Edit the manifest's list of inputs after the fact: the PDF no longer describes it, and verify says so.
+    copy = tmp_path / "package"
+    subprocess.run(["cp", "-r", str(package), str(copy)], check=True)
+    data["inputs"][0]["sha256"] = "0" * 64
+    (copy / "manifest.json").write_text(json.dumps(data), encoding="utf-8")
+    report = verify_package(copy)
+    assert not report.ok
+    assert any("summary.pdf: prints manifest hash" in p for p in report.problems)
+
+
+def test_missing_parts_are_said_plainly(make_case, tmp_path: Path) -> None:
+    """No photos, no video, no tracking, no notes, no checklist: each part says so instead of vanishing."""
+    root = make_case(toml=BARE_TOML)
+    case = load_case(root)
+    package = tmp_path / "pkg"
+    package.mkdir()
+    manifest = Manifest(profile=case.profile)
+    result = render_summary(case, manifest, package, package / SUMMARY_NAME, today=TODAY)
+    assert_sound_pdf(result.path, tmp_path)
+    text = pdf_text(result.path)
+    for phrase in ("No video in this case.", "No tracking screenshots in this case.",
+                   "The buyer gave no notes in this case.", "No texts were written in this build.",
+                   "No receipts or invoices in this case.", "not delivered",
+                   "The evidence checklist was not worked out in this build."):
+        assert phrase in text, phrase
+    assert 3 <= result.pages <= 8
+
+
+def test_unreadable_screenshot_and_unknown_characters_do_not_stop_the_pdf(make_case, tmp_path: Path) -> None:
+    root = make_case(toml=BARE_TOML.replace('item = "USB cable"', 'item = "USB cable \U0010fffd"'))
+    (root / "chat").mkdir()
+    (root / "chat" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+    case = load_case(root)
+    manifest = Manifest(profile=case.profile)
+    manifest.inputs = [FileRecord.of(root / "chat" / "broken.png", root, "chat")]
+    package = tmp_path / "pkg"
+    package.mkdir()
+    result = render_summary(case, manifest, package, package / SUMMARY_NAME, today=TODAY)
+    assert_sound_pdf(result.path, tmp_path)
+    text = pdf_text(result.path)
+    assert "This file could not be shown here" in text
+    assert "USB cable ?" in text
+    assert result.missing_characters == "\U0010fffd"
+    messages = [w.message for w in manifest.warnings]
+    assert any("not shown in the summary PDF" in m for m in messages)
+    assert any("U+10FFFD" in m for m in messages)
+
+
+def test_build_includes_summary_and_verify_passes(make_case) -> None:
+    root = make_case(photos={"a.jpg": noisy_photo(800, 600, seed=5)}, quality=90)
+    result = build_case(root, options=BuildOptions(today=TODAY))
+    summary = [r for r in result.manifest.outputs if r.role == "summary"]
+    assert [r.path for r in summary] == [SUMMARY_NAME] and not summary[0].upload
+    assert (result.package / SUMMARY_NAME).is_file()
+    assert result.manifest.sections["summary"]["pages"] == page_count(result.package / SUMMARY_NAME)
+    assert verify_package(result.package).ok
+
+
+def test_summary_command_builds_the_pdf_alone(make_case, tmp_path: Path) -> None:
+    root = make_case(photos={"a.jpg": noisy_photo(640, 480, seed=6)}, quality=90)
+    out = tmp_path / "out" / "kettle.pdf"
+    done = subprocess.run([str(Path(sys.executable).parent / "evidence-kit"), "summary", str(root), "--out", str(out)],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert str(out) in done.stdout
+    assert "Exhibit A:" in pdf_text(out)
+    assert not (root / "evidence-package").exists()  # built alone: no package left in the case folder
+    default = build_summary(root, options=BuildOptions(today=TODAY))  # the library call, default place
+    assert default == root.resolve().with_name(f"{root.name}-summary.pdf") and default.is_file()
