@@ -1,0 +1,331 @@
+"""Texts, evidence checklist and the texts stage: limits, essentials, fitting, the buyer's notes, golden texts."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import unicodedata
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from evidence_kit.case import load_case
+from evidence_kit.checklist import check_evidence
+from evidence_kit.cli import main
+from evidence_kit.complaint import KINDS, compose, refund_phrase
+from evidence_kit.errors import LimitError
+from evidence_kit.manifest import FileRecord, count_chars, verify_package
+from evidence_kit.pipeline import BuildOptions, build_case
+from evidence_kit.reasons import REASON_RULES, REASONS, RESOLUTIONS
+
+from .conftest import EXAMPLE_CASE
+
+GOLDEN = Path(__file__).parent / "golden"
+TODAY = date(2026, 11, 25)
+ORDER = "8100000000000001"
+
+BASE_TOML = f"""
+[order]
+number = "{ORDER}"
+store = "Test Store"
+item = "Test item"
+price = 20.00
+currency = "USD"
+ordered = 2026-10-01
+shipped = 2026-10-03
+delivered = 2026-10-30
+protection_ends = 2026-12-01
+
+[dispute]
+reason = "damaged"
+resolution = "refund_only"
+seller_contacted = 2026-11-01
+notes = "The box was crushed."
+
+[[tracking]]
+number = "LP00412345678901"
+"""
+
+
+@pytest.fixture(scope="module")
+def base_case(tmp_path_factory):
+    root = tmp_path_factory.mktemp("base")
+    (root / "case.toml").write_text(BASE_TOML, encoding="utf-8")
+    return load_case(root)
+
+
+def with_facts(case, *, order=None, **dispute):
+    return replace(case, order=replace(case.order, **(order or {})), dispute=replace(case.dispute, **dispute))
+
+
+def record(path: str, role: str = "photo", **info) -> FileRecord:
+    return FileRecord(path=path, role=role, bytes=1, sha256="0" * 64, upload=True, info=info)
+
+
+EXHIBITS = [("A", record("upload/photo-1-IMG_0104.jpg", caption="Crack across the body, seen on arrival")),
+            ("B", record("upload/photo-2-IMG_0101.jpg", caption="Crack, close to the handle")),
+            ("C", record("upload/photo-3-IMG_0106.jpg")),
+            ("D", record("upload/video.mp4", role="video"))]
+
+LONG_ITEM = ("Universal Electric Kettle Stainless Steel 1.7 L 2200 W Fast Boil Auto Shut-Off Boil-Dry Protection "
+             "Cordless 360 Degree Base LED Indicator BPA Free for Home Office Travel Kitchen Gift ") * 3
+LONG_NOTES = " ".join(f"On day {i} I checked the kettle again and the crack had grown a little longer." for i in range(40))
+
+
+def problem_variants(reason: str) -> list[str]:
+    from evidence_kit.complaint import _template
+
+    return [v.split("{")[0] for v in _template("reasons")[reason]["problem"]]
+
+
+@pytest.mark.parametrize("resolution", sorted(RESOLUTIONS))
+@pytest.mark.parametrize("reason", sorted(REASONS))
+def test_every_reason_and_resolution_fits_with_its_essentials(base_case, reason, resolution):
+    case = with_facts(base_case, order={"item": LONG_ITEM}, reason=reason, resolution=resolution, notes=LONG_NOTES,
+                      amount=Decimal("12.50"), seller_reply="They offered 2 dollars.")
+    for kind in KINDS:
+        text, _ = compose(case, kind, today=TODAY, lettered=EXHIBITS)
+        assert count_chars(text.text) <= case.profile.max_text_chars, kind
+        assert ORDER in text.text and "a partial refund of USD 12.50" in text.text
+        assert any(start and start in text.text for start in problem_variants(reason)), (kind, text.text)
+        assert text.text[-1] in ".?", text.text
+        assert "notes.40" in text.dropped  # 3000 characters of notes cannot all fit
+
+
+def test_short_texts_keep_everything_and_name_exhibits(base_case):
+    text, warnings = compose(base_case, "dispute", today=TODAY, lettered=EXHIBITS)
+    assert not text.dropped and not warnings
+    assert "A) photo-1-IMG_0104.jpg, crack across the body, seen on arrival" in text.text
+    assert "C) photo-3-IMG_0106.jpg; D) video.mp4, unboxing video." in text.text
+    assert "I contacted the seller on 1 November 2026, but we could not resolve the problem." in text.text
+
+
+def test_fitting_drops_notes_before_shortening_evidence(base_case):
+    case = with_facts(base_case, notes="The lid does not close. The handle is loose. The cord is short.")
+    full, _ = compose(case, "dispute", today=TODAY, lettered=EXHIBITS)
+    tight = replace(case, profile=replace(case.profile, max_text_chars=full.chars - 30))
+    text, _ = compose(tight, "dispute", today=TODAY, lettered=EXHIBITS)
+    assert text.chars <= full.chars - 30
+    assert "thanks" in text.dropped and "evidence" not in text.shortened
+    very_tight = replace(case, profile=replace(case.profile, max_text_chars=260))
+    text, _ = compose(very_tight, "dispute", today=TODAY, lettered=EXHIBITS)
+    assert text.chars <= 260 and ORDER in text.text and "I request a full refund of USD 20.00" in text.text
+    assert "The item" in text.text  # the problem stays, shortened if need be
+
+
+def test_a_limit_too_small_for_the_essentials_is_a_clear_error(base_case):
+    tiny = replace(base_case, profile=replace(base_case.profile, max_text_chars=60))
+    with pytest.raises(LimitError, match=r"the dispute text needs \d+ characters even in its shortest form.*limit is 60"):
+        compose(tiny, "dispute", today=TODAY)
+
+
+def test_refund_phrases(base_case):
+    assert refund_phrase(base_case) == "a full refund of USD 20.00"
+    assert refund_phrase(with_facts(base_case, amount=Decimal("20"))) == "a full refund of USD 20.00"
+    assert refund_phrase(with_facts(base_case, amount=Decimal("7.5"))) == "a partial refund of USD 7.50"
+    assert refund_phrase(with_facts(base_case, order={"price": None})) == "a full refund"
+
+
+def test_non_english_notes_are_kept_out_with_a_warning(base_case):
+    notes = "Посылка пришла разбитой, чайник течёт.\nEl hervidor llegó roto y no funciona.\nThe lid is cracked."
+    text, warnings = compose(with_facts(base_case, notes=notes), "dispute", today=TODAY)
+    assert "The lid is cracked." in text.text
+    assert "Посылка" not in text.text and "hervidor" not in text.text
+    assert any("2 of 3 sentences are not in English (detected: russian, spanish)" in w and "summary PDF" in w
+               for w in warnings)
+
+
+def test_insults_and_shouting_are_flagged_with_a_suggestion(base_case):
+    notes = "THIS SELLER IS A SCAMMER!!! The seller is a liar. The kettle leaks from the base."
+    text, warnings = compose(with_facts(base_case, notes=notes), "seller", today=TODAY)
+    assert "The kettle leaks from the base." in text.text
+    assert "SCAMMER" not in text.text and "liar" not in text.text
+    joined = " ".join(warnings)
+    assert "scammer" in joined and "shouting" in joined and 'repeated "!"' in joined and "liar" in joined
+    assert "describe what happened instead" in joined
+
+
+def test_chinese_store_name_is_kept_and_text_is_clean(base_case):
+    case = with_facts(base_case, order={"store": "阳光家居 Sunny Home", "item": "Cafe\u0301 kettle\x07 2 L"},
+                      notes="It\tleaks\x00 when   filled.")
+    text, _ = compose(case, "dispute", today=TODAY)
+    assert "from 阳光家居 Sunny Home." in text.text
+    assert '"Café kettle 2 L"' in text.text and "It leaks when filled." in text.text
+    assert unicodedata.is_normalized("NFC", text.text)
+    assert all(ch.isprintable() or ch == "\n" for ch in text.text)
+
+
+def test_newlines_count_as_one_character(base_case):
+    text, _ = compose(base_case, "seller", today=TODAY)
+    assert text.text.startswith("Hello,\n\nI am writing about my order") and text.text.endswith("\n\nThank you.")
+    assert text.chars == len(text.text)
+
+
+def test_no_false_claim_of_contacting_the_seller(base_case):
+    text, _ = compose(with_facts(base_case, seller_contacted=None), "dispute", today=TODAY)
+    assert "contacted the seller" not in text.text
+
+
+hostile_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=400)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(item=hostile_text, notes=hostile_text, reply=st.text(max_size=120),
+       limit=st.integers(150, 1000), kind=st.sampled_from(KINDS), reason=st.sampled_from(sorted(REASONS)),
+       amount=st.one_of(st.none(), st.decimals(min_value=0, max_value=20, places=2)))
+def test_property_any_facts_give_a_whole_text_within_the_limit(base_case, item, notes, reply, limit, kind, reason,
+                                                               amount):
+    case = with_facts(base_case, order={"item": item}, reason=reason, notes=notes, seller_reply=reply, amount=amount)
+    case = replace(case, profile=replace(case.profile, max_text_chars=limit))
+    try:
+        text, _ = compose(case, kind, today=TODAY, lettered=EXHIBITS)
+    except LimitError as exc:
+        assert "even in its shortest form" in exc.message
+        return
+    assert count_chars(text.text) <= limit
+    assert ORDER in text.text and text.text[-1] in '.?!"…)\'”’'  # ends a sentence, never mid-word
+    assert unicodedata.is_normalized("NFC", text.text)
+    assert all(ch.isprintable() or ch == "\n" for ch in text.text)
+
+
+def test_checklist_gaps_in_plain_words(make_case):
+    not_received = load_case(make_case(BASE_TOML.replace('reason = "damaged"', 'reason = "not_received"')
+                                       .replace("delivered = 2026-10-30\n", "")
+                                       .replace('seller_contacted = 2026-11-01\n', ""), name="nr"))
+    messages = [g.message for g in check_evidence(not_received).gaps]
+    assert "not received: no tracking screenshot showing the parcel never reached your city" in messages
+    assert "not received: no screenshot of the chat asking the seller to extend buyer protection" in messages
+    assert any("no record that you contacted the seller first" in m for m in messages)
+
+    damaged_root = make_case(BASE_TOML, name="dm")
+    damaged = check_evidence(load_case(damaged_root))
+    assert "damaged: no unboxing video (ideally filmed from the unopened parcel)" in [g.message for g in damaged.gaps]
+    assert not damaged.complete
+    (damaged_root / "video").mkdir()
+    (damaged_root / "video" / "unboxing.mp4").write_bytes(b"\0" * 10)
+    (damaged_root / "photos" / "a.jpg").write_bytes(b"\0" * 10)
+    on_disk = check_evidence(load_case(damaged_root))
+    assert on_disk.complete and on_disk.present["video"] == ["video/unboxing.mp4"]
+    # Once built, only what was written counts: a video that failed to convert leaves the gap open.
+    built = check_evidence(load_case(damaged_root), [record("upload/photo-1-a.jpg")])
+    assert [g.kind for g in built.gaps if g.required] == ["video"]
+
+
+def test_refund_only_is_the_default_when_the_parcel_never_came(make_case):
+    for reason, rule in REASON_RULES.items():
+        toml = BASE_TOML.replace('reason = "damaged"', f'reason = "{reason}"').replace('resolution = "refund_only"\n', "")
+        if rule.parcel_arrived:
+            with pytest.raises(Exception, match="dispute.resolution: missing"):
+                load_case(make_case(toml, name=f"r-{reason}"))
+        else:
+            assert load_case(make_case(toml, name=f"r-{reason}")).dispute.resolution == "refund_only"
+    returned = BASE_TOML.replace('reason = "damaged"', 'reason = "not_received"').replace(
+        '"refund_only"', '"return_and_refund"')
+    gaps = check_evidence(load_case(make_case(returned, name="ret"))).gaps
+    assert any('choose "refund only" when the parcel never came' in g.message for g in gaps)
+
+
+# Three representative cases whose texts are kept in tests/golden and were read for natural English.
+GOLDEN_CASES = {
+    "kettle-damaged": (dict(), EXHIBITS),
+    "not-received": (dict(order={"item": "Wireless earbuds, black", "price": Decimal("12.50"), "currency": "EUR",
+                                 "delivered": None, "store": "Best Audio Store"},
+                          reason="not_received", seller_reply="", amount=None,
+                          notes="Посылка так и не пришла. The tracking has not changed since 20 October."),
+                      [("A", record("upload/photo-1-tracking-LP00412345678901.jpg", kind="tracking")),
+                       ("B", record("upload/photo-2-chat.jpg", caption="Chat asking the seller to extend protection"))]),
+    "wrong-size-appeal": (dict(order={"item": "Winter jacket, size L", "price": Decimal("29.99"),
+                                      "store": "深圳服装 Fashion Store"},
+                               reason="wrong_size", resolution="return_and_refund", amount=Decimal("15.00"),
+                               seller_reply="They said the size chart was correct.", opened=date(2026, 11, 3),
+                               escalated_closed=date(2026, 11, 22),
+                               notes="The jacket is size S. The label says S. This seller is a total scam!!!"),
+                          [("A", record("upload/photo-1-label.jpg", caption="The size label shows S")),
+                           ("B", record("upload/photo-2-measure.jpg", caption="Chest width 48 cm against a tape"))]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GOLDEN_CASES))
+def test_golden_texts(base_case, name):
+    facts, lettered = GOLDEN_CASES[name]
+    case = load_case(EXAMPLE_CASE) if name == "kettle-damaged" else with_facts(base_case, **facts)
+    for kind in KINDS:
+        text, _ = compose(case, kind, today=TODAY, lettered=lettered)
+        path = GOLDEN / f"{name}-{kind}.txt"
+        if os.environ.get("EVIDENCE_KIT_UPDATE_GOLDEN"):
+            path.parent.mkdir(exist_ok=True)
+            path.write_text(text.text, encoding="utf-8")
+        assert text.text == path.read_text(encoding="utf-8"), f"{path} differs (EVIDENCE_KIT_UPDATE_GOLDEN=1 rewrites)"
+
+
+@pytest.fixture(scope="module")
+def built_example(tmp_path_factory):
+    root = tmp_path_factory.mktemp("built") / "kettle"
+    shutil.copytree(EXAMPLE_CASE, root, ignore=shutil.ignore_patterns("evidence-package*", ".ek-tmp-*"))
+    return build_case(root, options=BuildOptions(today=TODAY))
+
+
+def test_build_writes_the_texts_deadlines_and_checklist(built_example):
+    package, manifest = built_example.package, built_example.manifest
+    texts = {r.info["kind"]: r for r in manifest.outputs if r.role == "complaint"}
+    assert set(texts) == set(KINDS)
+    assert texts["dispute"].path == "upload/dispute.txt" and texts["dispute"].upload
+    assert texts["seller"].path == "texts/seller-message.txt" and not texts["seller"].upload
+    assert texts["appeal"].path == "texts/appeal.txt" and not texts["appeal"].upload
+    for rec in texts.values():
+        written = (package / rec.path).read_text(encoding="utf-8")
+        assert count_chars(written) == rec.info["chars"] <= manifest.profile.max_text_chars
+        assert "8204417765390127" in written
+    dispute = (package / "upload/dispute.txt").read_text(encoding="utf-8")
+    assert "A) photo-1-IMG_0104.jpg, crack across the body, seen on arrival" in dispute
+    data = json.loads((package / "manifest.json").read_text(encoding="utf-8"))
+    assert data["deadlines"]["status"] == "open_now" and data["deadlines"]["negotiation_days"] == 15
+    assert data["checklist"]["reason"] == "damaged" and data["texts"]["dispute"]["path"] == "upload/dispute.txt"
+    assert verify_package(package).ok
+
+
+def test_verify_catches_a_dispute_text_made_too_long(built_example, tmp_path):
+    package = tmp_path / "pkg"
+    shutil.copytree(built_example.package, package)
+    manifest_path = package / "manifest.json"
+    data = json.loads(manifest_path.read_text(encoding="utf-8"))
+    text = package / "upload/dispute.txt"
+    text.write_text("x" * 1001, encoding="utf-8")
+    from evidence_kit.fsutil import sha256_file
+
+    for rec in data["outputs"]:  # a consistent manifest, so only the limit check can catch it
+        if rec["path"] == "upload/dispute.txt":
+            rec["bytes"], rec["sha256"] = text.stat().st_size, sha256_file(text)
+    manifest_path.write_text(json.dumps(data), encoding="utf-8")
+    report = verify_package(package)
+    assert "upload/dispute.txt: 1001 characters is over the text limit of 1000" in report.problems
+
+
+def test_build_with_a_tiny_text_limit_fails_only_the_texts(make_case):
+    root = make_case(BASE_TOML + '\n[profile]\nname = "aliexpress"\nmax_text_chars = 50\n', name="tiny")
+    result = build_case(root, options=BuildOptions(today=TODAY))
+    assert not any(r.role == "complaint" for r in result.manifest.outputs)
+    assert {e.path for e in result.manifest.errors} == {"upload/dispute.txt", "texts/seller-message.txt",
+                                                        "texts/appeal.txt"}
+    assert all("limit is 50" in e.message for e in result.manifest.errors)
+    assert int(result.exit_code) == 1 and not (result.package / "upload" / "dispute.txt").exists()
+    assert "deadlines" in result.manifest.sections and "checklist" in result.manifest.sections
+
+
+def test_complaint_command(make_case, capsys):
+    root = make_case(BASE_TOML.replace('notes = "The box was crushed."', 'notes = "Caja rota, no funciona nada."'))
+    assert main(["complaint", str(root), "--kind", "dispute", "--today", "2026-11-25"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith(f"This dispute concerns order {ORDER}") and "Caja" not in captured.out
+    assert "dispute: " in captured.err and "/1000 characters" in captured.err and "spanish" in captured.err
+    assert main(["complaint", str(root), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [t["kind"] for t in data["texts"]] == list(KINDS) and all(t["chars"] <= 1000 for t in data["texts"])
+    tiny = make_case(BASE_TOML + '\n[profile]\nname = "aliexpress"\nmax_text_chars = 40\n', name="tiny")
+    assert main(["complaint", str(tiny)]) == 5
+    assert "LimitError: the seller text needs" in capsys.readouterr().err
