@@ -53,13 +53,14 @@ LOW_AUDIO_BPS = 64_000  # when audio would take more than a quarter of a small b
 MIN_BITS_PER_PIXEL = 0.04
 MAX_BITS_PER_PIXEL = 0.25  # about 15 Mbit/s at 1080p30, what phones record at: more buys nothing visible
 SHORT_SIDE_LADDER = (2160, 1440, 1080, 720, 540, 480, 360)
-MIN_SHORT_SIDE = 360  # below this a defect is no longer visible: fail and ask for a trim instead
+MIN_SHORT_SIDE = 480  # below this a defect is hard to see: fail and ask for a trim instead
 MAX_FPS_WHEN_SHORT = 30  # 60 fps phone video is halved before the picture is scaled down
 
-# Checks. Scene scores come from ffmpeg's scdet on a 160-pixel-wide copy (a hard cut scores 28-45 there,
-# a hand-held pan stays well below); black and frozen stretches shorter than these are normal handling.
+# Checks. Scene scores come from ffmpeg's scdet on a 160-pixel-wide copy: cuts between unrelated scenes
+# scored 18-45 there, continuous motion below 5. 12 errs towards reporting (a finding is a warning, not a
+# verdict). Black and frozen stretches shorter than these are normal handling.
 ANALYSIS_WIDTH = 160
-CUT_SCORE = 20.0
+CUT_SCORE = 12.0
 BLACK_MIN_SECONDS = 1.0
 FREEZE_MIN_SECONDS = 2.0
 SHORTEST_PLAUSIBLE = 3.0  # seconds: too short to show a parcel being opened
@@ -428,6 +429,10 @@ class EncodePlan:
         return asdict(self)
 
 
+def _megabytes(n: int) -> str:
+    return f"{n / 1e6:,.0f} MB" if n >= 10_000_000 else f"{n / 1e6:,.2f} MB"
+
+
 def _even(n: float) -> int:
     return max(2, int(round(n / 2)) * 2)
 
@@ -452,14 +457,14 @@ def plan_encode(probe: VideoProbe, duration: float, max_bytes: int) -> EncodePla
             scale = side / short
             w, h = _even(dw * scale), _even(dh * scale)
             if video_bps >= MIN_BITS_PER_PIXEL * w * h * rate:
-                # A generous limit (a format conversion, not a squeeze) gets a phone camera's rate, not more.
-                video_bps = min(video_bps, int(MAX_BITS_PER_PIXEL * w * h * rate))
+                # A generous limit (a format conversion, not a squeeze) gets the source's own rate or a phone
+                # camera's, whichever is higher: more would only inflate the file.
+                ceiling = max(probe.bit_rate or 0, int(MAX_BITS_PER_PIXEL * w * h * rate))
+                video_bps = min(video_bps, ceiling)
                 return EncodePlan(video_bps, audio_bps, w, h, rate, side != short)
-    smallest = min(rungs[-1], short)
-    need_bps = MIN_BITS_PER_PIXEL * smallest * smallest * dw / dh * min(rates) if dw >= dh else \
-        MIN_BITS_PER_PIXEL * smallest * smallest * dh / dw * min(rates)
-    longest = max_bytes * FILL * 8 / (need_bps + audio_bps)
-    raise LimitError(f"{format_time(duration)} of video cannot fit in {max_bytes / 1e6:,.0f} MB at a quality "
+    need_bps = MIN_BITS_PER_PIXEL * w * h * rate + audio_bps  # the smallest picture tried, from the loop
+    longest = max_bytes * FILL * 8 / need_bps
+    raise LimitError(f"{format_time(duration)} of video cannot fit in {_megabytes(max_bytes)} at a quality "
                      f"where the defect stays visible (at most about {format_time(longest)} fits): trim it to the "
                      "unboxing with --start/--end, or [video] start/end in case.toml")
 
@@ -572,7 +577,7 @@ def prepare_video(probe: VideoProbe, dst: str | Path, *, max_bytes: int, span: t
             if size <= max_bytes:
                 result = PreparedVideo(dst, size, "stream_copy", span, reasons, duration=written)
             else:
-                reasons = reasons + [f"the copy is {size / 1e6:,.1f} MB, over the {max_bytes / 1e6:,.1f} MB limit"]
+                reasons = reasons + [f"the copy is {_megabytes(size)}, over the {_megabytes(max_bytes)} limit"]
         if result is None:
             fitted = fit_video(probe, tmp, span, max_bytes, progress=progress, reasons=reasons)
             result = PreparedVideo(dst, fitted.bytes, "reencode", span, fitted.reasons, fitted.plan,
