@@ -68,7 +68,6 @@ class Browser:
         self.executable: Path | None = None
         self.version = ""
         self._playwright: Any = None
-        self._manager: Any = None
         self._browser: Any = None
 
     def __enter__(self) -> "Browser":
@@ -77,8 +76,7 @@ class Browser:
         except ImportError:
             raise MissingDependencyError("the Python package 'playwright' is not installed: "
                                          "pip install 'playwright>=1.64,<1.66'") from None
-        self._manager = sync_playwright()
-        self._playwright = self._manager.start()
+        self._playwright = sync_playwright().start()
         try:
             self.executable = self.requested or find_chromium(self._playwright)
             if self.executable is None or not self.executable.is_file():
@@ -102,14 +100,13 @@ class Browser:
         return self._browser.new_context(**{**defaults, **options})
 
     def close(self) -> None:
-        for closer in (self._browser, self._manager):
-            if closer is None:
-                continue
-            try:
-                closer.close() if closer is self._browser else closer.stop()
-            except Exception:  # already gone (crashed, or the driver died): nothing left to release
-                pass
-        self._browser = self._manager = self._playwright = None
+        for release in (self._browser and self._browser.close, self._playwright and self._playwright.stop):
+            if release:
+                try:
+                    release()
+                except Exception:  # already gone (crashed, or the driver died): nothing left to release
+                    pass
+        self._browser = self._playwright = None
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.close()

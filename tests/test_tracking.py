@@ -1,0 +1,353 @@
+"""Tracking stage: real headless Chromium against pages served from 127.0.0.1 (never the internet)."""
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from evidence_kit import build_case, verify_package
+from evidence_kit.browser import Browser, find_chromium
+from evidence_kit.cli import main
+from evidence_kit.fsutil import sha256_file
+from evidence_kit.pipeline import BuildOptions
+from evidence_kit.tracking import (STAMP_BACKGROUND, Target, capture_targets, load_trackers, parse_targets,
+                                   read_events, stamp)
+
+from .conftest import CASE_TOML, ROOT
+
+pytestmark = pytest.mark.skipif(find_chromium() is None, reason="needs Chromium (apt-get install chromium)")
+
+TIMEOUT = 2.0  # seconds per page in these tests: every wait is bounded by it
+
+STATIC = """<!DOCTYPE html><html><head><title>Parcel LP00412345678901</title></head>
+<body style="margin:0;font-family:sans-serif;background:#fff"><h1>Parcel LP00412345678901</h1>
+<table id="events"><tr><td>2026-11-01</td><td>Shenzhen</td><td>Departed from sorting center</td></tr>
+<tr><td>2026-11-09</td><td>Moscow</td><td>Arrived at customs</td></tr></table></body></html>"""
+
+DELAYED = """<!DOCTYPE html><html><body><h1>Loading tracking...</h1><div id="events"></div><script>
+setTimeout(() => { const row = document.createElement('p'); row.className = 'row';
+  row.textContent = '2026-11-20 Delivered to the buyer in Kazan'; document.getElementById('events').append(row); },
+  1500);</script></body></html>"""
+
+NEVER_LOADS = """<!DOCTYPE html><html><body><h1>Parcel in transit</h1><p>Events shown</p>
+<img src="/hang" width="10" height="10"></body></html>"""
+
+TALL = """<!DOCTYPE html><html><body style="margin:0"><div style="height:9000px;
+background:linear-gradient(#fff,#9cf)"><h1 style="margin:0">Tall tracking history</h1></div></body></html>"""
+
+CONSENT = """<!DOCTYPE html><html><body style="margin:0;background:#fff"><h1>Parcel status: delivered</h1>
+<div style="position:fixed;inset:0;background:rgba(0,0,0,0.7)"></div>
+<div id="privacy-dialog" style="position:fixed;left:20%;top:30%;width:60%;background:#eee;padding:30px">
+We use cookies to improve the site. <button>Accept all</button> <button>Reject</button></div>
+<script>alert('Welcome to the tracking site');</script></body></html>"""
+
+SAVED = """<!DOCTYPE html>
+<!-- saved from url=(0045)https://parcelsapp.com/en/tracking/LP00412345 -->
+<html><body><h1>Saved: in transit</h1><img src="http://127.0.0.1:{port}/beacon.png">
+<link rel="stylesheet" href="http://127.0.0.1:{port}/style.css"></body></html>"""
+
+
+class _Handler(BaseHTTPRequestHandler):
+    flaky_hits = 0
+
+    def log_message(self, *args: object) -> None:  # keep the test output quiet
+        pass
+
+    def _send(self, body: str, status: int = 200, headers: dict[str, str] | None = None) -> None:
+        data = body.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        self.server.hits.append(self.path)  # type: ignore[attr-defined]
+        pages = {"/static.html": STATIC, "/delayed.html": DELAYED, "/never.html": NEVER_LOADS, "/tall.html": TALL,
+                 "/consent.html": CONSENT}
+        if self.path in pages:
+            self._send(pages[self.path])
+        elif self.path == "/redirect":
+            self._send("", 302, {"Location": "/static.html"})
+        elif self.path == "/flaky.html":  # good the first time, 404 afterwards
+            type(self).flaky_hits += 1
+            self._send(STATIC if self.flaky_hits == 1 else "gone", 200 if self.flaky_hits == 1 else 404)
+        elif self.path == "/download":
+            self._send("a,b\n", 200, {"Content-Type": "text/csv", "Content-Disposition": "attachment; filename=x.csv"})
+        elif self.path in ("/hang", "/silent"):  # never answers (until the server stops)
+            self.server.stopping.wait(30)  # type: ignore[attr-defined]
+        else:
+            self._send("<h1>Not found</h1>", 404)
+
+
+@pytest.fixture(scope="module")
+def server():
+    """A threaded HTTP server on 127.0.0.1 at a free port: ``server.url(path)``, ``server.hits``."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    httpd.daemon_threads = True
+    httpd.hits = []
+    httpd.stopping = threading.Event()
+    httpd.url = lambda path: f"http://127.0.0.1:{httpd.server_address[1]}{path}"
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield httpd
+    httpd.stopping.set()
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture(scope="class")
+def browser():
+    """One browser for the capture tests. Playwright's sync API allows one instance per thread, so it is
+    closed before the tests that start their own (build, in-process CLI)."""
+    with Browser() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def config():
+    base = load_trackers()
+    return replace(base, capture=replace(base.capture, timeout=TIMEOUT, idle_timeout=1.0, max_part_height=4000))
+
+
+def page(url: str, name: str, **extra: str) -> Target:
+    return Target("page", name, url=url, **extra)
+
+
+def assert_stamped(png: Path, page_height: int | None = None) -> Image.Image:
+    """The PNG has the dark evidence band under the page: its bottom rows are the band colour."""
+    image = Image.open(png).convert("RGB")
+    assert image.width == 1280
+    bottom = image.crop((0, image.height - 6, image.width, image.height)).getcolors(1 << 16)
+    assert max(bottom)[1] == STAMP_BACKGROUND
+    if page_height is not None:
+        assert image.height > page_height  # the band is added below the page, not drawn over it
+    return image
+
+
+class TestCapture:
+    """Captures through one shared browser."""
+
+    def test_static_page_is_captured_with_stamp_html_and_hashes(self, server, browser, config, tmp_path):
+        result = capture_targets([page(server.url("/redirect"), "static", number="LP00412345678901")], tmp_path,
+                                 config=config, max_photo_bytes=2_000_000, browser=browser)
+        assert not result.failures
+        [capture] = result.captures
+        assert capture.status == 200 and capture.final_url == server.url("/static.html")  # after the redirect
+        image = assert_stamped(capture.pngs[0], capture.page_height)
+        assert image.getpixel((640, 300)) == (255, 255, 255)  # the page itself is untouched above the band
+        assert "Departed from sorting center" in capture.html.read_text()
+        record = json.loads(capture.record.read_text())
+        assert record["requested_url"] == server.url("/redirect")
+        assert record["final_url"] == server.url("/static.html")
+        assert record["sha256"] == {"static.png": sha256_file(capture.pngs[0]), "static.html": sha256_file(capture.html)}
+        assert record["captured_utc"].endswith("+00:00") and record["captured_local"]
+        [jpeg] = capture.jpegs
+        assert jpeg.stat().st_size <= 2_000_000 and Image.open(jpeg).format == "JPEG"
+
+
+    def test_wait_for_text_and_selector_catch_events_added_by_script(self, server, browser, config, tmp_path):
+        url = server.url("/delayed.html")
+        plain = capture_targets([page(url, "plain")], tmp_path, config=config, max_photo_bytes=None, browser=browser)
+        assert '<p class="row">' not in plain.captures[0].html.read_text()  # why --wait-for exists
+        by_text = capture_targets([page(url, "text")], tmp_path, config=config, max_photo_bytes=None, browser=browser,
+                                  wait_for="Delivered to the buyer")
+        by_css = capture_targets([page(url, "css")], tmp_path, config=config, max_photo_bytes=None, browser=browser,
+                                 wait_for="#events .row")
+        for result in (by_text, by_css):
+            assert not result.failures
+            assert '<p class="row">2026-11-20 Delivered' in result.captures[0].html.read_text()
+
+
+    def test_wait_for_that_never_appears_is_an_error_and_writes_nothing(self, server, browser, config, tmp_path):
+        result = capture_targets([page(server.url("/static.html"), "never")], tmp_path, config=config,
+                                 max_photo_bytes=2_000_000, browser=browser, wait_for="text=Delivered")
+        [(target, message)] = result.failures
+        assert "did not appear" in message and "Delivered" in message
+        assert list(tmp_path.iterdir()) == []
+
+
+    def test_page_that_never_finishes_loading_is_captured_within_the_timeout(self, server, browser, config, tmp_path):
+        started = time.monotonic()
+        result = capture_targets([page(server.url("/never.html"), "never")], tmp_path, config=config,
+                                 max_photo_bytes=None, browser=browser)
+        elapsed = time.monotonic() - started
+        [capture] = result.captures
+        assert any("had not finished loading" in w for w in capture.warnings)
+        assert "Events shown" in capture.html.read_text()
+        # Bounded: load wait + idle wait + screenshot, each capped; generous so a busy machine passes.
+        assert elapsed < 4 * TIMEOUT + 20
+
+
+    def test_failures_are_recorded_per_url_and_the_others_go_on(self, server, browser, config, tmp_path):
+        with socket.socket() as probe:  # a free port that nothing listens on once the probe is closed
+            probe.bind(("127.0.0.1", 0))
+            closed_port = f"http://127.0.0.1:{probe.getsockname()[1]}/"
+        targets = [page(server.url("/missing"), "missing"), page(server.url("/silent"), "silent"),
+                   page(closed_port, "closed"), page(server.url("/download"), "download"),
+                   page("ftp://127.0.0.1/x", "ftp"), page(server.url("/static.html"), "good")]
+        result = capture_targets(targets, tmp_path, config=config, max_photo_bytes=2_000_000, browser=browser)
+        messages = {target.name: message for target, message in result.failures}
+        assert "HTTP 404" in messages["missing"]
+        assert "did not answer within 2 s" in messages["silent"]
+        assert "refused" in messages["closed"]
+        assert "download" in messages["download"]
+        assert "only http:// and https://" in messages["ftp"]
+        assert [c.target.name for c in result.captures] == ["good"]
+        assert sorted(p.stem for p in tmp_path.iterdir()) == ["good"] * 4  # png, html, json, jpg of the good one
+
+
+    def test_tall_page_is_split_into_stamped_parts(self, server, browser, config, tmp_path):
+        result = capture_targets([page(server.url("/tall.html"), "tall")], tmp_path, config=config,
+                                 max_photo_bytes=30_000, browser=browser)
+        [capture] = result.captures
+        assert capture.page_height == 9000
+        assert [p.name for p in capture.pngs] == ["tall-part1.png", "tall-part2.png", "tall-part3.png"]
+        heights = [assert_stamped(p).height for p in capture.pngs]
+        assert heights[0] == heights[1] > 4000 and heights[2] < heights[0]  # 4000 + band, 4000 + band, 1000 + band
+        # The photo limit was lowered to 30 kB: every JPEG must still fit (scaled down by fit_image if need be).
+        assert len(capture.jpegs) == 3 and all(j.stat().st_size <= 30_000 for j in capture.jpegs)
+
+
+    def test_consent_overlay_hidden_and_alert_dismissed(self, server, browser, config, tmp_path):
+        result = capture_targets([page(server.url("/consent.html"), "consent")], tmp_path, config=config,
+                                 max_photo_bytes=None, browser=browser)
+        [capture] = result.captures
+        assert capture.overlays_hidden >= 2  # the dialog and its dark backdrop
+        assert any("Welcome to the tracking site" in w and "dismissed" in w for w in capture.warnings)
+        image = Image.open(capture.pngs[0]).convert("RGB")
+        assert image.getpixel((640, 450)) == (255, 255, 255)  # not darkened by the backdrop
+
+
+    def test_a_failed_capture_never_replaces_a_good_earlier_one(self, server, browser, config, tmp_path):
+        url = server.url("/flaky.html")
+        first = capture_targets([page(url, "flaky")], tmp_path, config=config, max_photo_bytes=2_000_000,
+                                browser=browser)
+        before = {p.name: sha256_file(p) for p in tmp_path.iterdir()}
+        second = capture_targets([page(url, "flaky")], tmp_path, config=config, max_photo_bytes=2_000_000,
+                                 browser=browser)
+        assert first.captures and second.failures and not second.captures
+        assert {p.name: sha256_file(p) for p in tmp_path.iterdir()} == before
+
+
+    def test_saved_page_renders_offline_without_any_request(self, server, browser, config, tmp_path):
+        saved = tmp_path / "in" / "parcels.html"
+        saved.parent.mkdir()
+        saved.write_text(SAVED.format(port=server.server_address[1]))
+        hits_before = list(server.hits)
+        targets, problems = parse_targets([str(saved)], config)
+        result = capture_targets(targets, tmp_path / "out", config=config, max_photo_bytes=None, browser=browser)
+        [capture] = result.captures
+        assert not problems and capture.target.kind == "saved_page"
+        assert capture.final_url == "https://parcelsapp.com/en/tracking/LP00412345"  # from the "saved from" comment
+        assert capture.html.read_bytes() == saved.read_bytes()  # the buyer's file itself, byte for byte
+        assert server.hits == hits_before  # the image and stylesheet it points at were never requested
+        assert_stamped(capture.pngs[0])
+
+
+    def test_events_timeline_from_csv_and_json(self, browser, config, tmp_path):
+        csv_file = tmp_path / "tracking.csv"
+        csv_file.write_text("Time,Place,Status\n2026-11-01 10:00,Shenzhen 深圳,Departed <script>x</script>\n"
+                            "2026-11-09 08:12,Moscow,Arrived at customs\n", encoding="utf-8")
+        json_file = tmp_path / "events.json"
+        json_file.write_text(json.dumps({"events": [{"date": "2026-11-01", "location": "Shenzhen", "event": "Accepted"}]}))
+        result = capture_targets([Target("events", "timeline", path=csv_file, number="LP00412345678901"),
+                                  Target("events", "timeline-json", path=json_file)], tmp_path / "out",
+                                 config=config, max_photo_bytes=2_000_000, browser=browser)
+        assert not result.failures
+        page_html = result.captures[0].html.read_text()
+        assert "Entered by the buyer" in page_html and "深圳" in page_html
+        assert "&lt;script&gt;" in page_html and "<script>x" not in page_html
+        for capture in result.captures:
+            assert_stamped(capture.pngs[0])
+
+
+def test_bad_events_files_name_the_line(tmp_path):
+    bad = tmp_path / "tracking.csv"
+    bad.write_text("time,place,status\n2026-11-01,Shenzhen,Departed\n2026-11-02,Moscow,\n")
+    with pytest.raises(Exception, match="line 3: missing status"):
+        read_events(bad)
+    empty = tmp_path / "empty.json"
+    empty.write_text("[]")
+    with pytest.raises(Exception, match="no tracking events"):
+        read_events(empty)
+
+
+def test_numbers_become_tracker_urls_and_overrides_replace_by_name(tmp_path):
+    override = tmp_path / "trackers.toml"
+    override.write_text('[default]\ntrackers = ["local"]\n[trackers.local]\nname = "Local tracker"\n'
+                        'url = "http://127.0.0.1:1/t/{number}"\n[trackers.cainiao]\n'
+                        'url = "http://127.0.0.1:1/cainiao?n={number}"\ncarrier = true\naliases = ["aliexpress"]\n')
+    config = load_trackers(override)
+    targets, problems = parse_targets(["LP00412345678901", "https://example.org/x", "file:///etc/passwd", "no!"],
+                                      config, carrier="AliExpress")
+    assert [t.url for t in targets] == ["http://127.0.0.1:1/cainiao?n=LP00412345678901",
+                                        "http://127.0.0.1:1/t/LP00412345678901", "https://example.org/x"]
+    assert [word for word, _ in problems] == ["file:///etc/passwd", "no!"]
+    builtin = load_trackers()
+    assert builtin.find("cainiao") and builtin.sites_for("")[0].key == "17track"
+
+
+def test_stamp_adds_a_band_below_and_keeps_the_page():
+    page_image = Image.new("RGB", (1280, 500), (255, 255, 255))
+    stamped = stamp(page_image, ["URL: https://example.org/" + "x" * 300, "Captured: now"])
+    assert stamped.height > 500 + 60  # the long URL wrapped onto more lines
+    assert stamped.crop((0, 0, 1280, 500)).getcolors() == [(1280 * 500, (255, 255, 255))]
+
+
+NOT_RECEIVED = CASE_TOML.replace('reason = "damaged"', 'reason = "not_received"').replace(
+    "delivered = 2026-10-30\n", "")
+
+
+def test_build_captures_case_tracking_and_fills_free_photo_slots(server, make_case):
+    toml = NOT_RECEIVED + f'\n[[tracking]]\nurl = "{server.url("/static.html")}"\nnumber = "LP00412345678901"\n' \
+                          '\n[[tracking]]\nnumber = "RB123456789CN"\ncarrier = "cainiao"\n' \
+                          f'\n[[tracking]]\nurl = "{server.url("/missing")}"\n'
+    root = make_case(toml=toml)
+    (root / "tracking").mkdir()
+    (root / "tracking" / "tracking.csv").write_text("time,place,status\n2026-11-01,Shenzhen,Departed\n")
+    (root / "tracking" / "trackers.toml").write_text(f"[capture]\ntimeout = {TIMEOUT}\nidle_timeout = 1\n")
+    result = build_case(root, options=BuildOptions())
+    section = result.manifest.sections["tracking"]
+    assert [c["kind"] for c in section["captures"]] == ["page", "events"]
+    assert [e["target"] for e in section["errors"]] == [server.url("/missing")]
+    assert section["not_looked_up"][0]["number"] == "RB123456789CN"  # no URL: not fetched without the option
+    assert "global.cainiao.com" in section["not_looked_up"][0]["urls"][0]
+    uploaded = [r for r in result.manifest.outputs if r.upload and r.role == "photo"]
+    assert [r.info["kind"] for r in uploaded] == ["tracking", "tracking"]  # no photos: two free slots used
+    assert all(r.bytes <= 2_000_000 and r.path.startswith("upload/photo-") for r in uploaded)
+    roles = sorted(r.role for r in result.manifest.outputs if r.path.startswith("tracking/"))
+    assert roles == ["tracking", "tracking", "tracking_html", "tracking_html", "tracking_record", "tracking_record"]
+    assert result.exit_code == 1  # the 404 is reported, the package is still written
+    assert verify_package(result.package).ok
+
+
+def test_cli_track_in_a_subprocess(server, tmp_path):
+    out = tmp_path / "shots"
+    done = subprocess.run([sys.executable, str(ROOT / "cli.py"), "track", server.url("/static.html"),
+                           server.url("/missing"), "--out", str(out), "--timeout", str(TIMEOUT), "--json"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr
+    data = json.loads(done.stdout)
+    assert [c["target"] for c in data["captures"]] == [server.url("/static.html")]
+    assert "HTTP 404" in data["errors"][0]["message"]
+    assert (out / data["captures"][0]["png"][0]).is_file()
+
+
+def test_no_browser_gives_the_install_hint_and_exit_code(server, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("EVIDENCE_KIT_CHROMIUM", str(tmp_path / "no-such-chromium"))
+    code = main(["track", server.url("/static.html"), "--out", str(tmp_path / "out")])
+    assert code == 4
+    assert "apt-get install chromium" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
