@@ -43,7 +43,7 @@ class Checklist:
 
 def _output_kind(record: FileRecord) -> str | None:
     kind = record.info.get("kind")
-    if record.role == "tracking" or kind == "tracking":
+    if record.role.startswith("tracking") or kind == "tracking":  # screenshots, saved pages, JPEG copies
         return TRACKING
     if record.role == "photo":
         return PHOTOS

@@ -18,7 +18,8 @@ from .profile import Profile
 
 MANIFEST_NAME = "manifest.json"
 SCHEMA = "evidence-kit/manifest/1"
-_LIBRARIES = ("pillow", "pillow-heif", "imagehash", "ffmpeg-python", "reportlab", "playwright", "watchdog", "click")
+_LIBRARIES = ("pillow", "pillow-heif", "imagehash", "ffmpeg-python", "reportlab", "playwright", "watchdog", "click",
+              "lingua-language-detector")
 
 
 def library_versions() -> dict[str, str]:
