@@ -113,6 +113,10 @@ def _print_build(result: BuildResult) -> None:
             click.echo(f"  {record.path}  {_size(record.bytes)}{note}")
     for item in manifest.sections.get("photo_selection", {}).get("left_out", []):
         click.echo(f"  not uploaded: {item['path']}: {item['reason']}")
+    deadlines = manifest.sections.get("deadlines")
+    if deadlines:
+        click.echo(f"Deadlines: {deadlines['advice']}")
+        click.echo(deadlines["negotiation_note"])
     for problem in manifest.warnings:
         click.echo(f"warning: {problem.path + ': ' if problem.path else ''}{problem.message}", err=True)
     for problem in manifest.errors:

@@ -136,6 +136,10 @@ def compute_deadlines(case: Case, today: date, *, negotiation_days: int | None =
                             _negotiation_note(negotiation, p.name, negotiation_days is not None))
     if full_refund_from is not None:
         report.full_refund_now = parcel_missing and today >= full_refund_from
+        if parcel_missing and not report.full_refund_now:
+            report.notes.append(f"Before {human_date(full_refund_from)} the seller may extend buyer protection "
+                                "instead, which closes the dispute: open it again after the new period if the parcel "
+                                "still has not come (000, 002).")
     if reason.caveat:
         report.notes.append(f"Note: {reason.caveat}.")
     hidden = report.get("hidden_defect_until")
@@ -165,7 +169,7 @@ def _best_day_for_missing_parcel(case: Case, earliest: date | None) -> Deadline:
     needs = tuple(f for f, v in (("order.protection_ends", ends), ("order.shipped", shipped)) if v is None)
     return Deadline(
         "best_open_if_not_received", "Best days to open a dispute for a parcel that has not come", by,
-        f"{p.non_delivery_best_max_days_before_protection_end}-{p.non_delivery_best_min_days_before_protection_end}"
+        f"{p.non_delivery_best_min_days_before_protection_end} to {p.non_delivery_best_max_days_before_protection_end}"
         f" days before buyer protection ends, and no later than {p.non_delivery_latest_days_after_shipment} days "
         "after shipment (000: 57-59)", start=start, needs=needs)
 
