@@ -20,7 +20,7 @@ from .case import CASE_FILE, SUBFOLDERS
 from .errors import EvidenceKitError, ExitCode
 from .fsutil import atomic_write_text
 from .manifest import FileRecord, Manifest, verify_package
-from .pipeline import BuildOptions, BuildResult, build_case
+from .pipeline import BuildOptions, BuildResult
 from .profile import DEFAULT_PROFILE, load_profile
 
 
@@ -123,32 +123,110 @@ def _print_build(result: BuildResult) -> None:
         click.echo(f"error: {problem.path + ': ' if problem.path else ''}{problem.message}", err=True)
 
 
+def jobs_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--jobs", type=click.IntRange(min=1),
+                        help="How many to build at once (default: the number of CPU cores).")(f)
+
+
 @cli.command()
-@click.argument("case", type=click.Path(path_type=Path))
+@click.argument("cases", nargs=-1, metavar="CASE...", type=click.Path(path_type=Path))
+@click.option("--all", "all_root", metavar="ROOT", type=click.Path(file_okay=False, path_type=Path),
+              help="Build every case folder (a folder with a case.toml) under ROOT.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
-              help="Where to write the package (default: CASE/evidence-package).")
+              help="Where to write the package (default: CASE/evidence-package). With several cases: a folder "
+                   "that gets one package per case, named after the case folder.")
+@jobs_option
+@click.option("--force", is_flag=True, help="Rebuild even when the inputs and settings did not change.")
 @profile_option
 @keep_metadata_option
 @click.option("--grid", is_flag=True, help="Combine the photos that do not fit the form's slots into one grid image.")
 @click.option("--look-up-tracking", is_flag=True,
               help="Also capture public tracking sites for [[tracking]] numbers that have no url (goes online).")
 @json_option
-def build(case: Path, out: Path | None, profile: str | None, keep_metadata: bool, grid: bool, look_up_tracking: bool,
-          as_json: bool) -> None:
-    """Build the dispute package for a case folder.
+def build(cases: tuple[Path, ...], all_root: Path | None, out: Path | None, jobs: int | None, force: bool,
+          profile: str | None, keep_metadata: bool, grid: bool, look_up_tracking: bool, as_json: bool) -> None:
+    """Build the dispute package for one or many case folders.
+
+    A case whose inputs (by content) and settings did not change since its package was built is
+    skipped and reported as unchanged; --force rebuilds it. Several cases are built in parallel, one
+    failing case never stops the others, and the exit code is 1 when any of them failed.
+
+    \b
+    Examples:
+      evidence-kit build examples/broken-kettle --out /tmp/kettle-package
+      evidence-kit build --all ~/disputes --jobs 2
+    """
+    from .batch import UNCHANGED, build_one, collect_cases, plan_jobs
+
+    if not cases and not all_root:
+        raise click.UsageError("give at least one CASE folder, or --all ROOT")
+    options = BuildOptions(keep_metadata=keep_metadata, grid=grid, look_up_tracking=look_up_tracking)
+    planned = plan_jobs(collect_cases(cases, all_root), out=out, profile=profile, options=options, force=force)
+    if len(planned) > 1 or all_root:
+        _build_many(planned, jobs, as_json)
+    status, result = build_one(planned[0], progress=_progress())
+    if as_json:
+        _echo_json({**result.to_dict(), "status": status})
+    else:
+        if status == UNCHANGED:
+            click.echo("Unchanged since the last build (same inputs and settings): kept the package. "
+                       "Use --force to rebuild.", err=True)
+        _print_build(result)
+    sys.exit(int(result.exit_code))
+
+
+def _build_many(planned: list[Any], jobs: int | None, as_json: bool) -> None:
+    """Many cases: one progress line on stderr (on a terminal), then a summary table or the --json report."""
+    from .batch import batch_exit_code, progress_line, run_batch, summary_table
+
+    live = sys.stderr.isatty()
+    outcomes = []
+    for outcome in run_batch(planned, workers=jobs):
+        outcomes.append(outcome)
+        if live:
+            click.echo("\r\033[K" + progress_line(len(outcomes), len(planned), outcomes), nl=False, err=True)
+    if live:
+        click.echo("\r\033[K", nl=False, err=True)
+    code = batch_exit_code(outcomes)
+    if as_json:
+        _echo_json({"cases": [o.to_dict() for o in outcomes], "exit_code": int(code)})
+    else:
+        for line in summary_table(outcomes):
+            click.echo(line)
+    sys.exit(int(code))
+
+
+@cli.command()
+@click.argument("inbox", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--out", "outbox", type=click.Path(file_okay=False, path_type=Path),
+              help="Where packages appear, as OUTBOX/<name>/ (default: 'outbox' beside INBOX).")
+@click.option("--archive", type=click.Path(file_okay=False, path_type=Path),
+              help="Where originals go after success (default: 'archive' beside INBOX).")
+@click.option("--failed", type=click.Path(file_okay=False, path_type=Path),
+              help="Where originals go after a failure, with an error.txt (default: 'failed' beside INBOX).")
+@click.option("--settle", type=click.FloatRange(min=0.1), default=2.0, show_default=True,
+              help="Seconds a drop must stay unchanged (sizes and times) before it is processed.")
+@click.option("--poll", is_flag=True, help="Poll for changes instead of native events (network shares).")
+@jobs_option
+@profile_option
+@click.pass_context
+def watch(ctx: click.Context, inbox: Path, outbox: Path | None, archive: Path | None, failed: Path | None,
+          settle: float, poll: bool, jobs: int | None, profile: str | None) -> None:
+    """Watch a folder: each case folder dropped in becomes a package; a loose photo or video is fitted.
+
+    Runs until Ctrl-C or SIGTERM, then finishes the jobs in flight. Every event is logged on stderr
+    with a UTC timestamp (-v adds the raw file-system events).
 
     \b
     Example:
-      evidence-kit build examples/broken-kettle --out /tmp/kettle-package
+      evidence-kit watch ~/Evidence/inbox --out ~/Evidence/outbox
     """
-    result = build_case(case, out=out, profile=profile,
-                        options=BuildOptions(keep_metadata=keep_metadata, grid=grid, progress=_progress(),
-                                             look_up_tracking=look_up_tracking))
-    if as_json:
-        _echo_json(result.to_dict())
-    else:
-        _print_build(result)
-    sys.exit(int(result.exit_code))
+    from .batch import default_workers
+    from .watch import WatchFolders, Watcher, log_to_stderr
+
+    folders = WatchFolders.beside(inbox, outbox, archive, failed)
+    log_to_stderr(verbose=ctx.obj.get("verbose", False))
+    Watcher(folders, settle=settle, poll=poll, workers=jobs or default_workers(), profile=profile).run_until_signal()
 
 
 def _unique_names(files: list[Path]) -> list[str]:

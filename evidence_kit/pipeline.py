@@ -11,6 +11,7 @@ from typing import Any, Callable
 from .case import PACKAGE_DIR, Case, load_case
 from .complaint import texts_stage
 from .errors import ExitCode, FileAccessError, InputError, LimitError
+from .fingerprint import FINGERPRINT_KEY, case_fingerprint
 from .fsutil import replace_dir
 from .manifest import FileRecord, Manifest
 from .photos import analyse_photo, fit_photo, make_grid, select_photos
@@ -172,6 +173,9 @@ def build_case(path: str | Path | Case, *, out: str | Path | None = None,
         for file in case.media.all_files():
             kind = next(k for k, files in vars(case.media).items() if file in files)
             manifest.inputs.append(FileRecord.of(file, case.root, INPUT_ROLES[kind]))
+        # Lets a re-run skip this case while its inputs and settings stay the same (batch.py).
+        hashes = [(r.path, r.sha256) for r in manifest.inputs]
+        manifest.sections[FINGERPRINT_KEY] = case_fingerprint(case, options, hashes)
         context = BuildContext(case, staging, manifest, options)
         for stage in STAGES:
             stage(context)

@@ -1,0 +1,317 @@
+"""Many cases at once: parallel builds, one failing case never stops the others, unchanged cases skipped.
+
+``run_batch(jobs)`` builds in worker processes (the photo stage is CPU-bound) and yields a picklable
+``CaseOutcome`` per case as it finishes. ``build_one(job)`` is the same step for one case, raising the
+typed errors instead (the single-case CLI and the watcher use it).
+
+Crash safety: ``build_case`` assembles each package in a hidden ``.ek-tmp-*`` folder and renames it into
+place, so a run killed at any moment (kill -9 included) leaves either the old package, the new one, or
+none. The next run here takes a lock on the case folder, clears such leftovers (restoring the previous
+package when the kill fell between the two renames) and builds what is missing.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import json
+import multiprocessing
+import os
+import re
+import shutil
+import signal
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+from .case import CASE_FILE, PACKAGE_DIR, load_case
+from .errors import EvidenceKitError, ExitCode, FileAccessError, InputError, VerifyError
+from .fingerprint import FINGERPRINT_KEY, case_fingerprint, input_hashes
+from .fsutil import TEMP_PREFIX
+from .manifest import MANIFEST_NAME, FileRecord, Manifest, Problem, verify_package
+from .pipeline import BuildOptions, BuildResult, build_case
+from .profile import Profile
+
+BUILT, UNCHANGED, FAILED = "built", "unchanged", "failed"
+# A case whose worker process dies (a crash in a decoder, the OOM killer) is retried in a fresh pool, since
+# the death may have been another case's; after this many deaths it is reported as failed.
+MAX_WORKER_DEATHS = 2
+
+
+@dataclass(frozen=True)
+class CaseJob:
+    """One case to build. Everything here crosses into a worker process, so it must pickle."""
+
+    case: Path
+    out: Path | None = None  # the package folder (default CASE/evidence-package)
+    profile: Profile | str | Path | None = None  # replaces the profile case.toml names
+    options: BuildOptions = field(default_factory=BuildOptions)  # options.progress must be None
+    force: bool = False  # rebuild even when the fingerprint matches
+
+
+@dataclass
+class CaseOutcome:
+    """What happened to one case: ``built``, ``unchanged`` (skipped) or ``failed`` (no new package)."""
+
+    case: str
+    status: str
+    exit_code: int
+    package: str | None = None
+    message: str = ""  # why it failed, in words a buyer understands
+    uploads: int = 0
+    problems: list[dict[str, Any]] = field(default_factory=list)  # inputs rejected inside a built package
+    warnings: int = 0
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == ExitCode.OK
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+# --- finding cases --------------------------------------------------------------------------------------------
+
+def find_cases(root: str | Path) -> list[Path]:
+    """Every folder under ``root`` with a case.toml; hidden folders and packages are never cases."""
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError("no such folder", path=str(root))
+    cases = []
+    for folder, subfolders, files in os.walk(root):
+        if CASE_FILE in files:
+            cases.append(Path(folder))
+            subfolders.clear()  # a case's own subfolders are its media, not more cases
+            continue
+        subfolders[:] = sorted(d for d in subfolders if not d.startswith(".") and not d.startswith(PACKAGE_DIR))
+    return sorted(cases)
+
+
+def collect_cases(cases: Iterable[str | Path], all_root: str | Path | None = None) -> list[Path]:
+    """The given case folders plus every case under ``all_root``; raises InputError when there are none."""
+    folders = [Path(c) for c in cases] + (find_cases(all_root) if all_root else [])
+    if not folders:
+        raise InputError("no case folders (folders with a case.toml) found here", path=str(all_root))
+    return folders
+
+
+def plan_jobs(cases: Iterable[str | Path], *, out: str | Path | None = None,
+              profile: Profile | str | Path | None = None, options: BuildOptions | None = None,
+              force: bool = False) -> list[CaseJob]:
+    """Jobs for the given case folders, each once. With several cases ``out`` is a folder holding one
+    package per case, named after the case folder."""
+    unique: dict[Path, Path] = {}
+    for case in cases:
+        unique.setdefault(Path(case).resolve(), Path(case))
+    folders = list(unique.values())
+    options = dataclasses.replace(options or BuildOptions(), progress=None)
+    if out is None or len(folders) == 1:
+        return [CaseJob(f, Path(out) if out else None, profile, options, force) for f in folders]
+    names: dict[str, Path] = {}
+    for folder in folders:
+        name = folder.resolve().name
+        if name in names:
+            raise InputError(f"two cases are named '{name}' ({names[name]} and {folder}); "
+                             f"their packages cannot share --out: rename one folder", path=str(out))
+        names[name] = folder
+    return [CaseJob(f, Path(out) / f.resolve().name, profile, options, force) for f in folders]
+
+
+# --- one case -------------------------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def case_lock(folder: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the case folder while its package is built.
+
+    Two runs never build one case at once, and a leftover found while holding the lock belongs to a run
+    that is dead. flock locks die with their process, kill -9 included, and leave no file behind.
+    """
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as exc:
+        raise FileAccessError(f"cannot open the case folder: {exc.strerror or exc}", path=str(folder)) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def clear_leftovers(package: Path) -> list[str]:
+    """Remove what a killed build of ``package`` left beside it; returns the names removed or restored.
+
+    Only names ``build_case`` makes are touched: ``.ek-tmp-<name>-<8 random chars>`` (a staging folder:
+    never complete) and ``.ek-tmp-old-<name>-<pid>`` (the previous package, moved aside just before the
+    new one was renamed in: if the kill fell between the two renames it is the last whole package, so it
+    goes back into place).
+    """
+    parent, name = package.parent, re.escape(package.name)
+    staging = re.compile(rf"{re.escape(TEMP_PREFIX)}{name}-[a-z0-9_]{{8}}")
+    previous = re.compile(rf"{re.escape(TEMP_PREFIX)}old-{name}-\d+")
+    if not parent.is_dir():
+        return []
+    cleared = []
+    for entry in sorted(parent.iterdir()):
+        if previous.fullmatch(entry.name) and not package.exists() and (entry / MANIFEST_NAME).is_file():
+            os.replace(entry, package)
+            cleared.append(f"{entry.name} (restored as {package.name})")
+        elif staging.fullmatch(entry.name) or previous.fullmatch(entry.name):
+            shutil.rmtree(entry, ignore_errors=True)
+            cleared.append(entry.name)
+    return cleared
+
+
+def stored_manifest(package: Path) -> Manifest | None:
+    """The manifest of an existing package, or None when there is none or it cannot be read."""
+    try:
+        data = json.loads((package / MANIFEST_NAME).read_text(encoding="utf-8"))
+        known = {"schema", "created", "tool", "case", "profile", "inputs", "outputs", "warnings", "errors"}
+        return Manifest(profile=Profile(**data["profile"]), case=data.get("case", {}),
+                        inputs=[FileRecord(**r) for r in data.get("inputs", [])],
+                        outputs=[FileRecord(**r) for r in data.get("outputs", [])],
+                        warnings=[Problem(**p) for p in data.get("warnings", [])],
+                        errors=[Problem(**p) for p in data.get("errors", [])],
+                        sections={k: v for k, v in data.items() if k not in known},
+                        created=data.get("created", ""), tool=data.get("tool", {}))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _unchanged(package: Path, fingerprint: str) -> Manifest | None:
+    """The package's manifest if it was built from exactly these inputs and settings and is still intact."""
+    manifest = stored_manifest(package)
+    if manifest is None or manifest.sections.get(FINGERPRINT_KEY) != fingerprint:
+        return None
+    try:
+        return manifest if verify_package(package).ok else None  # an edited or damaged package is rebuilt
+    except VerifyError:
+        return None
+
+
+def build_one(job: CaseJob, progress: Callable[[str, float], None] | None = None) -> tuple[str, BuildResult]:
+    """Build one case unless its package is current; returns (``built`` or ``unchanged``, the result).
+
+    Raises the typed errors of ``load_case``/``build_case`` (an invalid case.toml, a folder that cannot
+    be written, ...).
+    """
+    case = load_case(job.case, profile=job.profile)
+    package = Path(job.out) if job.out else case.root / PACKAGE_DIR
+    options = dataclasses.replace(job.options, progress=progress)
+    with case_lock(case.root):
+        clear_leftovers(package)
+        if not job.force:
+            manifest = _unchanged(package, case_fingerprint(case, options, input_hashes(case)))
+            if manifest is not None:
+                return UNCHANGED, BuildResult(case, package, manifest)
+        return BUILT, build_case(case, out=package, options=options)
+
+
+def outcome_of(job: CaseJob, status: str, result: BuildResult, seconds: float) -> CaseOutcome:
+    manifest = result.manifest
+    return CaseOutcome(case=str(job.case), status=status, exit_code=int(result.exit_code), package=str(result.package),
+                       uploads=sum(1 for r in manifest.outputs if r.upload),
+                       problems=[{"path": p.path, "message": p.message} for p in manifest.errors],
+                       warnings=len(manifest.warnings), seconds=round(seconds, 3))
+
+
+def run_job(job: CaseJob) -> CaseOutcome:
+    """``build_one`` for a worker: every failure becomes a failed outcome instead of an exception."""
+    started = time.monotonic()
+    try:
+        status, result = build_one(job)
+    except EvidenceKitError as exc:
+        return CaseOutcome(str(job.case), FAILED, int(exc.exit_code), message=str(exc),
+                           seconds=round(time.monotonic() - started, 3))
+    except Exception as exc:  # a bug hit by one case must not stop the others; it is reported as such
+        return CaseOutcome(str(job.case), FAILED, int(ExitCode.INTERNAL),
+                           message=f"internal error (a bug in evidence-kit): {type(exc).__name__}: {exc}",
+                           seconds=round(time.monotonic() - started, 3))
+    return outcome_of(job, status, result, time.monotonic() - started)
+
+
+# --- many cases -----------------------------------------------------------------------------------------------
+
+def default_workers() -> int:
+    return os.cpu_count() or 1
+
+
+def _ignore_interrupt() -> None:
+    # Workers of a watcher finish their case when Ctrl-C reaches the whole process group.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def worker_pool(workers: int, *, finish_on_interrupt: bool = False) -> ProcessPoolExecutor:
+    """A process pool for builds. ``spawn`` (not fork) because the watcher's main process runs threads."""
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_ignore_interrupt if finish_on_interrupt else None)
+
+
+def _worker_died(job: CaseJob) -> CaseOutcome:
+    return CaseOutcome(str(job.case), FAILED, int(ExitCode.INTERNAL),
+                       message="the build process stopped unexpectedly (crashed or was killed); run again")
+
+
+def run_batch(jobs: Sequence[CaseJob], *, workers: int | None = None) -> Iterator[CaseOutcome]:
+    """Build every job, ``workers`` at a time (default: the number of cores); yield outcomes as they finish."""
+    workers = max(1, min(workers or default_workers(), len(jobs)))
+    if workers == 1:  # no pool: nothing to gain, and errors stay in this process
+        for job in jobs:
+            yield run_job(job)
+        return
+    deaths = [0] * len(jobs)
+    pending = list(range(len(jobs)))
+    while pending:
+        pool = worker_pool(min(workers, len(pending)))
+        try:
+            futures: dict[Future[CaseOutcome], int] = {pool.submit(run_job, jobs[i]): i for i in pending}
+            pending = []
+            waiting = set(futures)
+            while waiting:
+                done, waiting = wait(waiting, return_when=FIRST_COMPLETED)
+                for future in done:
+                    index = futures[future]
+                    try:
+                        yield future.result()
+                    except BrokenProcessPool:
+                        deaths[index] += 1
+                        if deaths[index] >= MAX_WORKER_DEATHS:
+                            yield _worker_died(jobs[index])
+                        else:
+                            pending.append(index)
+        finally:
+            # On Ctrl-C (or a consumer that stops early) drop the queued cases; running ones end on their own.
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def batch_exit_code(outcomes: Iterable[CaseOutcome]) -> ExitCode:
+    """OK when every case built (or was current) with no rejected input; SOME_INPUTS_FAILED otherwise."""
+    return ExitCode.OK if all(o.ok for o in outcomes) else ExitCode.SOME_INPUTS_FAILED
+
+
+# --- what the CLI prints --------------------------------------------------------------------------------------
+
+def progress_line(done: int, total: int, outcomes: Sequence[CaseOutcome]) -> str:
+    failed = sum(o.status == FAILED for o in outcomes)
+    skipped = sum(o.status == UNCHANGED for o in outcomes)
+    last = f"  last: {Path(outcomes[-1].case).name} {outcomes[-1].status}" if outcomes else ""
+    return f"[{done}/{total}] {failed} failed, {skipped} unchanged{last}"
+
+
+def summary_table(outcomes: Sequence[CaseOutcome]) -> list[str]:
+    """One line per case (status, uploads, rejected inputs, time, package or reason), then the totals."""
+    rows = [("case", "status", "uploads", "rejected", "seconds", "package / reason")]
+    for o in outcomes:
+        detail = o.package if o.status != FAILED else o.message.replace("\n", " ")
+        rows.append((Path(o.case).name, o.status, str(o.uploads) if o.status != FAILED else "-",
+                     str(len(o.problems)) if o.status != FAILED else "-", f"{o.seconds:.1f}", detail or ""))
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row[:5], widths)) + "  " + row[5] for row in rows]
+    counts = {status: sum(o.status == status for o in outcomes) for status in (BUILT, UNCHANGED, FAILED)}
+    with_problems = sum(1 for o in outcomes if o.status != FAILED and o.problems)
+    lines.append(f"{len(outcomes)} cases: {counts[BUILT]} built, {counts[UNCHANGED]} unchanged (skipped), "
+                 f"{counts[FAILED]} failed, {with_problems} with rejected inputs")
+    return lines

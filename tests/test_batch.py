@@ -1,0 +1,168 @@
+"""Batch builds: many cases in parallel, one failure never stops the others, unchanged cases skipped,
+and a run killed with SIGKILL at any moment leaves only whole packages; the next run completes them."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from evidence_kit.batch import (BUILT, FAILED, UNCHANGED, build_one, clear_leftovers, find_cases, plan_jobs,
+                                run_batch)
+from evidence_kit.cli import main
+from evidence_kit.manifest import MANIFEST_NAME, verify_package
+
+from .conftest import CASE_TOML, ROOT, noisy_photo
+
+# No notes: the texts stage's language detector costs seconds per process to load, and it is not under test.
+QUIET_CASE = CASE_TOML.replace('notes = "Arrived broken."\n', "")
+CLI = ROOT / ".venv" / "bin" / "evidence-kit"
+
+
+@pytest.fixture
+def cases(make_case):
+    """``cases(n, root="root", photos=1, size=(320, 240))`` -> case folders root/case-00...; JPEG photos."""
+
+    def make(n: int, root: str = "root", photos: int = 1, size: tuple[int, int] = (320, 240)) -> list[Path]:
+        return [make_case(toml=QUIET_CASE, name=f"{root}/case-{i:02d}", quality=90,
+                          photos={f"p{j}.jpg": noisy_photo(*size, seed=i * 10 + j) for j in range(photos)})
+                for i in range(n)]
+
+    return make
+
+
+def _corrupt_case(root: Path) -> Path:
+    folder = root / "broken-case"
+    folder.mkdir(parents=True)
+    (folder / "case.toml").write_text("[order\nnumber = ", encoding="utf-8")
+    return folder
+
+
+def test_batch_builds_in_parallel_isolates_a_failure_and_skips_unchanged(cases):
+    good = cases(3)
+    root = good[0].parent
+    broken = _corrupt_case(root)
+    assert find_cases(root) == sorted([*good, broken])
+
+    first = {Path(o.case).name: o for o in run_batch(plan_jobs(find_cases(root)), workers=2)}
+    assert {name: o.status for name, o in first.items()} == {
+        "case-00": BUILT, "case-01": BUILT, "case-02": BUILT, "broken-case": FAILED}
+    assert first["broken-case"].exit_code == 3 and "not valid TOML" in first["broken-case"].message
+    for case in good:
+        assert verify_package(case / "evidence-package").ok
+
+    again = {Path(o.case).name: o.status for o in run_batch(plan_jobs(find_cases(root)), workers=2)}
+    assert again == {"case-00": UNCHANGED, "case-01": UNCHANGED, "case-02": UNCHANGED, "broken-case": FAILED}
+
+    # New content under the same name is a change; so is a setting.
+    noisy_photo(320, 240, seed=99).save(good[1] / "photos" / "p0.jpg", quality=90)
+    changed = {Path(o.case).name: o.status for o in run_batch(plan_jobs(good), workers=1)}
+    assert changed == {"case-00": UNCHANGED, "case-01": BUILT, "case-02": UNCHANGED}
+    forced = [o.status for o in run_batch(plan_jobs(good, force=True), workers=1)]
+    assert forced == [BUILT, BUILT, BUILT]
+
+
+def test_an_edited_package_is_rebuilt_not_skipped(cases):
+    case = cases(1)[0]
+    assert build_one(plan_jobs([case])[0])[0] == BUILT
+    photo = next((case / "evidence-package" / "upload").glob("photo-*.jpg"))
+    photo.write_bytes(photo.read_bytes()[:-100])  # damaged after the build
+    status, result = build_one(plan_jobs([case])[0])
+    assert status == BUILT and verify_package(result.package).ok
+
+
+def test_cli_many_cases_prints_a_summary_and_exit_code_says_one_failed(cases, tmp_path, capsys):
+    good = cases(2)
+    root = good[0].parent
+    _corrupt_case(root)
+    out = tmp_path / "packages"
+    assert main(["build", "--all", str(root), "--out", str(out), "--jobs", "1"]) == 1
+    table = capsys.readouterr().out
+    for case, status in (("case-00", "built"), ("case-01", "built"), ("broken-case", "failed")):
+        assert re.search(rf"^{case} +{status} ", table, re.M), table
+    assert "3 cases: 2 built, 0 unchanged (skipped), 1 failed" in table
+    assert sorted(p.name for p in out.iterdir()) == ["case-00", "case-01"]
+
+    assert main(["build", str(good[0]), str(good[1]), "--out", str(out), "--json", "--jobs", "1"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [c["status"] for c in report["cases"]] == [UNCHANGED, UNCHANGED] and report["exit_code"] == 0
+
+
+def test_cli_single_case_keeps_its_output_and_says_when_unchanged(cases, capsys):
+    case = cases(1)[0]
+    assert main(["build", str(case)]) == 0
+    first = capsys.readouterr()
+    assert first.out.startswith(f"Package: {case / 'evidence-package'}") and "Unchanged" not in first.err
+    assert main(["build", str(case)]) == 0
+    second = capsys.readouterr()
+    assert second.out == first.out and "Unchanged since the last build" in second.err
+    assert main(["build", str(case), "--force", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == BUILT
+    assert main(["build", str(case.parent / "nope")]) == 3
+    assert main(["build"]) == 2
+
+
+def test_leftovers_of_a_killed_run_are_cleared_and_never_taken_for_packages(cases):
+    case = cases(1)[0]
+    package = case / "evidence-package"
+    build_one(plan_jobs([case])[0])
+    # The states a kill -9 can leave: a staging folder half written, and (killed between the two renames of
+    # a rebuild) the previous whole package moved aside with no package in place.
+    staging = case / ".ek-tmp-evidence-package-ab12cd_9"
+    (staging / "upload").mkdir(parents=True)
+    (staging / "upload" / "photo-1-p0.jpg").write_bytes(b"\xff\xd8 half")
+    os.replace(package, case / ".ek-tmp-old-evidence-package-4242")
+    unrelated = case / ".ek-tmp-evidence-package-2-ab12cd34"  # another package's staging: not ours to touch
+    unrelated.mkdir()
+    assert find_cases(case.parent) == [case]  # hidden folders are never cases or packages
+
+    assert clear_leftovers(package) == [".ek-tmp-evidence-package-ab12cd_9",
+                                        ".ek-tmp-old-evidence-package-4242 (restored as evidence-package)"]
+    assert verify_package(package).ok and unrelated.is_dir() and not staging.exists()
+    staging.mkdir()
+    status, _ = build_one(plan_jobs([case])[0])
+    assert status == UNCHANGED and not staging.exists()  # the restored package was current
+
+
+def _packages(root: Path) -> list[Path]:
+    return sorted(p for p in root.glob("*/evidence-package"))
+
+
+def test_sigkill_mid_batch_then_rerun_completes_every_package(cases, tmp_path):
+    folders = cases(10, photos=3, size=(900, 700))
+    root = folders[0].parent
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    run = subprocess.Popen([str(CLI), "build", "--all", str(root), "--jobs", "2"], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, start_new_session=True, env=env)
+    deadline = time.monotonic() + 90
+    try:
+        while not _packages(root):
+            assert run.poll() is None, "the batch ended before the test could kill it"
+            assert time.monotonic() < deadline, "no package appeared within 90 s"
+            time.sleep(0.02)
+    finally:
+        os.killpg(run.pid, signal.SIGKILL)
+        run.wait(timeout=30)
+    time.sleep(0.5)  # let the killed workers' process group go before looking
+    whole = _packages(root)
+    assert 0 < len(whole) < len(folders), "the kill was meant to land mid-way"
+    for package in whole:  # visible packages are whole: every file there and matching its manifest
+        assert verify_package(package).ok, package
+
+    done = subprocess.run([str(CLI), "build", "--all", str(root), "--jobs", "2", "--json"], capture_output=True,
+                          text=True, timeout=180, env=env)
+    assert done.returncode == 0, done.stderr
+    statuses = {Path(c["case"]).name: c["status"] for c in json.loads(done.stdout)["cases"]}
+    assert all(statuses[p.parent.name] == UNCHANGED for p in whole)
+    assert sorted(statuses.values()).count(BUILT) == len(folders) - len(whole)
+    for folder in folders:
+        assert main(["verify", str(folder / "evidence-package")]) == 0
+        assert (folder / "evidence-package" / MANIFEST_NAME).is_file()
+    assert not [p for p in root.rglob(".ek-tmp-*")], "leftovers of the killed run remain"
+    shutil.rmtree(root)
