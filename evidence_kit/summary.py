@@ -178,7 +178,7 @@ class _Document(BaseDocTemplate):
         label_width = FRAME_WIDTH * 0.7  # a Paragraph, so a Chinese case title finds its font too
         footer = Paragraph(self.footer_markup, self.footer_style)
         footer.wrap(label_width, 20)
-        footer.drawOn(canvas, PAGE_WIDTH - MARGIN - label_width, y - 2)
+        footer.drawOn(canvas, PAGE_WIDTH - MARGIN - label_width, y - (footer.style.leading - 7.5))  # same baseline
         canvas.setFillColor(MUTED)
         canvas.setFont(self.fonts.mono.name, 6.5)
         canvas.drawRightString(PAGE_WIDTH - MARGIN, y - 9, f"manifest hash {self.manifest_hash}")
@@ -328,6 +328,11 @@ class _Builder:
         ratio = min(max_width / im.width, max_height / im.height)
         return [self._embedded(im, im.width * ratio, im.height * ratio, screenshot=False)]
 
+    @staticmethod
+    def _with_first(head: list[Flowable], parts: list[Flowable]) -> list[Flowable]:
+        """A heading kept on the same page as the first part of what it introduces."""
+        return [KeepTogether(head + parts[:1]), *parts[1:]]
+
     def _embedded(self, im: PILImage.Image, width_pt: float, height_pt: float, *, screenshot: bool) -> Image:
         target = (max(1, round(width_pt / 72 * PRINT_DPI)), max(1, round(height_pt / 72 * PRINT_DPI)))
         if im.width > target[0] * 1.05:
@@ -456,7 +461,9 @@ class _Builder:
         if not chosen:
             s.append(self.missing("No texts were written in this build."))
         limit = self.case.profile.max_text_chars
-        for kind, record in chosen.items():
+        order = list(KIND_TITLES)  # the dispute text first: it is the one that goes into the form
+        for kind, record in sorted(chosen.items(), key=lambda item: (order.index(item[0]) if item[0] in order
+                                                                      else len(order), item[0])):
             file = self.package / record.path
             try:
                 text = file.read_text(encoding="utf-8").strip()
@@ -517,9 +524,7 @@ class _Builder:
             rows.append(("Combines", ", ".join(record.info["combines"])))
         rows.append(("SHA-256", record.sha256))
         block.append(self.facts_table(rows, label_width=30 * mm))
-        self.story.append(KeepTogether(block) if not screenshot else block[0])
-        if screenshot:
-            self.story.extend(block[1:])
+        self.story.extend([KeepTogether(block)] if not screenshot else self._with_first(block[:1], block[1:]))
 
     def video_exhibit(self, title: str, record: FileRecord) -> None:
         """Facts (video stage's ``sections["video"]``: probe, done, findings), checks, contact sheet."""
@@ -538,7 +543,7 @@ class _Builder:
             if probe.get("created"):
                 rows.append(("Filmed", str(probe["created"])))
         if done:
-            what = "streams copied without re-encoding" if done.get("method") == "copy" else (
+            what = "streams copied without re-encoding" if done.get("method") in ("copy", "stream_copy") else (
                 f"re-encoded ({', '.join(done.get('reasons') or []) or 'to fit the size limit'})"
                 if done.get("method") == "reencode" else str(done.get("method", "")))
             if done.get("start") is not None and done.get("end") is not None:
@@ -603,15 +608,15 @@ class _Builder:
             title = str(info.get("title") or info.get("site") or info.get("number") or Path(record.path).name)
             if transform.get("parts", 1) > 1:
                 title += f" (part {transform.get('part')} of {transform['parts']})"
-            s.append(CondPageBreak(80 * mm))
-            s.append(self.heading(f"Tracking screenshot {number}: {title}", 1))
             where = info.get("final_url") or info.get("url") or ("events entered by the buyer"
                                                                   if info.get("kind") == "events" else "")
             when = f"captured {info['captured_utc']}" if info.get("captured_utc") else ""
-            s.append(self.para(" · ".join(x for x in (str(where), when) if x), "small"))
-            s.append(self.para(f"{record.path} · {_size(record.bytes)} · SHA-256 {record.sha256}", "small"))
-            s.append(Spacer(1, 3))
-            s.extend(self.image(self.package / record.path, FRAME_WIDTH, SCREENSHOT_SLICE_HEIGHT, screenshot=True))
+            head = [self.heading(f"Tracking screenshot {number}: {title}", 1),
+                    self.para(" · ".join(x for x in (str(where), when) if x), "small"),
+                    self.para(f"{record.path} · {_size(record.bytes)} · SHA-256 {record.sha256}", "small"),
+                    Spacer(1, 3)]
+            s.extend(self._with_first(head, self.image(self.package / record.path, FRAME_WIDTH,
+                                                       SCREENSHOT_SLICE_HEIGHT, screenshot=True)))
         if not screenshots:
             s.append(self.missing("No tracking screenshots in this case."))
         self._input_images("Chat with the seller", "chat", "No screenshots of the chat with the seller in this case.")
@@ -635,10 +640,9 @@ class _Builder:
         if not records:
             s.append(self.missing(none_text))
         for record in records:
-            s.append(CondPageBreak(80 * mm))
-            s.append(self.para(f"{record.path} · {_size(record.bytes)} · SHA-256 {record.sha256}", "small"))
-            s.append(Spacer(1, 3))
-            s.extend(self.image(self.case.root / record.path, FRAME_WIDTH, SCREENSHOT_SLICE_HEIGHT, screenshot=True))
+            head = [self.para(f"{record.path} · {_size(record.bytes)} · SHA-256 {record.sha256}", "small"), Spacer(1, 3)]
+            s.extend(self._with_first(head, self.image(self.case.root / record.path, FRAME_WIDTH,
+                                                       SCREENSHOT_SLICE_HEIGHT, screenshot=True)))
             s.append(Spacer(1, 8))
 
     def checklist(self) -> None:
@@ -665,7 +669,7 @@ class _Builder:
             status = "Missing" if gap.get("required", True) else "Recommended"
             rows.append([self.para(status, "alert"), _humanise(str(gap.get("kind", ""))), str(gap.get("message", ""))])
         if rows:
-            s.append(self.grid_table(["Status", "Evidence", "Details"], rows, [24 * mm, 34 * mm, FRAME_WIDTH - 58 * mm]))
+            s.append(self.grid_table(["Status", "Evidence", "Details"], rows, [28 * mm, 30 * mm, FRAME_WIDTH - 58 * mm]))
 
     def appendix(self) -> None:
         s = self.story

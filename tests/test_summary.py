@@ -12,8 +12,9 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from evidence_kit.case import load_case
-from evidence_kit.manifest import FileRecord, Manifest, content_hash, verify_package
+from evidence_kit.manifest import FileRecord, Manifest, content_hash, exhibits, verify_package
 from evidence_kit.pipeline import BuildContext, BuildOptions, build_case, photo_stage
+from evidence_kit.video import video_stage
 from evidence_kit.summary import SUMMARY_NAME, build_summary, render_summary, summary_stage
 
 from .conftest import noisy_photo
@@ -103,13 +104,20 @@ def tall_tracking_page(path: Path, height: int = 9000) -> None:
 
 
 def distinct_photo(i: int) -> Image.Image:
-    """A 12 MP photo unlike the others (a dark shape in a different place), so none is taken for a duplicate."""
-    im = noisy_photo(4000, 3000, seed=i + 1)
+    """An 8 MP photo unlike the others (a dark shape in a different place), so none is taken for a duplicate."""
+    im = noisy_photo(3200, 2400, seed=i + 1)
     draw = ImageDraw.Draw(im)
-    x, y = [(300, 300), (2200, 1400), (600, 1700)][i]
-    draw.ellipse((x, y, x + 1400, y + 1100), fill=(20 + 60 * i, 30, 40))
-    draw.rectangle((3000 - 900 * i, 200, 3600 - 900 * i, 2800), fill=(230, 220 - 50 * i, 90))
+    x, y = [(240, 240), (1760, 1120), (480, 1360)][i]
+    draw.ellipse((x, y, x + 1120, y + 880), fill=(20 + 60 * i, 30, 40))
+    draw.rectangle((2400 - 720 * i, 160, 2880 - 720 * i, 2240), fill=(230, 220 - 50 * i, 90))
     return im
+
+
+def make_clip(path: Path) -> None:
+    """A 2-second 320x240 H.264 clip from ffmpeg's test source."""
+    made = _run("ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=2",
+                "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", str(path))
+    assert made.returncode == 0, made.stderr
 
 
 def chat_screenshot(path: Path) -> None:
@@ -125,24 +133,27 @@ def chat_screenshot(path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def rich_package(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Manifest]:
-    """A case with 3 camera-size photos, Unicode facts, a chat screenshot and the outputs the texts and
-    tracking stages write (3 tracking screenshots, one very long), rendered by the real summary stage."""
+    """A case with 3 camera-size photos, a short video (real video stage: upload + contact sheet), Unicode
+    facts, a chat screenshot and the outputs the texts and tracking stages write (3 tracking screenshots,
+    one very long), rendered by the real summary stage."""
     base = tmp_path_factory.mktemp("rich")
     root = base / "case"
-    for folder in ("photos", "chat"):
+    for folder in ("photos", "chat", "video"):
         (root / folder).mkdir(parents=True)
+    make_clip(root / "video" / "unboxing.mp4")
     (root / "case.toml").write_text(UNICODE_TOML, encoding="utf-8")
-    for i in range(3):  # 12 MP, well detailed: the PDF must not carry them at camera resolution
+    for i in range(3):  # 8 MP, well detailed: the PDF must not carry them at camera resolution
         distinct_photo(i).save(root / "photos" / f"IMG_{i}.jpg", quality=92)
     chat_screenshot(root / "chat" / "chat.png")
     case = load_case(root)
     staging = base / "package"
     staging.mkdir()
     manifest = Manifest(profile=case.profile)
-    manifest.inputs = [FileRecord.of(f, root, role) for role, files in (("photo", case.media.photos),
-                                                                         ("chat", case.media.chat)) for f in files]
+    manifest.inputs = [FileRecord.of(f, root, role) for role, files in (
+        ("photo", case.media.photos), ("video", case.media.videos), ("chat", case.media.chat)) for f in files]
     ctx = BuildContext(case, staging, manifest, BuildOptions(today=TODAY))
     photo_stage(ctx)
+    video_stage(ctx)
     # What the tracking stage writes: full-page PNG captures, role "tracking", not uploaded.
     tracking = staging / "tracking"
     tracking.mkdir()
@@ -176,13 +187,15 @@ def test_rich_case_renders_every_part(rich_package: tuple[Path, Manifest], tmp_p
     assert_sound_pdf(pdf, tmp_path)
     text = pdf_text(pdf)
     assert "8204417765390127" in text
+    assert [r.role for r in manifest.outputs if r.role in ("video", "contact_sheet")] == ["video", "contact_sheet"]
     # Every script round-trips through the embedded fonts: Chinese, Russian, Spanish accents.
     for phrase in ("阳光家居旗舰店", "请先确认收货", "Электрочайник", "корпус чайника треснул", "¿cómo es posible?",
                    "Añadí fotos"):
         assert phrase in text, phrase
     for letter in "ABC":
-        assert f"Exhibit {letter}:" in text
-    assert "Exhibit D" not in text
+        assert f"Exhibit {letter}: Photo" in text
+    assert "Exhibit D: Unboxing video" in text and "Exhibit E" not in text
+    assert "Frames from the video (contact sheet)" in text and "Checks on the video" in text
     photos = [r for r in manifest.outputs if r.role == "photo"]
     assert len(photos) == 3
     for record in photos:  # each photo's SHA-256, whole, in its exhibit section
@@ -190,7 +203,7 @@ def test_rich_case_renders_every_part(rich_package: tuple[Path, Manifest], tmp_p
     summary = next(r for r in manifest.outputs if r.role == "summary")
     assert summary.info["manifest_hash"] in text  # the footer
     assert text.count(summary.info["manifest_hash"]) >= page_count(pdf)
-    assert "No video in this case." in text
+    assert "No video in this case." not in text
     assert "Dispute description" in text and "Message to the seller" in text
     assert "damaged: no unboxing video" in text and "Missing" in text
     assert "Buyer: the kettle arrived cracked" not in text  # a chat screenshot is an image, not text
@@ -206,7 +219,7 @@ def test_long_tracking_screenshot_is_split_across_pages(rich_package: tuple[Path
     assert f"Part {parts} of {parts}" in text
 
 
-def test_size_bound_with_camera_photos(rich_package: tuple[Path, Manifest]) -> None:
+def test_size_bound_photos_contact_sheet_screenshots(rich_package: tuple[Path, Manifest]) -> None:
     package, manifest = rich_package
     pdf = package / SUMMARY_NAME
     camera_bytes = sum((package.parent / "case" / r.path).stat().st_size for r in manifest.inputs if r.role == "photo")
@@ -286,14 +299,24 @@ def test_unreadable_screenshot_and_unknown_characters_do_not_stop_the_pdf(make_c
     assert any("U+10FFFD" in m for m in messages)
 
 
-def test_build_includes_summary_and_verify_passes(make_case) -> None:
-    root = make_case(photos={"a.jpg": noisy_photo(800, 600, seed=5)}, quality=90)
-    result = build_case(root, options=BuildOptions(today=TODAY))
+def test_full_example_case(example_case: Path, tmp_path: Path) -> None:
+    """The bundled example through every stage: the texts, deadlines and checklist stages' results show."""
+    result = build_case(example_case, options=BuildOptions(today=TODAY, grid=True))
+    pdf = result.package / SUMMARY_NAME
     summary = [r for r in result.manifest.outputs if r.role == "summary"]
     assert [r.path for r in summary] == [SUMMARY_NAME] and not summary[0].upload
-    assert (result.package / SUMMARY_NAME).is_file()
-    assert result.manifest.sections["summary"]["pages"] == page_count(result.package / SUMMARY_NAME)
+    assert result.manifest.sections["summary"]["pages"] == page_count(pdf)
     assert verify_package(result.package).ok
+    assert_sound_pdf(pdf, tmp_path)
+    text = " ".join(pdf_text(pdf).split())
+    letters = [letter for letter, _ in exhibits(result.manifest.outputs)]
+    assert letters and all(f"Exhibit {letter}:" in text for letter in letters)
+    for phrase in ("Dispute description", "Message to the seller", "Appeal", "Evidence checklist", "阳光家居",
+                   "Deadlines · status on 25 Nov 2026", result.manifest.sections["deadlines"]["advice"].split(".")[0]):
+        assert phrase in text, phrase
+    if not result.case.media.videos:
+        assert "No video in this case." in text
+    assert 5 <= page_count(pdf) <= 20
 
 
 def test_summary_command_builds_the_pdf_alone(make_case, tmp_path: Path) -> None:
