@@ -329,3 +329,11 @@ def test_complaint_command(make_case, capsys):
     tiny = make_case(BASE_TOML + '\n[profile]\nname = "aliexpress"\nmax_text_chars = 40\n', name="tiny")
     assert main(["complaint", str(tiny)]) == 5
     assert "LimitError: the seller text needs" in capsys.readouterr().err
+
+
+def test_build_command_prints_the_deadline_advice_and_negotiation_value(make_case, capsys):
+    root = make_case(BASE_TOML, name="cli-build")
+    main(["build", str(root)])
+    out = capsys.readouterr().out
+    assert "Deadlines: " in out and "Negotiation before escalation: 15 days" in out
+    assert "upload/dispute.txt" in out

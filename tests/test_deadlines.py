@@ -83,7 +83,8 @@ def test_full_refund_for_non_delivery_needs_more_than_two_months(case_of, shippe
     case = case_of(reason="not_received", shipped=shipped, delivered=None, protection_ends=None)
     assert compute_deadlines(case, first_day).get("full_refund_from").day == first_day
     assert compute_deadlines(case, first_day).full_refund_now is True
-    assert compute_deadlines(case, first_day - timedelta(1)).full_refund_now is False
+    before = compute_deadlines(case, first_day - timedelta(1))
+    assert before.full_refund_now is False and any("may extend buyer protection" in n for n in before.notes)
 
 
 def test_hidden_defect_window_and_its_note(case_of):
