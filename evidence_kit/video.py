@@ -71,6 +71,7 @@ TRUNCATION_TOLERANCE = 0.5
 CONTACT_SHEET_FRAMES = 12
 CONTACT_SHEET_COLUMNS = 4
 THUMB_LONG_SIDE = 320
+CONTACT_SHEET_QUALITY = 85
 
 
 class VideoError(InputError):
@@ -570,7 +571,9 @@ def prepare_video(probe: VideoProbe, dst: str | Path, *, max_bytes: int, span: t
     video_ok = probe.video_codec in SAFE_VIDEO_CODECS and probe.pix_fmt in SAFE_PIXEL_FORMATS
     with atomic_path(dst) as tmp:
         result = None
-        if video_ok:
+        # Skip a copy that is bound to be over the limit (its size scales with the span it keeps).
+        copy_estimate = probe.bytes * (span[1] - span[0]) / max(probe.duration, 1e-3)
+        if video_ok and copy_estimate <= max_bytes * 1.05:
             # Audio alone in another codec (Opus, MP3) is converted while the picture is copied.
             written = stream_copy(probe, tmp, span, progress=progress, audio_copy=not reasons)
             size = tmp.stat().st_size
@@ -578,6 +581,9 @@ def prepare_video(probe: VideoProbe, dst: str | Path, *, max_bytes: int, span: t
                 result = PreparedVideo(dst, size, "stream_copy", span, reasons, duration=written)
             else:
                 reasons = reasons + [f"the copy is {_megabytes(size)}, over the {_megabytes(max_bytes)} limit"]
+        elif video_ok:
+            reasons = reasons + [f"about {_megabytes(int(copy_estimate))} as it is, over the "
+                                 f"{_megabytes(max_bytes)} limit"]
         if result is None:
             fitted = fit_video(probe, tmp, span, max_bytes, progress=progress, reasons=reasons)
             result = PreparedVideo(dst, fitted.bytes, "reencode", span, fitted.reasons, fitted.plan,
@@ -663,6 +669,11 @@ def contact_sheet(probe: VideoProbe, times: Sequence[float], labels: Sequence[st
         box = draw.textbbox((x + 4, y + th - 4), label, font=font, anchor="lb")
         draw.rectangle((box[0] - 3, box[1] - 3, box[2] + 3, box[3] + 3), fill=(0, 0, 0))
         draw.text((x + 4, y + th - 4), label, fill=(255, 255, 255), font=font, anchor="lb")
+    # The sheet is for the PDF, not the form: one plain encode, and the photo search only if it is too big.
+    buffer = io.BytesIO()
+    sheet.save(buffer, "JPEG", quality=CONTACT_SHEET_QUALITY, optimize=True)
+    if buffer.tell() <= max_bytes:
+        return Encoded(buffer.getvalue(), CONTACT_SHEET_QUALITY, 1.0, sheet.width, sheet.height, "4:2:0")
     return fit_image(sheet, max_bytes)
 
 
