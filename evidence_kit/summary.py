@@ -229,10 +229,11 @@ class _Builder:
             "title": ParagraphStyle("title", fontName=bold, fontSize=20, leading=25, textColor=INK, spaceAfter=4),
             "subtitle": ParagraphStyle("subtitle", fontName=regular, fontSize=9.5, leading=13, textColor=MUTED,
                                        spaceAfter=10),
+            # keepWithNext: a heading never ends a page without what it introduces
             "h1": ParagraphStyle("h1", fontName=bold, fontSize=14, leading=18, textColor=ACCENT, spaceBefore=4,
-                                 spaceAfter=8),
+                                 spaceAfter=8, keepWithNext=1),
             "h2": ParagraphStyle("h2", fontName=bold, fontSize=11, leading=14, textColor=INK, spaceBefore=10,
-                                 spaceAfter=5),
+                                 spaceAfter=5, keepWithNext=1),
             "body": ParagraphStyle("body", fontName=regular, fontSize=9.5, leading=13.5, textColor=INK,
                                    alignment=TA_LEFT),
             "cell": ParagraphStyle("cell", fontName=regular, fontSize=8.5, leading=11.5, textColor=INK),
@@ -587,7 +588,7 @@ class _Builder:
     def supporting(self) -> None:
         """Material the form does not take but a mediator may ask for: tracking pages, chats, receipts."""
         s = self.story
-        s.append(CondPageBreak(100 * mm))
+        s.append(PageBreak())
         s.append(self.heading("Supporting evidence (not uploaded in the form)", 0, "Supporting evidence"))
         s.append(self.heading("Tracking", 1))
         for ref in self.case.tracking:
