@@ -444,11 +444,15 @@ def complaint(case: Path, kind: str | None, today: Any, profile: str | None, as_
     from .complaint import KINDS, compose_texts, package_exhibits
 
     loaded = load_case(case, profile=profile)
-    texts, warnings = compose_texts(loaded, (kind,) if kind else KINDS, lettered=package_exhibits(loaded),
+    lettered = package_exhibits(loaded)
+    texts, warnings = compose_texts(loaded, (kind,) if kind else KINDS, lettered=lettered,
                                     today=today.date() if today else date.today())
     if as_json:
-        _echo_json({"texts": [t.to_dict() for t in texts], "warnings": warnings})
+        _echo_json({"texts": [t.to_dict() for t in texts], "warnings": warnings, "exhibits": lettered is not None})
         return
+    if lettered is None:
+        click.echo("note: no package built yet, so the evidence is named by kind; after 'evidence-kit build' "
+                   "the texts cite each file by exhibit letter and name.", err=True)
     for message in warnings:
         click.echo(f"warning: {message}", err=True)
     for text in texts:

@@ -113,29 +113,36 @@ def _describe(record: FileRecord, arrived: bool) -> str:
     return ""  # a photo without a usable caption: its file name says enough
 
 
-def _evidence_counts(case: Case, lettered: list[tuple[str, FileRecord]] | None) -> str | None:
-    """"3 photos and an unboxing video": what the buyer can show, from the package or else the case folder."""
+def _evidence_counts(case: Case, lettered: list[tuple[str, FileRecord]] | None, *, for_form: bool = False) -> str | None:
+    """"3 photos and an unboxing video": what the buyer can show, from the package or else the case folder.
+
+    ``for_form``: before a build, count no more photos and videos than the form takes.
+    """
     arrived = REASON_RULES[case.dispute.reason].parcel_arrived
+    tracking_word = ("a tracking screenshot", "tracking screenshots")
     if lettered is not None:
         records = [r for _, r in lettered]
         tracking = sum(r.role == "tracking" or r.info.get("kind") == "tracking" for r in records)
-        photos = sum(r.role == "photo" for r in records) - sum(r.role == "photo" and r.info.get("kind") == "tracking"
-                                                               for r in records)
+        photos = sum(r.role == "photo" and r.info.get("kind") != "tracking" for r in records)
         videos = sum(r.role == "video" for r in records)
     else:
-        media = case.media
-        photos, videos, tracking = len(media.photos), len(media.videos), len(media.tracking)
+        media, profile = case.media, case.profile
+        photos, videos = len(media.photos), len(media.videos)
+        if for_form:
+            photos, videos = min(photos, profile.max_photos), min(videos, profile.max_videos)
+        tracking = len(media.tracking) + len([t for t in case.tracking if t.number or t.url])
+        tracking_word = ("the tracking details", "the tracking details")  # saved pages and numbers, not yet captured
     video_word = "unboxing video" if arrived else "video"
     parts = [p for n, p in ((photos, _count(photos, "a photo", "photos")),
                             (videos, _count(videos, f"an {video_word}" if arrived else "a video", f"{video_word}s")),
-                            (tracking, _count(tracking, "a tracking screenshot", "tracking screenshots"))) if n]
+                            (tracking, tracking_word[0] if tracking == 1 else tracking_word[1])) if n]
     return _join(parts) if parts else None
 
 
 def _evidence_variants(case: Case, lettered: list[tuple[str, FileRecord]] | None) -> tuple[str, ...]:
     """The evidence sentence: exhibits by letter and file name (with what they show), then shorter forms."""
     if not lettered:
-        counts = _evidence_counts(case, None) if lettered is None else None
+        counts = _evidence_counts(case, None, for_form=True) if lettered is None else None
         return (f"I am attaching {counts} as evidence.",) if counts else ()
     arrived = REASON_RULES[case.dispute.reason].parcel_arrived
     full = "; ".join(f"{letter}) {Path(r.path).name}" + (f", {words}" if (words := _describe(r, arrived)) else "")
@@ -280,6 +287,11 @@ def compose(case: Case, kind: str, *, today: date | None = None,
     return fit(kind, _slots(kind, case, facts), case.profile.max_text_chars), facts.warnings
 
 
+def notes_warnings(case: Case) -> list[str]:
+    """What is kept out of the texts from the buyer's own words (notes, seller_reply), and why."""
+    return _facts(case, None, None).warnings
+
+
 def texts_stage(ctx: BuildContext) -> None:
     """Deadlines, the evidence checklist and the three texts, from the evidence the earlier stages wrote."""
     case, manifest = ctx.case, ctx.manifest
@@ -293,13 +305,14 @@ def texts_stage(ctx: BuildContext) -> None:
     for gap in checklist.gaps:
         manifest.warn(gap.message if gap.required else f"{gap.message} (recommended)", stage="checklist")
     lettered = exhibits(manifest.outputs)
+    for message in notes_warnings(case):
+        manifest.warn(message, stage="texts")
     written: dict[str, Any] = {}
-    warned = False
     for i, kind in enumerate(KINDS):
         ctx.report("texts", i / len(KINDS))
         path = ctx.staging / TEXT_FILES[kind]
         try:
-            composed, warnings = compose(case, kind, today=today, lettered=lettered)
+            composed, _ = compose(case, kind, today=today, lettered=lettered)
             atomic_write_text(path, composed.text)  # no final newline: the file is pasted as it is
             chars = count_chars(path.read_text(encoding="utf-8"))
             if chars > case.profile.max_text_chars:  # checked on the written file, not on the string
@@ -308,10 +321,6 @@ def texts_stage(ctx: BuildContext) -> None:
             path.unlink(missing_ok=True)
             manifest.error(exc.message, TEXT_FILES[kind], "texts", int(exc.exit_code))
             continue
-        if not warned:
-            for message in warnings:
-                manifest.warn(message, stage="texts")
-            warned = True
         ctx.add_output(path, "complaint", upload=kind == "dispute", kind=kind, chars=chars,
                        limit=case.profile.max_text_chars, dropped=composed.dropped, shortened=composed.shortened)
         written[kind] = {"path": TEXT_FILES[kind], "chars": chars, "dropped": composed.dropped,
