@@ -236,7 +236,8 @@ def run_job(job: CaseJob) -> CaseOutcome:
 # --- many cases -----------------------------------------------------------------------------------------------
 
 def default_workers() -> int:
-    return os.cpu_count() or 1
+    """The cores this process may run on (a container or taskset may allow fewer than the machine has)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _ignore_interrupt() -> None:

@@ -394,7 +394,7 @@ class Watcher:
             f"What went wrong:\n{_indent(message)}\n\n"
             f'What to do: fix the problem, then drag "{name}" from this folder back into {self.folders.inbox}.\n'
             f"Your original is unchanged, next to this file.\n"))
-        self.emit("failed", name, f"{message.splitlines()[0] if message else 'failed'}; "
+        self.emit("failed", name, f"{message.splitlines()[0].rstrip('.') if message else 'failed'}; "
                   f"original moved to {moved or holder}, see {holder / ERROR_FILE}")
 
 

@@ -128,11 +128,13 @@ def test_thirty_cases_at_once_with_a_corrupt_one_and_loose_files(folders, watchi
     noisy_photo(400, 300, seed=7).save(staging / "loose.png")
     (staging / "notes.txt").write_text("not evidence", encoding="utf-8")
     (staging / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a JPEG")
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=15", "-t", "2",
+                    "-pix_fmt", "yuv420p", str(staging / "clip.mp4")], check=True, timeout=60)
     running = watching(settle=0.5, workers=2, poll=True)  # the polling observer, as on a network share
 
     for entry in sorted(staging.iterdir()):  # dropped at once: renames into the inbox
         os.rename(entry, folders.inbox / entry.name)
-    expected = {*names, "corrupt", "loose.png", "notes.txt", "broken.jpg"}
+    expected = {*names, "corrupt", "loose.png", "notes.txt", "broken.jpg", "clip.mp4"}
     wait_for(lambda: set(running.finished()) >= expected, 150, "every drop to be processed")
     time.sleep(1.0)
 
@@ -145,6 +147,10 @@ def test_thirty_cases_at_once_with_a_corrupt_one_and_loose_files(folders, watchi
     loose = folders.outbox / "loose"
     assert verify_package(loose).ok and (loose / "loose.jpg").stat().st_size <= 2_000_000
     assert (folders.archive / "loose.png").is_file()
+    clip = json.loads((folders.outbox / "clip" / MANIFEST_NAME).read_text())  # a loose video: checked, fitted
+    assert verify_package(folders.outbox / "clip").ok and "findings" in clip["video"]
+    assert [o["path"] for o in clip["outputs"] if o["upload"]] == ["clip.mp4"]
+    assert (folders.archive / "clip.mp4").is_file()
 
     for name, words in (("corrupt", "not valid TOML"), ("notes.txt", "case folder"), ("broken.jpg", "broken.jpg")):
         error = (folders.failed / name / ERROR_FILE).read_text(encoding="utf-8")
@@ -152,7 +158,7 @@ def test_thirty_cases_at_once_with_a_corrupt_one_and_loose_files(folders, watchi
         assert (folders.failed / name / name).exists()  # the original, next to its error.txt
         assert "Traceback" not in error
     assert list(folders.inbox.iterdir()) == []
-    assert sorted(p.name for p in folders.outbox.iterdir()) == sorted([*names, "loose"])
+    assert sorted(p.name for p in folders.outbox.iterdir()) == sorted([*names, "loose", "clip"])
 
 
 def test_a_case_changed_while_processing_is_processed_again(folders, watching):
