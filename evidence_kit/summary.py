@@ -34,7 +34,7 @@ from reportlab.platypus import (BaseDocTemplate, CondPageBreak, Flowable, Frame,
 
 from . import __version__
 from .case import Case
-from .errors import InputError
+from .errors import InputError, MissingDependencyError
 from .fsutil import atomic_path
 from .manifest import FileRecord, Manifest, content_hash, count_chars, exhibits
 from .pdf_fonts import FontChain
@@ -265,7 +265,7 @@ class _Builder:
     def facts_table(self, rows: list[tuple[str, str]], label_width: float = 42 * mm,
                     width: float = FRAME_WIDTH) -> Table:
         data = [[self.para(label, "label"), self.para(value or "—", "cell")] for label, value in rows]
-        table = Table(data, colWidths=[label_width, width - label_width], hAlign="LEFT")
+        table = Table(data, colWidths=[label_width, width - label_width], hAlign="LEFT", splitInRow=1)
         table.setStyle(TableStyle([
             ("FONT", (0, 0), (-1, -1), self.fonts.regular.name, 8.5),  # no unembedded Helvetica default
             ("VALIGN", (0, 0), (-1, -1), "TOP"),
@@ -279,7 +279,7 @@ class _Builder:
         data = [[self.para(h, "label") for h in header]]
         for row in rows:
             data.append([cell if isinstance(cell, Flowable) else self.para(str(cell), "cell") for cell in row])
-        table = Table(data, colWidths=widths, repeatRows=1, hAlign="LEFT")
+        table = Table(data, colWidths=widths, repeatRows=1, hAlign="LEFT", splitInRow=1)
         table.setStyle(TableStyle([
             ("FONT", (0, 0), (-1, -1), self.fonts.regular.name, 8.5),  # no unembedded Helvetica default
             ("VALIGN", (0, 0), (-1, -1), "TOP"),
@@ -291,7 +291,7 @@ class _Builder:
         return table
 
     def boxed(self, flowables: list[Flowable], shade: colors.Color = SHADE, rule: colors.Color = RULE) -> Table:
-        table = Table([[flowables]], colWidths=[FRAME_WIDTH], hAlign="LEFT")
+        table = Table([[flowables]], colWidths=[FRAME_WIDTH], hAlign="LEFT", splitInRow=1)  # long notes run on
         table.setStyle(TableStyle([
             ("FONT", (0, 0), (-1, -1), self.fonts.regular.name, 8.5),  # no unembedded Helvetica default
             ("BACKGROUND", (0, 0), (-1, -1), shade), ("BOX", (0, 0), (-1, -1), 0.6, rule),
@@ -390,7 +390,7 @@ class _Builder:
             rows.append(("Seller's reply", dispute.seller_reply))
         s.append(self.facts_table(rows))
         s.append(Spacer(1, 8))
-        s.append(self.deadline_box())
+        s.append(KeepTogether([self.deadline_box()]))
         s.append(self.heading("Exhibits", 1, "Exhibit list"))
         lettered = exhibits(self.manifest.outputs)
         if lettered:
@@ -746,7 +746,12 @@ def render_summary(case: Case, manifest: Manifest, package: str | Path, destinat
 def summary_stage(ctx: "BuildContext") -> None:
     """The pipeline's last stage: ``summary.pdf`` at the package root (role "summary", not uploaded)."""
     ctx.report("summary", 0.0)
-    result = render_summary(ctx.case, ctx.manifest, ctx.staging, ctx.staging / SUMMARY_NAME, today=ctx.options.today)
+    try:
+        result = render_summary(ctx.case, ctx.manifest, ctx.staging, ctx.staging / SUMMARY_NAME,
+                                today=ctx.options.today)
+    except MissingDependencyError as exc:  # the upload files are still good: say why the PDF is missing
+        ctx.manifest.error(f"summary.pdf not written: {exc.message}", SUMMARY_NAME, "summary", int(exc.exit_code))
+        return
     ctx.add_output(result.path, SUMMARY_ROLE, upload=False, pages=result.pages, manifest_hash=result.manifest_hash)
     ctx.manifest.sections["summary"] = {"path": SUMMARY_NAME, "pages": result.pages,
                                         "manifest_hash": result.manifest_hash,

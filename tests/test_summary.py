@@ -12,6 +12,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from evidence_kit.case import load_case
+from evidence_kit.errors import MissingDependencyError
 from evidence_kit.manifest import FileRecord, Manifest, content_hash, exhibits, verify_package
 from evidence_kit.pipeline import BuildContext, BuildOptions, build_case, photo_stage
 from evidence_kit.video import video_stage
@@ -297,6 +298,39 @@ def test_unreadable_screenshot_and_unknown_characters_do_not_stop_the_pdf(make_c
     messages = [w.message for w in manifest.warnings]
     assert any("not shown in the summary PDF" in m for m in messages)
     assert any("U+10FFFD" in m for m in messages)
+
+
+def test_long_texts_run_across_pages(make_case, tmp_path: Path) -> None:
+    """Notes and a seller reply longer than a page split across pages instead of failing the layout."""
+    notes = ("Очень длинная история о чайнике. " * 40 + "\n") * 12
+    toml = BARE_TOML.replace('reason = "not_received"', f'reason = "not_received"\nseller_reply = "{"ok " * 1500}"'
+                             f'\nnotes = """{notes}"""')
+    case = load_case(make_case(toml=toml))
+    package = tmp_path / "pkg"
+    package.mkdir()
+    result = render_summary(case, Manifest(profile=case.profile), package, package / SUMMARY_NAME, today=TODAY)
+    assert_sound_pdf(result.path, tmp_path)
+    assert result.pages >= 5
+    body = [line for line in pdf_text(result.path).splitlines()  # without the footers between pages
+            if not any(mark in line for mark in ("Page ", "manifest hash", "· order 8100000000000002"))]
+    assert " ".join(" ".join(body).split()).count("Очень длинная история о чайнике.") == 40 * 12  # none lost
+
+
+def test_no_fonts_is_a_clear_missing_dependency(make_case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without fontconfig on PATH: the PDF alone fails with the apt-get hint; a build keeps its uploads."""
+    root = make_case(photos={"a.jpg": noisy_photo(640, 480, seed=7)}, quality=90)
+    case = load_case(root)
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    with pytest.raises(MissingDependencyError, match="apt-get install .*fonts-noto-core"):
+        render_summary(case, Manifest(profile=case.profile), tmp_path, tmp_path / SUMMARY_NAME, today=TODAY)
+    assert not (tmp_path / SUMMARY_NAME).exists()
+    result = build_case(case, options=BuildOptions(today=TODAY))
+    assert not (result.package / SUMMARY_NAME).exists()
+    assert any(e.stage == "summary" and "fonts-noto-core" in e.message for e in result.manifest.errors)
+    assert any(r.role == "photo" for r in result.manifest.outputs)
+    assert int(result.exit_code) == 1
 
 
 def test_full_example_case(example_case: Path, tmp_path: Path) -> None:
