@@ -18,6 +18,7 @@ import json
 import re
 import os
 import string
+import time
 import tomllib
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -61,6 +62,7 @@ class CaptureSettings:
     viewport_height: int = 900
     timeout: float = 30.0  # seconds: page load, and --wait-for
     idle_timeout: float = 5.0  # seconds for the network to go quiet, then captured anyway
+    quiet: float = 0.2  # seconds without requests that count as quiet
     max_part_height: int = 4000
     max_page_height: int = 16000
     hide: tuple[str, ...] = ()
@@ -149,7 +151,7 @@ def load_trackers(*overrides: str | Path | None) -> TrackerConfig:
         raise CaseError(sources[-1], [f"[capture]: unknown keys {', '.join(sorted(unknown))}"])
     try:
         settings = CaptureSettings(**{**capture, "hide": tuple(capture.get("hide", ()))})
-        numbers = [settings.viewport_width, settings.viewport_height, settings.timeout, settings.idle_timeout,
+        numbers = [settings.viewport_width, settings.viewport_height, settings.timeout, settings.idle_timeout, settings.quiet,
                    settings.max_part_height, settings.max_page_height]
         if any(not isinstance(n, (int, float)) or isinstance(n, bool) or n <= 0 for n in numbers):
             raise TypeError("sizes and timeouts must be positive numbers")
@@ -515,6 +517,34 @@ class _Rendered:
     warnings: list[str] = field(default_factory=list)
 
 
+class _NetworkWatch:
+    """Counts a page's requests in flight. Playwright's own "networkidle" waits a fixed 500 ms of silence;
+    tracking pages fetch their data right after load, so a shorter, configurable quiet spell is enough."""
+
+    def __init__(self, page: "Page") -> None:
+        self.reset()
+        page.on("request", lambda _: self._change(+1))
+        page.on("requestfinished", lambda _: self._change(-1))
+        page.on("requestfailed", lambda _: self._change(-1))
+
+    def reset(self) -> None:
+        self.in_flight = 0
+        self.last_change = time.monotonic()
+
+    def _change(self, delta: int) -> None:
+        self.in_flight = max(0, self.in_flight + delta)
+        self.last_change = time.monotonic()
+
+    def wait_quiet(self, page: "Page", quiet: float, limit: float) -> bool:
+        """Wait until no request has been in flight for ``quiet`` seconds; False if ``limit`` ran out first."""
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            if self.in_flight == 0 and time.monotonic() - self.last_change >= quiet:
+                return True
+            page.wait_for_timeout(50)  # lets Playwright deliver the request events meanwhile
+        return False
+
+
 class Capturer:
     """Captures targets in one browser: live pages in one fresh context, offline pages in another.
 
@@ -529,6 +559,9 @@ class Capturer:
         self.case_facts = case_facts or {}
         self._live: BrowserContext | None = None
         self._offline: BrowserContext | None = None
+        self._page: Page | None = None  # reused between clean captures: a new tab costs 0.1-0.4 s
+        self._network: _NetworkWatch | None = None
+        self._warnings: list[str] = []
 
     def _context(self, offline: bool) -> "BrowserContext":
         viewport = {"width": self.settings.viewport_width, "height": self.settings.viewport_height}
@@ -546,6 +579,21 @@ class Capturer:
         if page.opener() is not None:  # a pop-up window the page opened: never followed
             page.close()
 
+    def _live_page(self) -> "Page":
+        if self._page is None or self._page.is_closed():
+            self._page = self._context(offline=False).new_page()
+            self._network = _NetworkWatch(self._page)
+            self._page.on("dialog", self._dismiss)
+        assert self._network is not None
+        self._network.reset()
+        self._warnings = []
+        return self._page
+
+    def _dismiss(self, dialog: Any) -> None:
+        self._warnings.append(f"the page showed a pop-up message ({dialog.type}: {dialog.message[:80]!r}); "
+                              "it was dismissed")
+        dialog.dismiss()
+
     def close(self) -> None:
         for context in (self._live, self._offline):
             if context is not None:
@@ -553,7 +601,7 @@ class Capturer:
                     context.close()
                 except Exception:  # the browser is already gone; nothing to release
                     pass
-        self._live = self._offline = None
+        self._live = self._offline = self._page = None
 
     def render(self, target: Target) -> _Rendered:
         """Load and screenshot one target; raises CaptureError (nothing written) when it fails."""
@@ -570,11 +618,10 @@ class Capturer:
         from playwright.sync_api import Error as PlaywrightError, TimeoutError as PlaywrightTimeout
 
         s = self.settings
-        page = self._context(offline=False).new_page()
-        warnings: list[str] = []
-        page.on("dialog", lambda dialog: (warnings.append(f"the page showed a pop-up message ({dialog.type}) "
-                                                          f"({dialog.message[:80]!r}); it was dismissed"),
-                                          dialog.dismiss()))
+        page = self._live_page()
+        network, warnings = self._network, self._warnings
+        assert network is not None
+        clean = False
         try:
             try:
                 response = page.goto(target.url, wait_until="domcontentloaded", timeout=self._ms(s.timeout))
@@ -589,17 +636,19 @@ class Capturer:
                 page.wait_for_load_state("load", timeout=self._ms(s.timeout))
             except PlaywrightTimeout:
                 warnings.append(f"the page had not finished loading after {s.timeout:g} s; captured as it was")
-            try:
-                page.wait_for_load_state("networkidle", timeout=self._ms(s.idle_timeout))
-            except PlaywrightTimeout:
+            if not network.wait_quiet(page, s.quiet, s.idle_timeout):
                 warnings.append(f"the page was still loading data after {s.idle_timeout:g} s more; captured anyway")
             if self.wait_for:
                 self._wait_for(page, self.wait_for, target)
-            return self._shoot(page, target, response.status if response else None, warnings)
+            rendered = self._shoot(page, target, response.status if response else None, warnings)
+            clean = not warnings
+            return rendered
         except PlaywrightError as exc:
             raise CaptureError(_explain(exc), path=target.label) from None
         finally:
-            page.close()
+            if not clean:  # a failed or half-loaded page may still have requests or dialogs pending
+                page.close()
+                self._page = None
 
     def _wait_for(self, page: "Page", wanted: str, target: Target) -> None:
         from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -662,10 +711,20 @@ class Capturer:
             page.close()
 
 
+# Screenshots are text on flat colour: one encode at this quality with full-resolution colour keeps letters
+# sharp and is far under a 2 MB limit. photos.fit_image (which ranks candidates by SSIM: about 1.4 s for
+# one screenshot on these machines) runs only when that one encode does not fit.
+SCREENSHOT_JPEG = {"quality": 90, "subsampling": "4:4:4", "optimize": True, "progressive": True}
+
+
 def _write_jpeg(image: Image.Image, destination: Path, max_bytes: int) -> Path:
     """The stamped image as a JPEG under the photo limit, measured after it is written."""
-    encoded = fit_image(image, max_bytes)
-    atomic_write_bytes(destination, encoded.data)
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, "JPEG", **SCREENSHOT_JPEG)
+    data = buffer.getvalue()
+    if len(data) > max_bytes:
+        data = fit_image(image, max_bytes).data
+    atomic_write_bytes(destination, data)
     size = destination.stat().st_size
     if size > max_bytes:  # fit_image promises this; the written file is what gets uploaded, so check it
         destination.unlink()
@@ -676,7 +735,7 @@ def _write_jpeg(image: Image.Image, destination: Path, max_bytes: int) -> Path:
 
 def _png_bytes(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
-    image.save(buffer, "PNG", compress_level=6)
+    image.save(buffer, "PNG")
     return buffer.getvalue()
 
 

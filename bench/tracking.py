@@ -1,0 +1,112 @@
+"""Benchmark: screenshot the same 10 local tracking pages with evidence-kit (one browser reused) and with
+one ``chromium --headless --screenshot`` process per page, in one run. Pages are served from 127.0.0.1.
+
+    .venv/bin/python bench/tracking.py [--pages 10] [--rounds 1]
+
+evidence-kit does more per page than the plain CLI (full-page capture, stamp band, saved HTML, JSON record,
+and with JPEGs also a photo-sized JPEG), so its rows are an upper bound on the browser-reuse gain.
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import replace
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from evidence_kit.browser import find_chromium, launch_flags
+from evidence_kit.tracking import Target, capture_targets, load_trackers
+
+CITIES = ["Shenzhen", "Guangzhou", "Hong Kong", "Almaty", "Moscow", "Kazan", "Warsaw", "Vilnius", "Madrid", "Lyon"]
+
+
+def write_pages(folder: Path, count: int) -> list[str]:
+    names = []
+    for i in range(count):
+        rows = "".join(f"<tr><td>2026-11-{1 + j:02d} {8 + j % 10}:15</td><td>{CITIES[(i + j) % len(CITIES)]}</td>"
+                       f"<td>{'Departed from' if j % 2 else 'Arrived at'} sorting center</td></tr>"
+                       for j in range(6 + 3 * i))
+        (folder / f"track-{i}.html").write_text(
+            f"<!DOCTYPE html><html><head><title>Parcel {i}</title><style>body{{font-family:sans-serif;margin:24px}}"
+            f"td{{padding:8px;border-bottom:1px solid #ddd}}</style></head><body><h1>Parcel LP0041234567{i:04d}</h1>"
+            f"<table>{rows}</table></body></html>", encoding="utf-8")
+        names.append(f"track-{i}.html")
+    return names
+
+
+def serve(folder: Path) -> tuple[ThreadingHTTPServer, str]:
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd, f"http://127.0.0.1:{httpd.server_address[1]}/"
+
+
+def run_evidence_kit(urls: list[str], out: Path, jpeg: bool) -> float:
+    base = load_trackers()
+    config = replace(base, capture=replace(base.capture, idle_timeout=2.0))
+    targets = [Target("page", f"page-{i}", url=url) for i, url in enumerate(urls)]
+    started = time.perf_counter()
+    result = capture_targets(targets, out, config=config, max_photo_bytes=2_000_000 if jpeg else None)
+    elapsed = time.perf_counter() - started
+    if result.failures or len(result.captures) != len(urls):
+        sys.exit(f"evidence-kit failed: {result.failures}")
+    return elapsed
+
+
+def run_cli(chromium: Path, urls: list[str], out: Path) -> float:
+    started = time.perf_counter()
+    for i, url in enumerate(urls):
+        with tempfile.TemporaryDirectory(prefix="ek-bench-profile-") as profile:
+            png = out / f"page-{i}.png"
+            subprocess.run([str(chromium), "--headless", *launch_flags(), f"--user-data-dir={profile}",
+                            "--window-size=1280,900", "--hide-scrollbars", f"--screenshot={png}", url],
+                           check=True, capture_output=True, timeout=120)
+            if not png.is_file():
+                sys.exit(f"chromium wrote no screenshot for {url}")
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pages", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=1, help="repeat each tool this many times, keep the best")
+    args = parser.parse_args()
+    chromium = find_chromium()
+    if chromium is None:
+        sys.exit("no Chromium found: apt-get install chromium")
+    work = Path(tempfile.mkdtemp(prefix="ek-bench-tracking-"))
+    try:
+        site = work / "site"
+        site.mkdir()
+        httpd, root = serve(site)
+        urls = [root + name for name in write_pages(site, args.pages)]
+        rows: dict[str, float] = {}
+        for _ in range(args.rounds):
+            for label, run in (
+                    ("evidence-kit, PNG+stamp+HTML (one browser)", lambda out: run_evidence_kit(urls, out, False)),
+                    ("evidence-kit, + JPEG under 2 MB (one browser)", lambda out: run_evidence_kit(urls, out, True)),
+                    ("chromium --headless --screenshot per page", lambda out: run_cli(chromium, urls, out))):
+                out = Path(tempfile.mkdtemp(dir=work))
+                seconds = run(out)
+                rows[label] = min(seconds, rows.get(label, seconds))
+        httpd.shutdown()
+        peer = rows["chromium --headless --screenshot per page"]
+        print(f"{args.pages} local pages, {chromium} ({subprocess.run([str(chromium), '--version'], capture_output=True, text=True).stdout.strip()})")
+        print(f"{'tool':<48} {'total s':>8} {'per page s':>10} {'vs CLI':>7}")
+        for label, seconds in rows.items():
+            print(f"{label:<48} {seconds:8.2f} {seconds / args.pages:10.3f} {seconds / peer:7.2f}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
