@@ -2,9 +2,9 @@
 
     python examples/generate.py
 
-Writes examples/broken-kettle/{photos,chat}/: a drawn "product" with texture and noise in several shots,
+Writes examples/broken-kettle/{photos,chat,video}/: a drawn "product" with texture and noise in several shots,
 two near-duplicates, one HEIC, one stored sideways with an EXIF orientation tag, one large enough that
-it must be re-encoded to fit 2 MB, and a chat screenshot.
+it must be re-encoded to fit 2 MB, a chat screenshot and a short drawn unboxing video.
 """
 from __future__ import annotations
 
@@ -86,6 +86,60 @@ def main() -> None:
                             fill="black", font=font)
         y += 190
     shot.save(chat / "chat-2026-11-12.png", optimize=True)
+    unboxing_video(CASE / "video" / "unboxing.mp4")
+
+
+def unboxing_video(path: Path, seconds: float = 12.0, fps: int = 15) -> None:
+    """A drawn, one-take unboxing (640x360 H.264/AAC, under 1.5 MB): a taped box opens, the kettle comes out,
+    the camera moves in on the crack. Frames are drawn with Pillow and piped into the real ffmpeg."""
+    import ffmpeg
+
+    width, height = 640, 360
+    rng = np.random.default_rng(11)
+    y, x = np.linspace(0, 1, height)[:, None], np.linspace(0, 1, width)[None, :]
+    grain = np.sin(x * 60 + np.sin(y * 5) * 3) * 14
+    table = np.clip(np.stack([150 + grain + y * 40, 100 + grain * 0.8 + y * 30, 60 + grain * 0.5 + y * 20], -1),
+                    0, 255).astype(np.uint8)  # the wooden table of the photos, without the kettle
+    kettle = product_shot(480, 360, 1, noise=0)  # the same cracked kettle as the photos
+    total = int(seconds * fps)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    encoder = (ffmpeg.input("pipe:", format="rawvideo", pix_fmt="rgb24", s=f"{width}x{height}", r=fps)
+               .output(ffmpeg.input("anoisesrc=a=0.01:d=%g" % seconds, f="lavfi").audio, str(path),
+                       vcodec="libx264", crf=28, preset="slow", pix_fmt="yuv420p", acodec="aac", audio_bitrate="48k",
+                       movflags="+faststart", shortest=None, metadata="creation_time=2026-11-18T16:05:00Z")
+               .overwrite_output().global_args("-v", "error").run_async(pipe_stdin=True))
+    for i in range(total):
+        t = i / total
+        frame = Image.fromarray(table)
+        draw = ImageDraw.Draw(frame)
+        sway = int(6 * np.sin(i / 9))  # a hand-held camera never stands still
+        if t < 0.55:  # the box: taped shut, then the flaps swing open and the kettle rises out
+            open_by = max(0.0, (t - 0.15) / 0.25)
+            bx, by = 170 + sway, 150
+            draw.rectangle((bx, by, bx + 300, by + 170), fill=(176, 134, 86), outline=(90, 60, 30), width=4)
+            lift = int(max(0.0, (t - 0.35) / 0.2) * 120)
+            if open_by > 0:
+                small = kettle.resize((200, 150))
+                frame.paste(small, (bx + 50, by + 20 - lift))
+                flap = int(70 * min(1.0, open_by))
+                draw.polygon([(bx, by), (bx + 150, by), (bx + 150 - flap, by - flap), (bx - flap, by - flap)],
+                             fill=(160, 120, 75), outline=(90, 60, 30))
+                draw.polygon([(bx + 150, by), (bx + 300, by), (bx + 300 + flap, by - flap), (bx + 150 + flap, by - flap)],
+                             fill=(160, 120, 75), outline=(90, 60, 30))
+                draw.rectangle((bx, by + 20, bx + 300, by + 170), fill=(176, 134, 86), outline=(90, 60, 30), width=4)
+            else:
+                draw.rectangle((bx + 140, by, bx + 160, by + 170), fill=(200, 190, 150))  # tape
+            draw.text((bx + 20, by + 120), "FRAGILE", fill=(150, 20, 20), font=ImageFont.load_default(size=28))
+        else:  # the kettle on the table, the camera moving in on the crack
+            zoom = 1.0 + 1.2 * min(1.0, (t - 0.55) / 0.35)
+            w, h = int(400 * zoom), int(300 * zoom)
+            close = kettle.resize((w, h))
+            frame.paste(close, ((width - w) // 2 + sway - int((zoom - 1) * 60), (height - h) // 2 + 10))
+        pixels = np.asarray(frame, dtype=np.float32) + rng.normal(0, 3, (height, width, 3))
+        encoder.stdin.write(np.clip(pixels, 0, 255).astype(np.uint8).tobytes())
+    encoder.stdin.close()
+    if encoder.wait() != 0:
+        raise RuntimeError("ffmpeg could not encode the example video")
 
 
 if __name__ == "__main__":
