@@ -37,9 +37,11 @@ Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 # q34 at full size scored SSIM 0.932 while 0.75x at q68 scored 0.940.
 QUALITY_FLOOR = 60
 QUALITY_MAX = 95
-# Re-encodes use progressive JPEG (every browser and the form decode it): 3-5 % smaller than baseline at
-# the same quality on real photos, so the same budget buys a higher quality (bench/photos.py).
-ENCODER = {"progressive": True, "optimize": True}
+# Re-encodes are baseline (sequential) JPEGs with optimised Huffman tables, which every decoder reads.
+# Measured on a 13 MP photo at q85: optimised tables save 2.8 % over standard ones for 2x a 0.04 s encode;
+# progressive would save another 2.7 % but costs 2.2x the encode time and is not baseline; 4:4:4 chroma
+# costs 22 % more bytes, so it is used only when q95 fits with room to spare (bench/photos.py).
+ENCODER = {"optimize": True}
 # Small images are encoded whole; larger ones are first measured on a sample of MCU-aligned tiles.
 SAMPLE_MIN_PIXELS = 2_000_000
 SAMPLE_FRACTION = 0.125
@@ -247,11 +249,13 @@ class _Sample:
     """A mosaic of MCU-aligned tiles spread over the image, standing in for it in trial encodes.
 
     Each tile's 8x8 blocks are the image's own blocks, so a trial encode of the mosaic predicts the full
-    encode's size (times ``factor``) and its SSIM, at a fraction of the cost.
+    encode's size (times ``factor``, corrected by ``calibrate`` once a full encode is measured) and its SSIM,
+    at a fraction of the cost.
     """
 
     def __init__(self, im: Image.Image, extra: int) -> None:
         self.extra = extra
+        self.correction = 1.0
         pixels = im.width * im.height
         if pixels < SAMPLE_MIN_PIXELS:
             self.image, self.factor = im, 1.0
@@ -269,6 +273,7 @@ class _Sample:
             self.factor = pixels / (len(picks) * TILE * TILE)
         self.reference = _luma(self.image)
         self._scaled: dict[float, Image.Image] = {1.0: self.image}
+        self._encoded: dict[tuple[float, int], bytes] = {}
 
     def at(self, scale: float) -> Image.Image:
         if scale not in self._scaled:
@@ -276,8 +281,17 @@ class _Sample:
             self._scaled[scale] = self.image.resize(size, Image.Resampling.LANCZOS)
         return self._scaled[scale]
 
+    def encoded(self, quality: int, scale: float) -> bytes:
+        if (scale, quality) not in self._encoded:
+            self._encoded[scale, quality] = _encode(self.at(scale), quality)
+        return self._encoded[scale, quality]
+
     def predict(self, quality: int, scale: float = 1.0) -> float:
-        return len(_encode(self.at(scale), quality)) * self.factor + self.extra
+        return len(self.encoded(quality, scale)) * self.factor * self.correction + self.extra
+
+    def calibrate(self, actual: int, quality: int, scale: float) -> None:
+        """Correct later predictions by how far this one was from a measured full encode."""
+        self.correction = (actual - self.extra) / max(1.0, len(self.encoded(quality, scale)) * self.factor)
 
     def best_quality(self, budget: int, scale: float = 1.0) -> int:
         """Highest quality predicted to fit at ``scale`` (0 when none is)."""
@@ -288,14 +302,14 @@ class _Sample:
         return lo
 
     def similarity(self, quality: int, scale: float = 1.0) -> float:
-        decoded = Image.open(io.BytesIO(_encode(self.at(scale), quality)))
+        decoded = Image.open(io.BytesIO(self.encoded(quality, scale)))
         if scale != 1.0:
             decoded = decoded.resize(self.image.size, Image.Resampling.BICUBIC)
         return ssim(self.reference, _luma(decoded))
 
 
-def _plan(sample: _Sample, budget: int, min_quality: int) -> list[tuple[float, int]]:
-    """(scale, quality) candidates predicted to fit, best SSIM first.
+def _plan(sample: _Sample, budget: int, min_quality: int) -> list[tuple[float, float, int]]:
+    """(SSIM on the sample, scale, quality) of the settings predicted to fit, best first.
 
     JPEG re-encoding is not monotonic in SSIM (requantising a camera JPEG at q92 can score below q90), and
     on very detailed photos a smaller image at a higher quality can beat full size at a low one, so the
@@ -306,44 +320,52 @@ def _plan(sample: _Sample, budget: int, min_quality: int) -> list[tuple[float, i
     if top < min_quality:
         # Scales at which the floor and a comfortable quality fit, from the byte ratio at the floor.
         ratio = (budget - sample.extra) / max(1.0, sample.predict(min_quality) - sample.extra)
-        floor_scale = min(0.95, max(0.1, sqrt(max(ratio, 0.0)) * 0.97))
+        floor_scale = round(min(0.95, max(0.1, sqrt(max(ratio, 0.0)) * 0.97)), 3)
         scales += [floor_scale, round(floor_scale * 0.8, 3)]
     candidates = []
     for scale in scales:
         best = top if scale == 1.0 else sample.best_quality(budget, scale)
         for quality in range(best, max(best - CANDIDATE_QUALITIES, 0), -1):
             candidates.append((sample.similarity(quality, scale), scale, quality))
-    candidates.sort(reverse=True)
-    return [(scale, quality) for _, scale, quality in candidates]
+    return sorted(candidates, reverse=True)
 
 
 def fit_image(im: Image.Image, max_bytes: int, *, exif: bytes | None = None,
               min_quality: int = QUALITY_FLOOR) -> Encoded:
     """Encode ``im`` as a JPEG of at most ``max_bytes`` at the best measured quality.
 
-    Candidates (scale, quality) are ranked by SSIM on a sample of the image, the best is encoded in full
-    and measured; if it is over (the sample's estimate was a little off) the next is tried. Scaling down
-    is considered only when full size would need a quality below ``min_quality``.
-    Raises LimitError when nothing fits (the budget is tiny).
+    Candidates (scale, quality) are ranked by SSIM on a sample of the image; the best is encoded in full
+    and measured, which calibrates the sample's size estimate; a better candidate that the calibrated
+    estimate now says fits is then tried, so the bytes left over are used. Scaling down is considered only
+    when full size would need a quality below ``min_quality``. Raises LimitError when nothing fits.
     """
     base = im if im.mode in ("RGB", "L") else im.convert("RGB")
     sample = _Sample(base, len(exif or b"") + 700)
     resized: dict[float, Image.Image] = {1.0: base}
-    for scale, quality in _plan(sample, max_bytes, min_quality)[:FULL_ENCODE_ATTEMPTS]:
+    best: Encoded | None = None
+    best_score = -1.0
+    tried: set[tuple[float, int]] = set()
+    for _ in range(FULL_ENCODE_ATTEMPTS):
+        plan = [c for c in _plan(sample, max_bytes, min_quality) if c[0] > best_score and c[1:] not in tried]
+        if not plan:
+            break
+        score, scale, quality = plan[0]
+        tried.add((scale, quality))
         if scale not in resized:
             size = (max(16, round(base.width * scale)), max(16, round(base.height * scale)))
             resized[scale] = base.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
         current = resized[scale]
         data = _encode(current, quality, "4:2:0", exif)
-        if len(data) > max_bytes:
-            continue
-        subsampling = "4:2:0"
-        if quality == QUALITY_MAX and base.mode == "RGB":
+        sample.calibrate(len(data), quality, scale)
+        if len(data) <= max_bytes:
+            best, best_score = Encoded(data, quality, scale, current.width, current.height, "4:2:0"), score
+    if best is not None:
+        if best.quality == QUALITY_MAX and base.mode == "RGB":
             # Bytes to spare at top quality: full-resolution colour (4:4:4) if it still fits.
-            full_colour = _encode(current, QUALITY_MAX, "4:4:4", exif)
+            full_colour = _encode(resized[best.scale], QUALITY_MAX, "4:4:4", exif)
             if len(full_colour) <= max_bytes:
-                data, subsampling = full_colour, "4:4:4"
-        return Encoded(data, quality, scale, current.width, current.height, subsampling)
+                best.data, best.subsampling = full_colour, "4:4:4"
+        return best
     # The estimates were off (or nothing fits): fall back to a plain bisection on shrinking full images.
     scale = 1.0
     while scale > 0.02:
