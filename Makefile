@@ -20,6 +20,7 @@ test: setup
 
 bench: setup
 	$(PY) bench/photos.py
+	$(PY) bench/tracking.py
 
 setup: system $(STAMP)
 
