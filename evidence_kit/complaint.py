@@ -190,9 +190,9 @@ def _facts(case: Case, today: date | None, lettered: list[tuple[str, FileRecord]
             warnings.append(f"notes: \"{note.text}\" is kept out of the texts: {'; '.join(note.problems)}.")
     shipped = order.shipped
     days_since = (today - shipped).days if today and shipped and today >= shipped else None
+    store, item = _one_line(order.store), _one_line(order.item)
     fields: dict[str, str | None] = {
-        "order": order.number, "store": clean(order.store) or None,
-        "item": f"\"{clean(order.item)}\"" if clean(order.item) else None,
+        "order": _one_line(order.number), "store": store or None, "item": f"\"{item}\"" if item else None,
         "shipped": text_date(shipped) if shipped else None,
         "delivered": text_date(order.delivered) if order.delivered else None,
         "days_since_shipped": str(days_since) if days_since is not None else None,
@@ -205,6 +205,11 @@ def _facts(case: Case, today: date | None, lettered: list[tuple[str, FileRecord]
                   "seller_contacted": bool(dispute.seller_contacted or case.media.chat)}
     return _Facts(fields, conditions, [n.text for n in judged if n.usable], _evidence_variants(case, lettered),
                   warnings)
+
+
+def _one_line(text: str) -> str:
+    """A name or title inside a sentence: cleaned, on one line."""
+    return " ".join(clean(text).split())
 
 
 def _fill(variant: str, fields: dict[str, str | None]) -> str | None:

@@ -151,13 +151,13 @@ def test_insults_and_shouting_are_flagged_with_a_suggestion(base_case):
 
 
 def test_chinese_store_name_is_kept_and_text_is_clean(base_case):
-    case = with_facts(base_case, order={"store": "阳光家居 Sunny Home", "item": "Cafe\u0301 kettle\x07 2 L"},
+    case = with_facts(base_case, order={"store": "阳光家居 Sunny Home", "item": "Cafe\u0301 kettle\x07\n 2 L"},
                       notes="It\tleaks\x00 when   filled.")
     text, _ = compose(case, "dispute", today=TODAY)
     assert "from 阳光家居 Sunny Home." in text.text
     assert '"Café kettle 2 L"' in text.text and "It leaks when filled." in text.text
     assert unicodedata.is_normalized("NFC", text.text)
-    assert all(ch.isprintable() or ch == "\n" for ch in text.text)
+    assert all(ch.isprintable() for ch in text.text)  # the dispute text is one paragraph
 
 
 def test_newlines_count_as_one_character(base_case):
@@ -191,6 +191,8 @@ def test_property_any_facts_give_a_whole_text_within_the_limit(base_case, item, 
     assert ORDER in text.text and text.text[-1] in '.?!"…)\'”’'  # ends a sentence, never mid-word
     assert unicodedata.is_normalized("NFC", text.text)
     assert all(ch.isprintable() or ch == "\n" for ch in text.text)
+    if kind != "seller":  # only the seller message has paragraphs (greeting, body, thanks)
+        assert "\n" not in text.text
 
 
 def test_checklist_gaps_in_plain_words(make_case):
