@@ -128,8 +128,12 @@ def _describe_transform(record: FileRecord) -> str:
         done = "kept as the original JPEG pixels (lossless re-wrap)"
         if t.get("orientation_applied", 1) not in (1, None):
             done += ", rotated upright without re-encoding"
+    elif t.get("method") == "video_frame":
+        done = f"frame taken from the video at {t.get('at', 0):.1f} s, JPEG quality {t.get('quality')}"
     else:
         done = f"re-encoded as JPEG, quality {t.get('quality')}" if t.get("quality") else "re-encoded as JPEG"
+        if t.get("from"):
+            done += f" from the {t['from']}"
         if t.get("scale") and t["scale"] < 1:
             done += f", scaled to {t['scale']:.0%}"
     if t.get("width") and t.get("height"):
