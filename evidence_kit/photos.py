@@ -580,31 +580,39 @@ def select_photos(analyses: Sequence[PhotoAnalysis], count: int,
 
 def make_grid(photos: Iterable[tuple[Path, str]], dst: str | Path, *, max_bytes: int = 2_000_000,
               width: int = 2400) -> PhotoResult:
-    """Combine photos (path, caption) into one captioned contact grid JPEG under ``max_bytes``."""
+    """Combine photos (path, caption) into one captioned grid JPEG under ``max_bytes``."""
     items = list(photos)
     if not items:
         raise InputError("no photos to combine into a grid")
+    images = [load_upright(path)[0] for path, _ in items]
     cols = ceil(sqrt(len(items)))
     rows = ceil(len(items) / cols)
     cell = width // cols
-    caption_height = max(28, cell // 12)
-    font = ImageFont.load_default(size=max(14, caption_height // 2))
-    sheet = Image.new("RGB", (cell * cols, (cell + caption_height) * rows), "white")
+    # Cells take the widest photo's aspect ratio (capped), so landscape shots do not float in white space.
+    cell_height = int(cell * min(1.0, max(0.5, min(im.height / im.width for im in images))))
+    font = ImageFont.load_default(size=max(16, cell // 22))
+    caption_height = int(font.size * 1.8)
+    margin = 12
+    sheet = Image.new("RGB", (cell * cols, (cell_height + caption_height) * rows), "white")
     draw = ImageDraw.Draw(sheet)
-    for i, (path, caption) in enumerate(items):
-        im, _ = load_upright(path)
-        im.thumbnail((cell - 8, cell - 8), Image.Resampling.LANCZOS)
-        x, y = (i % cols) * cell, (i // cols) * (cell + caption_height)
-        sheet.paste(im.convert("RGB"), (x + (cell - im.width) // 2, y + (cell - im.height) // 2))
+    for i, ((path, caption), im) in enumerate(zip(items, images)):
+        im.thumbnail((cell - 2 * margin, cell_height - 2 * margin), Image.Resampling.LANCZOS)
+        x, y = (i % cols) * cell, (i // cols) * (cell_height + caption_height)
+        sheet.paste(im.convert("RGB"), (x + (cell - im.width) // 2, y + cell_height - margin - im.height))
         label = caption or path.name
-        while draw.textlength(label, font=font) > cell - 8 and len(label) > 4:
-            label = label[:-2].rstrip() + "…" if not label.endswith("…") else label[:-2] + "…"
-        draw.text((x + 4, y + cell + 4), label, fill="black", font=font)
+        while draw.textlength(label, font=font) > cell - 2 * margin and len(label) > 2:
+            label = label[:-2].rstrip() + "…"
+        draw.text((x + cell // 2, y + cell_height + caption_height // 2), label, fill="black", font=font,
+                  anchor="mm")
     encoded = fit_image(sheet, max_bytes)
     dst = Path(dst)
     with atomic_path(dst) as tmp:
         tmp.write_bytes(encoded.data)
+    written = dst.stat().st_size
+    if written > max_bytes:
+        dst.unlink()
+        raise LimitError(f"grid image is {written:,} bytes, over {max_bytes:,}", path=str(dst))
     facts = SourceFacts("grid", sheet.width, sheet.height, "RGB")
-    return PhotoResult(source=Path(items[0][0]).parent, output=dst, bytes=dst.stat().st_size, width=encoded.width,
+    return PhotoResult(source=Path(items[0][0]).parent, output=dst, bytes=written, width=encoded.width,
                        height=encoded.height, method="reencode", quality=encoded.quality, scale=encoded.scale,
                        facts=facts, stripped=["all EXIF/XMP metadata"], subsampling=encoded.subsampling)

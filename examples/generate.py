@@ -54,18 +54,19 @@ def main() -> None:
     chat = CASE / "chat"
     photos.mkdir(parents=True, exist_ok=True)
     chat.mkdir(parents=True, exist_ok=True)
-    product_shot(1600, 1200, 1).save(photos / "IMG_0101.jpg", quality=90)
-    product_shot(1600, 1200, 2, shift=6).save(photos / "IMG_0102.jpg", quality=90)  # near-duplicate of 0101
-    product_shot(1600, 1200, 3, angle=8, shift=-120, crack=False).save(photos / "IMG_0103.jpg", quality=90)
+    product_shot(1280, 960, 1).save(photos / "IMG_0101.jpg", quality=90)
+    product_shot(1280, 960, 2, shift=5).save(photos / "IMG_0102.jpg", quality=90)  # near-duplicate of 0101
+    product_shot(1280, 960, 3, angle=8, shift=-100, crack=False).save(photos / "IMG_0103.jpg", quality=90)
     # Stored sideways, as phones do, with the EXIF orientation tag saying "rotate 90 clockwise".
-    sideways = product_shot(1200, 1600, 4, angle=-4, shift=-60).transpose(Image.Transpose.ROTATE_90)
+    sideways = product_shot(960, 1280, 4, angle=-4, shift=-50).transpose(Image.Transpose.ROTATE_90)
     exif = Image.Exif()
     exif[0x0112] = 6
     exif[0x010F] = "ExampleCam"
     exif[0xA431] = "SERIAL-0000-EXAMPLE"
+    exif.get_ifd(0x8825).update({1: "N", 2: (52.0, 22.0, 1.5), 3: "E", 4: (4.0, 53.0, 42.0)})  # made-up GPS
     sideways.save(photos / "IMG_0104.jpg", quality=90, exif=exif.tobytes())
     # Large and noisy: over 2 MB, so it must be re-encoded to fit.
-    product_shot(2800, 2100, 5, shift=80, noise=14).save(photos / "IMG_0105.jpg", quality=95)
+    product_shot(2400, 1800, 5, shift=70, noise=14).save(photos / "IMG_0105.jpg", quality=95)
     import pillow_heif
 
     pillow_heif.register_heif_opener()
