@@ -41,6 +41,7 @@ class BuildContext:
     staging: Path
     manifest: Manifest
     options: BuildOptions
+    package: Path | None = None  # where the package will land (an earlier build may still be there)
 
     def relative_input(self, path: Path) -> str:
         return path.relative_to(self.case.root).as_posix() if path.is_relative_to(self.case.root) else str(path)
@@ -176,7 +177,7 @@ def build_case(path: str | Path | Case, *, out: str | Path | None = None,
         # Lets a re-run skip this case while its inputs and settings stay the same (batch.py).
         hashes = [(r.path, r.sha256) for r in manifest.inputs]
         manifest.sections[FINGERPRINT_KEY] = case_fingerprint(case, options, hashes)
-        context = BuildContext(case, staging, manifest, options)
+        context = BuildContext(case, staging, manifest, options, package)
         for stage in STAGES:
             stage(context)
         manifest.write(staging)

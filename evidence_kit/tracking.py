@@ -495,6 +495,7 @@ class Capture:
     page_height: int = 0
     overlays_hidden: int = 0
     warnings: list[str] = field(default_factory=list)
+    kept: bool = False  # copied from an earlier build because this build's capture failed
 
     def to_dict(self, relative_to: Path | None = None) -> dict[str, Any]:
         rel = (lambda p: p.relative_to(relative_to).as_posix()) if relative_to else (lambda p: str(p))
@@ -503,7 +504,8 @@ class Capture:
                 "status": self.status, "title": self.title, "captured_utc": self.captured,
                 "page_height": self.page_height, "overlays_hidden": self.overlays_hidden,
                 "png": [rel(p) for p in self.pngs], "html": rel(self.html), "record": rel(self.record),
-                "jpeg": [rel(p) for p in self.jpegs], "warnings": self.warnings}
+                "jpeg": [rel(p) for p in self.jpegs], "warnings": self.warnings,
+                "kept_from_earlier_build": self.kept}
 
 
 @dataclass
@@ -795,6 +797,39 @@ def _remove_stale_parts(out: Path, stem: str, current: list[str]) -> None:
                 old.with_suffix(suffix).unlink(missing_ok=True)
 
 
+def earlier_capture(previous: Path, target: Target, out: Path, *, max_photo_bytes: int | None) -> Capture | None:
+    """A good capture of ``target`` from an earlier build's ``previous`` folder, copied into ``out``.
+
+    Used when this build's capture failed, so a rebuild never loses a good capture. Only a capture whose
+    PNG and HTML still match the hashes in its JSON record is kept; its JPEG is made again from the PNG
+    under the current photo limit.
+    """
+    for record_path in sorted(previous.glob("*.json")) if previous.is_dir() else []:
+        try:
+            record = json.loads(record_path.read_text(encoding="utf-8"))
+            if record.get("kind") != target.kind or record.get("target") != target.label:
+                continue
+            names = [*record["png"], record["html"]]
+            if not record["png"] or any(_sha256((previous / n).read_bytes()) != record["sha256"].get(n) for n in names):
+                continue
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue
+        for name in [*names, record_path.name]:
+            atomic_write_bytes(out / name, (previous / name).read_bytes())
+        pngs = [out / n for n in record["png"]]
+        jpegs = []
+        if max_photo_bytes is not None:
+            for png in pngs:
+                with Image.open(png) as image:
+                    jpegs.append(_write_jpeg(image.convert("RGB"), png.with_suffix(".jpg"), max_photo_bytes))
+        return Capture(target=target, pngs=pngs, html=out / record["html"], record=out / record_path.name,
+                       jpegs=jpegs, final_url=record.get("final_url", ""), status=record.get("status"),
+                       title=record.get("title", ""), captured=record.get("captured_utc", ""),
+                       page_height=record.get("page_height", 0), overlays_hidden=record.get("overlays_hidden", 0),
+                       warnings=list(record.get("warnings", [])), kept=True)
+    return None
+
+
 @dataclass
 class TrackResult:
     out: Path
@@ -889,10 +924,16 @@ def tracking_stage(ctx: "BuildContext") -> None:
         section["errors"] = [{"target": t.label, "message": message} for t in targets]
         return
     section["browser"] = f"Chromium {result.browser}"
+    earlier = ctx.package / "tracking" if ctx.package else None
     for target, message in result.failures:
         ctx.manifest.error(message, ctx.relative_input(target.path) if target.path else target.label, "tracking",
                            int(CaptureError.exit_code))
         section["errors"].append({"target": target.label, "kind": target.kind, "message": message})
+        kept = earlier_capture(earlier, target, out, max_photo_bytes=profile.max_photo_bytes) if earlier else None
+        if kept:
+            kept.warnings.append(f"this build could not capture it ({message}); the capture of {kept.captured} "
+                                 "from the earlier build was kept")
+            result.captures.append(kept)
 
     uploaded = sum(1 for r in ctx.manifest.outputs if r.role == "photo" and r.upload)
     free = profile.max_photos - uploaded
@@ -913,7 +954,7 @@ def tracking_stage(ctx: "BuildContext") -> None:
         source = target.path
         info = {"kind": target.kind, "url": target.url, "final_url": capture.final_url, "number": target.number,
                 "carrier": target.carrier, "site": target.site, "captured_utc": capture.captured,
-                "title": capture.title}
+                "title": capture.title, "kept_from_earlier_build": capture.kept}
         stamp_note = {"method": "screenshot", "stamp": "band drawn under the page (Pillow), page untouched",
                       "parts": len(capture.pngs), "page_height": capture.page_height,
                       "overlays_hidden": capture.overlays_hidden}

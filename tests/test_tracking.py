@@ -57,7 +57,7 @@ SAVED = """<!DOCTYPE html>
 
 
 class _Handler(BaseHTTPRequestHandler):
-    flaky_hits = 0
+    flaky_hits: dict[str, int] = {}
 
     def log_message(self, *args: object) -> None:  # keep the test output quiet
         pass
@@ -80,9 +80,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(pages[self.path])
         elif self.path == "/redirect":
             self._send("", 302, {"Location": "/static.html"})
-        elif self.path == "/flaky.html":  # good the first time, 404 afterwards
-            type(self).flaky_hits += 1
-            self._send(STATIC if self.flaky_hits == 1 else "gone", 200 if self.flaky_hits == 1 else 404)
+        elif self.path.startswith("/flaky"):  # good the first time, 404 afterwards
+            hits = self.flaky_hits[self.path] = self.flaky_hits.get(self.path, 0) + 1
+            self._send(STATIC if hits == 1 else "gone", 200 if hits == 1 else 404)
         elif self.path == "/download":
             self._send("a,b\n", 200, {"Content-Type": "text/csv", "Content-Disposition": "attachment; filename=x.csv"})
         elif self.path in ("/hang", "/silent"):  # never answers (until the server stops)
@@ -331,6 +331,21 @@ def test_build_captures_case_tracking_and_fills_free_photo_slots(server, make_ca
     assert roles == ["tracking", "tracking", "tracking_html", "tracking_html", "tracking_record", "tracking_record"]
     assert result.exit_code == 1  # the 404 is reported, the package is still written
     assert verify_package(result.package).ok
+
+
+def test_rebuild_keeps_the_earlier_capture_when_the_page_now_fails(server, make_case):
+    url = server.url("/flaky-build.html")
+    root = make_case(toml=NOT_RECEIVED + f'\n[[tracking]]\nurl = "{url}"\n')
+    (root / "trackers.toml").write_text(f"[capture]\ntimeout = {TIMEOUT}\nidle_timeout = 1\n")
+    first = build_case(root)
+    [png] = [r for r in first.manifest.outputs if r.role == "tracking"]
+    second = build_case(root)  # the same package folder: the site now answers 404
+    [kept] = [r for r in second.manifest.outputs if r.role == "tracking"]
+    assert (kept.path, kept.sha256) == (png.path, png.sha256) and kept.info["kept_from_earlier_build"]
+    assert "HTTP 404" in second.manifest.errors[0].message  # the failure is still reported
+    assert any("was kept" in w.message for w in second.manifest.warnings)
+    assert [r.info["kind"] for r in second.manifest.outputs if r.upload and r.role == "photo"] == ["tracking"]
+    assert verify_package(second.package).ok
 
 
 def test_cli_track_in_a_subprocess(server, tmp_path):
