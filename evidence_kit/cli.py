@@ -41,8 +41,8 @@ def _progress() -> Callable[[str, float], None] | None:
     def show(stage: str, fraction: float) -> None:
         start = began.setdefault(stage, time.monotonic())
         elapsed = time.monotonic() - start
-        eta = f" ETA {int(elapsed / fraction * (1 - fraction)) // 60}:{int(elapsed / fraction * (1 - fraction)) % 60:02d}" \
-            if 0.02 < fraction < 1 and elapsed > 1 else ""
+        left = int(elapsed / fraction * (1 - fraction)) if 0.02 < fraction < 1 and elapsed > 1 else None
+        eta = f" ETA {left // 60}:{left % 60:02d}" if left is not None else ""
         bar = "#" * int(fraction * 20)
         click.echo(f"\r\033[K{stage} [{bar:<20}] {fraction:4.0%}{eta}", nl=False, err=True)
         if fraction >= 1:
