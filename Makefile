@@ -21,6 +21,7 @@ test: setup
 bench: setup
 	$(PY) bench/photos.py
 	$(PY) bench/tracking.py
+	$(PY) bench/video.py
 
 setup: system $(STAMP)
 
