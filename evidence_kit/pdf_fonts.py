@@ -12,6 +12,7 @@ import io
 import shutil
 import subprocess
 import unicodedata
+import uuid
 from dataclasses import dataclass, field
 from functools import lru_cache
 from xml.sax.saxutils import escape
@@ -150,6 +151,12 @@ class FontChain:
     fallbacks: dict[tuple[int, bool], Face | None] = field(default_factory=dict)  # (codepoint, bold) -> face
     used: dict[Face, set[str]] = field(default_factory=dict)  # fallback face -> characters set in it
     missing: set[str] = field(default_factory=set)
+    # A converted CFF subset holds only this document's characters: its name is this document's own, so
+    # two documents built at once in one process never swap subsets.
+    token: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+
+    def name_of(self, face: Face) -> str:
+        return f"{face.name}-{self.token}" if face.format == "CFF" else face.name
 
     @classmethod
     def discover(cls) -> "FontChain":
@@ -160,7 +167,8 @@ class FontChain:
             raise MissingDependencyError(f"the Noto Sans fonts are not installed; {FONT_HINT}")
         chain = cls(regular, bold, mono)  # type: ignore[arg-type]
         for face in faces:
-            pdfmetrics.registerFont(TTFont(face.name, face.file, subfontIndex=face.index))
+            if face.name not in pdfmetrics.getRegisteredFontNames():
+                pdfmetrics.registerFont(TTFont(face.name, face.file, subfontIndex=face.index))
         for face in faces:
             _map_as_family(face.name)
         return chain
@@ -194,7 +202,7 @@ class FontChain:
                 face, char = base, REPLACEMENT
             elif face != base:
                 if face not in self.used:
-                    _map_as_family(face.name)
+                    _map_as_family(self.name_of(face))
                 self.used.setdefault(face, set()).add(char)
             if runs and runs[-1][0] == face:
                 runs[-1] = (face, runs[-1][1] + char)
@@ -203,15 +211,13 @@ class FontChain:
         parts = []
         for face, chunk in runs:
             escaped = escape(chunk).replace("\n", "<br/>")
-            parts.append(escaped if face == base else f'<font name="{face.name}">{escaped}</font>')
+            parts.append(escaped if face == base else f'<font name="{self.name_of(face)}">{escaped}</font>')
         return "".join(parts)
 
     def register_fallbacks(self) -> None:
         """Register every fallback face used so far (CFF faces subset and converted to TrueType)."""
         for face, chars in self.used.items():
             if face.format == "CFF":
-                # A fresh subset per document: re-registering the name replaces an earlier document's subset.
-                source: object = _cff_to_truetype(face, "".join(sorted(chars)))
-                pdfmetrics.registerFont(TTFont(face.name, source))
+                pdfmetrics.registerFont(TTFont(self.name_of(face), _cff_to_truetype(face, "".join(sorted(chars)))))
             elif face.name not in pdfmetrics.getRegisteredFontNames():
                 pdfmetrics.registerFont(TTFont(face.name, face.file, subfontIndex=face.index))

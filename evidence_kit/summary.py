@@ -12,14 +12,13 @@ temporary package).
 """
 from __future__ import annotations
 
-import contextlib
 import io
 import shutil
 import tempfile
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image as PILImage
 from reportlab import rl_config
@@ -72,6 +71,10 @@ WARN_RULE = colors.HexColor("#e0a030")
 OK_INK = colors.HexColor("#2e6b3a")
 ALERT_INK = colors.HexColor("#a5481b")
 
+# Embed JPEGs byte for byte: reportlab's default ASCII85 wrap costs +25 % and seconds (TOOLCHAIN.md). Set
+# once for the process rather than around each build, so concurrent builds never see it flip back.
+rl_config.useA85 = 0
+
 KIND_TITLES = {"dispute": "Dispute description", "seller": "Message to the seller", "appeal": "Appeal"}
 
 
@@ -82,17 +85,6 @@ class SummaryResult:
     pages: int
     manifest_hash: str
     missing_characters: str  # characters no installed font could show (drawn as "?")
-
-
-@contextlib.contextmanager
-def _raw_jpeg_streams() -> Iterator[None]:
-    """Embed JPEGs byte for byte (reportlab's default ASCII85 wrap costs +25 % and seconds; TOOLCHAIN.md)."""
-    saved = rl_config.useA85
-    rl_config.useA85 = 0
-    try:
-        yield
-    finally:
-        rl_config.useA85 = saved
 
 
 def _size(n: int) -> str:
@@ -735,7 +727,7 @@ def render_summary(case: Case, manifest: Manifest, package: str | Path, destinat
         canvases.append(canvas)
         return canvas
 
-    with atomic_path(destination) as tmp, _raw_jpeg_streams():
+    with atomic_path(destination) as tmp:
         doc = _Document(str(tmp), footer, digest, fonts, **meta)
         doc.build(story, canvasmaker=make_canvas)
     pages = canvases[-1].pages
