@@ -100,7 +100,8 @@ def main() -> None:
                 rows[label] = min(seconds, rows.get(label, seconds))
         httpd.shutdown()
         peer = rows["chromium --headless --screenshot per page"]
-        print(f"{args.pages} local pages, {chromium} ({subprocess.run([str(chromium), '--version'], capture_output=True, text=True).stdout.strip()})")
+        version = subprocess.run([str(chromium), "--version"], capture_output=True, text=True).stdout.strip()
+        print(f"{args.pages} local pages, {chromium} ({version})")
         print(f"{'tool':<48} {'total s':>8} {'per page s':>10} {'vs CLI':>7}")
         for label, seconds in rows.items():
             print(f"{label:<48} {seconds:8.2f} {seconds / args.pages:10.3f} {seconds / peer:7.2f}")

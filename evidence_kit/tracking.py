@@ -10,13 +10,14 @@ final URL, HTTP status, times, hashes) and a stamped ``NAME.jpg`` under the prof
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import html
 import io
 import json
-import re
 import os
+import re
 import string
 import time
 import tomllib
@@ -32,7 +33,7 @@ from PIL import Image, ImageDraw, ImageFont
 from . import __version__
 from .browser import Browser
 from .errors import CaseError, InputError, LimitError, MissingDependencyError, ToolError
-from .fsutil import atomic_write_bytes, atomic_write_text
+from .fsutil import atomic_path
 from .photos import fit_image
 
 if TYPE_CHECKING:
@@ -101,7 +102,7 @@ class TrackerConfig:
         return sites + [self.trackers[k] for k in self.default if k in self.trackers and self.trackers[k] is not own]
 
 
-_CAPTURE_KEYS = {f for f in CaptureSettings.__dataclass_fields__}
+_CAPTURE_KEYS = set(CaptureSettings.__dataclass_fields__)
 _TRACKER_KEYS = {"name", "url", "carrier", "aliases"}
 
 
@@ -114,7 +115,11 @@ def _merge_config(base: dict[str, Any], extra: dict[str, Any], source: str) -> N
                 problems.append(f"[{section}] must be a table")
                 continue
             base.setdefault(section, {}).update(extra[section])
-    for key, table in extra.get("trackers", {}).items():
+    trackers = extra.get("trackers", {})
+    if not isinstance(trackers, dict):
+        problems.append("[trackers.NAME] tables expected")
+        trackers = {}
+    for key, table in trackers.items():
         if not isinstance(table, dict) or "{number}" not in str(table.get("url", "")):
             problems.append(f"[trackers.{key}]: needs url = \"https://...{{number}}...\"")
         elif not re.match(r"^https?://", table["url"]):
@@ -149,10 +154,12 @@ def load_trackers(*overrides: str | Path | None) -> TrackerConfig:
     capture = data.get("capture", {})
     if unknown := set(capture) - _CAPTURE_KEYS:
         raise CaseError(sources[-1], [f"[capture]: unknown keys {', '.join(sorted(unknown))}"])
+    if not isinstance(capture.get("hide", []), list):
+        raise CaseError(sources[-1], ['[capture] hide: a list of CSS selectors, like ["#cookie-banner"]'])
     try:
         settings = CaptureSettings(**{**capture, "hide": tuple(capture.get("hide", ()))})
-        numbers = [settings.viewport_width, settings.viewport_height, settings.timeout, settings.idle_timeout, settings.quiet,
-                   settings.max_part_height, settings.max_page_height]
+        numbers = [settings.viewport_width, settings.viewport_height, settings.timeout, settings.idle_timeout,
+                   settings.quiet, settings.max_part_height, settings.max_page_height]
         if any(not isinstance(n, (int, float)) or isinstance(n, bool) or n <= 0 for n in numbers):
             raise TypeError("sizes and timeouts must be positive numbers")
     except TypeError as exc:
@@ -193,6 +200,7 @@ def _url_name(url: str) -> str:
 
 
 def number_targets(number: str, carrier: str, config: TrackerConfig) -> list[Target]:
+    number = re.sub(r"\s+", "", number)  # "LP 0041 2345 6789" as copied from an e-mail
     if not TRACKING_NUMBER.match(number):
         raise InputError("not a tracking number (letters, digits and dashes, 6 to 40 characters)", path=number)
     return [Target("page", f"{site.key}-{_slug(number)}", url=site.url_for(number), number=number,
@@ -208,7 +216,8 @@ def file_target(path: Path, number: str = "", carrier: str = "") -> Target:
     raise InputError("not a saved tracking page (.html) or an events file (.csv, .json)", path=str(path))
 
 
-def parse_targets(words: Sequence[str], config: TrackerConfig, carrier: str = "") -> tuple[list[Target], list[tuple[str, str]]]:
+def parse_targets(words: Sequence[str], config: TrackerConfig,
+                  carrier: str = "") -> tuple[list[Target], list[tuple[str, str]]]:
     """Command-line words -> targets, and (word, problem) for those that are none of the accepted kinds."""
     targets: list[Target] = []
     problems: list[tuple[str, str]] = []
@@ -229,20 +238,26 @@ def parse_targets(words: Sequence[str], config: TrackerConfig, carrier: str = ""
     return _unique(targets), problems
 
 
-def case_targets(case: "Case", config: TrackerConfig, *, look_up_numbers: bool) -> tuple[list[Target], list[dict[str, Any]]]:
+def case_targets(case: "Case", config: TrackerConfig, *,
+                 look_up_numbers: bool) -> tuple[list[Target], list[dict[str, Any]], list[InputError]]:
     """What a build captures: case.toml URLs, saved pages and events files; numbers only when asked.
 
     A number with no URL would send the build online to public tracking sites, so that needs
     ``look_up_numbers`` (``build --look-up-tracking``); otherwise it is listed with the URLs it would use.
+    Returns the targets, the numbers not looked up, and the numbers that are not tracking numbers.
     """
     single = case.tracking[0] if len(case.tracking) == 1 else None
     targets: list[Target] = []
     not_looked_up: list[dict[str, Any]] = []
+    problems: list[InputError] = []
     for ref in case.tracking:
         if ref.url:
             targets.append(Target("page", _url_name(ref.url), url=ref.url, number=ref.number, carrier=ref.carrier))
         elif look_up_numbers:
-            targets.extend(number_targets(ref.number, ref.carrier, config))
+            try:
+                targets.extend(number_targets(ref.number, ref.carrier, config))
+            except InputError as exc:
+                problems.append(exc)
         else:
             not_looked_up.append({"number": ref.number, "carrier": ref.carrier,
                                   "urls": [s.url_for(ref.number) for s in config.sites_for(ref.carrier)]})
@@ -250,7 +265,7 @@ def case_targets(case: "Case", config: TrackerConfig, *, look_up_numbers: bool) 
         if path.name == TRACKERS_FILE or path.suffix.lower() not in PAGE_SUFFIXES | EVENT_SUFFIXES:
             continue
         targets.append(file_target(path, single.number if single else "", single.carrier if single else ""))
-    return _unique(targets), not_looked_up
+    return _unique(targets), not_looked_up, problems
 
 
 def _unique(targets: list[Target]) -> list[Target]:
@@ -321,12 +336,14 @@ def read_events(path: Path) -> list[Event]:
 def timeline_html(events: Sequence[Event], *, source: str, number: str = "", carrier: str = "",
                   order: str = "") -> str:
     """The offline timeline page from templates/timeline.html (every value HTML-escaped)."""
-    template = string.Template((resources.files("evidence_kit.templates") / "timeline.html").read_text(encoding="utf-8"))
+    template = string.Template(
+        (resources.files("evidence_kit.templates") / "timeline.html").read_text(encoding="utf-8"))
     rows = "\n".join(f'<tr><td class="time">{html.escape(e.time)}</td><td class="place">{html.escape(e.place)}</td>'
                      f"<td>{html.escape(e.status)}</td></tr>" for e in events)
     facts = [f"Tracking number {html.escape(number)}" if number else "", html.escape(carrier) if carrier else "",
              f"Order {html.escape(order)}" if order else "", f"{len(events)} events, as entered"]
-    return template.substitute(source=html.escape(source), title=f"Tracking events{' for ' + html.escape(number) if number else ''}",
+    title = f"Tracking events for {html.escape(number)}" if number else "Tracking events"
+    return template.substitute(source=html.escape(source), title=title,
                                facts=" &middot; ".join(f for f in facts if f), rows=rows)
 
 
@@ -719,20 +736,12 @@ class Capturer:
 SCREENSHOT_JPEG = {"quality": 90, "subsampling": "4:4:4", "optimize": True, "progressive": True}
 
 
-def _write_jpeg(image: Image.Image, destination: Path, max_bytes: int) -> Path:
-    """The stamped image as a JPEG under the photo limit, measured after it is written."""
+def _jpeg_bytes(image: Image.Image, max_bytes: int) -> bytes:
+    """The stamped image as a JPEG of at most ``max_bytes`` (LimitError when nothing fits)."""
     buffer = io.BytesIO()
     image.convert("RGB").save(buffer, "JPEG", **SCREENSHOT_JPEG)
     data = buffer.getvalue()
-    if len(data) > max_bytes:
-        data = fit_image(image, max_bytes).data
-    atomic_write_bytes(destination, data)
-    size = destination.stat().st_size
-    if size > max_bytes:  # fit_image promises this; the written file is what gets uploaded, so check it
-        destination.unlink()
-        raise LimitError(f"the tracking JPEG came out at {size:,} bytes, over the photo limit of {max_bytes:,}",
-                         path=str(destination))
-    return destination
+    return data if len(data) <= max_bytes else fit_image(image, max_bytes).data
 
 
 def _png_bytes(image: Image.Image) -> bytes:
@@ -745,12 +754,25 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def save_capture(rendered: _Rendered, target: Target, out: Path, *, settings: CaptureSettings,
-                 browser_version: str, max_photo_bytes: int | None, jpeg_dir: Path | None = None) -> Capture:
-    """Stamp, split and write one rendered page under ``out`` (JPEGs under ``jpeg_dir``, default ``out``).
+def _write_together(files: dict[Path, bytes], max_jpeg_bytes: int | None) -> None:
+    """Write every file of one capture under a temporary name, then rename them all: a failure or Ctrl-C
+    while writing leaves the earlier capture's files as they were. JPEGs are measured once written."""
+    with contextlib.ExitStack() as stack:
+        for final, data in files.items():
+            stack.enter_context(atomic_path(final)).write_bytes(data)
+    for final in files:
+        if final.suffix == ".jpg" and max_jpeg_bytes is not None and final.stat().st_size > max_jpeg_bytes:
+            final.unlink()  # the upload limit is the point of the JPEG: never leave one that breaks it
+            raise LimitError(f"the tracking JPEG came out at {final.stat().st_size:,} bytes, over the photo "
+                             f"limit of {max_jpeg_bytes:,}", path=str(final))
 
-    Files are written only here, after the page succeeded, each atomically: a failed capture never
-    replaces a good earlier one. ``max_photo_bytes=None`` skips the JPEGs.
+
+def save_capture(rendered: _Rendered, target: Target, out: Path, *, settings: CaptureSettings,
+                 browser_version: str, max_photo_bytes: int | None) -> Capture:
+    """Stamp, split and write one rendered page under ``out`` (``max_photo_bytes=None``: no JPEGs).
+
+    Everything is encoded in memory first and written together at the end, so a capture that fails
+    (an unreadable screenshot, a JPEG that cannot fit) never replaces a good earlier one.
     """
     captured = datetime.now(timezone.utc).replace(microsecond=0)
     try:
@@ -763,29 +785,25 @@ def save_capture(rendered: _Rendered, target: Target, out: Path, *, settings: Ca
     stamped = [stamp(part, stamp_lines(target, final_url=rendered.final_url, captured=captured,
                                        browser_version=browser_version, part=i, parts=len(parts)))
                for i, part in enumerate(parts, 1)]
-    pngs, hashes = [], {}
-    for name, image in zip(names, stamped):
-        data = _png_bytes(image)
-        atomic_write_bytes(out / f"{name}.png", data)
-        pngs.append(out / f"{name}.png")
-        hashes[f"{name}.png"] = _sha256(data)
-    html_path = out / f"{target.name}.html"
-    atomic_write_bytes(html_path, rendered.html)
-    hashes[html_path.name] = _sha256(rendered.html)
-    jpegs = []
+    files = {out / f"{name}.png": _png_bytes(image) for name, image in zip(names, stamped, strict=True)}
+    files[out / f"{target.name}.html"] = rendered.html
+    hashes = {path.name: _sha256(data) for path, data in files.items()}
     if max_photo_bytes is not None:
-        for name, image in zip(names, stamped):
-            jpegs.append(_write_jpeg(image, (jpeg_dir or out) / f"{name}.jpg", max_photo_bytes))
-    _remove_stale_parts(out, target.name, names)
-    local = captured.astimezone()
-    capture = Capture(target=target, pngs=pngs, html=html_path, record=out / f"{target.name}.json", jpegs=jpegs,
+        files.update({out / f"{name}.jpg": _jpeg_bytes(image, max_photo_bytes)
+                      for name, image in zip(names, stamped, strict=True)})
+    capture = Capture(target=target, pngs=[out / f"{name}.png" for name in names], html=out / f"{target.name}.html",
+                      record=out / f"{target.name}.json",
+                      jpegs=[out / f"{name}.jpg" for name in names] if max_photo_bytes is not None else [],
                       final_url=rendered.final_url, status=rendered.status, title=rendered.title,
                       captured=captured.isoformat(), page_height=page_image.height,
                       overlays_hidden=rendered.overlays_hidden, warnings=rendered.warnings)
-    record = {**capture.to_dict(out), "jpeg": None, "requested_url": target.url, "captured_local": local.isoformat(),
-              "tool": f"evidence-kit {__version__}", "browser": f"Chromium {browser_version}",
-              "viewport": [settings.viewport_width, settings.viewport_height], "sha256": hashes}
-    atomic_write_text(capture.record, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+    record = {**capture.to_dict(out), "jpeg": None, "requested_url": target.url,
+              "captured_local": captured.astimezone().isoformat(), "tool": f"evidence-kit {__version__}",
+              "browser": f"Chromium {browser_version}", "viewport": [settings.viewport_width, settings.viewport_height],
+              "sha256": hashes}
+    files[capture.record] = (json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    _write_together(files, max_photo_bytes)
+    _remove_stale_parts(out, target.name, names)
     return capture
 
 
@@ -814,14 +832,15 @@ def earlier_capture(previous: Path, target: Target, out: Path, *, max_photo_byte
                 continue
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             continue
-        for name in [*names, record_path.name]:
-            atomic_write_bytes(out / name, (previous / name).read_bytes())
+        _write_together({out / name: (previous / name).read_bytes() for name in [*names, record_path.name]}, None)
         pngs = [out / n for n in record["png"]]
         jpegs = []
         if max_photo_bytes is not None:
             for png in pngs:
                 with Image.open(png) as image:
-                    jpegs.append(_write_jpeg(image.convert("RGB"), png.with_suffix(".jpg"), max_photo_bytes))
+                    data = _jpeg_bytes(image.convert("RGB"), max_photo_bytes)
+                _write_together({png.with_suffix(".jpg"): data}, max_photo_bytes)
+                jpegs.append(png.with_suffix(".jpg"))
         return Capture(target=target, pngs=pngs, html=out / record["html"], record=out / record_path.name,
                        jpegs=jpegs, final_url=record.get("final_url", ""), status=record.get("status"),
                        title=record.get("title", ""), captured=record.get("captured_utc", ""),
@@ -845,7 +864,7 @@ class TrackResult:
 
 def capture_targets(targets: Sequence[Target], out: str | Path, *, config: TrackerConfig,
                     max_photo_bytes: int | None, wait_for: str | None = None, timeout: float | None = None,
-                    case_facts: dict[str, str] | None = None, jpeg_dir: Path | None = None,
+                    case_facts: dict[str, str] | None = None,
                     progress: Callable[[int, int], None] | None = None,
                     browser: Browser | None = None) -> TrackResult:
     """Capture every target with one browser; a target that fails is listed and the others go on.
@@ -872,7 +891,7 @@ def capture_targets(targets: Sequence[Target], out: str | Path, *, config: Track
                     rendered = capturer.render(target)
                     result.captures.append(save_capture(rendered, target, out, settings=settings,
                                                         browser_version=browser.version,
-                                                        max_photo_bytes=max_photo_bytes, jpeg_dir=jpeg_dir))
+                                                        max_photo_bytes=max_photo_bytes))
                 except (InputError, LimitError) as exc:  # includes a bad events file, an unreadable saved page
                     result.failures.append((target, exc.message))
         finally:
@@ -901,15 +920,20 @@ def tracking_stage(ctx: "BuildContext") -> None:
     ctx.manifest.sections["tracking"] = section
     try:
         config = load_trackers(case.root / TRACKERS_FILE, case.root / "tracking" / TRACKERS_FILE)
-        targets, section["not_looked_up"] = case_targets(case, config, look_up_numbers=ctx.options.look_up_tracking)
-    except InputError as exc:
+        targets, section["not_looked_up"], problems = case_targets(case, config,
+                                                                   look_up_numbers=ctx.options.look_up_tracking)
+    except CaseError as exc:  # a trackers.toml in the case that cannot be used
         ctx.manifest.error(str(exc), exc.path, "tracking", int(exc.exit_code))
         section["errors"].append({"target": exc.path, "message": str(exc)})
         return
+    for problem in problems:
+        ctx.manifest.error(problem.message, problem.path, "tracking", int(problem.exit_code))
+        section["errors"].append({"target": problem.path, "message": problem.message})
     section["trackers"] = list(config.sources)
     for item in section["not_looked_up"]:
         ctx.manifest.warn(f"tracking number {item['number']} was not looked up online (build with "
-                          f"--look-up-tracking, or run: evidence-kit track {item['number']} --out DIR)", stage="tracking")
+                          f"--look-up-tracking, or run: evidence-kit track {item['number']} --out DIR)",
+                          stage="tracking")
     if not targets:
         return
     out = ctx.staging / "tracking"

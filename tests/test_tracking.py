@@ -151,7 +151,8 @@ class TestCapture:
         record = json.loads(capture.record.read_text())
         assert record["requested_url"] == server.url("/redirect")
         assert record["final_url"] == server.url("/static.html")
-        assert record["sha256"] == {"static.png": sha256_file(capture.pngs[0]), "static.html": sha256_file(capture.html)}
+        assert record["sha256"] == {"static.png": sha256_file(capture.pngs[0]),
+                                    "static.html": sha256_file(capture.html)}
         assert record["captured_utc"].endswith("+00:00") and record["captured_local"]
         [jpeg] = capture.jpegs
         assert jpeg.stat().st_size <= 2_000_000 and Image.open(jpeg).format == "JPEG"
@@ -261,7 +262,8 @@ class TestCapture:
         csv_file.write_text("Time,Place,Status\n2026-11-01 10:00,Shenzhen 深圳,Departed <script>x</script>\n"
                             "2026-11-09 08:12,Moscow,Arrived at customs\n", encoding="utf-8")
         json_file = tmp_path / "events.json"
-        json_file.write_text(json.dumps({"events": [{"date": "2026-11-01", "location": "Shenzhen", "event": "Accepted"}]}))
+        json_file.write_text(json.dumps({"events": [{"date": "2026-11-01", "location": "Shenzhen",
+                                                     "event": "Accepted"}]}))
         result = capture_targets([Target("events", "timeline", path=csv_file, number="LP00412345678901"),
                                   Target("events", "timeline-json", path=json_file)], tmp_path / "out",
                                  config=config, max_photo_bytes=2_000_000, browser=browser)
