@@ -74,7 +74,8 @@ def _cmap(face: Face) -> frozenset[int]:
 
 def _ranked_candidates(codepoint: int, style: str) -> list[Face]:
     """Faces that have ``codepoint`` in ``style``, best first: Noto Sans, plain (not Mono/Serif), TrueType."""
-    out = _run(["fc-list", "-f", "%{file}|%{index}|%{fontformat}|%{family[0]}\n", f":charset={codepoint:x}:style={style}"])
+    out = _run(["fc-list", "-f", "%{file}|%{index}|%{fontformat}|%{family[0]}\n",
+                f":charset={codepoint:x}:style={style}"])
     faces = []
     for line in out.splitlines():
         parts = line.split("|")

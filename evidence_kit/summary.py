@@ -559,9 +559,9 @@ class _Builder:
         findings = video.get("findings") or []
         s.append(self.heading("Checks on the video", 1, "Video checks"))
         if findings:
-            s.append(self.grid_table(["Result", "Finding"], [
-                [str(f.get("severity", "")).capitalize(), self._finding_text(f)] if isinstance(f, dict) else ["", str(f)]
-                for f in findings], [22 * mm, FRAME_WIDTH - 22 * mm]))
+            finding_rows = [[str(f.get("severity", "")).capitalize(), self._finding_text(f)] if isinstance(f, dict)
+                            else ["", str(f)] for f in findings]
+            s.append(self.grid_table(["Result", "Finding"], finding_rows, [22 * mm, FRAME_WIDTH - 22 * mm]))
         else:
             s.append(self.missing("No problems were found in this video (no cuts, no damage, no black stretches)."
                                   if probe else "No checks were recorded for this video."))
@@ -621,9 +621,8 @@ class _Builder:
         s.append(self.heading("Receipts and invoices", 1))
         receipts = [r for r in self.manifest.inputs if r.role == "receipt"]
         if receipts:
-            s.append(self.grid_table(["File", "Size", "SHA-256"], [[r.path, _size(r.bytes), self.para(_hash_lines(r.sha256), "mono")]
-                                                                 for r in receipts],
-                                     [FRAME_WIDTH - 72 * mm, 22 * mm, 50 * mm]))
+            rows = [[r.path, _size(r.bytes), self.para(_hash_lines(r.sha256), "mono")] for r in receipts]
+            s.append(self.grid_table(["File", "Size", "SHA-256"], rows, [FRAME_WIDTH - 72 * mm, 22 * mm, 50 * mm]))
             s.append(self.para("Receipts are kept as the original PDF files; attach them where the form takes "
                                "documents.", "small"))
         else:
@@ -637,7 +636,8 @@ class _Builder:
         if not records:
             s.append(self.missing(none_text))
         for record in records:
-            head = [self.para(f"{record.path} · {_size(record.bytes)} · SHA-256 {record.sha256}", "small"), Spacer(1, 3)]
+            head = [self.para(f"{record.path} · {_size(record.bytes)} · SHA-256 {record.sha256}", "small"),
+                    Spacer(1, 3)]
             s.extend(self._with_first(head, self.image(self.case.root / record.path, FRAME_WIDTH,
                                                        SCREENSHOT_SLICE_HEIGHT, screenshot=True)))
             s.append(Spacer(1, 8))
@@ -666,7 +666,8 @@ class _Builder:
             status = "Missing" if gap.get("required", True) else "Recommended"
             rows.append([self.para(status, "alert"), _humanise(str(gap.get("kind", ""))), str(gap.get("message", ""))])
         if rows:
-            s.append(self.grid_table(["Status", "Evidence", "Details"], rows, [28 * mm, 30 * mm, FRAME_WIDTH - 58 * mm]))
+            s.append(self.grid_table(["Status", "Evidence", "Details"], rows,
+                                     [28 * mm, 30 * mm, FRAME_WIDTH - 58 * mm]))
 
     def appendix(self) -> None:
         s = self.story
@@ -696,8 +697,8 @@ class _Builder:
         problems = [*self.manifest.errors, *self.manifest.warnings]
         if problems:
             s.append(self.heading("Problems recorded while building", 1))
-            s.append(self.grid_table(["File", "Problem"], [[p.path or "", p.message] for p in problems],
-                                     [55 * mm, FRAME_WIDTH - 55 * mm]))
+            rows = [[p.path or f"{p.stage} stage", p.message] for p in problems]
+            s.append(self.grid_table(["Where", "Problem"], rows, [55 * mm, FRAME_WIDTH - 55 * mm]))
 
 
 def render_summary(case: Case, manifest: Manifest, package: str | Path, destination: str | Path, *,
