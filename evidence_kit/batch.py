@@ -203,11 +203,31 @@ def build_one(job: CaseJob, progress: Callable[[str, float], None] | None = None
     options = dataclasses.replace(job.options, progress=progress)
     with case_lock(case.root):
         clear_leftovers(package)
-        if not job.force:
-            manifest = _unchanged(package, case_fingerprint(case, options, input_hashes(case)))
-            if manifest is not None:
-                return UNCHANGED, BuildResult(case, package, manifest)
+        if not job.force and (manifest := _unchanged(package, case_fingerprint(case, options, input_hashes(case)))):
+            return UNCHANGED, BuildResult(case, package, manifest)
         return BUILT, build_case(case, out=package, options=options)
+
+
+def skip_if_current(job: CaseJob) -> CaseOutcome | None:
+    """The ``unchanged`` outcome when the case's package is current, else None (it needs a worker).
+
+    Run before handing a case to a worker, so a re-run where nothing changed starts no process at all.
+    Any error also means None: the worker builds the case and reports the error properly.
+    """
+    if job.force:
+        return None
+    started = time.monotonic()
+    try:
+        case = load_case(job.case, profile=job.profile)
+        package = Path(job.out) if job.out else case.root / PACKAGE_DIR
+        with case_lock(case.root):
+            clear_leftovers(package)
+            manifest = _unchanged(package, case_fingerprint(case, job.options, input_hashes(case)))
+    except (EvidenceKitError, OSError):
+        return None
+    if manifest is None:
+        return None
+    return outcome_of(job, UNCHANGED, BuildResult(case, package, manifest), time.monotonic() - started)
 
 
 def outcome_of(job: CaseJob, status: str, result: BuildResult, seconds: float) -> CaseOutcome:
@@ -264,12 +284,18 @@ def run_batch(jobs: Sequence[CaseJob], *, workers: int | None = None) -> Iterato
             yield run_job(job)
         return
     deaths = [0] * len(jobs)
-    pending = list(range(len(jobs)))
+    pending, first_round = list(range(len(jobs))), True
     while pending:
-        pool = worker_pool(min(workers, len(pending)))
+        pool: ProcessPoolExecutor | None = None
+        futures: dict[Future[CaseOutcome], int] = {}
         try:
-            futures: dict[Future[CaseOutcome], int] = {pool.submit(run_job, jobs[i]): i for i in pending}
-            pending = []
+            for index in pending:
+                if first_round and (current := skip_if_current(jobs[index])) is not None:
+                    yield current
+                    continue
+                pool = pool or worker_pool(min(workers, len(pending)))  # started for the first case to build
+                futures[pool.submit(run_job, jobs[index])] = index
+            pending, first_round = [], False
             waiting = set(futures)
             while waiting:
                 done, waiting = wait(waiting, return_when=FIRST_COMPLETED)
@@ -285,7 +311,8 @@ def run_batch(jobs: Sequence[CaseJob], *, workers: int | None = None) -> Iterato
                             pending.append(index)
         finally:
             # On Ctrl-C (or a consumer that stops early) drop the queued cases; running ones end on their own.
-            pool.shutdown(wait=True, cancel_futures=True)
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
 
 
 def batch_exit_code(outcomes: Iterable[CaseOutcome]) -> ExitCode:
