@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import json
+import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -41,7 +43,7 @@ setTimeout(() => { const row = document.createElement('p'); row.className = 'row
 NEVER_LOADS = """<!DOCTYPE html><html><body><h1>Parcel in transit</h1><p>Events shown</p>
 <img src="/hang" width="10" height="10"></body></html>"""
 
-TALL = """<!DOCTYPE html><html><body style="margin:0"><div style="height:9000px;
+TALL = """<!DOCTYPE html><html><body style="margin:0"><div style="height:4000px;
 background:linear-gradient(#fff,#9cf)"><h1 style="margin:0">Tall tracking history</h1></div></body></html>"""
 
 CONSENT = """<!DOCTYPE html><html><body style="margin:0;background:#fff"><h1>Parcel status: delivered</h1>
@@ -102,6 +104,28 @@ def server():
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield httpd
+    httpd.stopping.set()
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory):
+    """HTTPS on 127.0.0.1 with a self-signed certificate, which Chromium must refuse."""
+    if shutil.which("openssl") is None:
+        pytest.skip("needs openssl to make a test certificate")
+    folder = tmp_path_factory.mktemp("tls")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-keyout", str(folder / "key.pem"), "-out", str(folder / "cert.pem")],
+                   check=True, capture_output=True, timeout=60)
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    httpd.daemon_threads = True
+    httpd.hits, httpd.stopping = [], threading.Event()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"https://127.0.0.1:{httpd.server_address[1]}/static.html"
     httpd.stopping.set()
     httpd.shutdown()
     httpd.server_close()
@@ -209,14 +233,22 @@ class TestCapture:
         assert sorted(p.stem for p in tmp_path.iterdir()) == ["good"] * 4  # png, html, json, jpg of the good one
 
 
+    def test_untrusted_tls_certificate_is_an_error(self, tls_server, browser, config, tmp_path):
+        result = capture_targets([page(tls_server, "tls")], tmp_path, config=config, max_photo_bytes=None,
+                                 browser=browser)
+        [(_, message)] = result.failures
+        assert "certificate is not valid (TLS)" in message
+        assert list(tmp_path.iterdir()) == []
+
     def test_tall_page_is_split_into_stamped_parts(self, server, browser, config, tmp_path):
-        result = capture_targets([page(server.url("/tall.html"), "tall")], tmp_path, config=config,
+        split = replace(config, capture=replace(config.capture, max_part_height=1500))
+        result = capture_targets([page(server.url("/tall.html"), "tall")], tmp_path, config=split,
                                  max_photo_bytes=30_000, browser=browser)
         [capture] = result.captures
-        assert capture.page_height == 9000
+        assert capture.page_height == 4000
         assert [p.name for p in capture.pngs] == ["tall-part1.png", "tall-part2.png", "tall-part3.png"]
         heights = [assert_stamped(p).height for p in capture.pngs]
-        assert heights[0] == heights[1] > 4000 and heights[2] < heights[0]  # 4000 + band, 4000 + band, 1000 + band
+        assert heights[0] == heights[1] > 1500 and heights[2] < heights[0]  # 1500 + band, 1500 + band, 1000 + band
         # The photo limit was lowered to 30 kB: every JPEG must still fit (scaled down by fit_image if need be).
         assert len(capture.jpegs) == 3 and all(j.stat().st_size <= 30_000 for j in capture.jpegs)
 
