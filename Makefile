@@ -22,6 +22,7 @@ bench: setup
 	$(PY) bench/photos.py
 	$(PY) bench/tracking.py
 	$(PY) bench/video.py
+	$(PY) bench/batch.py
 
 setup: system $(STAMP)
 

@@ -24,6 +24,7 @@ from typing import Callable
 
 from watchdog.events import EVENT_TYPE_CLOSED_NO_WRITE, EVENT_TYPE_OPENED, FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
 from .batch import BUILT, FAILED, MAX_WORKER_DEATHS, CaseJob, CaseOutcome, clear_leftovers, run_job, worker_pool
@@ -248,9 +249,7 @@ class Watcher:
         for leftover in sorted(self.folders.outbox.glob(f"{TEMP_PREFIX}*")):  # from a watcher that was killed
             shutil.rmtree(leftover, ignore_errors=True)
             self.emit("cleaned", leftover.name, "removed what an interrupted run left behind")
-        observer = PollingObserver(timeout=max(0.1, min(1.0, self.settle / 2))) if self.poll else Observer()
-        observer.schedule(_Events(self), str(self.folders.inbox), recursive=True)
-        observer.start()
+        observer = self._start_observer()
         self.emit("started", str(self.folders.inbox), f"{'polling' if self.poll else 'native events'}, settle "
                   f"{self.settle:g} s, {self.workers} at a time; outputs to {self.folders.outbox}")
         with self._lock:
@@ -273,6 +272,21 @@ class Watcher:
             pool.shutdown(wait=True, cancel_futures=True)
             observer.join(timeout=10)
         self.emit("stopped", str(self.folders.inbox))
+
+    def _start_observer(self) -> BaseObserver:
+        if not self.poll:
+            observer = Observer()
+            observer.schedule(_Events(self), str(self.folders.inbox), recursive=True)
+            try:
+                observer.start()
+                return observer
+            except OSError as exc:  # e.g. the inotify watch limit is reached: polling still works
+                self.emit("waiting", str(self.folders.inbox), f"native events unavailable ({exc}); polling instead")
+                self.poll = True
+        observer = PollingObserver(timeout=max(0.1, min(1.0, self.settle / 2)))
+        observer.schedule(_Events(self), str(self.folders.inbox), recursive=True)
+        observer.start()
+        return observer
 
     # --- stability, then a job --------------------------------------------------------------------------------
 
