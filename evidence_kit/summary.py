@@ -59,6 +59,7 @@ BOX_INNER_WIDTH = FRAME_WIDTH - 2 * BOX_PADDING
 PHOTO_MAX_HEIGHT = 88 * mm  # two photo exhibits, each with its facts table, share a page
 TALL_SCREENSHOT_WIDTH = 120 * mm  # phone screenshots: readable without filling the page with one message
 SCREENSHOT_SLICE_HEIGHT = FRAME_HEIGHT - 24 * mm  # room for the part caption on every page
+PART_CAPTION_SPACE = 24  # points: the "Part i of n" line above each part of a long screenshot
 SLICE_OVERLAP = 0.04  # each part of a long screenshot repeats a little of the previous one, so no line is cut
 
 INK = colors.HexColor("#1d2733")
@@ -296,39 +297,49 @@ class _Builder:
         ]))
         return table
 
-    def image(self, file: Path, max_width: float, max_height: float, *, screenshot: bool = False) -> list[Flowable]:
-        """An image scaled into the box and downsampled to print resolution; long screenshots in parts."""
+    def _load(self, file: Path) -> PILImage.Image | Paragraph:
         try:
             im, _facts = load_upright(file)
         except InputError as exc:
             self.problems.append((self.rel(file), exc.message))
-            return [self.missing(f"This file could not be shown here: {exc.message}")]
-        im = im.convert("RGB")
-        if screenshot:  # fit the width, cut the height into pages
-            if im.height > im.width:
-                max_width = min(max_width, TALL_SCREENSHOT_WIDTH)
-            width_pt = min(max_width, im.width * 72 / 96)  # never enlarged past its size on a 96 dpi screen
-            pt_per_px = width_pt / im.width
-            slice_px = max(1, int(min(max_height, SCREENSHOT_SLICE_HEIGHT) / pt_per_px))
-            if im.height <= slice_px:
-                return [self._embedded(im, width_pt, im.height * pt_per_px, screenshot=True)]
-            step = max(1, int(slice_px * (1 - SLICE_OVERLAP)))
-            tops = list(range(0, im.height - slice_px, step)) + [im.height - slice_px]
-            parts: list[Flowable] = []
-            for i, top in enumerate(tops, 1):
-                piece = im.crop((0, top, im.width, top + slice_px))
-                parts.append(KeepTogether([
-                    self.para(f"Part {i} of {len(tops)} (pixels {top}–{top + slice_px} of {im.height})", "small"),
-                    Spacer(1, 2),
-                    self._embedded(piece, width_pt, slice_px * pt_per_px, screenshot=True)]))
-            return parts
-        ratio = min(max_width / im.width, max_height / im.height)
-        return [self._embedded(im, im.width * ratio, im.height * ratio, screenshot=False)]
+            return self.missing(f"This file could not be shown here: {exc.message}")
+        return im.convert("RGB")
 
-    @staticmethod
-    def _with_first(head: list[Flowable], parts: list[Flowable]) -> list[Flowable]:
-        """A heading kept on the same page as the first part of what it introduces."""
-        return [KeepTogether(head + parts[:1]), *parts[1:]]
+    def image(self, file: Path, max_width: float, max_height: float) -> Flowable:
+        """A photo scaled into the box and downsampled to print resolution."""
+        im = self._load(file)
+        if isinstance(im, Paragraph):
+            return im
+        ratio = min(max_width / im.width, max_height / im.height)
+        return self._embedded(im, im.width * ratio, im.height * ratio, screenshot=False)
+
+    def screenshot(self, head: list[Flowable], file: Path) -> list[Flowable]:
+        """``head`` (headings, notes) and a screenshot at a readable width; a long one cut into page-high
+        parts, the first sized to share its page with ``head`` so no heading is left alone at a page end."""
+        im = self._load(file)
+        if isinstance(im, Paragraph):
+            return [KeepTogether([*head, im])]
+        max_width = TALL_SCREENSHOT_WIDTH if im.height > im.width else FRAME_WIDTH
+        width_pt = min(max_width, im.width * 72 / 96)  # never enlarged past its size on a 96 dpi screen
+        pt_per_px = width_pt / im.width
+        head_pt = sum(f.wrap(FRAME_WIDTH, FRAME_HEIGHT)[1] + f.getSpaceBefore() + f.getSpaceAfter() for f in head)
+        first_px = int(max(40 * mm, FRAME_HEIGHT - head_pt - PART_CAPTION_SPACE) / pt_per_px)
+        if im.height <= first_px:
+            return [KeepTogether([*head, self._embedded(im, width_pt, im.height * pt_per_px, screenshot=True)])]
+        slice_px = int(SCREENSHOT_SLICE_HEIGHT / pt_per_px)
+        pieces = [(0, first_px)]  # (top, height) in pixels
+        while sum(pieces[-1]) < im.height:
+            top = pieces[-1][0] + int(pieces[-1][1] * (1 - SLICE_OVERLAP))
+            pieces.append((top, min(slice_px, im.height - top)))
+        parts: list[Flowable] = []
+        for i, (top, height) in enumerate(pieces, 1):
+            parts.append(KeepTogether([
+                *(head if i == 1 else []),
+                self.para(f"Part {i} of {len(pieces)} (pixels {top}–{top + height} of {im.height})", "small"),
+                Spacer(1, 2),
+                self._embedded(im.crop((0, top, im.width, top + height)), width_pt, height * pt_per_px,
+                               screenshot=True)]))
+        return parts
 
     def _embedded(self, im: PILImage.Image, width_pt: float, height_pt: float, *, screenshot: bool) -> Image:
         target = (max(1, round(width_pt / 72 * PRINT_DPI)), max(1, round(height_pt / 72 * PRINT_DPI)))
@@ -506,12 +517,8 @@ class _Builder:
                                   "errors)."))
 
     def photo_exhibit(self, title: str, record: FileRecord) -> None:
+        """The photo (or uploaded tracking screenshot), then what was done to it and its SHA-256."""
         file = self.package / record.path
-        screenshot = record.info.get("kind") == "tracking"
-        block: list[Flowable] = [self.heading(title, 1)]
-        block += self.image(file, FRAME_WIDTH, PHOTO_MAX_HEIGHT if not screenshot else SCREENSHOT_SLICE_HEIGHT,
-                            screenshot=screenshot)
-        block.append(Spacer(1, 5))
         rows = [("Uploaded file", f"{record.path} ({_size(record.bytes)})"),
                 ("Original", record.source or "made by evidence-kit"),
                 ("What was done", _describe_transform(record))]
@@ -520,8 +527,12 @@ class _Builder:
         if record.info.get("combines"):
             rows.append(("Combines", ", ".join(record.info["combines"])))
         rows.append(("SHA-256", record.sha256))
-        block.append(self.facts_table(rows, label_width=30 * mm))
-        self.story.extend([KeepTogether(block)] if not screenshot else self._with_first(block[:1], block[1:]))
+        facts = [Spacer(1, 5), self.facts_table(rows, label_width=30 * mm)]
+        heading = self.heading(title, 1)
+        if record.info.get("kind") == "tracking":  # may be long: cut into parts, the facts after the last
+            self.story.extend([*self.screenshot([heading], file), KeepTogether(facts)])
+        else:
+            self.story.append(KeepTogether([heading, self.image(file, FRAME_WIDTH, PHOTO_MAX_HEIGHT), *facts]))
 
     def video_exhibit(self, title: str, record: FileRecord) -> None:
         """Facts (video stage's ``sections["video"]``: probe, done, findings), checks, contact sheet."""
@@ -569,7 +580,7 @@ class _Builder:
         for sheet in sheets:
             s.append(CondPageBreak(100 * mm))
             s.append(self.heading("Frames from the video (contact sheet)", 1, "Contact sheet"))
-            s.extend(self.image(self.package / sheet.path, FRAME_WIDTH, FRAME_HEIGHT - 40 * mm))
+            s.append(self.image(self.package / sheet.path, FRAME_WIDTH, FRAME_HEIGHT - 40 * mm))
         if not sheets:
             s.append(self.missing("No contact sheet of frames was made for this video."))
 
@@ -585,18 +596,18 @@ class _Builder:
         """Material the form does not take but a mediator may ask for: tracking pages, chats, receipts."""
         s = self.story
         s.append(PageBreak())
-        s.append(self.heading("Supporting evidence (not uploaded in the form)", 0, "Supporting evidence"))
-        s.append(self.heading("Tracking", 1))
+        # The headings and notes go inside the first screenshot's KeepTogether (keepWithNext cannot reach it).
+        intro: list[Flowable] = [self.heading("Supporting evidence (not uploaded in the form)", 0,
+                                              "Supporting evidence"), self.heading("Tracking", 1)]
         for ref in self.case.tracking:
-            s.append(self.para(f"Tracking number {ref.number or '—'}"
-                               + (f" ({ref.carrier})" if ref.carrier else "") + (f" · {ref.url}" if ref.url else ""),
-                               "body"))
+            intro.append(self.para(f"Tracking number {ref.number or '—'}" + (f" ({ref.carrier})" if ref.carrier else "")
+                                   + (f" · {ref.url}" if ref.url else ""), "body"))
         section = self.manifest.sections.get("tracking") or {}
         for item in section.get("not_looked_up") or []:
-            s.append(self.para(f"Tracking number {item.get('number', '')} was not looked up online in this build.",
-                               "small"))
+            intro.append(self.para(f"Tracking number {item.get('number', '')} was not looked up online in this "
+                                   "build.", "small"))
         for item in section.get("errors") or []:
-            s.append(self.para(f"Not captured: {item.get('target', '')}: {item.get('message', '')}", "small"))
+            intro.append(self.para(f"Not captured: {item.get('target', '')}: {item.get('message', '')}", "small"))
         # The tracking stage's full-page captures (role "tracking"); uploaded JPEG parts are exhibits above.
         screenshots = [r for r in self.manifest.outputs if r.role == "tracking" and not r.upload
                        and Path(r.path).suffix.lower() in (".png", ".jpg", ".jpeg", ".webp")]
@@ -608,14 +619,13 @@ class _Builder:
             where = info.get("final_url") or info.get("url") or ("events entered by the buyer"
                                                                   if info.get("kind") == "events" else "")
             when = f"captured {info['captured_utc']}" if info.get("captured_utc") else ""
-            head = [self.heading(f"Tracking screenshot {number}: {title}", 1),
+            head = [*(intro if number == 1 else []), self.heading(f"Tracking screenshot {number}: {title}", 1),
                     self.para(" · ".join(x for x in (str(where), when) if x), "small"),
                     self.para(f"{record.path} · {_size(record.bytes)} · SHA-256 {record.sha256}", "small"),
                     Spacer(1, 3)]
-            s.extend(self._with_first(head, self.image(self.package / record.path, FRAME_WIDTH,
-                                                       SCREENSHOT_SLICE_HEIGHT, screenshot=True)))
+            s.extend(self.screenshot(head, self.package / record.path))
         if not screenshots:
-            s.append(self.missing("No tracking screenshots in this case."))
+            s.extend([*intro, self.missing("No tracking screenshots in this case.")])
         self._input_images("Chat with the seller", "chat", "No screenshots of the chat with the seller in this case.")
         s.append(CondPageBreak(40 * mm))
         s.append(self.heading("Receipts and invoices", 1))
@@ -632,14 +642,15 @@ class _Builder:
         s = self.story
         records = [r for r in self.manifest.inputs if r.role == role]
         s.append(CondPageBreak(60 * mm))
-        s.append(self.heading(title, 1))
+        heading = self.heading(title, 1)
         if not records:
-            s.append(self.missing(none_text))
-        for record in records:
-            head = [self.para(f"{record.path} · {_size(record.bytes)} · SHA-256 {record.sha256}", "small"),
-                    Spacer(1, 3)]
-            s.extend(self._with_first(head, self.image(self.case.root / record.path, FRAME_WIDTH,
-                                                       SCREENSHOT_SLICE_HEIGHT, screenshot=True)))
+            s.extend([heading, self.missing(none_text)])
+        for index, record in enumerate(records):
+            # keepWithNext cannot reach into a KeepTogether: the heading goes inside the first one
+            head = [heading] if index == 0 else []
+            head += [self.para(f"{record.path} · {_size(record.bytes)} · SHA-256 {record.sha256}", "small"),
+                     Spacer(1, 3)]
+            s.extend(self.screenshot(head, self.case.root / record.path))
             s.append(Spacer(1, 8))
 
     def checklist(self) -> None:
@@ -693,7 +704,7 @@ class _Builder:
             rows = [[r.path + (" (uploaded)" if r.upload else ""), r.role, _size(r.bytes),
                      self.para(_hash_lines(r.sha256), "mono")] for r in records]
             s.append(self.grid_table([f"Path (in the {base})", "Role", "Size", "SHA-256"], rows,
-                                     [FRAME_WIDTH - 92 * mm, 24 * mm, 18 * mm, 50 * mm]))
+                                     [FRAME_WIDTH - 96 * mm, 28 * mm, 18 * mm, 50 * mm]))
         problems = [*self.manifest.errors, *self.manifest.warnings]
         if problems:
             s.append(self.heading("Problems recorded while building", 1))
