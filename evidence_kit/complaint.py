@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .case import PACKAGE_DIR, Case
 from .checklist import check_evidence
-from .deadlines import compute_deadlines
+from .deadlines import APPEAL_OPEN, DISPUTE_OPEN, OPEN_NOW, compute_deadlines
 from .errors import LimitError
 from .fsutil import atomic_write_text
 from .manifest import MANIFEST_NAME, FileRecord, count_chars, exhibits
@@ -303,7 +303,7 @@ def texts_stage(ctx: BuildContext) -> None:
     today = ctx.options.today or date.today()
     report = compute_deadlines(case, today)
     manifest.sections["deadlines"] = report.to_dict()
-    if report.status not in ("open_now", "dispute_open", "appeal_open"):
+    if report.status not in (OPEN_NOW, DISPUTE_OPEN, APPEAL_OPEN):  # too early, urgent, too late or unknown
         manifest.warn(f"deadlines: {report.advice}", stage="texts")
     checklist = check_evidence(case, manifest.outputs)
     manifest.sections["checklist"] = checklist.to_dict()
