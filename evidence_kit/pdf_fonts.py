@@ -72,10 +72,11 @@ def _cmap(face: Face) -> frozenset[int]:
         return frozenset()
 
 
-def _ranked_candidates(codepoint: int, style: str) -> list[Face]:
-    """Faces that have ``codepoint`` in ``style``, best first: Noto Sans, plain (not Mono/Serif), TrueType."""
+def _ranked_candidates(codepoint: int, style: str | None) -> list[Face]:
+    """Faces that have ``codepoint`` (in ``style``, or any style for None), best first: Noto Sans, plain
+    (not Mono/Serif), TrueType."""
     out = _run(["fc-list", "-f", "%{file}|%{index}|%{fontformat}|%{family[0]}\n",
-                f":charset={codepoint:x}:style={style}"])
+                f":charset={codepoint:x}" + (f":style={style}" if style else "")])
     faces = []
     for line in out.splitlines():
         parts = line.split("|")
@@ -183,7 +184,8 @@ class FontChain:
             known = [f for f in self.used if codepoint in _cmap(f)]
             found = known[0] if known else None
             if found is None:
-                for style in (("Bold", "Regular") if bold else ("Regular",)):
+                # Some faces name their regular style "Book" (DejaVu): any style is the last resort.
+                for style in (("Bold", "Regular", None) if bold else ("Regular", None)):
                     found = next((f for f in _ranked_candidates(codepoint, style) if codepoint in _cmap(f)), None)
                     if found:
                         break
