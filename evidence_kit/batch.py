@@ -20,6 +20,7 @@ import os
 import re
 import shutil
 import signal
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -261,14 +262,27 @@ def default_workers() -> int:
 
 
 def _ignore_interrupt() -> None:
-    # Workers of a watcher finish their case when Ctrl-C reaches the whole process group.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def worker_pool(workers: int, *, finish_on_interrupt: bool = False) -> ProcessPoolExecutor:
-    """A process pool for builds. ``spawn`` (not fork) because the watcher's main process runs threads."""
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+    """A process pool for builds. ``spawn`` (not fork) because the watcher's main process runs threads.
+
+    ``finish_on_interrupt``: the workers ignore Ctrl-C, which a terminal sends to the whole process group,
+    so the jobs in flight finish; the main process decides when to stop. They are started at once with
+    SIGINT ignored (an ignored signal stays ignored across exec), so a Ctrl-C while one is still starting
+    cannot kill it either.
+    """
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_ignore_interrupt if finish_on_interrupt else None)
+    if finish_on_interrupt and threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            for _ in range(workers):  # each submit with no idle worker starts one
+                pool.submit(int)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+    return pool
 
 
 def _worker_died(job: CaseJob) -> CaseOutcome:

@@ -420,6 +420,7 @@ def log_to_stderr(*, verbose: bool = False) -> None:
     handler.setFormatter(formatter)
     log.addHandler(handler)
     log.setLevel(logging.DEBUG if verbose else logging.INFO)
+    logging.getLogger("watchdog").addHandler(handler)  # its warnings too, timestamped like ours
 
 
 def _indent(text: str) -> str:

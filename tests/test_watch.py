@@ -179,18 +179,22 @@ def test_outputs_inside_the_inbox_are_refused(tmp_path):
         WatchFolders.beside(tmp_path / "inbox", outbox=tmp_path / "inbox" / "out")
 
 
-def test_sigterm_finishes_the_job_in_flight_and_logs_with_timestamps(tmp_path):
+@pytest.mark.parametrize("how", ["SIGTERM to the watcher", "Ctrl-C to the whole process group"])
+def test_a_stop_signal_finishes_the_job_in_flight_and_logs_with_timestamps(tmp_path, how):
     inbox = tmp_path / "inbox"
     write_case(inbox / "waiting", seed=5)  # already there at start
     watcher = subprocess.Popen([str(CLI), "watch", str(inbox), "--settle", "0.3", "--jobs", "1"],
-                               stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+                               stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, start_new_session=True,
                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(iter(watcher.stderr.readline, "")), daemon=True)
     reader.start()
     try:
         wait_for(lambda: any("processing: waiting" in line for line in lines), 60, "processing to start")
-        watcher.send_signal(signal.SIGTERM)
+        if how.startswith("SIGTERM"):
+            watcher.send_signal(signal.SIGTERM)
+        else:  # as a terminal does: the workers get it too, and must finish their job
+            os.killpg(watcher.pid, signal.SIGINT)
         assert watcher.wait(timeout=90) == 0
     finally:
         if watcher.poll() is None:
