@@ -727,15 +727,15 @@ def process_video(src: str | Path, dst: str | Path, *, max_bytes: int, max_photo
             progress("video: contact sheet", 0.0)
         times = [length * (i + 0.5) / CONTACT_SHEET_FRAMES for i in range(CONTACT_SHEET_FRAMES)]
         sheet = contact_sheet(output_probe, times, [format_time(span[0] + t) for t in times], max_photo_bytes)
+        report = VideoReport(probe, check, prepared, output_probe, sheet)
+        for at in stills:
+            try:
+                report.stills.append(extract_still(probe, at, max_photo_bytes))
+            except (VideoError, LimitError) as exc:
+                report.still_errors.append(exc.message)
     except BaseException:
         Path(prepared.output).unlink(missing_ok=True)  # no half-finished result after a failure or Ctrl-C
         raise
-    report = VideoReport(probe, check, prepared, output_probe, sheet)
-    for at in stills:
-        try:
-            report.stills.append(extract_still(probe, at, max_photo_bytes))
-        except (VideoError, LimitError) as exc:
-            report.still_errors.append(exc.message)
     if progress:
         progress("video: contact sheet", 1.0)
     return report
@@ -756,21 +756,28 @@ def video_to_folder(src: str | Path, out: str | Path, *, profile: Profile, start
                            max_photo_bytes=profile.max_photo_bytes, start=start, end=end, stills=stills,
                            progress=progress)
     manifest = Manifest(profile=profile)
-    manifest.inputs.append(FileRecord.of(src, src.parent, "video"))
-    manifest.outputs.append(FileRecord.of(destination, out, "video", source=str(src), upload=True,
-                                          transform=report.prepared.transform()))
     extras = [(out / f"{src.stem}-contact-sheet.jpg", report.contact_sheet, "contact_sheet", {})]
     extras += [(out / f"{src.stem}-{s.name}", s.jpeg, "still", {"at": round(s.at, 3)}) for s in report.stills]
-    for path, encoded, role, info in extras:
-        atomic_write_bytes(path, encoded.data)
-        manifest.outputs.append(FileRecord.of(path, out, role, source=str(src), info=info))
-    for message in report.still_errors:
-        manifest.error(message, str(src), "video", int(VideoError.exit_code))
-    for finding in report.findings:
-        if finding.severity in ("warning", "error"):
-            manifest.warn(finding.message, str(src), "video")
-    manifest.sections["video"] = report.to_dict()
-    manifest.write(out)
+    written = [destination]
+    try:
+        manifest.inputs.append(FileRecord.of(src, src.parent, "video"))
+        manifest.outputs.append(FileRecord.of(destination, out, "video", source=str(src), upload=True,
+                                              transform=report.prepared.transform()))
+        for path, encoded, role, info in extras:
+            atomic_write_bytes(path, encoded.data)
+            written.append(path)
+            manifest.outputs.append(FileRecord.of(path, out, role, source=str(src), info=info))
+        for message in report.still_errors:
+            manifest.error(message, str(src), "video", int(VideoError.exit_code))
+        for finding in report.findings:
+            if finding.severity in ("warning", "error"):
+                manifest.warn(finding.message, str(src), "video")
+        manifest.sections["video"] = report.to_dict()
+        manifest.write(out)
+    except BaseException:
+        for path in written:  # all or nothing: a folder without its manifest is a partial result
+            path.unlink(missing_ok=True)
+        raise
     return report, manifest
 
 
