@@ -102,15 +102,15 @@ def collect_cases(cases: Iterable[str | Path], all_root: str | Path | None = Non
 
 def plan_jobs(cases: Iterable[str | Path], *, out: str | Path | None = None,
               profile: Profile | str | Path | None = None, options: BuildOptions | None = None,
-              force: bool = False) -> list[CaseJob]:
-    """Jobs for the given case folders, each once. With several cases ``out`` is a folder holding one
-    package per case, named after the case folder."""
+              force: bool = False, out_per_case: bool = False) -> list[CaseJob]:
+    """Jobs for the given case folders, each once. With several cases (or ``out_per_case``, as for
+    ``--all``) ``out`` is a folder holding one package per case, named after the case folder."""
     unique: dict[Path, Path] = {}
     for case in cases:
         unique.setdefault(Path(case).resolve(), Path(case))
     folders = list(unique.values())
     options = dataclasses.replace(options or BuildOptions(), progress=None)
-    if out is None or len(folders) == 1:
+    if out is None or (len(folders) == 1 and not out_per_case):
         return [CaseJob(f, Path(out) if out else None, profile, options, force) for f in folders]
     names: dict[str, Path] = {}
     for folder in folders:

@@ -161,7 +161,8 @@ def build(cases: tuple[Path, ...], all_root: Path | None, out: Path | None, jobs
     if not cases and not all_root:
         raise click.UsageError("give at least one CASE folder, or --all ROOT")
     options = BuildOptions(keep_metadata=keep_metadata, grid=grid, look_up_tracking=look_up_tracking)
-    planned = plan_jobs(collect_cases(cases, all_root), out=out, profile=profile, options=options, force=force)
+    planned = plan_jobs(collect_cases(cases, all_root), out=out, profile=profile, options=options, force=force,
+                        out_per_case=bool(all_root))
     if len(planned) > 1 or all_root:
         _build_many(planned, jobs, as_json)
     status, result = build_one(planned[0], progress=_progress())

@@ -106,6 +106,10 @@ def test_cli_single_case_keeps_its_output_and_says_when_unchanged(cases, capsys)
     assert json.loads(capsys.readouterr().out)["status"] == BUILT
     assert main(["build", str(case.parent / "nope")]) == 3
     assert main(["build"]) == 2
+    capsys.readouterr()
+    out = case.parent.parent / "packages"  # --all: --out holds one package per case, even for a single one
+    assert main(["build", "--all", str(case.parent), "--out", str(out), "--jobs", "1"]) == 0
+    assert verify_package(out / case.name).ok
 
 
 def test_leftovers_of_a_killed_run_are_cleared_and_never_taken_for_packages(cases):
