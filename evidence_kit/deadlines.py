@@ -79,7 +79,8 @@ def _negotiation_note(days: int, profile_name: str, overridden: bool) -> str:
     where = "set on the command line" if overridden else f"from profile '{profile_name}' (negotiation_days)"
     matches = " (as seed 004 says)" if days == 15 else " (as seed 000 says)" if 3 <= days <= 5 else ""
     return (f"Negotiation before escalation: {days} days{matches}, {where}. The articles disagree: 15 days (004) "
-            "or usually 3-5 days (000). Change it with --negotiation-days or negotiation_days in [profile].")
+            "or usually 3-5 days (000). Change it with negotiation_days in case.toml's [profile] (or "
+            "'evidence-kit deadlines --negotiation-days N').")
 
 
 def compute_deadlines(case: Case, today: date, *, negotiation_days: int | None = None) -> DeadlineReport:
