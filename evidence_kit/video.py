@@ -231,7 +231,10 @@ def probe_video(path: str | Path) -> VideoProbe:
     video = next((s for s in streams if s.get("codec_type") == "video"
                   and not s.get("disposition", {}).get("attached_pic")), None)
     if video is None:
-        raise VideoError("has no video picture (is it an audio file or a photo?)", path=str(path))
+        raise VideoError("has no video picture (is it an audio file?)", path=str(path))
+    container = info.get("format", {}).get("format_name", "")
+    if container == "image2" or container.endswith("_pipe"):  # ffmpeg reads a photo as a one-frame video
+        raise VideoError("is a photo, not a video: put it in photos/", path=str(path))
     audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
     fmt = info.get("format", {})
     duration = float(fmt.get("duration") or video.get("duration") or 0.0)
@@ -291,6 +294,9 @@ def needs_conversion(probe: VideoProbe) -> list[str]:
 
 def resolve_span(probe: VideoProbe, start: float | None, end: float | None) -> tuple[float, float]:
     """The requested span in seconds, checked against the duration (VideoError with both times if outside)."""
+    if probe.duration <= 0:
+        raise VideoError("does not say how long it is: it may be damaged or still being copied",
+                         path=str(probe.path))
     begin = start or 0.0
     finish = probe.duration if end is None else end
     length = format_time(probe.duration)

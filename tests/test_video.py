@@ -84,6 +84,8 @@ def clips(tmp_path_factory) -> dict[str, Path]:
            "sine=d=6", "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "7800k", "-pix_fmt", "yuv420p",
            "-c:a", "aac", clips["heavy.mp4"])
     clips["not-a-video.mp4"].write_text("this is a shopping list, not a video\n")
+    noisy_photo(320, 240).save(d / "photo.mp4", format="JPEG")  # a photo with a video's name
+    clips["photo.mp4"] = d / "photo.mp4"
     ffmpeg("-f", "lavfi", "-i", "sine=d=2", "-c:a", "aac", clips["audio-only.m4a"])
     ffmpeg("-f", "lavfi", "-i", f"{src}:d=30", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
            "-b:v", "2M", clips["long.mp4"])
@@ -107,6 +109,7 @@ def test_probe_reports_the_facts(clips):
 
 @pytest.mark.parametrize("name, message", [("not-a-video.mp4", "not a video"),
                                            ("audio-only.m4a", "has no video picture"),
+                                           ("photo.mp4", "is a photo, not a video"),
                                            ("missing.mp4", "no such file")])
 def test_unusable_files_give_a_clear_message(clips, name, message, tmp_path):
     with pytest.raises(VideoError, match=message):
