@@ -382,6 +382,17 @@ def test_rebuild_keeps_the_earlier_capture_when_the_page_now_fails(server, make_
     assert verify_package(second.package).ok
 
 
+def test_build_without_chromium_reports_it_and_finishes_the_package(make_case, monkeypatch, tmp_path):
+    monkeypatch.setenv("EVIDENCE_KIT_CHROMIUM", str(tmp_path / "no-such-chromium"))
+    root = make_case(toml=NOT_RECEIVED)
+    (root / "tracking").mkdir()
+    (root / "tracking" / "tracking.csv").write_text("time,place,status\n2026-11-01,Shenzhen,Departed\n")
+    result = build_case(root)
+    [error] = [e for e in result.manifest.errors if e.stage == "tracking"]
+    assert error.code == 4 and "apt-get install chromium" in error.message
+    assert result.exit_code == 1 and verify_package(result.package).ok
+
+
 def test_cli_track_in_a_subprocess(server, tmp_path):
     out = tmp_path / "shots"
     done = subprocess.run([sys.executable, str(ROOT / "cli.py"), "track", server.url("/static.html"),
