@@ -50,12 +50,15 @@ def clips(tmp_path_factory) -> dict[str, Path]:
     src = f"testsrc2=s={SIZE}:r=25"
     clips = {name: d / name for name in (
         "plain.mp4", "hevc.mov", "vp9.webm", "rotated.mp4", "cut.mp4", "black.mp4", "faststart.mp4",
-        "truncated.mp4", "truncated.webm", "heavy.mp4", "not-a-video.mp4", "audio-only.m4a", "long.mp4")}
+        "truncated.mp4", "truncated.webm", "heavy.mp4", "not-a-video.mp4", "audio-only.m4a", "long.mp4",
+        "opus.mkv")}
     ffmpeg("-f", "lavfi", "-i", f"{src}:d=4", "-f", "lavfi", "-i", "sine=f=440:d=4", "-c:v", "libx264",
            "-pix_fmt", "yuv420p", "-c:a", "aac", "-metadata", "creation_time=2026-11-18T10:00:00Z",
            "-metadata", "location=+52.3700+004.8900/", clips["plain.mp4"])
     ffmpeg("-f", "lavfi", "-i", f"{src}:d=3", "-f", "lavfi", "-i", "sine=d=3", "-c:v", "libx265", "-preset",
            "ultrafast", "-x265-params", "log-level=none", "-tag:v", "hvc1", "-c:a", "aac", clips["hevc.mov"])
+    ffmpeg("-f", "lavfi", "-i", f"{src}:d=3", "-f", "lavfi", "-i", "sine=d=3", "-c:v", "libx264", "-pix_fmt",
+           "yuv420p", "-c:a", "libopus", clips["opus.mkv"])
     ffmpeg("-f", "lavfi", "-i", f"{src}:d=3", "-f", "lavfi", "-i", "sine=d=3", "-c:v", "libvpx-vp9", "-deadline",
            "realtime", "-cpu-used", "8", "-b:v", "300k", "-c:a", "libopus", clips["vp9.webm"])
     # Stored landscape with red on the left, blue on the right; the tag says "turn by 90 to show".
@@ -206,6 +209,14 @@ def test_other_formats_are_converted_to_h264_aac_mp4(clips, tmp_path, name):
     assert duration(tmp_path / "v.mp4") == pytest.approx(3.0, abs=0.1)
     assert any(f.code == "format" for f in report.findings)
     assert sha256_file(clips[name]) == before  # the original is only read
+
+
+def test_h264_with_other_audio_keeps_its_picture_and_converts_the_sound(clips, tmp_path):
+    probe = probe_video(clips["opus.mkv"])
+    done = prepare_video(probe, tmp_path / "v.mp4", max_bytes=10**8, span=resolve_span(probe, None, None))
+    assert done.method == "stream_copy" and done.reasons == ["opus audio"]
+    assert codecs(tmp_path / "v.mp4") == {"video": "h264", "audio": "aac"}
+    assert duration(tmp_path / "v.mp4") == pytest.approx(3.0, abs=0.1)
 
 
 def test_fit_lowers_a_6_mb_clip_under_1_5_mb_close_to_the_limit(clips, tmp_path):
