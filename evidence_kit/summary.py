@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import shutil
+import subprocess
 import tempfile
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -59,6 +60,8 @@ BOX_INNER_WIDTH = FRAME_WIDTH - 2 * BOX_PADDING
 PHOTO_MAX_HEIGHT = 88 * mm  # two photo exhibits, each with its facts table, share a page
 TALL_SCREENSHOT_WIDTH = 120 * mm  # phone screenshots: readable without filling the page with one message
 SCREENSHOT_SLICE_HEIGHT = FRAME_HEIGHT - 24 * mm  # room for the part caption on every page
+RECEIPT_DPI = 110  # a page drawn this size reads well at the 120 mm a tall image gets
+RECEIPT_TIMEOUT = 60
 PART_CAPTION_SPACE = 24  # points: the "Part i of n" line above each part of a long screenshot
 SLICE_OVERLAP = 0.04  # each part of a long screenshot repeats a little of the previous one, so no line is cut
 
@@ -136,6 +139,18 @@ def _describe_transform(record: FileRecord) -> str:
     if t.get("stripped"):
         done += "; removed: " + ", ".join(t["stripped"])
     return done
+
+
+class _FramedImage(Image):
+    """A screenshot or document page with a hairline frame, so a white page does not melt into the paper."""
+
+    def draw(self) -> None:
+        super().draw()
+        self.canv.saveState()
+        self.canv.setStrokeColor(RULE)
+        self.canv.setLineWidth(0.5)
+        self.canv.rect(getattr(self, "_offs_x", 0), getattr(self, "_offs_y", 0), self.drawWidth, self.drawHeight)
+        self.canv.restoreState()
 
 
 class _Heading(Paragraph):
@@ -349,7 +364,7 @@ class _Builder:
         im.save(buffer, "JPEG", quality=SCREENSHOT_QUALITY if screenshot else PHOTO_QUALITY, optimize=True,
                 subsampling="4:4:4" if screenshot else "4:2:0")
         buffer.seek(0)
-        flowable = Image(buffer, width=width_pt, height=height_pt)
+        flowable = (_FramedImage if screenshot else Image)(buffer, width=width_pt, height=height_pt)
         flowable.hAlign = "LEFT"
         return flowable
 
@@ -634,9 +649,32 @@ class _Builder:
             rows = [[r.path, _size(r.bytes), self.para(_hash_lines(r.sha256), "mono")] for r in receipts]
             s.append(self.grid_table(["File", "Size", "SHA-256"], rows, [FRAME_WIDTH - 72 * mm, 22 * mm, 50 * mm]))
             s.append(self.para("Receipts are kept as the original PDF files; attach them where the form takes "
-                               "documents.", "small"))
+                               "documents. The first page of each follows.", "small"))
+            for record in receipts:
+                s.extend(self.receipt_preview(record))
         else:
             s.append(self.missing("No receipts or invoices in this case."))
+
+    def receipt_preview(self, record: FileRecord) -> list[Flowable]:
+        """The first page of a receipt PDF, drawn by poppler's pdftoppm as a PDF reader would show it."""
+        head: list[Flowable] = [Spacer(1, 8), self.para(f"{record.path}: first page", "small"), Spacer(1, 3)]
+        pdftoppm = shutil.which("pdftoppm")
+        if pdftoppm is None:
+            return [*head, self.missing("No preview: pdftoppm (poppler-utils) is not installed.")]
+        with tempfile.TemporaryDirectory(prefix=".ek-receipt-") as work:
+            page = Path(work) / "page.png"
+            try:
+                done = subprocess.run([pdftoppm, "-f", "1", "-l", "1", "-r", str(RECEIPT_DPI), "-png", "-singlefile",
+                                       str(self.case.root / record.path), str(page.with_suffix(""))],
+                                      capture_output=True, text=True, timeout=RECEIPT_TIMEOUT, check=False)
+                reason = "" if done.returncode == 0 and page.is_file() else (
+                    done.stderr.strip().splitlines() or ["unreadable PDF"])[-1]
+            except subprocess.TimeoutExpired:
+                reason = f"took longer than {RECEIPT_TIMEOUT} s to draw"
+            if reason:
+                self.problems.append((record.path, f"receipt cannot be previewed: {reason}"))
+                return [*head, self.missing(f"No preview: the PDF could not be read ({reason}).")]
+            return self.screenshot(head, page)  # decoded and embedded before the folder goes
 
     def _input_images(self, title: str, role: str, none_text: str) -> None:
         s = self.story

@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
+from reportlab.lib.pagesizes import A4
+from reportlab.pdfgen import canvas
 
 from evidence_kit.case import load_case
 from evidence_kit.errors import MissingDependencyError
@@ -121,6 +123,16 @@ def make_clip(path: Path) -> None:
     assert made.returncode == 0, made.stderr
 
 
+def invoice(path: Path) -> None:
+    """A one-page PDF invoice, as a shop would send it."""
+    pdf = canvas.Canvas(str(path), pagesize=A4)
+    pdf.setFont("Helvetica-Bold", 20)
+    pdf.drawString(72, 760, "INVOICE 8204417765390127")
+    pdf.setFont("Helvetica", 12)
+    pdf.drawString(72, 730, "Electric kettle 1.7 L ........ 34.90 USD")
+    pdf.save()
+
+
 def chat_screenshot(path: Path) -> None:
     im = Image.new("RGB", (720, 1280), (245, 246, 248))
     draw = ImageDraw.Draw(im)
@@ -139,9 +151,10 @@ def rich_package(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Manife
     one very long), rendered by the real summary stage."""
     base = tmp_path_factory.mktemp("rich")
     root = base / "case"
-    for folder in ("photos", "chat", "video"):
+    for folder in ("photos", "chat", "video", "receipts"):
         (root / folder).mkdir(parents=True)
     make_clip(root / "video" / "unboxing.mp4")
+    invoice(root / "receipts" / "invoice.pdf")
     (root / "case.toml").write_text(UNICODE_TOML, encoding="utf-8")
     for i in range(3):  # 8 MP, well detailed: the PDF must not carry them at camera resolution
         distinct_photo(i).save(root / "photos" / f"IMG_{i}.jpg", quality=92)
@@ -151,7 +164,8 @@ def rich_package(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Manife
     staging.mkdir()
     manifest = Manifest(profile=case.profile)
     manifest.inputs = [FileRecord.of(f, root, role) for role, files in (
-        ("photo", case.media.photos), ("video", case.media.videos), ("chat", case.media.chat)) for f in files]
+        ("photo", case.media.photos), ("video", case.media.videos), ("chat", case.media.chat),
+        ("receipt", case.media.receipts)) for f in files]
     ctx = BuildContext(case, staging, manifest, BuildOptions(today=TODAY))
     photo_stage(ctx)
     video_stage(ctx)
@@ -208,6 +222,9 @@ def test_rich_case_renders_every_part(rich_package: tuple[Path, Manifest], tmp_p
     assert "Dispute description" in text and "Message to the seller" in text
     assert "damaged: no unboxing video" in text and "Missing" in text
     assert "Buyer: the kettle arrived cracked" not in text  # a chat screenshot is an image, not text
+    assert "receipts/invoice.pdf: first page" in text and "INVOICE 8204417765390127" not in text  # drawn as a picture
+    images = _run("pdfimages", "-list", str(pdf)).stdout.splitlines()[2:]
+    assert len(images) >= 3 + 1 + 1 + 1 + 1  # photos, contact sheet, tracking parts, chat, receipt page
     assert 8 <= page_count(pdf) <= 30
 
 
@@ -284,15 +301,19 @@ def test_unreadable_screenshot_and_unknown_characters_do_not_stop_the_pdf(make_c
     root = make_case(toml=BARE_TOML.replace('item = "USB cable"', 'item = "USB cable \U0010fffd"'))
     (root / "chat").mkdir()
     (root / "chat" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+    (root / "receipts").mkdir()
+    (root / "receipts" / "broken.pdf").write_bytes(b"%PDF-1.4\nnot really a PDF")
     case = load_case(root)
     manifest = Manifest(profile=case.profile)
-    manifest.inputs = [FileRecord.of(root / "chat" / "broken.png", root, "chat")]
+    manifest.inputs = [FileRecord.of(root / "chat" / "broken.png", root, "chat"),
+                       FileRecord.of(root / "receipts" / "broken.pdf", root, "receipt")]
     package = tmp_path / "pkg"
     package.mkdir()
     result = render_summary(case, manifest, package, package / SUMMARY_NAME, today=TODAY)
     assert_sound_pdf(result.path, tmp_path)
     text = pdf_text(result.path)
     assert "This file could not be shown here" in text
+    assert "No preview: the PDF could not be read" in text
     assert "USB cable ?" in text
     assert result.missing_characters == "\U0010fffd"
     messages = [w.message for w in manifest.warnings]
