@@ -399,9 +399,7 @@ def _freezes(log: list[str], offset: float, last: float) -> list[tuple[float, fl
 def _static_findings(probe: VideoProbe) -> list[Finding]:
     """Findings from the probe alone: duration, format, rotation."""
     findings = []
-    if probe.duration <= 0:
-        findings.append(Finding("duration", "error", "the file does not say how long it is; it may be damaged"))
-    elif probe.duration < SHORTEST_PLAUSIBLE:
+    if probe.duration < SHORTEST_PLAUSIBLE:
         findings.append(Finding("duration", "warning", f"only {probe.duration:.1f} s long: too short to show the "
                                 "parcel being opened"))
     elif probe.duration > LONGEST_PLAUSIBLE:
