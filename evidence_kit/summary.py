@@ -527,9 +527,10 @@ class _Builder:
         if not has_video:
             s.append(CondPageBreak(30 * mm))
             s.append(self.heading("Video", 1, "Video (none)"))
+            error = (self.manifest.sections.get("video") or {}).get("error")
             s.append(self.missing("No video in this case." if not self.case.media.videos else
-                                  "The case has a video, but it could not be prepared for upload (see the manifest's "
-                                  "errors)."))
+                                  f"The case has a video, but it could not be prepared for upload: {error}" if error
+                                  else "The case has a video, but it could not be prepared for upload."))
 
     def photo_exhibit(self, title: str, record: FileRecord) -> None:
         """The photo (or uploaded tracking screenshot), then what was done to it and its SHA-256."""
@@ -634,6 +635,8 @@ class _Builder:
             where = info.get("final_url") or info.get("url") or ("events entered by the buyer"
                                                                   if info.get("kind") == "events" else "")
             when = f"captured {info['captured_utc']}" if info.get("captured_utc") else ""
+            if info.get("kept_from_earlier_build"):
+                when += " (kept from an earlier build: this build could not capture it)"
             head = [*(intro if number == 1 else []), self.heading(f"Tracking screenshot {number}: {title}", 1),
                     self.para(" · ".join(x for x in (str(where), when) if x), "small"),
                     self.para(f"{record.path} · {_size(record.bytes)} · SHA-256 {record.sha256}", "small"),
@@ -763,7 +766,8 @@ def render_summary(case: Case, manifest: Manifest, package: str | Path, destinat
     digest = content_hash(manifest.inputs, [r for r in manifest.outputs if r.role != SUMMARY_ROLE])
     builder = _Builder(case, manifest, package, fonts, today)
     story = builder.build()
-    footer = fonts.markup(f"{case.title} · order {case.order.number}")
+    default_title = case.title == f"Order {case.order.number}"
+    footer = fonts.markup(case.title if default_title else f"{case.title} · order {case.order.number}")
     fonts.register_fallbacks()
     meta = {"title": f"Dispute evidence summary: {case.title}",
             "subject": f"Order {case.order.number}: {REASONS.get(case.dispute.reason, case.dispute.reason)}",

@@ -321,6 +321,16 @@ def test_unreadable_screenshot_and_unknown_characters_do_not_stop_the_pdf(make_c
     assert any("U+10FFFD" in m for m in messages)
 
 
+def test_a_video_that_failed_says_why(make_case) -> None:
+    root = make_case()
+    (root / "video").mkdir()
+    (root / "video" / "clip.mp4").write_bytes(b"not a video at all\n" * 50)
+    result = build_case(root, options=BuildOptions(today=TODAY))
+    text = " ".join(pdf_text(result.package / SUMMARY_NAME).split())
+    assert "The case has a video, but it could not be prepared for upload: not a video" in text
+    assert "No video in this case." not in text
+
+
 def test_long_texts_run_across_pages(make_case, tmp_path: Path) -> None:
     """Notes and a seller reply longer than a page split across pages instead of failing the layout."""
     notes = ("Очень длинная история о чайнике. " * 40 + "\n") * 12
