@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Debian/Ubuntu packages: what the stages run (ffmpeg, chromium, jpegtran), what the tests check with
 # (qpdf, poppler-utils), the benchmark peers (imagemagick, jpegoptim) and fonts for any script in the PDF.
 SYSTEM_PACKAGES := ffmpeg chromium qpdf poppler-utils imagemagick jpegoptim libjpeg-turbo-progs libgs-common \
-	fonts-noto-core fonts-noto-cjk fonts-dejavu-core
+	fontconfig fonts-noto-core fonts-noto-cjk fonts-dejavu-core
 DEMO_CASE := examples/broken-kettle
 
 .PHONY: demo test setup system bench clean
