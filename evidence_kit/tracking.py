@@ -21,6 +21,7 @@ import re
 import string
 import time
 import tomllib
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from importlib import resources
@@ -882,20 +883,29 @@ def capture_targets(targets: Sequence[Target], out: str | Path, *, config: Track
     try:
         result.browser = browser.version
         capturer = Capturer(browser, config, wait_for=wait_for, timeout=timeout, case_facts=case_facts)
-        settings = capturer.settings
-        try:
-            for i, target in enumerate(targets):
-                if progress:
-                    progress(i, len(targets))
-                try:
-                    rendered = capturer.render(target)
-                    result.captures.append(save_capture(rendered, target, out, settings=settings,
+        saving: list[tuple[Target, Future[Capture]]] = []
+        # Stamping and encoding (Pillow, which releases the GIL) overlap with Chromium rendering the next page;
+        # Playwright's sync API itself stays on this thread.
+        with ThreadPoolExecutor(max_workers=1) as saver:
+            try:
+                for i, target in enumerate(targets):
+                    if progress:
+                        progress(i, len(targets))
+                    try:
+                        rendered = capturer.render(target)
+                    except (InputError, LimitError) as exc:  # includes a bad events file, an unreadable saved page
+                        result.failures.append((target, exc.message))
+                        continue
+                    saving.append((target, saver.submit(save_capture, rendered, target, out, settings=capturer.settings,
                                                         browser_version=browser.version,
-                                                        max_photo_bytes=max_photo_bytes))
-                except (InputError, LimitError) as exc:  # includes a bad events file, an unreadable saved page
-                    result.failures.append((target, exc.message))
-        finally:
-            capturer.close()
+                                                        max_photo_bytes=max_photo_bytes)))
+            finally:
+                capturer.close()
+        for target, future in saving:
+            try:
+                result.captures.append(future.result())
+            except (InputError, LimitError) as exc:
+                result.failures.append((target, exc.message))
     finally:
         if own_browser:
             browser.close()
