@@ -152,6 +152,7 @@ class FontChain:
     mono: Face
     fallbacks: dict[tuple[int, bool], Face | None] = field(default_factory=dict)  # (codepoint, bold) -> face
     used: dict[Face, set[str]] = field(default_factory=dict)  # fallback face -> characters set in it
+    used_for_bold: dict[Face, bool] = field(default_factory=dict)  # which weight a fallback face stands in for
     missing: set[str] = field(default_factory=set)
     # A converted CFF subset holds only this document's characters: its name is this document's own, so
     # two documents built at once in one process never swap subsets.
@@ -181,7 +182,7 @@ class FontChain:
             return base
         key = (codepoint, bold)
         if key not in self.fallbacks:
-            known = [f for f in self.used if codepoint in _cmap(f)]
+            known = [f for f in self.used if self.used_for_bold[f] == bold and codepoint in _cmap(f)]
             found = known[0] if known else None
             if found is None:
                 # Some faces name their regular style "Book" (DejaVu): any style is the last resort.
@@ -206,6 +207,7 @@ class FontChain:
             elif face != base:
                 if face not in self.used:
                     _map_as_family(self.name_of(face))
+                    self.used_for_bold[face] = bold
                 self.used.setdefault(face, set()).add(char)
             if runs and runs[-1][0] == face:
                 runs[-1] = (face, runs[-1][1] + char)

@@ -25,7 +25,7 @@ from .conftest import noisy_photo
 TODAY = date(2026, 11, 25)
 
 UNICODE_TOML = """
-title = "Сломанный чайник / Hervidor roto"
+title = "Сломанный чайник / Hervidor roto / 破损的水壶"
 
 [order]
 number = "8204417765390127"
@@ -204,7 +204,9 @@ def test_rich_case_renders_every_part(rich_package: tuple[Path, Manifest], tmp_p
     assert "8204417765390127" in text
     assert [r.role for r in manifest.outputs if r.role in ("video", "contact_sheet")] == ["video", "contact_sheet"]
     # Every script round-trips through the embedded fonts: Chinese, Russian, Spanish accents.
-    for phrase in ("阳光家居旗舰店", "请先确认收货", "Электрочайник", "корпус чайника треснул", "¿cómo es posible?",
+    fonts = _run("pdffonts", str(pdf)).stdout
+    assert "NotoSansCJKsc-Regular" in fonts and "NotoSansCJKsc-Bold" in fonts  # the title is bold, in Chinese too
+    for phrase in ("破损的水壶", "阳光家居旗舰店", "请先确认收货", "Электрочайник", "корпус чайника треснул", "¿cómo es posible?",
                    "Añadí fotos"):
         assert phrase in text, phrase
     for letter in "ABC":
