@@ -317,6 +317,8 @@ def _plan(sample: _Sample, budget: int, min_quality: int) -> list[tuple[float, f
     """
     scales = [1.0]
     top = sample.best_quality(budget)
+    if top == QUALITY_MAX:  # the best quality fits at full size: nothing to weigh against it
+        return [(1.0, 1.0, QUALITY_MAX)]
     if top < min_quality:
         # Scales at which the floor and a comfortable quality fit, from the byte ratio at the floor.
         ratio = (budget - sample.extra) / max(1.0, sample.predict(min_quality) - sample.extra)
