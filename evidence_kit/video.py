@@ -1,8 +1,9 @@
 """Video stage: probe, check, trim and fit the unboxing video under the profile's byte limit.
 
 Public calls: ``probe_video`` (typed facts), ``check_video`` (named findings), ``prepare_video`` (trim, then
-stream copy or a two-pass H.264/AAC re-encode that fits), ``extract_still`` and ``contact_sheet`` (frames as
-JPEGs through ``photos.fit_image``), ``process_video`` (all of it for one file) and ``video_stage``.
+stream copy or a two-pass H.264/AAC re-encode that fits), ``extract_still`` (a frame as a photo candidate,
+through ``photos.fit_image``), ``contact_sheet`` (labelled frames for the PDF), ``process_video`` (all of it
+for one file), ``video_to_folder`` (the ``video`` command) and ``video_stage`` (the build).
 Everything runs the real ffmpeg/ffprobe through ffmpeg-python; long runs report progress through a
 ``(label, fraction)`` callback parsed from ffmpeg's ``-progress`` output.
 """
@@ -52,7 +53,7 @@ LOW_AUDIO_BPS = 64_000  # when audio would take more than a quarter of a small b
 # Bits per pixel per frame below which H.264 turns to mush; the scale ladder steps down until this holds.
 MIN_BITS_PER_PIXEL = 0.04
 MAX_BITS_PER_PIXEL = 0.25  # about 15 Mbit/s at 1080p30, what phones record at: more buys nothing visible
-SHORT_SIDE_LADDER = (2160, 1440, 1080, 720, 540, 480, 360)
+SHORT_SIDE_LADDER = (2160, 1440, 1080, 720, 540, 480)
 MIN_SHORT_SIDE = 480  # below this a defect is hard to see: fail and ask for a trim instead
 MAX_FPS_WHEN_SHORT = 30  # 60 fps phone video is halved before the picture is scaled down
 
