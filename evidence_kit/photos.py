@@ -229,16 +229,31 @@ def _encode(im: Image.Image, quality: int, subsampling: str = "4:2:0", exif: byt
     return buffer.getvalue()
 
 
+class SsimReference:
+    """SSIM (Wang et al. 2004, Gaussian window of sigma 1.5) against one 8-bit luma array.
+
+    The reference's local means and variances are computed once, since many candidates are scored against it.
+    """
+
+    def __init__(self, reference: np.ndarray) -> None:
+        self.x = reference.astype(np.float32)
+        self.mu_x = gaussian_filter(self.x, 1.5)
+        self.sxx = gaussian_filter(self.x * self.x, 1.5) - self.mu_x * self.mu_x
+
+    def score(self, test: np.ndarray) -> float:
+        c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+        y = test.astype(np.float32)
+        mu_y = gaussian_filter(y, 1.5)
+        syy = gaussian_filter(y * y, 1.5) - mu_y * mu_y
+        sxy = gaussian_filter(self.x * y, 1.5) - self.mu_x * mu_y
+        value = ((2 * self.mu_x * mu_y + c1) * (2 * sxy + c2)) / (
+            (self.mu_x ** 2 + mu_y ** 2 + c1) * (self.sxx + syy + c2))
+        return float(value.mean())
+
+
 def ssim(reference: np.ndarray, test: np.ndarray) -> float:
-    """Mean SSIM (Wang et al. 2004) of two 8-bit luma arrays, Gaussian window of sigma 1.5."""
-    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-    x, y = reference.astype(np.float32), test.astype(np.float32)
-    mu_x, mu_y = gaussian_filter(x, 1.5), gaussian_filter(y, 1.5)
-    sxx = gaussian_filter(x * x, 1.5) - mu_x * mu_x
-    syy = gaussian_filter(y * y, 1.5) - mu_y * mu_y
-    sxy = gaussian_filter(x * y, 1.5) - mu_x * mu_y
-    value = ((2 * mu_x * mu_y + c1) * (2 * sxy + c2)) / ((mu_x ** 2 + mu_y ** 2 + c1) * (sxx + syy + c2))
-    return float(value.mean())
+    """Mean SSIM of two 8-bit luma arrays of the same size."""
+    return SsimReference(reference).score(test)
 
 
 def _luma(im: Image.Image) -> np.ndarray:
@@ -271,9 +286,10 @@ class _Sample:
                 tile = im.crop((x * TILE, y * TILE, (x + 1) * TILE, (y + 1) * TILE))
                 self.image.paste(tile, ((i % side) * TILE, (i // side) * TILE))
             self.factor = pixels / (len(picks) * TILE * TILE)
-        self.reference = _luma(self.image)
+        self.reference = SsimReference(_luma(self.image))
         self._scaled: dict[float, Image.Image] = {1.0: self.image}
         self._encoded: dict[tuple[float, int], bytes] = {}
+        self._similarity: dict[tuple[float, int], float] = {}
 
     def at(self, scale: float) -> Image.Image:
         if scale not in self._scaled:
@@ -302,10 +318,12 @@ class _Sample:
         return lo
 
     def similarity(self, quality: int, scale: float = 1.0) -> float:
-        decoded = Image.open(io.BytesIO(self.encoded(quality, scale)))
-        if scale != 1.0:
-            decoded = decoded.resize(self.image.size, Image.Resampling.BICUBIC)
-        return ssim(self.reference, _luma(decoded))
+        if (scale, quality) not in self._similarity:
+            decoded = Image.open(io.BytesIO(self.encoded(quality, scale)))
+            if scale != 1.0:
+                decoded = decoded.resize(self.image.size, Image.Resampling.BICUBIC)
+            self._similarity[scale, quality] = self.reference.score(_luma(decoded))
+        return self._similarity[scale, quality]
 
 
 def _plan(sample: _Sample, budget: int, min_quality: int) -> list[tuple[float, float, int]]:
@@ -327,7 +345,9 @@ def _plan(sample: _Sample, budget: int, min_quality: int) -> list[tuple[float, f
     candidates = []
     for scale in scales:
         best = top if scale == 1.0 else sample.best_quality(budget, scale)
-        for quality in range(best, max(best - CANDIDATE_QUALITIES, 0), -1):
+        # Requantising the source's own blocks matters most at full size; scaled candidates need fewer.
+        depth = CANDIDATE_QUALITIES if scale == 1.0 else 2
+        for quality in range(best, max(best - depth, 0), -1):
             candidates.append((sample.similarity(quality, scale), scale, quality))
     return sorted(candidates, reverse=True)
 
