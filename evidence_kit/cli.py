@@ -123,6 +123,11 @@ def _print_build(result: BuildResult) -> None:
         click.echo(f"error: {problem.path + ': ' if problem.path else ''}{problem.message}", err=True)
 
 
+def today_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), metavar="YYYY-MM-DD",
+                        help="Judge the deadlines as on this day (default: today).")(f)
+
+
 def jobs_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--jobs", type=click.IntRange(min=1),
                         help="How many to build at once (default: the number of CPU cores).")(f)
@@ -142,9 +147,11 @@ def jobs_option(f: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--grid", is_flag=True, help="Combine the photos that do not fit the form's slots into one grid image.")
 @click.option("--look-up-tracking", is_flag=True,
               help="Also capture public tracking sites for [[tracking]] numbers that have no url (goes online).")
+@today_option
 @json_option
 def build(cases: tuple[Path, ...], all_root: Path | None, out: Path | None, jobs: int | None, force: bool,
-          profile: str | None, keep_metadata: bool, grid: bool, look_up_tracking: bool, as_json: bool) -> None:
+          profile: str | None, keep_metadata: bool, grid: bool, look_up_tracking: bool, today: Any,
+          as_json: bool) -> None:
     """Build the dispute package for one or many case folders.
 
     A case whose inputs (by content) and settings did not change since its package was built is
@@ -160,7 +167,8 @@ def build(cases: tuple[Path, ...], all_root: Path | None, out: Path | None, jobs
 
     if not cases and not all_root:
         raise click.UsageError("give at least one CASE folder, or --all ROOT")
-    options = BuildOptions(keep_metadata=keep_metadata, grid=grid, look_up_tracking=look_up_tracking)
+    options = BuildOptions(keep_metadata=keep_metadata, grid=grid, look_up_tracking=look_up_tracking,
+                           today=today.date() if today else None)
     planned = plan_jobs(collect_cases(cases, all_root), out=out, profile=profile, options=options, force=force,
                         out_per_case=bool(all_root))
     if len(planned) > 1 or all_root:
@@ -389,11 +397,6 @@ def video(file: Path, out: Path, start: float | None, end: float | None, stills:
             click.echo(f"error: {problem.message}", err=True)
     failed = manifest.errors or any(f.severity == "error" for f in report.findings)
     sys.exit(int(ExitCode.SOME_INPUTS_FAILED if failed else ExitCode.OK))
-
-
-def today_option(f: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), metavar="YYYY-MM-DD",
-                        help="Judge the deadlines as on this day (default: today).")(f)
 
 
 @cli.command()

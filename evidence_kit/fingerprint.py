@@ -1,7 +1,8 @@
 """A case's fingerprint: one hash of everything a package depends on, so an unchanged case is not rebuilt.
 
-It covers the input files (by content), case.toml, the effective profile, the build options and the
-versions of evidence-kit and of the libraries that shape the outputs. The pipeline stores it in the
+It covers the input files (by content), case.toml, the effective profile, the build options, the day
+(deadline statements change with it) and the versions of evidence-kit and of the libraries that shape
+the outputs. The pipeline stores it in the
 manifest (``fingerprint``); ``batch`` compares it before building. The code itself is covered only by its
 version: after editing evidence-kit, rebuild with ``--force``.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from datetime import date
 from typing import TYPE_CHECKING, Any, Iterable
 
 from .fsutil import sha256_file
@@ -41,6 +43,8 @@ def case_fingerprint(case: Case, options: BuildOptions, inputs: Iterable[tuple[s
         "case_toml": sha256_file(case.case_file) if case.case_file.is_file() else None,
         "profile": case.profile.to_dict(),
         "options": _settings(options),
+        # The deadline statements in the texts and the PDF are for one day: a new day is a new package.
+        "day": (options.today or date.today()).isoformat(),
         "tool": library_versions(),
     }
     return hashlib.sha256(json.dumps(facts, sort_keys=True, default=str).encode()).hexdigest()
