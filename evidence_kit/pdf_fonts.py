@@ -92,8 +92,12 @@ def _ranked_candidates(codepoint: int, style: str | None) -> list[Face]:
     return sorted(faces, key=rank)
 
 
-def _cff_to_truetype(face: Face, text: str) -> io.BytesIO:
-    """Subset a CFF face to ``text`` and redraw its outlines as TrueType quadratics (reportlab needs glyf)."""
+def _cff_to_truetype(face: Face, text: str, tag: str) -> io.BytesIO:
+    """Subset a CFF face to ``text`` and redraw its outlines as TrueType quadratics (reportlab needs glyf).
+
+    The subset's PostScript name gets ``tag``: reportlab shares one font object among all registrations
+    whose PostScript names match, so without it a later document would get an earlier one's glyphs.
+    """
     font = FontFile(face.file, fontNumber=face.index, lazy=True)
     options = ft_subset.Options()
     options.notdef_outline = True
@@ -124,6 +128,9 @@ def _cff_to_truetype(face: Face, text: str) -> io.BytesIO:
     font["head"].glyphDataFormat = 0
     font["post"].formatType = 3.0  # no glyph names: CID-keyed fonts have none worth keeping
     font.sfntVersion = "\x00\x01\x00\x00"
+    for record in font["name"].names:
+        if record.nameID == 6:
+            record.string = f"{record.toUnicode()}-{tag}"
     buffer = io.BytesIO()
     font.save(buffer)
     buffer.seek(0)
@@ -223,6 +230,7 @@ class FontChain:
         """Register every fallback face used so far (CFF faces subset and converted to TrueType)."""
         for face, chars in self.used.items():
             if face.format == "CFF":
-                pdfmetrics.registerFont(TTFont(self.name_of(face), _cff_to_truetype(face, "".join(sorted(chars)))))
+                pdfmetrics.registerFont(TTFont(self.name_of(face), _cff_to_truetype(face, "".join(sorted(chars)),
+                                                                                     self.token)))
             elif face.name not in pdfmetrics.getRegisteredFontNames():
                 pdfmetrics.registerFont(TTFont(face.name, face.file, subfontIndex=face.index))

@@ -333,6 +333,16 @@ def test_a_video_that_failed_says_why(make_case) -> None:
     assert "No video in this case." not in text
 
 
+def test_two_documents_in_one_process_keep_their_own_cjk_glyphs(make_case, tmp_path: Path) -> None:
+    """Each document's CJK subset is its own: a second PDF with other Han characters shows them, not boxes."""
+    for n, store in enumerate(["阳光家居", "测试商店龙"]):
+        root = make_case(toml=BARE_TOML.replace('store = "Plain Store"', f'store = "{store}"'), name=f"case{n}")
+        case = load_case(root)
+        out = tmp_path / f"s{n}.pdf"
+        render_summary(case, Manifest(profile=case.profile), root, out, today=TODAY)
+        assert store in pdf_text(out)
+
+
 def test_long_texts_run_across_pages(make_case, tmp_path: Path) -> None:
     """Notes and a seller reply longer than a page split across pages instead of failing the layout."""
     notes = ("Очень длинная история о чайнике. " * 40 + "\n") * 12
@@ -397,3 +407,18 @@ def test_summary_command_builds_the_pdf_alone(make_case, tmp_path: Path) -> None
     assert not (root / "evidence-package").exists()  # built alone: no package left in the case folder
     default = build_summary(root, options=BuildOptions(today=TODAY))  # the library call, default place
     assert default == root.resolve().with_name(f"{root.name}-summary.pdf") and default.is_file()
+
+
+def test_fallback_subsets_do_not_leak_between_documents() -> None:
+    """reportlab shares fonts by PostScript name: each document's CJK subset must carry all its own glyphs."""
+    from reportlab.pdfbase import pdfmetrics
+
+    from evidence_kit.pdf_fonts import FontChain
+
+    for text in ("阳光家居", "阳光家居旗舰店"):
+        chain = FontChain.discover()
+        chain.markup(f"Store {text}")
+        chain.register_fallbacks()
+        (face,) = chain.used
+        glyphs = pdfmetrics.getFont(chain.name_of(face)).face.charToGlyph
+        assert all(ord(c) in glyphs for c in text)
