@@ -95,9 +95,6 @@ def photo_stage(ctx: BuildContext) -> None:
     use_grid = ctx.options.grid and distinct > profile.max_photos
     slots = profile.max_photos - 1 if use_grid else profile.max_photos
     selection = select_photos(analyses, slots, ranks)
-    if use_grid:
-        selection.left_out = [(a, why.replace(f"the form takes {slots} photos", f"the form takes {profile.max_photos}"
-                                              " photos and the last slot holds the grid")) for a, why in selection.left_out]
     upload = ctx.staging / UPLOAD_DIR
     # Candidates beyond the chosen ones stand in if a chosen photo fails to encode.
     spares = [a for a, _ in selection.left_out if a.path not in selection.duplicates_of]
@@ -120,18 +117,18 @@ def photo_stage(ctx: BuildContext) -> None:
         ctx.add_output(destination, "photo", source=analysis.path, upload=True, transform=result.transform(),
                        caption=hint.caption if hint else "")
         written.append(analysis)
+    reasons = {a.path: why for a, why in selection.left_out}
     if use_grid and spares:
         grid_path = upload / f"photo-{len(written) + 1}-more-photos.jpg"
+        reasons.update({a.path: f"shown in the grid image {grid_path.name} (the form takes {profile.max_photos} "
+                                "photos)" for a in spares})
         items = [(a.path, (h.caption if (h := case.hint_for(a.path)) else "") or a.path.name) for a in spares]
         result = make_grid(items, grid_path, max_bytes=profile.max_photo_bytes)
         ctx.add_output(grid_path, "photo", upload=True, transform=result.transform(),
                        caption=f"{len(items)} more photos: " + ", ".join(a.path.name for a in spares),
                        combines=[ctx.relative_input(a.path) for a in spares])
-    left_out = [{"path": ctx.relative_input(a.path), "reason": why} for a, why in selection.left_out
+    left_out = [{"path": ctx.relative_input(a.path), "reason": reasons[a.path]} for a, _ in selection.left_out
                 if a not in written]
-    if use_grid:
-        left_out = [{**item, "reason": item["reason"] + "; shown in the grid image"}
-                    if any(ctx.relative_input(a.path) == item["path"] for a in spares) else item for item in left_out]
     ctx.manifest.sections["photo_selection"] = {
         "uploaded": [ctx.relative_input(a.path) for a in written], "left_out": left_out}
 
