@@ -481,7 +481,11 @@ def summary(case: Path, out: Path | None, profile: str | None) -> None:
     """
     from .summary import build_summary
 
-    click.echo(build_summary(case, out, profile=profile, options=BuildOptions(progress=_progress())))
+    result = build_summary(case, out, profile=profile, options=BuildOptions(progress=_progress()))
+    for problem in result.manifest.errors:
+        click.echo(f"error: {problem.path + ': ' if problem.path else ''}{problem.message}", err=True)
+    click.echo(result.package)
+    sys.exit(int(result.exit_code))
 
 
 @cli.command()

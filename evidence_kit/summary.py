@@ -34,7 +34,7 @@ from reportlab.platypus import (BaseDocTemplate, CondPageBreak, Flowable, Frame,
 
 from . import __version__
 from .case import Case
-from .errors import InputError, MissingDependencyError
+from .errors import InputError, MissingDependencyError, ToolError
 from .fsutil import atomic_path
 from .manifest import FileRecord, Manifest, content_hash, count_chars, exhibits
 from .pdf_fonts import FontChain
@@ -42,7 +42,7 @@ from .photos import load_upright
 from .reasons import REASONS, RESOLUTIONS
 
 if TYPE_CHECKING:
-    from .pipeline import BuildContext, BuildOptions
+    from .pipeline import BuildContext, BuildOptions, BuildResult
 
 SUMMARY_NAME = "summary.pdf"
 SUMMARY_ROLE = "summary"
@@ -810,11 +810,12 @@ def summary_stage(ctx: "BuildContext") -> None:
 
 
 def build_summary(case_path: str | Path, out: str | Path | None = None, *, profile: str | Path | None = None,
-                  options: "BuildOptions | None" = None) -> Path:
+                  options: "BuildOptions | None" = None) -> "BuildResult":
     """Build only the summary PDF for a case folder: the other stages run in a temporary package.
 
     ``out`` defaults to ``<case folder>-summary.pdf`` beside the case folder (a PDF inside it would be
-    taken for a receipt on the next build).
+    taken for a receipt on the next build). Returns the temporary build's result (its ``manifest`` lists
+    what failed) with ``package`` set to the PDF's path; raises when the PDF itself could not be made.
     """
     from .pipeline import build_case  # the pipeline imports this module for its STAGES
 
@@ -824,6 +825,10 @@ def build_summary(case_path: str | Path, out: str | Path | None = None, *, profi
     destination = Path(out) if out else root.with_name(f"{root.name}-summary.pdf")
     with tempfile.TemporaryDirectory(prefix=".ek-summary-") as work:
         result = build_case(root, out=Path(work) / "package", profile=profile, options=options)
+        if not (result.package / SUMMARY_NAME).is_file():
+            why = "; ".join(p.message for p in result.manifest.errors if p.stage == "summary") or "unknown reason"
+            raise ToolError(f"the summary PDF could not be made: {why}", path=str(root))
         with atomic_path(destination) as tmp:
             shutil.copyfile(result.package / SUMMARY_NAME, tmp)
-    return destination
+    result.package = destination
+    return result

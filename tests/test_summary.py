@@ -405,8 +405,13 @@ def test_summary_command_builds_the_pdf_alone(make_case, tmp_path: Path) -> None
     assert str(out) in done.stdout
     assert "Exhibit A:" in pdf_text(out)
     assert not (root / "evidence-package").exists()  # built alone: no package left in the case folder
-    default = build_summary(root, options=BuildOptions(today=TODAY))  # the library call, default place
+    default = build_summary(root, options=BuildOptions(today=TODAY)).package  # the library call, default place
     assert default == root.resolve().with_name(f"{root.name}-summary.pdf") and default.is_file()
+    # A bad input is still shown in the PDF's problems, and the command says so in its exit code.
+    (root / "photos" / "broken.jpg").write_bytes(b"\xff\xd8 not a photo")
+    done = subprocess.run([str(Path(sys.executable).parent / "evidence-kit"), "summary", str(root), "--out", str(out)],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 1 and "broken.jpg" in done.stderr and out.is_file()
 
 
 def test_fallback_subsets_do_not_leak_between_documents() -> None:
