@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -157,9 +158,13 @@ def test_console_script_and_cli_py_agree(example_case, tmp_path):
 
 @pytest.mark.slow
 def test_wheel_ships_templates_and_profiles(tmp_path):
+    # Built from a copy: setuptools writes build/ and *.egg-info beside the sources it builds.
+    source = tmp_path / "src"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "*.egg-info", "__pycache__", ".pytest_cache", ".hypothesis", "evidence-package"))
     wheels = tmp_path / "wheels"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
-                    str(wheels), str(ROOT)], check=True, timeout=300)
+                    str(wheels), str(source)], check=True, timeout=300)
     wheel = next(wheels.glob("evidence_kit-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert "evidence_kit/templates/case.toml" in names and "evidence_kit/profiles/aliexpress.toml" in names
