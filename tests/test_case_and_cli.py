@@ -179,3 +179,18 @@ def test_wheel_ships_templates_and_profiles(tmp_path):
     assert done.returncode == 0, done.stderr
     assert str(target) in done.stdout
     assert load_case(tmp_path / "c").profile.max_photo_bytes == LIMIT
+
+
+def test_verify_refuses_more_photos_than_the_form_takes(make_case, tmp_path):
+    photos = {f"p{i}.png": noisy_photo(500, 400, seed=i * 13, noise=30) for i in range(5)}
+    package = build_case(make_case(photos=photos), out=tmp_path / "pkg").package
+    manifest = json.loads((package / MANIFEST_NAME).read_text())
+    uploaded = [r for r in manifest["outputs"] if r["role"] == "photo" and r["upload"]]
+    assert len(uploaded) == 3  # the profile's count, though five distinct photos were given
+    extra = package / "upload" / "photo-4-extra.jpg"
+    noisy_photo(300, 200).save(extra, quality=80)
+    manifest["outputs"].append({**uploaded[0], "path": "upload/photo-4-extra.jpg", "bytes": extra.stat().st_size,
+                                "sha256": sha256_file(extra)})
+    (package / MANIFEST_NAME).write_text(json.dumps(manifest))
+    report = verify_package(package)
+    assert not report.ok and "4 photos marked for upload; the form takes 3" in report.problems
