@@ -22,7 +22,7 @@ import shutil
 import signal
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, as_completed, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -290,8 +290,16 @@ def _worker_died(job: CaseJob) -> CaseOutcome:
                        message="the build process stopped unexpectedly (crashed or was killed); run again")
 
 
-def run_batch(jobs: Sequence[CaseJob], *, workers: int | None = None) -> Iterator[CaseOutcome]:
-    """Build every job, ``workers`` at a time (default: the number of cores); yield outcomes as they finish."""
+def run_batch(jobs: Sequence[CaseJob], *, workers: int | None = None,
+              executor: Executor | None = None) -> Iterator[CaseOutcome]:
+    """Build every job, ``workers`` at a time (default: the number of cores); yield outcomes as they finish.
+
+    ``executor``: run the builds there instead (a dask ``Client.get_executor()``, a thread pool, ...); it
+    is not shut down here, and retrying a lost worker is then the executor's business.
+    """
+    if executor is not None:
+        yield from _run_on(executor, jobs)
+        return
     workers = max(1, min(workers or default_workers(), len(jobs)))
     if workers == 1:  # no pool: nothing to gain, and errors stay in this process
         for job in jobs:
@@ -327,6 +335,21 @@ def run_batch(jobs: Sequence[CaseJob], *, workers: int | None = None) -> Iterato
             # On Ctrl-C (or a consumer that stops early) drop the queued cases; running ones end on their own.
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _run_on(executor: Executor, jobs: Sequence[CaseJob]) -> Iterator[CaseOutcome]:
+    futures = []
+    for job in jobs:
+        if (current := skip_if_current(job)) is not None:
+            yield current
+        else:
+            futures.append(executor.submit(run_job, job))
+    try:
+        for future in as_completed(futures):
+            yield future.result()
+    finally:
+        for future in futures:
+            future.cancel()
 
 
 def batch_exit_code(outcomes: Iterable[CaseOutcome]) -> ExitCode:
