@@ -4,24 +4,27 @@ Results go to stdout (``--json`` for machines); messages and progress go to stde
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
-import time
 import traceback
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import click
 
-from . import __version__
-from .case import CASE_FILE, SUBFOLDERS
+from . import __version__, api
 from .errors import EvidenceKitError, ExitCode
 from .fsutil import atomic_write_text
-from .manifest import FileRecord, Manifest, verify_package
-from .pipeline import BuildOptions, BuildResult
-from .profile import DEFAULT_PROFILE, load_profile
+from .model.case import CASE_FILE, SUBFOLDERS
+from .model.options import BuildOptions
+from .model.profile import DEFAULT_PROFILE, load_profile
+from .progress import Progress, ProgressEvent
+
+if TYPE_CHECKING:
+    from .stages import BuildResult
 
 
 def _echo_json(data: Any) -> None:
@@ -32,23 +35,13 @@ def _size(n: int) -> str:
     return f"{n / 1_000_000:.2f} MB" if n >= 100_000 else f"{n / 1000:.1f} kB"
 
 
-def _progress() -> Callable[[str, float], None] | None:
-    """A one-line progress bar with percentage and ETA on stderr, only when stderr is a terminal."""
+def _progress() -> Progress | None:
+    """A rich progress bar per stage on stderr (with the file being worked on), only on a terminal."""
     if not sys.stderr.isatty():
         return None
-    began: dict[str, float] = {}
+    from .console import TerminalProgress
 
-    def show(stage: str, fraction: float) -> None:
-        start = began.setdefault(stage, time.monotonic())
-        elapsed = time.monotonic() - start
-        left = int(elapsed / fraction * (1 - fraction)) if 0.02 < fraction < 1 and elapsed > 1 else None
-        eta = f" ETA {left // 60}:{left % 60:02d}" if left is not None else ""
-        bar = "#" * int(fraction * 20)
-        click.echo(f"\r\033[K{stage} [{bar:<20}] {fraction:4.0%}{eta}", nl=False, err=True)
-        if fraction >= 1:
-            click.echo("\r\033[K", nl=False, err=True)
-
-    return show
+    return TerminalProgress()
 
 
 def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -163,7 +156,7 @@ def build(cases: tuple[Path, ...], all_root: Path | None, out: Path | None, jobs
       evidence-kit build examples/broken-kettle --out /tmp/kettle-package
       evidence-kit build --all ~/disputes --jobs 2
     """
-    from .batch import UNCHANGED, build_one, collect_cases, plan_jobs
+    from .runners.batch import collect_cases, plan_jobs
 
     if not cases and not all_root:
         raise click.UsageError("give at least one CASE folder, or --all ROOT")
@@ -173,29 +166,31 @@ def build(cases: tuple[Path, ...], all_root: Path | None, out: Path | None, jobs
                         out_per_case=bool(all_root))
     if len(planned) > 1 or all_root:
         _build_many(planned, jobs, as_json)
-    status, result = build_one(planned[0], progress=_progress())
+    job = planned[0]
+    with _progress() or contextlib.nullcontext() as progress:
+        outcome = api.build(job.case, job.out, profile=job.profile, options=job.options, progress=progress,
+                            reuse_unchanged=not force)
     if as_json:
-        _echo_json({**result.to_dict(), "status": status})
+        _echo_json(outcome.to_dict())
     else:
-        if status == UNCHANGED:
+        if outcome.status == api.UNCHANGED:
             click.echo("Unchanged since the last build (same inputs and settings): kept the package. "
                        "Use --force to rebuild.", err=True)
-        _print_build(result)
-    sys.exit(int(result.exit_code))
+        _print_build(outcome.result)
+    sys.exit(int(outcome.exit_code))
 
 
 def _build_many(planned: list[Any], jobs: int | None, as_json: bool) -> None:
     """Many cases: one progress line on stderr (on a terminal), then a summary table or the --json report."""
-    from .batch import batch_exit_code, progress_line, run_batch, summary_table
+    from .runners.batch import batch_exit_code, run_batch, summary_table
 
-    live = sys.stderr.isatty()
     outcomes = []
-    for outcome in run_batch(planned, workers=jobs):
-        outcomes.append(outcome)
-        if live:
-            click.echo("\r\033[K" + progress_line(len(outcomes), len(planned), outcomes), nl=False, err=True)
-    if live:
-        click.echo("\r\033[K", nl=False, err=True)
+    with _progress() or contextlib.nullcontext() as progress:
+        for outcome in run_batch(planned, workers=jobs):
+            outcomes.append(outcome)
+            if progress:
+                progress(ProgressEvent("cases", len(outcomes), len(planned),
+                                       f"{Path(outcome.case).name} {outcome.status}"))
     code = batch_exit_code(outcomes)
     if as_json:
         _echo_json({"cases": [o.to_dict() for o in outcomes], "exit_code": int(code)})
@@ -230,23 +225,12 @@ def watch(ctx: click.Context, inbox: Path, outbox: Path | None, archive: Path | 
     Example:
       evidence-kit watch ~/Evidence/inbox --out ~/Evidence/outbox
     """
-    from .batch import default_workers
-    from .watch import WatchFolders, Watcher, log_to_stderr
+    from .runners.batch import default_workers
+    from .runners.watch import WatchFolders, Watcher, log_to_stderr
 
     folders = WatchFolders.beside(inbox, outbox, archive, failed)
     log_to_stderr(verbose=ctx.obj.get("verbose", False))
     Watcher(folders, settle=settle, poll=poll, workers=jobs or default_workers(), profile=profile).run_until_signal()
-
-
-def _unique_names(files: list[Path]) -> list[str]:
-    """``IMG_1.heic`` -> ``IMG_1.jpg``; a second input with the same stem gets ``IMG_1-2.jpg``."""
-    seen: dict[str, int] = {}
-    names = []
-    for file in files:
-        count = seen.get(file.stem.lower(), 0) + 1
-        seen[file.stem.lower()] = count
-        names.append(f"{file.stem}.jpg" if count == 1 else f"{file.stem}-{count}.jpg")
-    return names
 
 
 @cli.command()
@@ -264,30 +248,17 @@ def photos(files: tuple[Path, ...], out: Path, max_bytes: int | None, profile: s
     Example:
       evidence-kit photos IMG_0042.heic IMG_0043.jpg --out ready/
     """
-    from .photos import fit_photo
-
-    chosen = load_profile(profile or DEFAULT_PROFILE)
-    limit = max_bytes or chosen.max_photo_bytes
-    if max_bytes:
-        chosen = chosen.with_overrides({"max_photo_bytes": max_bytes}, "--max-bytes")
-    manifest = Manifest(profile=chosen)
-    out.mkdir(parents=True, exist_ok=True)
-    for file, name in zip(files, _unique_names(list(files))):
-        try:
-            result = fit_photo(file, out / name, max_bytes=limit, keep_metadata=keep_metadata)
-        except EvidenceKitError as exc:
-            manifest.error(exc.message, str(file), "photos", int(exc.exit_code))
-            if not as_json:
-                click.echo(f"error: {file}: {exc.message}", err=True)
-            continue
-        record = FileRecord.of(result.output, out, "photo", source=str(file), upload=True,
-                               transform=result.transform())
-        manifest.outputs.append(record)
-        if not as_json:
-            how = "pixels untouched" if result.method == "lossless" else f"quality {result.quality}"
-            scale = f", scaled to {result.scale:.0%}" if result.scale < 1 else ""
-            click.echo(f"{file} -> {out / name}  {_size(result.bytes)} ({how}{scale})")
-    manifest.write(out)
+    with _progress() or contextlib.nullcontext() as progress:
+        manifest = api.fit_photos(files, out, profile=profile, max_bytes=max_bytes, keep_metadata=keep_metadata,
+                                  progress=progress)
+    if not as_json:
+        for problem in manifest.errors:
+            click.echo(f"error: {problem.path}: {problem.message}", err=True)
+        for record in manifest.outputs:
+            t = record.transform
+            how = "pixels untouched" if t.get("method") == "lossless" else f"quality {t.get('quality')}"
+            scale = f", scaled to {t['scale']:.0%}" if t.get("scale", 1) < 1 else ""
+            click.echo(f"{record.source} -> {out / record.path}  {_size(record.bytes)} ({how}{scale})")
     if as_json:
         _echo_json(manifest.to_dict())
     sys.exit(int(ExitCode.SOME_INPUTS_FAILED if manifest.errors else ExitCode.OK))
@@ -317,13 +288,9 @@ def track(targets: tuple[str, ...], out: Path, carrier: str, wait_for: str | Non
       evidence-kit track https://parcelsapp.com/en/tracking/LP00412345678901 --wait-for "Delivered" --out shots/
       evidence-kit track my-case/tracking/tracking.csv --out shots/
     """
-    from .tracking import capture_targets, load_trackers, parse_targets
-
-    config = load_trackers(trackers)
-    found, problems = parse_targets(targets, config, carrier)
-    result = capture_targets(found, out, config=config, wait_for=wait_for, timeout=timeout,
-                             max_photo_bytes=load_profile(profile or DEFAULT_PROFILE).max_photo_bytes,
-                             progress=_count_progress("tracking")) if found else None
+    with _progress() or contextlib.nullcontext() as progress:
+        result, problems = api.capture_tracking(targets, out, carrier=carrier, wait_for=wait_for, timeout=timeout,
+                                                trackers=trackers, profile=profile, progress=progress)
     errors = [{"target": word, "kind": "argument", "message": why} for word, why in problems]
     data = result.to_dict() if result else {"out": str(out), "captures": [], "errors": []}
     data["errors"] = errors + data["errors"]
@@ -340,14 +307,9 @@ def track(targets: tuple[str, ...], out: Path, carrier: str, wait_for: str | Non
     sys.exit(int(ExitCode.SOME_INPUTS_FAILED if data["errors"] else ExitCode.OK))
 
 
-def _count_progress(label: str) -> Callable[[int, int], None] | None:
-    show = _progress()
-    return (lambda done, total: show(label, done / max(1, total))) if show else None
-
-
 def _seconds(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
     """Click callback: ``42``, ``0:42`` or ``00:00:42.5`` -> seconds (a tuple for repeatable options)."""
-    from .case import parse_timestamp
+    from .model.case import parse_timestamp
 
     try:
         if isinstance(value, tuple):
@@ -375,13 +337,14 @@ def video(file: Path, out: Path, start: float | None, end: float | None, stills:
     Example:
       evidence-kit video IMG_1234.MOV --out ready/ --start 0:05 --end 2:40 --still 1:12
     """
-    from .video import format_time, video_to_folder
+    from .media.video import format_time
 
     chosen = load_profile(profile or DEFAULT_PROFILE)
     if max_bytes:
         chosen = chosen.with_overrides({"max_video_bytes": max_bytes}, "--max-bytes")
-    report, manifest = video_to_folder(file, out, profile=chosen, start=start, end=end, stills=stills,
-                                       progress=_progress())
+    with _progress() or contextlib.nullcontext() as progress:
+        report, manifest = api.fit_video(file, out, profile=chosen, start=start, end=end, stills=stills,
+                                         progress=progress)
     if as_json:
         _echo_json(manifest.to_dict())
     else:
@@ -415,10 +378,9 @@ def deadlines(case: Path, today: Any, negotiation_days: int | None, profile: str
     """
     from datetime import date
 
-    from .case import load_case
-    from .deadlines import compute_deadlines, format_report
+    from .dispute.deadlines import compute_deadlines, format_report
 
-    report = compute_deadlines(load_case(case, profile=profile), today.date() if today else date.today(),
+    report = compute_deadlines(api.load_case(case, profile=profile), today.date() if today else date.today(),
                                negotiation_days=negotiation_days)
     if as_json:
         _echo_json(report.to_dict())
@@ -444,10 +406,9 @@ def complaint(case: Path, kind: str | None, today: Any, profile: str | None, as_
     """
     from datetime import date
 
-    from .case import load_case
-    from .complaint import KINDS, compose_texts, package_exhibits
+    from .dispute.complaint import KINDS, compose_texts, package_exhibits
 
-    loaded = load_case(case, profile=profile)
+    loaded = api.load_case(case, profile=profile)
     lettered = package_exhibits(loaded)
     texts, warnings = compose_texts(loaded, (kind,) if kind else KINDS, lettered=lettered,
                                     today=today.date() if today else date.today())
@@ -479,9 +440,8 @@ def summary(case: Path, out: Path | None, profile: str | None) -> None:
     Example:
       evidence-kit summary examples/broken-kettle --out kettle-summary.pdf
     """
-    from .summary import build_summary
-
-    result = build_summary(case, out, profile=profile, options=BuildOptions(progress=_progress()))
+    with _progress() or contextlib.nullcontext() as progress:
+        result = api.build_summary(case, out, profile=profile, progress=progress)
     for problem in result.manifest.errors:
         click.echo(f"error: {problem.path + ': ' if problem.path else ''}{problem.message}", err=True)
     click.echo(result.package)
@@ -498,7 +458,7 @@ def verify(package: Path, as_json: bool) -> None:
     Example:
       evidence-kit verify my-case/evidence-package
     """
-    report = verify_package(package)
+    report = api.verify(package)
     if as_json:
         _echo_json(report.to_dict())
     elif report.ok:

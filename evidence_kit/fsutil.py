@@ -1,9 +1,11 @@
-"""Atomic writes and content hashes: outputs appear whole or not at all."""
+"""Atomic writes, content hashes and the case lock: outputs appear whole or not at all."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -59,3 +61,45 @@ def replace_dir(staging: Path, final: Path) -> None:
     os.replace(staging, final)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def case_lock(folder: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the case folder while its package is built.
+
+    Two runs never build one case at once, and a leftover found while holding the lock belongs to a run
+    that is dead. flock locks die with their process, kill -9 included, and leave no file behind.
+    """
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as exc:
+        raise FileAccessError(f"cannot open the case folder: {exc.strerror or exc}", path=str(folder)) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def clear_leftovers(package: Path) -> list[str]:
+    """Remove what a killed build of ``package`` left beside it; returns the names removed or restored.
+
+    Only names ``build_case`` makes are touched: ``.ek-tmp-<name>-<8 random chars>`` (a staging folder:
+    never complete) and ``.ek-tmp-old-<name>-<pid>`` (the previous package, moved aside just before the
+    new one was renamed in: if the kill fell between the two renames it is the last whole package, so it
+    goes back into place).
+    """
+    parent, name = package.parent, re.escape(package.name)
+    staging = re.compile(rf"{re.escape(TEMP_PREFIX)}{name}-[a-z0-9_]{{8}}")
+    previous = re.compile(rf"{re.escape(TEMP_PREFIX)}old-{name}-\d+")
+    if not parent.is_dir():
+        return []
+    cleared = []
+    for entry in sorted(parent.iterdir()):
+        if previous.fullmatch(entry.name) and not package.exists() and (entry / "manifest.json").is_file():
+            os.replace(entry, package)
+            cleared.append(f"{entry.name} (restored as {package.name})")
+        elif staging.fullmatch(entry.name) or previous.fullmatch(entry.name):
+            shutil.rmtree(entry, ignore_errors=True)
+            cleared.append(entry.name)
+    return cleared

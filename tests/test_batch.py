@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from evidence_kit.batch import (BUILT, FAILED, UNCHANGED, build_one, clear_leftovers, find_cases, plan_jobs,
-                                run_batch)
+from evidence_kit import api
+from evidence_kit.fsutil import clear_leftovers
+from evidence_kit.runners.batch import BUILT, FAILED, UNCHANGED, find_cases, plan_jobs, run_batch
 from evidence_kit.cli import main
-from evidence_kit.manifest import MANIFEST_NAME, verify_package
+from evidence_kit.model.manifest import MANIFEST_NAME, verify_package
 
 from .conftest import CASE_TOML, ROOT, noisy_photo
 
@@ -70,11 +71,11 @@ def test_batch_builds_in_parallel_isolates_a_failure_and_skips_unchanged(cases):
 
 def test_an_edited_package_is_rebuilt_not_skipped(cases):
     case = cases(1)[0]
-    assert build_one(plan_jobs([case])[0])[0] == BUILT
+    assert api.build(case).status == BUILT
     photo = next((case / "evidence-package" / "upload").glob("photo-*.jpg"))
     photo.write_bytes(photo.read_bytes()[:-100])  # damaged after the build
-    status, result = build_one(plan_jobs([case])[0])
-    assert status == BUILT and verify_package(result.package).ok
+    outcome = api.build(case)
+    assert outcome.status == BUILT and verify_package(outcome.package).ok
 
 
 def test_cli_many_cases_prints_a_summary_and_exit_code_says_one_failed(cases, tmp_path, capsys):
@@ -115,7 +116,7 @@ def test_cli_single_case_keeps_its_output_and_says_when_unchanged(cases, capsys)
 def test_leftovers_of_a_killed_run_are_cleared_and_never_taken_for_packages(cases):
     case = cases(1)[0]
     package = case / "evidence-package"
-    build_one(plan_jobs([case])[0])
+    api.build(case)
     # The states a kill -9 can leave: a staging folder half written, and (killed between the two renames of
     # a rebuild) the previous whole package moved aside with no package in place.
     staging = case / ".ek-tmp-evidence-package-ab12cd_9"
@@ -130,8 +131,7 @@ def test_leftovers_of_a_killed_run_are_cleared_and_never_taken_for_packages(case
                                         ".ek-tmp-old-evidence-package-4242 (restored as evidence-package)"]
     assert verify_package(package).ok and unrelated.is_dir() and not staging.exists()
     staging.mkdir()
-    status, _ = build_one(plan_jobs([case])[0])
-    assert status == UNCHANGED and not staging.exists()  # the restored package was current
+    assert api.build(case).status == UNCHANGED and not staging.exists()  # the restored package was current
 
 
 def _packages(root: Path) -> list[Path]:

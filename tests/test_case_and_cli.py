@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from evidence_kit import build_case, load_case
+from evidence_kit import api
+from evidence_kit.model.case import load_case
 from evidence_kit.cli import main
 from evidence_kit.errors import CaseError, ExitCode
 from evidence_kit.fsutil import sha256_file
-from evidence_kit.manifest import MANIFEST_NAME, verify_package
-from evidence_kit.pipeline import BuildOptions
+from evidence_kit.model.manifest import MANIFEST_NAME, verify_package
+from evidence_kit.model.options import BuildOptions
 
 from .conftest import CASE_TOML, ROOT, noisy_photo
 
@@ -59,7 +60,7 @@ def test_unknown_reason_lists_every_valid_one(make_case):
 def test_profile_overrides_in_case_toml_reach_the_stages(make_case):
     root = make_case(CASE_TOML + "\n[profile]\nname = \"aliexpress\"\nmax_photo_bytes = 150_000\nmax_photos = 2\n",
                      photos={f"p{i}.png": noisy_photo(900, 700, seed=i * 31, noise=20) for i in range(3)})
-    result = build_case(root)
+    result = api.build(root, reuse_unchanged=False).result
     uploads = [r for r in result.manifest.outputs if r.role == "photo" and r.upload]
     assert len(uploads) == 2 and all(r.bytes <= 150_000 for r in uploads)
     assert result.manifest.to_dict()["profile"]["max_photo_bytes"] == 150_000
@@ -75,7 +76,7 @@ def test_init_writes_a_template_that_loads(tmp_path):
 
 def test_build_keeps_originals_byte_identical_and_strips_gps(example_case):
     before = {p: sha256_file(p) for p in example_case.rglob("*") if p.is_file()}
-    result = build_case(example_case, options=BuildOptions(grid=True))
+    result = api.build(example_case, options=BuildOptions(grid=True), reuse_unchanged=False).result
     after = {p: sha256_file(p) for p in example_case.rglob("*") if p.is_file() and result.package not in p.parents}
     assert before == after
     for upload in result.uploads:
@@ -86,9 +87,9 @@ def test_build_keeps_originals_byte_identical_and_strips_gps(example_case):
 
 
 def test_rebuild_replaces_the_package_whole(example_case):
-    first = build_case(example_case)
+    first = api.build(example_case, reuse_unchanged=False).result
     (first.package / "stale.txt").write_text("from an older build")
-    second = build_case(example_case)
+    second = api.build(example_case, reuse_unchanged=False).result
     assert not (second.package / "stale.txt").exists()
     assert verify_package(second.package).ok
 
@@ -118,7 +119,7 @@ def test_photos_command_names_outputs_and_survives_bad_files(tmp_path):
 
 
 def test_verify_catches_tampering_and_oversize(example_case, tmp_path):
-    package = build_case(example_case, out=tmp_path / "pkg").package
+    package = api.build(example_case, out=tmp_path / "pkg", reuse_unchanged=False).result.package
     assert run_cli("verify", str(package)).returncode == 0
     photo = next((package / "upload").glob("photo-1-*.jpg"))
     original = photo.read_bytes()
@@ -183,7 +184,7 @@ def test_wheel_ships_templates_and_profiles(tmp_path):
 
 def test_verify_refuses_more_photos_than_the_form_takes(make_case, tmp_path):
     photos = {f"p{i}.png": noisy_photo(500, 400, seed=i * 13, noise=30) for i in range(5)}
-    package = build_case(make_case(photos=photos), out=tmp_path / "pkg").package
+    package = api.build(make_case(photos=photos), out=tmp_path / "pkg", reuse_unchanged=False).result.package
     manifest = json.loads((package / MANIFEST_NAME).read_text())
     uploaded = [r for r in manifest["outputs"] if r["role"] == "photo" and r["upload"]]
     assert len(uploaded) == 3  # the profile's count, though five distinct photos were given

@@ -14,14 +14,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from evidence_kit.case import load_case
-from evidence_kit.checklist import check_evidence
+from evidence_kit.model.case import load_case
+from evidence_kit.dispute.checklist import check_evidence
 from evidence_kit.cli import main
-from evidence_kit.complaint import KINDS, compose, refund_phrase
+from evidence_kit.dispute.complaint import KINDS, compose, refund_phrase
 from evidence_kit.errors import LimitError
-from evidence_kit.manifest import FileRecord, count_chars, verify_package
-from evidence_kit.pipeline import BuildOptions, build_case
-from evidence_kit.reasons import REASON_RULES, REASONS, RESOLUTIONS
+from evidence_kit.model.manifest import FileRecord, count_chars, verify_package
+from evidence_kit import api
+from evidence_kit.model.options import BuildOptions
+from evidence_kit.model.reasons import REASON_RULES, REASONS, RESOLUTIONS
 
 from .conftest import EXAMPLE_CASE
 
@@ -78,7 +79,7 @@ LONG_NOTES = " ".join(f"On day {i} I checked the kettle again and the crack had 
 
 
 def problem_variants(reason: str) -> list[str]:
-    from evidence_kit.complaint import _template
+    from evidence_kit.dispute.complaint import _template
 
     return [v.split("{")[0] for v in _template("reasons")[reason]["problem"]]
 
@@ -302,7 +303,7 @@ def test_golden_texts(base_case, kettle_case, name):
 def built_example(tmp_path_factory):
     root = tmp_path_factory.mktemp("built") / "kettle"
     shutil.copytree(EXAMPLE_CASE, root, ignore=shutil.ignore_patterns("evidence-package*", ".ek-tmp-*"))
-    return build_case(root, options=BuildOptions(today=TODAY))
+    return api.build(root, options=BuildOptions(today=TODAY), reuse_unchanged=False).result
 
 
 def test_build_writes_the_texts_deadlines_and_checklist(built_example):
@@ -343,7 +344,7 @@ def test_verify_catches_a_dispute_text_made_too_long(built_example, tmp_path):
 
 def test_build_with_a_tiny_text_limit_fails_only_the_texts(make_case):
     root = make_case(BASE_TOML + '\n[profile]\nname = "aliexpress"\nmax_text_chars = 50\n', name="tiny")
-    result = build_case(root, options=BuildOptions(today=TODAY))
+    result = api.build(root, options=BuildOptions(today=TODAY), reuse_unchanged=False).result
     assert not any(r.role == "complaint" for r in result.manifest.outputs)
     assert {e.path for e in result.manifest.errors} == {"upload/dispute.txt", "texts/seller-message.txt",
                                                         "texts/appeal.txt"}

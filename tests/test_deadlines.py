@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evidence_kit import deadlines as dl
-from evidence_kit.case import load_case
+from evidence_kit.dispute import deadlines as dl
+from evidence_kit.model.case import load_case
 from evidence_kit.cli import main
-from evidence_kit.deadlines import add_months, compute_deadlines
+from evidence_kit.dispute.deadlines import add_months, compute_deadlines
 
 
 def case_toml(reason: str = "damaged", *, shipped: str | None = "2026-10-03", delivered: str | None = "2026-10-30",

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from evidence_kit.notes import clean, read_notes, sentences, tone_problems
+from evidence_kit.dispute.notes import clean, read_notes, sentences, tone_problems
 
 # Short sentences buyers write, labelled by hand. Short English is where detectors fail (lingua alone
 # calls "Broken lid" Dutch and "It leaks" Estonian), so most of these are two to six words.

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from PIL import Image, ImageCms
 
 from evidence_kit.errors import LimitError
-from evidence_kit.photos import (PhotoError, analyse_photo, fit_image, fit_photo, load_upright, make_grid,
+from evidence_kit.media.photos import (PhotoError, analyse_photo, fit_image, fit_photo, load_upright, make_grid,
                                  select_photos)
 
 from .conftest import SHARED_MEDIA, noisy_photo

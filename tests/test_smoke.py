@@ -5,15 +5,16 @@ import json
 import subprocess
 import sys
 
-from evidence_kit import build_case, verify_package
+from evidence_kit import api
+from evidence_kit.model.manifest import verify_package
 from evidence_kit.cli import main
-from evidence_kit.pipeline import BuildOptions
+from evidence_kit.model.options import BuildOptions
 
 from .conftest import ROOT
 
 
 def test_example_builds_with_library_call(example_case):
-    result = build_case(example_case, options=BuildOptions(grid=True))
+    result = api.build(example_case, options=BuildOptions(grid=True), reuse_unchanged=False).result
     photos = [r for r in result.manifest.outputs if r.role == "photo" and r.upload]
     assert len(photos) == 3
     assert all(r.bytes <= 2_000_000 for r in photos)

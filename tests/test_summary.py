@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from datetime import date
@@ -13,12 +14,19 @@ from PIL import Image, ImageDraw, ImageFont
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen import canvas
 
-from evidence_kit.case import load_case
+from evidence_kit.model.case import load_case
 from evidence_kit.errors import MissingDependencyError
-from evidence_kit.manifest import FileRecord, Manifest, content_hash, exhibits, verify_package
-from evidence_kit.pipeline import BuildContext, BuildOptions, build_case, photo_stage
-from evidence_kit.video import video_stage
-from evidence_kit.summary import SUMMARY_NAME, build_summary, render_summary, summary_stage
+from evidence_kit.model.manifest import FileRecord, Manifest, content_hash, exhibits, verify_package
+from evidence_kit import api
+from evidence_kit.dispute.checklist import Checklist, Gap
+from evidence_kit.model.options import BuildOptions
+from evidence_kit.report.summary import SUMMARY_NAME, render_summary
+from evidence_kit.stage import PhotoSlots, StageContext
+from evidence_kit.stages import needed_programs
+from evidence_kit.stages import photos as photo_stage
+from evidence_kit.stages import summary as summary_stage
+from evidence_kit.stages import video as video_stage
+from evidence_kit.tools import preflight
 
 from .conftest import noisy_photo
 
@@ -166,9 +174,11 @@ def rich_package(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Manife
     manifest.inputs = [FileRecord.of(f, root, role) for role, files in (
         ("photo", case.media.photos), ("video", case.media.videos), ("chat", case.media.chat),
         ("receipt", case.media.receipts)) for f in files]
-    ctx = BuildContext(case, staging, manifest, BuildOptions(today=TODAY))
-    photo_stage(ctx)
-    video_stage(ctx)
+    options = BuildOptions(today=TODAY)
+    ctx = StageContext(case, staging, options, manifest, preflight(needed_programs(case, options)),
+                       slots=PhotoSlots(case.profile.max_photos))
+    photo_stage.run(ctx)
+    video_stage.run(ctx)
     # What the tracking stage writes: full-page PNG captures, role "tracking", not uploaded.
     tracking = staging / "tracking"
     tracking.mkdir()
@@ -187,11 +197,11 @@ def rich_package(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Manife
                        ("seller", "Hello, the kettle arrived cracked. Please refund 34.90 USD.")):
         (texts / f"{kind}.txt").write_text(text, encoding="utf-8")
         ctx.add_output(texts / f"{kind}.txt", "complaint", upload=kind == "dispute", kind=kind)
-    manifest.sections["checklist"] = {"title": "Item arrived damaged", "complete": False,
-                                      "present": {"photos": ["photo-1-IMG_0.jpg"]},
-                                      "gaps": [{"kind": "video", "message": "damaged: no unboxing video",
-                                                "required": True}]}
-    summary_stage(ctx)
+    ctx.checklist = Checklist("damaged", "Item arrived damaged", "a full refund", None, "",
+                              present={"photos": ["photo-1-IMG_0.jpg"]},
+                              gaps=[Gap("video", "damaged: no unboxing video")])
+    summary_stage.run(ctx)
+    manifest.sections = ctx.manifest_sections()
     manifest.write(staging)
     return staging, manifest
 
@@ -327,7 +337,7 @@ def test_a_video_that_failed_says_why(make_case) -> None:
     root = make_case()
     (root / "video").mkdir()
     (root / "video" / "clip.mp4").write_bytes(b"not a video at all\n" * 50)
-    result = build_case(root, options=BuildOptions(today=TODAY))
+    result = api.build(root, options=BuildOptions(today=TODAY), reuse_unchanged=False).result
     text = " ".join(pdf_text(result.package / SUMMARY_NAME).split())
     assert "The case has a video, but it could not be prepared for upload: not a video" in text
     assert "No video in this case." not in text
@@ -363,22 +373,23 @@ def test_no_fonts_is_a_clear_missing_dependency(make_case, tmp_path: Path, monke
     """Without fontconfig on PATH: the PDF alone fails with the apt-get hint; a build keeps its uploads."""
     root = make_case(photos={"a.jpg": noisy_photo(640, 480, seed=7)}, quality=90)
     case = load_case(root)
-    empty = tmp_path / "bin"
-    empty.mkdir()
-    monkeypatch.setenv("PATH", str(empty))
+    only_jpegtran = tmp_path / "bin"  # the photo stage's program stays: only fontconfig is missing
+    only_jpegtran.mkdir()
+    (only_jpegtran / "jpegtran").symlink_to(shutil.which("jpegtran"))
+    monkeypatch.setenv("PATH", str(only_jpegtran))
     with pytest.raises(MissingDependencyError, match="apt-get install .*fonts-noto-core"):
         render_summary(case, Manifest(profile=case.profile), tmp_path, tmp_path / SUMMARY_NAME, today=TODAY)
     assert not (tmp_path / SUMMARY_NAME).exists()
-    result = build_case(case, options=BuildOptions(today=TODAY))
+    result = api.build(case, options=BuildOptions(today=TODAY), reuse_unchanged=False).result
     assert not (result.package / SUMMARY_NAME).exists()
     assert any(e.stage == "summary" and "fonts-noto-core" in e.message for e in result.manifest.errors)
     assert any(r.role == "photo" for r in result.manifest.outputs)
-    assert int(result.exit_code) == 1
+    assert int(result.exit_code) == 4  # a missing program: the most useful thing to fix
 
 
 def test_full_example_case(example_case: Path, tmp_path: Path) -> None:
     """The bundled example through every stage: the texts, deadlines and checklist stages' results show."""
-    result = build_case(example_case, options=BuildOptions(today=TODAY, grid=True))
+    result = api.build(example_case, options=BuildOptions(today=TODAY, grid=True), reuse_unchanged=False).result
     pdf = result.package / SUMMARY_NAME
     summary = [r for r in result.manifest.outputs if r.role == "summary"]
     assert [r.path for r in summary] == [SUMMARY_NAME] and not summary[0].upload
@@ -405,7 +416,7 @@ def test_summary_command_builds_the_pdf_alone(make_case, tmp_path: Path) -> None
     assert str(out) in done.stdout
     assert "Exhibit A:" in pdf_text(out)
     assert not (root / "evidence-package").exists()  # built alone: no package left in the case folder
-    default = build_summary(root, options=BuildOptions(today=TODAY)).package  # the library call, default place
+    default = api.build_summary(root, options=BuildOptions(today=TODAY)).package  # the library call, default place
     assert default == root.resolve().with_name(f"{root.name}-summary.pdf") and default.is_file()
     # A bad input is still shown in the PDF's problems, and the command says so in its exit code.
     (root / "photos" / "broken.jpg").write_bytes(b"\xff\xd8 not a photo")
@@ -418,7 +429,7 @@ def test_fallback_subsets_do_not_leak_between_documents() -> None:
     """reportlab shares fonts by PostScript name: each document's CJK subset must carry all its own glyphs."""
     from reportlab.pdfbase import pdfmetrics
 
-    from evidence_kit.pdf_fonts import FontChain
+    from evidence_kit.report.fonts import FontChain
 
     for text in ("阳光家居", "阳光家居旗舰店"):
         chain = FontChain.discover()

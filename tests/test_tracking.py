@@ -16,12 +16,13 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from evidence_kit import build_case, verify_package
-from evidence_kit.browser import Browser, find_chromium
+from evidence_kit import api
+from evidence_kit.model.manifest import verify_package
+from evidence_kit.tools.chromium import Browser, find_chromium
 from evidence_kit.cli import main
 from evidence_kit.fsutil import sha256_file
-from evidence_kit.pipeline import BuildOptions
-from evidence_kit.tracking import (STAMP_BACKGROUND, Target, capture_targets, load_trackers, parse_targets,
+from evidence_kit.model.options import BuildOptions
+from evidence_kit.media.tracking import (STAMP_BACKGROUND, Target, capture_targets, load_trackers, parse_targets,
                                    read_events, stamp)
 
 from .conftest import CASE_TOML, ROOT
@@ -352,7 +353,7 @@ def test_build_captures_case_tracking_and_fills_free_photo_slots(server, make_ca
     (root / "tracking").mkdir()
     (root / "tracking" / "tracking.csv").write_text("time,place,status\n2026-11-01,Shenzhen,Departed\n")
     (root / "tracking" / "trackers.toml").write_text(f"[capture]\ntimeout = {TIMEOUT}\nidle_timeout = 1\n")
-    result = build_case(root, options=BuildOptions())
+    result = api.build(root, options=BuildOptions(), reuse_unchanged=False).result
     section = result.manifest.sections["tracking"]
     assert [c["kind"] for c in section["captures"]] == ["page", "events"]
     assert [e["target"] for e in section["errors"]] == [server.url("/missing")]
@@ -371,9 +372,9 @@ def test_rebuild_keeps_the_earlier_capture_when_the_page_now_fails(server, make_
     url = server.url("/flaky-build.html")
     root = make_case(toml=NOT_RECEIVED + f'\n[[tracking]]\nurl = "{url}"\n')
     (root / "trackers.toml").write_text(f"[capture]\ntimeout = {TIMEOUT}\nidle_timeout = 1\n")
-    first = build_case(root)
+    first = api.build(root, reuse_unchanged=False).result
     [png] = [r for r in first.manifest.outputs if r.role == "tracking"]
-    second = build_case(root)  # the same package folder: the site now answers 404
+    second = api.build(root, reuse_unchanged=False).result  # the same package folder: the site now answers 404
     [kept] = [r for r in second.manifest.outputs if r.role == "tracking"]
     assert (kept.path, kept.sha256) == (png.path, png.sha256) and kept.info["kept_from_earlier_build"]
     assert "HTTP 404" in second.manifest.errors[0].message  # the failure is still reported
@@ -387,10 +388,10 @@ def test_build_without_chromium_reports_it_and_finishes_the_package(make_case, m
     root = make_case(toml=NOT_RECEIVED)
     (root / "tracking").mkdir()
     (root / "tracking" / "tracking.csv").write_text("time,place,status\n2026-11-01,Shenzhen,Departed\n")
-    result = build_case(root)
+    result = api.build(root, reuse_unchanged=False).result
     [error] = [e for e in result.manifest.errors if e.stage == "tracking"]
     assert error.code == 4 and "apt-get install chromium" in error.message
-    assert result.exit_code == 1 and verify_package(result.package).ok
+    assert result.exit_code == 4 and verify_package(result.package).ok  # a missing program: exit 4
 
 
 def test_cli_track_in_a_subprocess(server, tmp_path):

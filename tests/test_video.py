@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from evidence_kit import build_case, verify_package
+from evidence_kit import api
+from evidence_kit.model.manifest import verify_package
 from evidence_kit.cli import main
 from evidence_kit.errors import LimitError
 from evidence_kit.fsutil import sha256_file
-from evidence_kit.video import (VideoError, VideoProbe, check_video, extract_frame, plan_encode, prepare_video,
+from evidence_kit.media.video import (VideoError, VideoProbe, check_video, extract_frame, plan_encode, prepare_video,
                                 probe_video, process_video, resolve_span)
 
 from .conftest import CASE_TOML, ROOT, noisy_photo
@@ -340,7 +341,7 @@ def test_build_fits_the_video_and_puts_a_still_in_a_free_photo_slot(clips, make_
         stills = ["0:02", 99]
         """)
     assert clips["cut.mp4"].stat().st_size * 5 / 6 > limit
-    result = build_case(root)
+    result = api.build(root, reuse_unchanged=False).result
     outputs = {r.path: r for r in result.manifest.outputs}
     video = outputs["upload/video.mp4"]
     assert video.role == "video" and video.upload and video.source == "video/cut.mp4"
@@ -367,7 +368,7 @@ def test_build_fits_the_video_and_puts_a_still_in_a_free_photo_slot(clips, make_
 
 def test_build_keeps_stills_out_of_the_form_when_the_photo_slots_are_full(clips, make_case):
     root = _case_with_video(make_case, clips["plain.mp4"], photos=3, extra_toml='[video]\nstills = [1]\n')
-    result = build_case(root)
+    result = api.build(root, reuse_unchanged=False).result
     still = next(r for r in result.manifest.outputs if r.path.startswith("video/still-"))
     assert still.role == "still" and not still.upload
     assert sum(1 for r in result.manifest.outputs if r.upload and r.role == "photo") == 3
@@ -376,7 +377,7 @@ def test_build_keeps_stills_out_of_the_form_when_the_photo_slots_are_full(clips,
 
 def test_build_with_a_broken_video_still_writes_the_photos(clips, make_case):
     root = _case_with_video(make_case, clips["not-a-video.mp4"], photos=2)
-    result = build_case(root)
+    result = api.build(root, reuse_unchanged=False).result
     assert result.exit_code == 1
     assert [e.stage for e in result.manifest.errors] == ["video"]
     assert "not a video" in result.manifest.errors[0].message

@@ -19,8 +19,8 @@ from typing import Callable, Iterator
 
 import pytest
 
-from evidence_kit.manifest import MANIFEST_NAME, verify_package
-from evidence_kit.watch import ERROR_FILE, WatchEvent, Watcher, WatchFolders
+from evidence_kit.model.manifest import MANIFEST_NAME, verify_package
+from evidence_kit.runners.watch import ERROR_FILE, WatchEvent, Watcher, WatchFolders
 
 from .conftest import CASE_TOML, ROOT, noisy_photo
 

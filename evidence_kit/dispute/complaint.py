@@ -6,7 +6,6 @@ cut inside a sentence, and the order number, the problem and the requested resol
 """
 from __future__ import annotations
 
-import json
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -14,19 +13,14 @@ from datetime import date
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .case import PACKAGE_DIR, Case
-from .checklist import check_evidence
-from .deadlines import APPEAL_OPEN, DISPUTE_OPEN, OPEN_NOW, compute_deadlines
-from .errors import LimitError
-from .fsutil import atomic_write_text
-from .manifest import MANIFEST_NAME, FileRecord, count_chars, exhibits
-from .notes import clean, is_english, read_notes, sentences, tone_problems
-from .reasons import REASON_RULES
-
-if TYPE_CHECKING:
-    from .pipeline import BuildContext
+from ..model.case import PACKAGE_DIR, Case
+from ..errors import LimitError
+from ..fsutil import atomic_write_text
+from ..model.manifest import FileRecord, count_chars, exhibits, read_manifest
+from ..dispute.notes import clean, is_english, read_notes, sentences, tone_problems
+from ..model.reasons import REASON_RULES
 
 KINDS = ("seller", "dispute", "appeal")
 # Where build writes each text, relative to the package. Only the dispute description goes into the form.
@@ -61,6 +55,33 @@ class ComposedText:
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "text": self.text, "chars": self.chars, "limit": self.limit, "kept": self.kept,
                 "shortened": self.shortened, "dropped": self.dropped}
+
+
+@dataclass
+class WrittenText:
+    """A text as written into the package, counted on the file itself."""
+
+    kind: str
+    path: str  # relative to the package
+    chars: int
+    limit: int
+    dropped: list[str] = field(default_factory=list)
+    shortened: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "chars": self.chars, "dropped": self.dropped, "shortened": self.shortened}
+
+
+def write_text(composed: ComposedText, package: Path) -> WrittenText:
+    """Write ``composed`` into its file in ``package`` and re-count it there; LimitError if it is over."""
+    path = package / TEXT_FILES[composed.kind]
+    atomic_write_text(path, composed.text)  # no final newline: the file is pasted as it is
+    chars = count_chars(path.read_text(encoding="utf-8"))
+    if chars > composed.limit:  # checked on the written file, not on the string
+        path.unlink(missing_ok=True)
+        raise LimitError(f"{chars} characters written, over the limit of {composed.limit}")
+    return WrittenText(composed.kind, TEXT_FILES[composed.kind], chars, composed.limit, composed.dropped,
+                       composed.shortened)
 
 
 @lru_cache(maxsize=None)
@@ -297,50 +318,10 @@ def notes_warnings(case: Case) -> list[str]:
     return _facts(case, None, None).warnings
 
 
-def texts_stage(ctx: BuildContext) -> None:
-    """Deadlines, the evidence checklist and the three texts, from the evidence the earlier stages wrote."""
-    case, manifest = ctx.case, ctx.manifest
-    today = ctx.options.today or date.today()
-    report = compute_deadlines(case, today)
-    manifest.sections["deadlines"] = report.to_dict()
-    if report.status not in (OPEN_NOW, DISPUTE_OPEN, APPEAL_OPEN):  # too early, urgent, too late or unknown
-        manifest.warn(f"deadlines: {report.advice}", stage="texts")
-    checklist = check_evidence(case, manifest.outputs)
-    manifest.sections["checklist"] = checklist.to_dict()
-    for gap in checklist.gaps:
-        manifest.warn(gap.message if gap.required else f"{gap.message} (recommended)", stage="checklist")
-    lettered = exhibits(manifest.outputs)
-    for message in notes_warnings(case):
-        manifest.warn(message, stage="texts")
-    written: dict[str, Any] = {}
-    for i, kind in enumerate(KINDS):
-        ctx.report("texts", i / len(KINDS))
-        path = ctx.staging / TEXT_FILES[kind]
-        try:
-            composed, _ = compose(case, kind, today=today, lettered=lettered)
-            atomic_write_text(path, composed.text)  # no final newline: the file is pasted as it is
-            chars = count_chars(path.read_text(encoding="utf-8"))
-            if chars > case.profile.max_text_chars:  # checked on the written file, not on the string
-                raise LimitError(f"{chars} characters written, over the limit of {case.profile.max_text_chars}")
-        except LimitError as exc:
-            path.unlink(missing_ok=True)
-            manifest.error(exc.message, TEXT_FILES[kind], "texts", int(exc.exit_code))
-            continue
-        ctx.add_output(path, "complaint", upload=kind == "dispute", kind=kind, chars=chars,
-                       limit=case.profile.max_text_chars, dropped=composed.dropped, shortened=composed.shortened)
-        written[kind] = {"path": TEXT_FILES[kind], "chars": chars, "dropped": composed.dropped,
-                         "shortened": composed.shortened}
-    manifest.sections["texts"] = written
-
-
 def package_exhibits(case: Case) -> list[tuple[str, FileRecord]] | None:
     """Exhibits of the case's built package (CASE/evidence-package), or None when it has not been built."""
-    path = case.root / PACKAGE_DIR / MANIFEST_NAME
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return exhibits([FileRecord(**r) for r in data["outputs"]])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+    manifest = read_manifest(case.root / PACKAGE_DIR)
+    return exhibits(manifest.outputs) if manifest else None
 
 
 def compose_texts(case: Case, kinds: tuple[str, ...] = KINDS, *, today: date | None = None,

@@ -11,10 +11,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .errors import VerifyError
-from .fsutil import atomic_write_text, sha256_file
-from .profile import Profile
+from .. import __version__
+from ..errors import VerifyError
+from ..fsutil import atomic_write_text, sha256_file
+from ..model.profile import Profile
 
 MANIFEST_NAME = "manifest.json"
 SCHEMA = "evidence-kit/manifest/1"
@@ -87,6 +87,22 @@ class Manifest:
         path = package / MANIFEST_NAME
         atomic_write_text(path, json.dumps(self.to_dict(), indent=2, ensure_ascii=False, default=str) + "\n")
         return path
+
+
+def read_manifest(package: Path) -> Manifest | None:
+    """The manifest of an existing package, or None when there is none or it cannot be read."""
+    try:
+        data = json.loads((package / MANIFEST_NAME).read_text(encoding="utf-8"))
+        known = {"schema", "created", "tool", "case", "profile", "inputs", "outputs", "warnings", "errors"}
+        return Manifest(profile=Profile(**data["profile"]), case=data.get("case", {}),
+                        inputs=[FileRecord(**r) for r in data.get("inputs", [])],
+                        outputs=[FileRecord(**r) for r in data.get("outputs", [])],
+                        warnings=[Problem(**p) for p in data.get("warnings", [])],
+                        errors=[Problem(**p) for p in data.get("errors", [])],
+                        sections={k: v for k, v in data.items() if k not in known},
+                        created=data.get("created", ""), tool=data.get("tool", {}))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def exhibits(records: list[FileRecord]) -> list[tuple[str, FileRecord]]:

@@ -27,14 +27,13 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
-from .batch import BUILT, FAILED, MAX_WORKER_DEATHS, CaseJob, CaseOutcome, clear_leftovers, run_job, worker_pool
-from .case import PHOTO_SUFFIXES, VIDEO_SUFFIXES
-from .errors import EvidenceKitError, ExitCode, InputError
-from .fsutil import TEMP_PREFIX, atomic_write_text, replace_dir
-from .manifest import FileRecord, Manifest
-from .photos import fit_photo
-from .pipeline import BuildOptions
-from .profile import DEFAULT_PROFILE, Profile, load_profile
+from .. import api
+from ..errors import EvidenceKitError, ExitCode, InputError
+from ..fsutil import TEMP_PREFIX, atomic_write_text, clear_leftovers, replace_dir
+from ..model.case import PHOTO_SUFFIXES, VIDEO_SUFFIXES
+from ..model.options import BuildOptions
+from ..model.profile import Profile
+from .batch import BUILT, FAILED, MAX_WORKER_DEATHS, CaseJob, CaseOutcome, run_job, worker_pool
 
 log = logging.getLogger("evidence_kit.watch")
 
@@ -128,24 +127,17 @@ def unreadable(path: Path) -> list[str]:
 def _loose(src: Path, package: Path, profile: Profile | str | Path | None, kind: str) -> CaseOutcome:
     started = time.monotonic()
     clear_leftovers(package)
-    chosen = profile if isinstance(profile, Profile) else load_profile(profile or DEFAULT_PROFILE)
     package.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{package.name}-", dir=package.parent))
     try:
         if kind == "photo":
-            result = fit_photo(src, staging / f"{src.stem}.jpg", max_bytes=chosen.max_photo_bytes)
-            manifest = Manifest(profile=chosen)
-            manifest.inputs.append(FileRecord.of(src, src.parent, "photo"))
-            manifest.outputs.append(FileRecord.of(result.output, staging, "photo", source=src.name, upload=True,
-                                                  transform=result.transform()))
-            manifest.write(staging)
+            manifest = api.fit_photos([src], staging, profile=profile)
+            if not manifest.outputs:  # the only input failed: that is the drop's failure, with its reason
+                problem = manifest.errors[0]
+                return CaseOutcome(str(src), FAILED, problem.code or int(ExitCode.INPUT_ERROR),
+                                   message=problem.message, seconds=round(time.monotonic() - started, 3))
         else:
-            try:
-                from .video import video_to_folder
-            except ImportError:  # the video stage ships separately; say so instead of pretending
-                raise InputError("a video on its own is not supported yet by this version of evidence-kit; "
-                                 "put it in a case folder's video/ subfolder instead", path=src.name) from None
-            _, manifest = video_to_folder(src, staging, profile=chosen)
+            _, manifest = api.fit_video(src, staging, profile=profile)
         replace_dir(staging, package)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -5,9 +5,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from .case import Case
-from .manifest import FileRecord
-from .reasons import CHAT, PHOTOS, REASON_RULES, RECEIPT, TRACKING, VIDEO
+from ..model.case import Case
+from ..model.manifest import FileRecord
+from ..model.reasons import CHAT, PHOTOS, REASON_RULES, RECEIPT, TRACKING, VIDEO
 
 # Evidence kinds the build's stages turn into outputs: once built, only what was written counts
 # (a video that failed to convert is no evidence).

@@ -26,7 +26,8 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.lib.fonts import addMapping
 
-from .errors import MissingDependencyError
+from ..errors import MissingDependencyError
+from ..tools import fontconfig
 
 FONT_HINT = "install them with: sudo apt-get install fontconfig fonts-noto-core fonts-noto-cjk"
 REPLACEMENT = "?"  # shown (and reported) for a character no installed font has
@@ -48,15 +49,8 @@ class Face:
         return f"EK-{stem}-{self.index}"
 
 
-def _run(args: list[str]) -> str:
-    if shutil.which(args[0]) is None:
-        raise MissingDependencyError(f"{args[0]} (fontconfig) is not installed; the summary PDF needs it to find "
-                                     f"fonts: {FONT_HINT}")
-    return subprocess.run(args, capture_output=True, text=True, check=False).stdout
-
-
 def _match(pattern: str) -> Face | None:
-    line = _run(["fc-match", "-f", "%{file}|%{index}|%{fontformat}|%{family[0]}", pattern]).strip()
+    line = fontconfig.match(pattern, "%{file}|%{index}|%{fontformat}|%{family[0]}").strip()
     parts = line.split("|")
     if len(parts) != 4 or not parts[0]:
         return None
@@ -75,8 +69,8 @@ def _cmap(face: Face) -> frozenset[int]:
 def _ranked_candidates(codepoint: int, style: str | None) -> list[Face]:
     """Faces that have ``codepoint`` (in ``style``, or any style for None), best first: Noto Sans, plain
     (not Mono/Serif), TrueType."""
-    out = _run(["fc-list", "-f", "%{file}|%{index}|%{fontformat}|%{family[0]}\n",
-                f":charset={codepoint:x}" + (f":style={style}" if style else "")])
+    out = fontconfig.list_fonts("-f", "%{file}|%{index}|%{fontformat}|%{family[0]}\n",
+                                f":charset={codepoint:x}" + (f":style={style}" if style else ""))
     faces = []
     for line in out.splitlines():
         parts = line.split("|")

@@ -31,17 +31,16 @@ from urllib.parse import quote, urlsplit
 
 from PIL import Image, ImageDraw, ImageFont
 
-from . import __version__
-from .browser import Browser
-from .errors import CaseError, InputError, LimitError, MissingDependencyError, ToolError
-from .fsutil import atomic_path
-from .photos import fit_image
+from .. import __version__
+from ..tools.chromium import Browser
+from ..errors import CaseError, InputError, LimitError, MissingDependencyError, ToolError
+from ..fsutil import atomic_path
+from ..media.photos import fit_image
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Page
 
-    from .case import Case
-    from .pipeline import BuildContext
+    from ..model.case import Case
 
 TRACKERS_FILE = "trackers.toml"
 EVENT_SUFFIXES = frozenset({".csv", ".json"})
@@ -914,98 +913,22 @@ def capture_targets(targets: Sequence[Target], out: str | Path, *, config: Track
     return result
 
 
-# --- the pipeline stage ---------------------------------------------------------------------------------------
+@dataclass
+class CaseTracking:
+    """What a build captured of the case's tracking: the captures, what failed, what was not looked up."""
 
-def tracking_stage(ctx: "BuildContext") -> None:
-    """Capture the case's tracking pages into ``tracking/``; upload stamped JPEGs into free photo slots.
+    root: Path  # the package (staging) folder the capture paths are relative to
+    captures: list[Capture] = field(default_factory=list)
+    errors: list[dict[str, str]] = field(default_factory=list)  # {"target", "message"[, "kind"]}
+    not_looked_up: list[dict[str, Any]] = field(default_factory=list)  # {"number", "carrier", "urls"}
+    trackers: list[str] = field(default_factory=list)
+    browser: str = ""
 
-    Captures case.toml ``[[tracking]] url``s, saved ``.html`` pages and ``tracking.csv``/``.json`` events from
-    the case's tracking files. Numbers without a URL are looked up online only with ``look_up_tracking``.
-    A ``trackers.toml`` in the case folder (or in ``tracking/``) overrides the built-in tracker list.
-    """
-    from .pipeline import UPLOAD_DIR  # imported here: pipeline imports this module
-
-    case, profile = ctx.case, ctx.case.profile
-    section: dict[str, Any] = {"captures": [], "errors": [], "not_looked_up": []}
-    ctx.manifest.sections["tracking"] = section
-    try:
-        config = load_trackers(case.root / TRACKERS_FILE, case.root / "tracking" / TRACKERS_FILE)
-        targets, section["not_looked_up"], problems = case_targets(case, config,
-                                                                   look_up_numbers=ctx.options.look_up_tracking)
-    except CaseError as exc:  # a trackers.toml in the case that cannot be used
-        ctx.manifest.error(str(exc), exc.path, "tracking", int(exc.exit_code))
-        section["errors"].append({"target": exc.path, "message": str(exc)})
-        return
-    for problem in problems:
-        ctx.manifest.error(problem.message, problem.path, "tracking", int(problem.exit_code))
-        section["errors"].append({"target": problem.path, "message": problem.message})
-    section["trackers"] = list(config.sources)
-    for item in section["not_looked_up"]:
-        ctx.manifest.warn(f"tracking number {item['number']} was not looked up online (build with "
-                          f"--look-up-tracking, or run: evidence-kit track {item['number']} --out DIR)",
-                          stage="tracking")
-    if not targets:
-        return
-    out = ctx.staging / "tracking"
-    out.mkdir(parents=True, exist_ok=True)
-    try:
-        result = capture_targets(targets, out, config=config, max_photo_bytes=profile.max_photo_bytes,
-                                 case_facts={"order": case.order.number},
-                                 progress=lambda done, total: ctx.report("tracking", done / total))
-    except (MissingDependencyError, ToolError) as exc:
-        message = f"tracking pages not captured: {exc.message}"
-        ctx.manifest.error(message, None, "tracking", int(exc.exit_code))
-        section["errors"] = [{"target": t.label, "message": message} for t in targets]
-        return
-    section["browser"] = f"Chromium {result.browser}"
-    earlier = ctx.package / "tracking" if ctx.package else None
-    for target, message in result.failures:
-        ctx.manifest.error(message, ctx.relative_input(target.path) if target.path else target.label, "tracking",
-                           int(CaptureError.exit_code))
-        section["errors"].append({"target": target.label, "kind": target.kind, "message": message})
-        kept = earlier_capture(earlier, target, out, max_photo_bytes=profile.max_photo_bytes) if earlier else None
-        if kept:
-            kept.warnings.append(f"this build could not capture it ({message}); the capture of {kept.captured} "
-                                 "from the earlier build was kept")
-            result.captures.append(kept)
-
-    uploaded = sum(1 for r in ctx.manifest.outputs if r.role == "photo" and r.upload)
-    free = profile.max_photos - uploaded
-    # Free photo slots take first parts first (one per capture, live pages before the buyer's timeline).
-    by_part = sorted(((i, c) for c in result.captures for i in range(len(c.jpegs))), key=lambda item: item[0])
-    for part, capture in by_part:
-        if free <= 0:
-            break
-        jpeg = capture.jpegs[part]
-        destination = ctx.staging / UPLOAD_DIR / f"photo-{uploaded + 1}-tracking-{jpeg.stem}.jpg"
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(jpeg, destination)
-        capture.jpegs[part] = destination
-        uploaded, free = uploaded + 1, free - 1
-
-    for capture in result.captures:
-        target = capture.target
-        source = target.path
-        info = {"kind": target.kind, "url": target.url, "final_url": capture.final_url, "number": target.number,
-                "carrier": target.carrier, "site": target.site, "captured_utc": capture.captured,
-                "title": capture.title, "kept_from_earlier_build": capture.kept}
-        stamp_note = {"method": "screenshot", "stamp": "band drawn under the page (Pillow), page untouched",
-                      "parts": len(capture.pngs), "page_height": capture.page_height,
-                      "overlays_hidden": capture.overlays_hidden}
-        for i, png in enumerate(capture.pngs, 1):
-            ctx.add_output(png, "tracking", source=source, transform={**stamp_note, "part": i}, **info)
-        ctx.add_output(capture.html, "tracking_html", source=source, **info)
-        ctx.add_output(capture.record, "tracking_record", source=source, **info)
-        for jpeg in capture.jpegs:
-            if jpeg.parent.name == UPLOAD_DIR:
-                transform = {"method": "reencode", "from": "stamped screenshot", "max_bytes": profile.max_photo_bytes}
-                caption = (f"Tracking {target.number}: " if target.number else "Tracking: ") + (
-                    "events entered by the buyer" if target.kind == "events" else capture.final_url or target.label)
-                ctx.add_output(jpeg, "photo", source=source, upload=True, transform=transform,
-                               caption=caption, **{**info, "kind": "tracking", "capture_kind": target.kind})
-            else:
-                ctx.add_output(jpeg, "tracking_jpeg", source=source, **info)
-        for warning in capture.warnings:
-            ctx.manifest.warn(warning, target.label if not target.path else ctx.relative_input(target.path),
-                              "tracking")
-        section["captures"].append(capture.to_dict(ctx.staging))
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"captures": [c.to_dict(self.root) for c in self.captures], "errors": self.errors,
+                                "not_looked_up": self.not_looked_up}
+        if self.trackers:
+            data["trackers"] = self.trackers
+        if self.browser:
+            data["browser"] = self.browser
+        return data

@@ -10,8 +10,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from .case import Case
-from .reasons import REASON_RULES
+from ..model.case import Case
+from ..model.reasons import REASON_RULES
 
 # Statuses for "what can I do today"
 TOO_EARLY, OPEN_NOW, LAST_DAYS, TOO_LATE, UNKNOWN = "too_early", "open_now", "last_days", "too_late", "unknown"

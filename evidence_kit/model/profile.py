@@ -8,7 +8,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
 
-from .errors import CaseError
+from ..errors import CaseError
 
 DEFAULT_PROFILE = "aliexpress"
 
@@ -70,7 +70,7 @@ def _validated(data: Mapping[str, Any], source: str, *, partial: bool) -> dict[s
 
 
 def builtin_profiles() -> list[str]:
-    return sorted(p.name.removesuffix(".toml") for p in resources.files("evidence_kit.profiles").iterdir()
+    return sorted(p.name.removesuffix(".toml") for p in resources.files("evidence_kit.model.profiles").iterdir()
                   if p.name.endswith(".toml"))
 
 
@@ -89,7 +89,7 @@ def load_profile(name_or_path: str | Path = DEFAULT_PROFILE) -> Profile:
             raise CaseError("profile", [f"unknown profile '{name}' (built in: {', '.join(builtin_profiles())}; "
                                         "or give the path of a .toml profile file)"])
         source = f"built-in profile {name}"
-        text = (resources.files("evidence_kit.profiles") / f"{name}.toml").read_text(encoding="utf-8")
+        text = (resources.files("evidence_kit.model.profiles") / f"{name}.toml").read_text(encoding="utf-8")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -1,9 +1,9 @@
-"""Video stage: probe, check, trim and fit the unboxing video under the profile's byte limit.
+"""Video: probe, check, trim and fit the unboxing video under the profile's byte limit.
 
 Public calls: ``probe_video`` (typed facts), ``check_video`` (named findings), ``prepare_video`` (trim, then
 stream copy or a two-pass H.264/AAC re-encode that fits), ``extract_still`` (a frame as a photo candidate,
 through ``photos.fit_image``), ``contact_sheet`` (labelled frames for the PDF), ``process_video`` (all of it
-for one file), ``video_to_folder`` (the ``video`` command) and ``video_stage`` (the build).
+for one file) and ``CaseVideo`` (what a build did with the case's video).
 Everything runs the real ffmpeg/ffprobe through ffmpeg-python; long runs report progress through a
 ``(label, fraction)`` callback parsed from ffmpeg's ``-progress`` output.
 """
@@ -19,23 +19,19 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import Any, Callable, Sequence
 
-import ffmpeg
 from PIL import Image, ImageDraw, ImageFont
 
-from .errors import FileAccessError, InputError, LimitError, MissingDependencyError, ToolError
-from .fsutil import atomic_path, atomic_write_bytes
-from .manifest import FileRecord, Manifest
-from .photos import Encoded, fit_image
-from .profile import Profile
-
-if TYPE_CHECKING:
-    from .pipeline import BuildContext
+from ..tools import ffmpeg
+from ..errors import FileAccessError, InputError, LimitError, MissingDependencyError, ToolError
+from ..fsutil import atomic_path, atomic_write_bytes
+from ..model.manifest import FileRecord, Manifest
+from ..media.photos import Encoded, fit_image
+from ..model.profile import Profile
 
 Progress = Callable[[str, float], None]
 
-INSTALL_HINT = "install it with: sudo apt-get install ffmpeg"
 
 # What the form (and every phone and browser) plays: H.264 8-bit 4:2:0 video, AAC audio, in MP4.
 SAFE_VIDEO_CODECS = frozenset({"h264"})
@@ -80,63 +76,6 @@ class VideoError(InputError):
 
 
 # --- running ffmpeg -------------------------------------------------------------------------------------------
-
-def require_ffmpeg() -> None:
-    """Raise MissingDependencyError with an install hint when ffmpeg or ffprobe is not on PATH."""
-    for tool in ("ffmpeg", "ffprobe"):
-        if shutil.which(tool) is None:
-            raise MissingDependencyError(f"{tool} is not installed ({INSTALL_HINT})")
-
-
-@dataclass
-class _Run:
-    out_time: float  # seconds of output written, from the last -progress report
-    log: list[str]  # ffmpeg's stderr lines
-
-
-def _run(stream: Any, *, label: str, duration: float, progress: Progress | None) -> _Run:
-    """Run an ffmpeg-python graph, reporting ``-progress`` as a fraction of ``duration``.
-
-    The child is killed if anything (including Ctrl-C) interrupts us, so no ffmpeg outlives a failure.
-    """
-    args = stream.global_args("-hide_banner", "-nostats", "-loglevel", "level+info", "-progress", "pipe:1",
-                              "-nostdin").compile()
-    try:
-        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
-    except FileNotFoundError:
-        raise MissingDependencyError(f"ffmpeg is not installed ({INSTALL_HINT})") from None
-    log: list[str] = []
-    # stderr is drained on a thread so a chatty ffmpeg never blocks on a full pipe while we read progress.
-    reader = threading.Thread(target=lambda: log.extend(line.decode("utf-8", "replace").rstrip()
-                                                        for line in proc.stderr), daemon=True)
-    reader.start()
-    out_time = 0.0
-    try:
-        for raw in proc.stdout:
-            key, _, value = raw.decode("ascii", "replace").strip().partition("=")
-            if key == "out_time_us" and value.lstrip("-").isdigit():
-                out_time = max(out_time, int(value) / 1e6)
-                if progress and duration > 0:
-                    progress(label, min(1.0, out_time / duration))
-        proc.wait()
-    except BaseException:
-        proc.kill()
-        proc.wait()
-        raise
-    finally:
-        reader.join(timeout=5)
-    if proc.returncode != 0:
-        errors = [line for line in log if "[error]" in line or "[fatal]" in line] or log[-3:]
-        raise ToolError(f"ffmpeg failed ({label}): {_clean(errors[-1]) if errors else 'no message'}")
-    if progress:
-        progress(label, 1.0)
-    return _Run(out_time, log)
-
-
-def _clean(line: str) -> str:
-    """``[h264 @ 0x55..] [error] Invalid NAL unit`` -> ``Invalid NAL unit``."""
-    return re.sub(r"^(\[[^\]]*\]\s*)+", "", line).strip()
-
 
 def format_time(seconds: float) -> str:
     """``0:42``, ``1:02:03``, ``0:42.5``: how a buyer reads a player's clock."""
@@ -223,10 +162,10 @@ def probe_video(path: str | Path) -> VideoProbe:
     try:
         info = ffmpeg.probe(str(path))
     except FileNotFoundError:
-        raise MissingDependencyError(f"ffprobe is not installed ({INSTALL_HINT})") from None
+        raise ffmpeg.FFPROBE.missing() from None
     except ffmpeg.Error as exc:
         lines = exc.stderr.decode("utf-8", "replace").strip().splitlines() if exc.stderr else []
-        detail = _clean(lines[-1]).removeprefix(f"{path}: ") if lines else ""
+        detail = ffmpeg.clean_line(lines[-1]).removeprefix(f"{path}: ") if lines else ""
         raise VideoError(f"not a video ffmpeg can read ({detail or 'unknown format'})", path=str(path)) from None
     streams = info.get("streams", [])
     video = next((s for s in streams if s.get("codec_type") == "video"
@@ -346,7 +285,7 @@ def check_video(path: str | Path, *, start: float | None = None, end: float | No
               .filter("freezedetect", d=FREEZE_MIN_SECONDS)
               .output("-", format="null"))
     try:
-        run = _run(stream, label="video: checking", duration=span[1] - span[0], progress=progress)
+        run = ffmpeg.run_graph(stream, label="video: checking", duration=span[1] - span[0], progress=progress)
     except ToolError as exc:
         raise VideoError(f"cannot be decoded: {exc.message.split(': ', 1)[-1]}", path=str(probe.path)) from None
     offset = span[0]
@@ -358,7 +297,7 @@ def check_video(path: str | Path, *, start: float | None = None, end: float | No
             f"the file stops decoding at {format_time(offset + decoded)} although it claims to last "
             f"{format_time(probe.duration)}: it was probably cut short while copying. Copy it again from the "
             "phone; only the part up to that point can be used", at=offset + decoded))
-    errors = [_clean(line) for line in run.log if "[error]" in line]
+    errors = [ffmpeg.clean_line(line) for line in run.log if "[error]" in line]
     if errors and decoded >= expected - TRUNCATION_TOLERANCE:
         findings.append(Finding("decode_errors", "warning",
                                 f"{len(errors)} decoding errors (first: {errors[0]}); some frames may show damage"))
@@ -518,7 +457,7 @@ def stream_copy(probe: VideoProbe, dst: Path, span: tuple[float, float], *, prog
     if not audio_copy:
         codecs["audio_bitrate"] = AUDIO_BPS
     out = ffmpeg.output(*streams, str(dst), format="mp4", **codecs, **_metadata_args(probe)).overwrite_output()
-    run = _run(out, label="video: copying", duration=span[1] - span[0], progress=progress)
+    run = ffmpeg.run_graph(out, label="video: copying", duration=span[1] - span[0], progress=progress)
     return run.out_time
 
 
@@ -542,7 +481,7 @@ def two_pass_encode(probe: VideoProbe, dst: Path, span: tuple[float, float], pla
             if probe.has_audio else {}
         out = ffmpeg.output(*streams, str(dst), format="mp4", movflags="+faststart", **x264, **audio,
                             **_metadata_args(probe)).overwrite_output()
-    return _run(out, label=f"video: encoding, pass {pass_number} of 2", duration=duration, progress=progress).out_time
+    return ffmpeg.run_graph(out, label=f"video: encoding, pass {pass_number} of 2", duration=duration, progress=progress).out_time
 
 
 def fit_video(probe: VideoProbe, dst: Path, span: tuple[float, float], max_bytes: int, *,
@@ -606,7 +545,7 @@ def extract_frame(path: str | Path, at: float) -> Image.Image:
         data, _ = (ffmpeg.input(str(path), ss=f"{at:.3f}").video.output("pipe:", format="image2pipe", vcodec="png", frames=1)
                    .global_args("-hide_banner", "-nostdin").run(capture_stdout=True, capture_stderr=True))
     except FileNotFoundError:
-        raise MissingDependencyError(f"ffmpeg is not installed ({INSTALL_HINT})") from None
+        raise ffmpeg.FFMPEG.missing() from None
     except ffmpeg.Error as exc:
         raise VideoError(f"cannot read the frame at {format_time(at)}", path=str(path)) from exc
     if not data:
@@ -649,7 +588,7 @@ def _thumbnails(probe: VideoProbe, times: Sequence[float]) -> list[Image.Image]:
         data, _ = (joined.output("pipe:", format="rawvideo", pix_fmt="rgb24", fps_mode="passthrough")
                    .global_args("-hide_banner", "-nostdin").run(capture_stdout=True, capture_stderr=True))
     except FileNotFoundError:
-        raise MissingDependencyError(f"ffmpeg is not installed ({INSTALL_HINT})") from None
+        raise ffmpeg.FFMPEG.missing() from None
     except ffmpeg.Error as exc:
         raise VideoError("cannot read frames for the contact sheet", path=str(probe.path)) from exc
     size = w * h * 3
@@ -718,7 +657,7 @@ def process_video(src: str | Path, dst: str | Path, *, max_bytes: int, max_photo
     The original is only read. ``dst`` appears only when complete. A still outside the video is listed in
     ``still_errors`` rather than failing the video.
     """
-    require_ffmpeg()
+    ffmpeg.require()
     probe = probe_video(src)
     check = check_video(src, start=start, end=end, probe=probe, progress=progress)
     span = check.span
@@ -746,95 +685,18 @@ def process_video(src: str | Path, dst: str | Path, *, max_bytes: int, max_photo
     return report
 
 
-def video_to_folder(src: str | Path, out: str | Path, *, profile: Profile, start: float | None = None,
-                    end: float | None = None, stills: Sequence[float] = (),
-                    progress: Progress | None = None) -> tuple[VideoReport, Manifest]:
-    """``evidence-kit video``: the fitted video, its contact sheet, the stills and a manifest.json in ``out``.
+@dataclass
+class CaseVideo:
+    """What a build did with the case's video: the report, or why there is none."""
 
-    Files are named after the source (``IMG_1234.MOV`` -> ``IMG_1234.mp4``, ``IMG_1234-contact-sheet.jpg``).
-    """
-    src, out = Path(src), Path(out)
-    destination = out / f"{src.stem}.mp4"
-    if destination.resolve() == src.resolve():
-        raise FileAccessError("the output would replace the original: choose another --out folder", path=str(src))
-    report = process_video(src, destination, max_bytes=profile.max_video_bytes,
-                           max_photo_bytes=profile.max_photo_bytes, start=start, end=end, stills=stills,
-                           progress=progress)
-    manifest = Manifest(profile=profile)
-    extras = [(out / f"{src.stem}-contact-sheet.jpg", report.contact_sheet, "contact_sheet", {})]
-    extras += [(out / f"{src.stem}-{s.name}", s.jpeg, "still", {"at": round(s.at, 3)}) for s in report.stills]
-    written = [destination]
-    try:
-        manifest.inputs.append(FileRecord.of(src, src.parent, "video"))
-        manifest.outputs.append(FileRecord.of(destination, out, "video", source=str(src), upload=True,
-                                              transform=report.prepared.transform()))
-        for path, encoded, role, info in extras:
-            atomic_write_bytes(path, encoded.data)
-            written.append(path)
-            manifest.outputs.append(FileRecord.of(path, out, role, source=str(src), info=info))
-        for message in report.still_errors:
-            manifest.error(message, str(src), "video", int(VideoError.exit_code))
-        for finding in report.findings:
-            if finding.severity in ("warning", "error"):
-                manifest.warn(finding.message, str(src), "video")
-        manifest.sections["video"] = report.to_dict()
-        manifest.write(out)
-    except BaseException:
-        for path in written:  # all or nothing: a folder without its manifest is a partial result
-            path.unlink(missing_ok=True)
-        raise
-    return report, manifest
+    source: str  # relative to the case
+    report: VideoReport | None = None
+    error: str = ""
+    seconds: float = 0.0
 
-
-# --- the build stage ------------------------------------------------------------------------------------------
-
-def video_stage(ctx: BuildContext) -> None:
-    """The case's video into ``upload/video.mp4``; the contact sheet for the PDF; stills as photo candidates."""
-    case, profile = ctx.case, ctx.case.profile
-    source = case.video.file or (case.media.videos[0] if case.media.videos else None)
-    if source is None:
-        return
-    if not case.video.file and len(case.media.videos) > 1:
-        ctx.manifest.warn(f"{len(case.media.videos)} videos found; using {source.name} (set [video] file in "
-                          "case.toml to choose another)", stage="video")
-    rel = ctx.relative_input(source)
-    started = time.monotonic()
-    try:
-        report = process_video(source, ctx.staging / "upload" / "video.mp4", max_bytes=profile.max_video_bytes,
-                               max_photo_bytes=profile.max_photo_bytes, start=case.video.start,
-                               end=case.video.end, stills=case.video.stills, progress=ctx.report)
-    except (InputError, LimitError, ToolError) as exc:
-        ctx.manifest.error(exc.message, rel, "video", int(exc.exit_code))
-        ctx.manifest.sections["video"] = {"source": rel, "error": exc.message}
-        return
-    prepared = report.prepared
-    ctx.add_output(prepared.output, "video", source=source, upload=True, transform=prepared.transform(),
-                   duration=round(report.output_probe.duration, 3))
-    sheet = ctx.staging / "video" / "contact-sheet.jpg"
-    atomic_write_bytes(sheet, report.contact_sheet.data)
-    ctx.add_output(sheet, "contact_sheet", source=source, frames=CONTACT_SHEET_FRAMES)
-    free_slots = profile.max_photos - sum(1 for r in ctx.manifest.outputs if r.role == "photo" and r.upload)
-    for still in report.stills:
-        transform = {"method": "video_frame", "at": round(still.at, 3), "quality": still.jpeg.quality,
-                     "scale": still.jpeg.scale, "width": still.jpeg.width, "height": still.jpeg.height}
-        caption = f"Frame at {format_time(still.at)} of the unboxing video"
-        if free_slots > 0:
-            number = sum(1 for r in ctx.manifest.outputs if r.role == "photo" and r.upload) + 1
-            target = ctx.staging / "upload" / f"photo-{number}-{still.name}"
-            atomic_write_bytes(target, still.jpeg.data)
-            ctx.add_output(target, "photo", source=source, upload=True, transform=transform, kind="still",
-                           caption=caption)
-            free_slots -= 1
-        else:
-            target = ctx.staging / "video" / still.name
-            atomic_write_bytes(target, still.jpeg.data)
-            ctx.add_output(target, "still", source=source, transform=transform, caption=caption)
-    for message in report.still_errors:
-        ctx.manifest.error(message, rel, "video", int(VideoError.exit_code))
-    for finding in report.findings:
-        if finding.severity in ("warning", "error"):
-            ctx.manifest.warn(finding.message, rel, "video")
-    facts = report.to_dict()
-    facts["probe"]["path"] = rel  # the manifest names inputs relative to the case
-    ctx.manifest.sections["video"] = {**facts, "source": rel,
-                                      "seconds": round(time.monotonic() - started, 1)}
+    def to_dict(self) -> dict[str, Any]:
+        if self.report is None:
+            return {"source": self.source, "error": self.error}
+        facts = self.report.to_dict()
+        facts["probe"]["path"] = self.source  # the manifest names inputs relative to the case
+        return {**facts, "source": self.source, "seconds": round(self.seconds, 1)}

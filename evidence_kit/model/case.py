@@ -10,9 +10,9 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from .errors import CaseError, InputError
-from .profile import DEFAULT_PROFILE, Profile, load_profile
-from .reasons import REASON_RULES, REASONS, RESOLUTIONS
+from ..errors import CaseError, InputError
+from ..model.profile import DEFAULT_PROFILE, Profile, load_profile
+from ..model.reasons import REASON_RULES, REASONS, RESOLUTIONS
 
 CASE_FILE = "case.toml"
 PACKAGE_DIR = "evidence-package"

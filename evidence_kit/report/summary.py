@@ -32,17 +32,21 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (BaseDocTemplate, CondPageBreak, Flowable, Frame, Image, KeepTogether, PageBreak,
                                 PageTemplate, Paragraph, Spacer, Table, TableStyle)
 
-from . import __version__
-from .case import Case
-from .errors import InputError, MissingDependencyError, ToolError
-from .fsutil import atomic_path
-from .manifest import FileRecord, Manifest, content_hash, count_chars, exhibits
-from .pdf_fonts import FontChain
-from .photos import load_upright
-from .reasons import REASONS, RESOLUTIONS
+from .. import __version__
+from ..model.case import Case
+from ..errors import InputError, MissingDependencyError, ToolError
+from ..fsutil import atomic_path
+from ..tools import pdftoppm
+from ..model.manifest import FileRecord, Manifest, content_hash, count_chars, exhibits
+from ..report.fonts import FontChain
+from ..media.photos import load_upright
+from ..model.reasons import REASONS, RESOLUTIONS
 
 if TYPE_CHECKING:
-    from .pipeline import BuildContext, BuildOptions, BuildResult
+    from ..dispute.checklist import Checklist
+    from ..dispute.deadlines import DeadlineReport
+    from ..media.tracking import CaseTracking
+    from ..media.video import CaseVideo, Finding
 
 SUMMARY_NAME = "summary.pdf"
 SUMMARY_ROLE = "summary"
@@ -75,10 +79,6 @@ WARN_RULE = colors.HexColor("#e0a030")
 OK_INK = colors.HexColor("#2e6b3a")
 ALERT_INK = colors.HexColor("#a5481b")
 
-# Embed JPEGs byte for byte: reportlab's default ASCII85 wrap costs +25 % and seconds (TOOLCHAIN.md). Set
-# once for the process rather than around each build, so concurrent builds never see it flip back.
-rl_config.useA85 = 0
-
 KIND_TITLES = {"dispute": "Dispute description", "seller": "Message to the seller", "appeal": "Appeal"}
 
 
@@ -89,6 +89,20 @@ class SummaryResult:
     pages: int
     manifest_hash: str
     missing_characters: str  # characters no installed font could show (drawn as "?")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path.name, "pages": self.pages, "manifest_hash": self.manifest_hash,
+                "hash_covers": "inputs and outputs, without the summary record"}
+
+
+@dataclass
+class SummaryInputs:
+    """The earlier stages' typed results the summary shows (each None when that stage did not run)."""
+
+    deadlines: DeadlineReport | None = None
+    checklist: Checklist | None = None
+    video: CaseVideo | None = None
+    tracking: CaseTracking | None = None
 
 
 def _size(n: int) -> str:
@@ -230,8 +244,10 @@ class _PageCountCanvas(Canvas):
 class _Builder:
     """Collects the story (flowables) from the case and the manifest."""
 
-    def __init__(self, case: Case, manifest: Manifest, package: Path, fonts: FontChain, today: date) -> None:
-        self.case, self.manifest, self.package, self.fonts, self.today = case, manifest, package, fonts, today
+    def __init__(self, case: Case, manifest: Manifest, results: SummaryInputs, package: Path, fonts: FontChain,
+                 today: date) -> None:
+        self.case, self.manifest, self.results, self.package, self.fonts = case, manifest, results, package, fonts
+        self.today = today
         self.story: list[Flowable] = []
         self.problems: list[tuple[str, str]] = []  # (path, message) for files that could not be shown
         regular, bold, mono = fonts.regular.name, fonts.bold.name, fonts.mono.name
@@ -440,25 +456,24 @@ class _Builder:
         return _humanise(kind or record.role)
 
     def deadline_box(self) -> Table:
-        """The texts stage's ``sections["deadlines"]``: today's status, the advice and each key date."""
-        deadlines = self.manifest.sections.get("deadlines")
+        """The deadlines stage's report: today's status, the advice and each key date."""
+        report = self.results.deadlines
         inner: list[Flowable] = [self.para(f"Deadlines · status on {_day(self.today)}", "label"), Spacer(1, 2)]
-        if isinstance(deadlines, dict) and deadlines:
-            if deadlines.get("advice"):
-                inner.append(self.para(str(deadlines["advice"]), "strong"))
+        if report is not None:
+            if report.advice:
+                inner.append(self.para(report.advice, "strong"))
             rows = []
-            for item in deadlines.get("deadlines") or []:
-                day, first = item.get("day"), item.get("start")
-                when = (f"{_day(first)} – {_day(day)}" if first and day else _day(day)) if day else (
-                    "unknown: fill in " + ", ".join(item.get("needs") or []) if item.get("needs") else "unknown")
-                rows.append((str(item.get("title", "")), when))
+            for item in report.deadlines:
+                when = (f"{_day(item.start)} – {_day(item.day)}" if item.start else _day(item.day)) if item.day else (
+                    "unknown: fill in " + ", ".join(item.needs) if item.needs else "unknown")
+                rows.append((item.title, when))
             if rows:
                 inner.append(Spacer(1, 4))
                 inner.append(self.facts_table(rows, label_width=78 * mm, width=BOX_INNER_WIDTH))
-            for note in [deadlines.get("negotiation_note"), *(deadlines.get("notes") or [])]:
+            for note in [report.negotiation_note, *report.notes]:
                 if note:
                     inner.append(Spacer(1, 2))
-                    inner.append(self.para(str(note), "small"))
+                    inner.append(self.para(note, "small"))
         else:
             order = self.case.order
             key = [(label, _day(value)) for label, value in (("Shipped", order.shipped),
@@ -527,7 +542,7 @@ class _Builder:
         if not has_video:
             s.append(CondPageBreak(30 * mm))
             s.append(self.heading("Video", 1, "Video (none)"))
-            error = (self.manifest.sections.get("video") or {}).get("error")
+            error = self.results.video.error if self.results.video else ""
             s.append(self.missing("No video in this case." if not self.case.media.videos else
                                   f"The case has a video, but it could not be prepared for upload: {error}" if error
                                   else "The case has a video, but it could not be prepared for upload."))
@@ -554,44 +569,35 @@ class _Builder:
         """Facts (video stage's ``sections["video"]``: probe, done, findings), checks, contact sheet."""
         s = self.story
         s.append(self.heading(title, 1))
-        video = self.manifest.sections.get("video") or {}
-        probe, done = video.get("probe") or {}, video.get("done") or record.transform
+        report = self.results.video.report if self.results.video else None
         rows = [("Uploaded file", f"{record.path} ({_size(record.bytes)})"), ("Original", record.source or "")]
-        if probe:
-            width, height = probe.get("display_width") or probe.get("width"), probe.get("display_height") or probe.get(
-                "height")
-            audio = f", {probe['audio_codec'].upper()} audio" if probe.get("audio_codec") else ", no sound"
-            rows.append(("Original file", f"{str(probe.get('video_codec', '')).upper()} {width} × {height}, "
-                                          f"{probe.get('fps', 0):.0f} fps, {probe.get('duration', 0):.1f} s{audio}, "
-                                          f"{_size(int(probe.get('bytes') or 0))}"))
-            if probe.get("created"):
-                rows.append(("Filmed", str(probe["created"])))
-        if done:
-            what = "streams copied without re-encoding" if done.get("method") in ("copy", "stream_copy") else (
-                f"re-encoded ({', '.join(done.get('reasons') or []) or 'to fit the size limit'})"
-                if done.get("method") == "reencode" else str(done.get("method", "")))
-            if done.get("start") is not None and done.get("end") is not None:
-                what += f"; kept {done['start']:.1f}–{done['end']:.1f} s of the original"
-            if done.get("duration"):
-                what += f"; {done['duration']:.1f} s long"
-            if done.get("codecs"):
-                what += "; " + " + ".join(str(c).upper() for c in done["codecs"] if c)
-            if done.get("width") and done.get("height"):
-                what += f" {done['width']} × {done['height']}"
+        if report is not None:
+            probe, (width, height) = report.probe, report.probe.display_size
+            audio = f", {probe.audio_codec.upper()} audio" if probe.audio_codec else ", no sound"
+            rows.append(("Original file", f"{probe.video_codec.upper()} {width} × {height}, {probe.fps:.0f} fps, "
+                                          f"{probe.duration:.1f} s{audio}, {_size(probe.bytes)}"))
+            if probe.created:
+                rows.append(("Filmed", probe.created))
+            done, out = report.prepared, report.output_probe
+            what = ("streams copied without re-encoding" if done.method == "stream_copy" else
+                    f"re-encoded ({', '.join(done.reasons) or 'to fit the size limit'})")
+            what += f"; kept {done.span[0]:.1f}–{done.span[1]:.1f} s of the original"
+            if done.duration:
+                what += f"; {done.duration:.1f} s long"
+            what += "; " + " + ".join(c.upper() for c in (out.video_codec, out.audio_codec) if c)
+            what += f" {out.display_size[0]} × {out.display_size[1]}"
             rows.append(("What was done", what))
-            if done.get("stripped"):
-                rows.append(("Removed", ", ".join(done["stripped"])))
+            rows.append(("Removed", ", ".join(done.transform()["stripped"])))
         rows.append(("SHA-256", record.sha256))
         s.append(self.facts_table(rows, label_width=30 * mm))
-        findings = video.get("findings") or []
+        findings = report.findings if report else []
         s.append(self.heading("Checks on the video", 1, "Video checks"))
         if findings:
-            finding_rows = [[str(f.get("severity", "")).capitalize(), self._finding_text(f)] if isinstance(f, dict)
-                            else ["", str(f)] for f in findings]
+            finding_rows = [[f.severity.capitalize(), self._finding_text(f)] for f in findings]
             s.append(self.grid_table(["Result", "Finding"], finding_rows, [22 * mm, FRAME_WIDTH - 22 * mm]))
         else:
             s.append(self.missing("No problems were found in this video (no cuts, no damage, no black stretches)."
-                                  if probe else "No checks were recorded for this video."))
+                                  if report else "No checks were recorded for this video."))
         sheets = [r for r in self.manifest.outputs if r.role == "contact_sheet"]
         for sheet in sheets:
             s.append(CondPageBreak(100 * mm))
@@ -601,11 +607,10 @@ class _Builder:
             s.append(self.missing("No contact sheet of frames was made for this video."))
 
     @staticmethod
-    def _finding_text(finding: dict[str, Any]) -> str:
-        text = str(finding.get("message") or finding.get("code") or "")
-        at, until = finding.get("at"), finding.get("until")
-        if isinstance(at, (int, float)):
-            text += f" (at {at:.1f} s" + (f" to {until:.1f} s)" if isinstance(until, (int, float)) else ")")
+    def _finding_text(finding: Finding) -> str:
+        text = finding.message or finding.code
+        if finding.at is not None:
+            text += f" (at {finding.at:.1f} s" + (f" to {finding.until:.1f} s)" if finding.until is not None else ")")
         return text
 
     def supporting(self) -> None:
@@ -618,12 +623,12 @@ class _Builder:
         for ref in self.case.tracking:
             intro.append(self.para(f"Tracking number {ref.number or '—'}" + (f" ({ref.carrier})" if ref.carrier else "")
                                    + (f" · {ref.url}" if ref.url else ""), "body"))
-        section = self.manifest.sections.get("tracking") or {}
-        for item in section.get("not_looked_up") or []:
-            intro.append(self.para(f"Tracking number {item.get('number', '')} was not looked up online in this "
-                                   "build.", "small"))
-        for item in section.get("errors") or []:
-            intro.append(self.para(f"Not captured: {item.get('target', '')}: {item.get('message', '')}", "small"))
+        tracking = self.results.tracking
+        for item in tracking.not_looked_up if tracking else []:
+            intro.append(self.para(f"Tracking number {item['number']} was not looked up online in this build.",
+                                   "small"))
+        for item in tracking.errors if tracking else []:
+            intro.append(self.para(f"Not captured: {item['target']}: {item['message']}", "small"))
         # The tracking stage's full-page captures (role "tracking"); uploaded JPEG parts are exhibits above.
         screenshots = [r for r in self.manifest.outputs if r.role == "tracking" and not r.upload
                        and Path(r.path).suffix.lower() in (".png", ".jpg", ".jpeg", ".webp")]
@@ -661,22 +666,15 @@ class _Builder:
     def receipt_preview(self, record: FileRecord) -> list[Flowable]:
         """The first page of a receipt PDF, drawn by poppler's pdftoppm as a PDF reader would show it."""
         head: list[Flowable] = [Spacer(1, 8), self.para(f"{record.path}: first page", "small"), Spacer(1, 3)]
-        pdftoppm = shutil.which("pdftoppm")
-        if pdftoppm is None:
-            return [*head, self.missing("No preview: pdftoppm (poppler-utils) is not installed.")]
         with tempfile.TemporaryDirectory(prefix=".ek-receipt-") as work:
             page = Path(work) / "page.png"
             try:
-                done = subprocess.run([pdftoppm, "-f", "1", "-l", "1", "-r", str(RECEIPT_DPI), "-png", "-singlefile",
-                                       str(self.case.root / record.path), str(page.with_suffix(""))],
-                                      capture_output=True, text=True, timeout=RECEIPT_TIMEOUT, check=False)
-                reason = "" if done.returncode == 0 and page.is_file() else (
-                    done.stderr.strip().splitlines() or ["unreadable PDF"])[-1]
-            except subprocess.TimeoutExpired:
-                reason = f"took longer than {RECEIPT_TIMEOUT} s to draw"
-            if reason:
-                self.problems.append((record.path, f"receipt cannot be previewed: {reason}"))
-                return [*head, self.missing(f"No preview: the PDF could not be read ({reason}).")]
+                pdftoppm.first_page_png(self.case.root / record.path, page, dpi=RECEIPT_DPI, timeout=RECEIPT_TIMEOUT)
+            except MissingDependencyError:
+                return [*head, self.missing("No preview: pdftoppm (poppler-utils) is not installed.")]
+            except ToolError as exc:
+                self.problems.append((record.path, f"receipt cannot be previewed: {exc.message}"))
+                return [*head, self.missing(f"No preview: the PDF could not be read ({exc.message}).")]
             return self.screenshot(head, page)  # decoded and embedded before the folder goes
 
     def _input_images(self, title: str, role: str, none_text: str) -> None:
@@ -699,24 +697,23 @@ class _Builder:
         s = self.story
         s.append(CondPageBreak(70 * mm))
         s.append(self.heading("Evidence checklist", 0))
-        checklist = self.manifest.sections.get("checklist")
-        if not isinstance(checklist, dict) or not checklist:
+        checklist = self.results.checklist
+        if checklist is None:
             s.append(self.missing("The evidence checklist was not worked out in this build."))
             return
-        title = checklist.get("title") or REASONS.get(self.case.dispute.reason, self.case.dispute.reason)
-        verdict = ("Everything the reason needs is here." if checklist.get("complete") else
+        verdict = ("Everything the reason needs is here." if checklist.complete else
                    "Something the reason needs is missing: see below.")
-        s.append(self.para(f"Reason: {title}. {verdict}", "body"))
-        for label, key in (("What it can win", "wins"), ("Note", "caveat")):
-            if checklist.get(key):
-                s.append(self.para(f"{label}: {checklist[key]}", "small"))
+        s.append(self.para(f"Reason: {checklist.title}. {verdict}", "body"))
+        for label, value in (("What it can win", checklist.wins), ("Note", checklist.caveat)):
+            if value:
+                s.append(self.para(f"{label}: {value}", "small"))
         s.append(Spacer(1, 5))
         rows: list[list[Any]] = []
-        for kind, files in (checklist.get("present") or {}).items():
+        for kind, files in checklist.present.items():
             rows.append([self.para("Present", "ok"), _humanise(kind), ", ".join(files)])
-        for gap in checklist.get("gaps") or []:
-            status = "Missing" if gap.get("required", True) else "Recommended"
-            rows.append([self.para(status, "alert"), _humanise(str(gap.get("kind", ""))), str(gap.get("message", ""))])
+        for gap in checklist.gaps:
+            status = "Missing" if gap.required else "Recommended"
+            rows.append([self.para(status, "alert"), _humanise(gap.kind), gap.message])
         if rows:
             s.append(self.grid_table(["Status", "Evidence", "Details"], rows,
                                      [28 * mm, 30 * mm, FRAME_WIDTH - 58 * mm]))
@@ -754,7 +751,7 @@ class _Builder:
 
 
 def render_summary(case: Case, manifest: Manifest, package: str | Path, destination: str | Path, *,
-                   today: date | None = None) -> SummaryResult:
+                   results: SummaryInputs | None = None, today: date | None = None) -> SummaryResult:
     """Write the summary PDF for ``case`` from ``manifest`` (whose outputs live under ``package``).
 
     The PDF is written atomically. Files that cannot be shown are noted in the PDF and recorded as
@@ -762,9 +759,12 @@ def render_summary(case: Case, manifest: Manifest, package: str | Path, destinat
     """
     package, destination = Path(package), Path(destination)
     today = today or datetime.now(timezone.utc).date()
+    # Embed JPEGs byte for byte: reportlab's default ASCII85 wrap costs +25 % and seconds (TOOLCHAIN.md). Set
+    # here, where it is used, and never flipped back, so concurrent builds in one process agree.
+    rl_config.useA85 = 0
     fonts = FontChain.discover()
     digest = content_hash(manifest.inputs, [r for r in manifest.outputs if r.role != SUMMARY_ROLE])
-    builder = _Builder(case, manifest, package, fonts, today)
+    builder = _Builder(case, manifest, results or SummaryInputs(), package, fonts, today)
     story = builder.build()
     default_title = case.title == f"Order {case.order.number}"
     footer = fonts.markup(case.title if default_title else f"{case.title} · order {case.order.number}")
@@ -791,44 +791,3 @@ def render_summary(case: Case, manifest: Manifest, package: str | Path, destinat
         manifest.warn("no installed font has these characters, shown as '?' in the summary PDF: "
                       + " ".join(f"U+{ord(c):04X}" for c in sorted(fonts.missing)), stage="summary")
     return SummaryResult(destination, destination.stat().st_size, pages, digest, "".join(sorted(fonts.missing)))
-
-
-def summary_stage(ctx: "BuildContext") -> None:
-    """The pipeline's last stage: ``summary.pdf`` at the package root (role "summary", not uploaded)."""
-    ctx.report("summary", 0.0)
-    try:
-        result = render_summary(ctx.case, ctx.manifest, ctx.staging, ctx.staging / SUMMARY_NAME,
-                                today=ctx.options.today)
-    except MissingDependencyError as exc:  # the upload files are still good: say why the PDF is missing
-        ctx.manifest.error(f"summary.pdf not written: {exc.message}", SUMMARY_NAME, "summary", int(exc.exit_code))
-        return
-    ctx.add_output(result.path, SUMMARY_ROLE, upload=False, pages=result.pages, manifest_hash=result.manifest_hash)
-    ctx.manifest.sections["summary"] = {"path": SUMMARY_NAME, "pages": result.pages,
-                                        "manifest_hash": result.manifest_hash,
-                                        "hash_covers": "inputs and outputs, without the summary record"}
-    ctx.report("summary", 1.0)
-
-
-def build_summary(case_path: str | Path, out: str | Path | None = None, *, profile: str | Path | None = None,
-                  options: "BuildOptions | None" = None) -> "BuildResult":
-    """Build only the summary PDF for a case folder: the other stages run in a temporary package.
-
-    ``out`` defaults to ``<case folder>-summary.pdf`` beside the case folder (a PDF inside it would be
-    taken for a receipt on the next build). Returns the temporary build's result (its ``manifest`` lists
-    what failed) with ``package`` set to the PDF's path; raises when the PDF itself could not be made.
-    """
-    from .pipeline import build_case  # the pipeline imports this module for its STAGES
-
-    root = Path(case_path).resolve()
-    if root.is_file():
-        root = root.parent
-    destination = Path(out) if out else root.with_name(f"{root.name}-summary.pdf")
-    with tempfile.TemporaryDirectory(prefix=".ek-summary-") as work:
-        result = build_case(root, out=Path(work) / "package", profile=profile, options=options)
-        if not (result.package / SUMMARY_NAME).is_file():
-            why = "; ".join(p.message for p in result.manifest.errors if p.stage == "summary") or "unknown reason"
-            raise ToolError(f"the summary PDF could not be made: {why}", path=str(root))
-        with atomic_path(destination) as tmp:
-            shutil.copyfile(result.package / SUMMARY_NAME, tmp)
-    result.package = destination
-    return result

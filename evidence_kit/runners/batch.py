@@ -1,24 +1,19 @@
 """Many cases at once: parallel builds, one failing case never stops the others, unchanged cases skipped.
 
-``run_batch(jobs)`` builds in worker processes (the photo stage is CPU-bound) and yields a picklable
-``CaseOutcome`` per case as it finishes. ``build_one(job)`` is the same step for one case, raising the
-typed errors instead (the single-case CLI and the watcher use it).
+``run_batch(jobs)`` builds in worker processes (the photo stage is CPU-bound), or on any
+``concurrent.futures.Executor`` it is given, and yields a picklable ``CaseOutcome`` per case as it finishes.
+Each job is one ``api.build`` call.
 
-Crash safety: ``build_case`` assembles each package in a hidden ``.ek-tmp-*`` folder and renames it into
+Crash safety: ``api.build`` assembles each package in a hidden ``.ek-tmp-*`` folder and renames it into
 place, so a run killed at any moment (kill -9 included) leaves either the old package, the new one, or
-none. The next run here takes a lock on the case folder, clears such leftovers (restoring the previous
+none. The next run takes a lock on the case folder, clears such leftovers (restoring the previous
 package when the kill fell between the two renames) and builds what is missing.
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import fcntl
-import json
 import multiprocessing
 import os
-import re
-import shutil
 import signal
 import threading
 import time
@@ -26,17 +21,17 @@ from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExe
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
-from .case import CASE_FILE, PACKAGE_DIR, load_case
-from .errors import EvidenceKitError, ExitCode, FileAccessError, InputError, VerifyError
-from .fingerprint import FINGERPRINT_KEY, case_fingerprint, input_hashes
-from .fsutil import TEMP_PREFIX
-from .manifest import MANIFEST_NAME, FileRecord, Manifest, Problem, verify_package
-from .pipeline import BuildOptions, BuildResult, build_case
-from .profile import Profile
+from .. import api
+from ..errors import EvidenceKitError, ExitCode, InputError
+from ..fsutil import case_lock, clear_leftovers
+from ..model.case import CASE_FILE, PACKAGE_DIR
+from ..model.manifest import Manifest
+from ..model.options import BuildOptions
+from ..model.profile import Profile
 
-BUILT, UNCHANGED, FAILED = "built", "unchanged", "failed"
+BUILT, UNCHANGED, FAILED = api.BUILT, api.UNCHANGED, "failed"
 # A case whose worker process dies (a crash in a decoder, the OOM killer) is retried in a fresh pool, since
 # the death may have been another case's; after this many deaths it is reported as failed.
 MAX_WORKER_DEATHS = 2
@@ -49,7 +44,7 @@ class CaseJob:
     case: Path
     out: Path | None = None  # the package folder (default CASE/evidence-package)
     profile: Profile | str | Path | None = None  # replaces the profile case.toml names
-    options: BuildOptions = field(default_factory=BuildOptions)  # options.progress must be None
+    options: BuildOptions = field(default_factory=BuildOptions)
     force: bool = False  # rebuild even when the fingerprint matches
 
 
@@ -109,7 +104,7 @@ def plan_jobs(cases: Iterable[str | Path], *, out: str | Path | None = None,
     for case in cases:
         unique.setdefault(Path(case).resolve(), Path(case))
     folders = list(unique.values())
-    options = dataclasses.replace(options or BuildOptions(), progress=None)
+    options = options or BuildOptions()
     if out is None or (len(folders) == 1 and not out_per_case):
         return [CaseJob(f, Path(out) if out else None, profile, options, force) for f in folders]
     names: dict[str, Path] = {}
@@ -124,91 +119,6 @@ def plan_jobs(cases: Iterable[str | Path], *, out: str | Path | None = None,
 
 # --- one case -------------------------------------------------------------------------------------------------
 
-@contextlib.contextmanager
-def case_lock(folder: Path) -> Iterator[None]:
-    """Hold an exclusive lock on the case folder while its package is built.
-
-    Two runs never build one case at once, and a leftover found while holding the lock belongs to a run
-    that is dead. flock locks die with their process, kill -9 included, and leave no file behind.
-    """
-    try:
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError as exc:
-        raise FileAccessError(f"cannot open the case folder: {exc.strerror or exc}", path=str(folder)) from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # releases the lock
-
-
-def clear_leftovers(package: Path) -> list[str]:
-    """Remove what a killed build of ``package`` left beside it; returns the names removed or restored.
-
-    Only names ``build_case`` makes are touched: ``.ek-tmp-<name>-<8 random chars>`` (a staging folder:
-    never complete) and ``.ek-tmp-old-<name>-<pid>`` (the previous package, moved aside just before the
-    new one was renamed in: if the kill fell between the two renames it is the last whole package, so it
-    goes back into place).
-    """
-    parent, name = package.parent, re.escape(package.name)
-    staging = re.compile(rf"{re.escape(TEMP_PREFIX)}{name}-[a-z0-9_]{{8}}")
-    previous = re.compile(rf"{re.escape(TEMP_PREFIX)}old-{name}-\d+")
-    if not parent.is_dir():
-        return []
-    cleared = []
-    for entry in sorted(parent.iterdir()):
-        if previous.fullmatch(entry.name) and not package.exists() and (entry / MANIFEST_NAME).is_file():
-            os.replace(entry, package)
-            cleared.append(f"{entry.name} (restored as {package.name})")
-        elif staging.fullmatch(entry.name) or previous.fullmatch(entry.name):
-            shutil.rmtree(entry, ignore_errors=True)
-            cleared.append(entry.name)
-    return cleared
-
-
-def stored_manifest(package: Path) -> Manifest | None:
-    """The manifest of an existing package, or None when there is none or it cannot be read."""
-    try:
-        data = json.loads((package / MANIFEST_NAME).read_text(encoding="utf-8"))
-        known = {"schema", "created", "tool", "case", "profile", "inputs", "outputs", "warnings", "errors"}
-        return Manifest(profile=Profile(**data["profile"]), case=data.get("case", {}),
-                        inputs=[FileRecord(**r) for r in data.get("inputs", [])],
-                        outputs=[FileRecord(**r) for r in data.get("outputs", [])],
-                        warnings=[Problem(**p) for p in data.get("warnings", [])],
-                        errors=[Problem(**p) for p in data.get("errors", [])],
-                        sections={k: v for k, v in data.items() if k not in known},
-                        created=data.get("created", ""), tool=data.get("tool", {}))
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def _unchanged(package: Path, fingerprint: str) -> Manifest | None:
-    """The package's manifest if it was built from exactly these inputs and settings and is still intact."""
-    manifest = stored_manifest(package)
-    if manifest is None or manifest.sections.get(FINGERPRINT_KEY) != fingerprint:
-        return None
-    try:
-        return manifest if verify_package(package).ok else None  # an edited or damaged package is rebuilt
-    except VerifyError:
-        return None
-
-
-def build_one(job: CaseJob, progress: Callable[[str, float], None] | None = None) -> tuple[str, BuildResult]:
-    """Build one case unless its package is current; returns (``built`` or ``unchanged``, the result).
-
-    Raises the typed errors of ``load_case``/``build_case`` (an invalid case.toml, a folder that cannot
-    be written, ...).
-    """
-    case = load_case(job.case, profile=job.profile)
-    package = Path(job.out) if job.out else case.root / PACKAGE_DIR
-    options = dataclasses.replace(job.options, progress=progress)
-    with case_lock(case.root):
-        clear_leftovers(package)
-        if not job.force and (manifest := _unchanged(package, case_fingerprint(case, options, input_hashes(case)))):
-            return UNCHANGED, BuildResult(case, package, manifest)
-        return BUILT, build_case(case, out=package, options=options)
-
-
 def skip_if_current(job: CaseJob) -> CaseOutcome | None:
     """The ``unchanged`` outcome when the case's package is current, else None (it needs a worker).
 
@@ -219,31 +129,31 @@ def skip_if_current(job: CaseJob) -> CaseOutcome | None:
         return None
     started = time.monotonic()
     try:
-        case = load_case(job.case, profile=job.profile)
+        case = api.load_case(job.case, profile=job.profile)
         package = Path(job.out) if job.out else case.root / PACKAGE_DIR
         with case_lock(case.root):
             clear_leftovers(package)
-            manifest = _unchanged(package, case_fingerprint(case, job.options, input_hashes(case)))
+            manifest = api.current_package(case, package, job.options)
     except (EvidenceKitError, OSError):
         return None
     if manifest is None:
         return None
-    return outcome_of(job, UNCHANGED, BuildResult(case, package, manifest), time.monotonic() - started)
+    return CaseOutcome(case=str(job.case), status=UNCHANGED, exit_code=int(ExitCode.OK), package=str(package),
+                       seconds=round(time.monotonic() - started, 3), **_counts(manifest))
 
 
-def outcome_of(job: CaseJob, status: str, result: BuildResult, seconds: float) -> CaseOutcome:
-    manifest = result.manifest
-    return CaseOutcome(case=str(job.case), status=status, exit_code=int(result.exit_code), package=str(result.package),
-                       uploads=sum(1 for r in manifest.outputs if r.upload),
-                       problems=[{"path": p.path, "message": p.message} for p in manifest.errors],
-                       warnings=len(manifest.warnings), seconds=round(seconds, 3))
+def _counts(manifest: Manifest) -> dict[str, Any]:
+    return {"uploads": sum(1 for r in manifest.outputs if r.upload),
+            "problems": [{"path": p.path, "message": p.message} for p in manifest.errors],
+            "warnings": len(manifest.warnings)}
 
 
 def run_job(job: CaseJob) -> CaseOutcome:
-    """``build_one`` for a worker: every failure becomes a failed outcome instead of an exception."""
+    """``api.build`` for a worker: every failure becomes a failed outcome instead of an exception."""
     started = time.monotonic()
     try:
-        status, result = build_one(job)
+        outcome = api.build(job.case, job.out, profile=job.profile, options=job.options,
+                            reuse_unchanged=not job.force)
     except EvidenceKitError as exc:
         return CaseOutcome(str(job.case), FAILED, int(exc.exit_code), message=str(exc),
                            seconds=round(time.monotonic() - started, 3))
@@ -251,7 +161,9 @@ def run_job(job: CaseJob) -> CaseOutcome:
         return CaseOutcome(str(job.case), FAILED, int(ExitCode.INTERNAL),
                            message=f"internal error (a bug in evidence-kit): {type(exc).__name__}: {exc}",
                            seconds=round(time.monotonic() - started, 3))
-    return outcome_of(job, status, result, time.monotonic() - started)
+    return CaseOutcome(case=str(job.case), status=outcome.status, exit_code=int(outcome.exit_code),
+                       package=str(outcome.package), seconds=round(time.monotonic() - started, 3),
+                       **_counts(outcome.manifest))
 
 
 # --- many cases -----------------------------------------------------------------------------------------------

@@ -11,7 +11,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from .errors import MissingDependencyError, ToolError
+from ..errors import MissingDependencyError, ToolError
+from . import Program
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Playwright
@@ -34,6 +35,18 @@ def launch_flags() -> list[str]:
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         flags.insert(0, "--no-sandbox")
     return flags
+
+
+class _Chromium(Program):
+    """Chromium as preflight sees it: Playwright's own download or a system browser (see ``find_chromium``)."""
+
+    def path(self) -> str | None:
+        own = sorted(Path.home().glob(".cache/ms-playwright/chromium-*/chrome-linux*/chrome"))
+        found = find_chromium() or (own[-1] if own else None)
+        return str(found) if found else None
+
+
+CHROMIUM = _Chromium("chromium", "chromium", "the tracking stage (page screenshots)", ("--version",))
 
 
 def find_chromium(playwright: "Playwright | None" = None) -> Path | None:

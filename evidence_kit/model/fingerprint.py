@@ -3,23 +3,22 @@
 It covers the input files (by content), case.toml, the effective profile, the build options, the day
 (deadline statements change with it) and the versions of evidence-kit and of the libraries that shape
 the outputs. The pipeline stores it in the
-manifest (``fingerprint``); ``batch`` compares it before building. The code itself is covered only by its
+manifest (``fingerprint``); ``api.build`` compares it before building. The code itself is covered only by its
 version: after editing evidence-kit, rebuild with ``--force``.
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 from datetime import date
 from typing import TYPE_CHECKING, Any, Iterable
 
-from .fsutil import sha256_file
-from .manifest import library_versions
+from ..fsutil import sha256_file
+from ..model.manifest import library_versions
 
 if TYPE_CHECKING:
-    from .case import Case
-    from .pipeline import BuildOptions
+    from ..model.case import Case
+    from ..model.options import BuildOptions
 
 FINGERPRINT_KEY = "fingerprint"  # manifest key
 
@@ -30,19 +29,13 @@ def input_hashes(case: Case) -> list[tuple[str, str]]:
             for f in case.media.all_files()]
 
 
-def _settings(options: BuildOptions) -> dict[str, Any]:
-    # The progress display (and any other callback) does not change the package; every other option does.
-    return {f.name: getattr(options, f.name) for f in dataclasses.fields(options)
-            if f.name != "progress" and not callable(getattr(options, f.name))}
-
-
 def case_fingerprint(case: Case, options: BuildOptions, inputs: Iterable[tuple[str, str]]) -> str:
     """``inputs``: (relative path, SHA-256) pairs, from ``input_hashes`` or the manifest's input records."""
     facts = {
         "inputs": sorted(inputs),
         "case_toml": sha256_file(case.case_file) if case.case_file.is_file() else None,
         "profile": case.profile.to_dict(),
-        "options": _settings(options),
+        "options": options.settings(),
         # The deadline statements in the texts and the PDF are for one day: a new day is a new package.
         "day": (options.today or date.today()).isoformat(),
         "tool": library_versions(),

@@ -5,6 +5,8 @@ Public calls: ``fit_photo`` (one file), ``fit_image`` (an already decoded image,
 """
 from __future__ import annotations
 
+import functools
+
 import io
 import shutil
 import subprocess
@@ -19,15 +21,18 @@ import numpy as np
 from scipy.ndimage import gaussian_filter
 from PIL import ExifTags, Image, ImageCms, ImageDraw, ImageFile, ImageFilter, ImageFont, ImageOps, ImageStat
 
-from .errors import InputError, LimitError
-from .fsutil import atomic_path
+from ..errors import InputError, LimitError
+from ..fsutil import atomic_path
+from ..tools import jpegtran
 
-try:  # HEIC/HEIF/AVIF from phones; registered once for every Image.open below.
+
+
+@functools.lru_cache(maxsize=None)
+def _register_heif() -> None:
+    """HEIC/HEIF/AVIF from phones: Pillow's opener is registered on the first photo read, not on import."""
     import pillow_heif
 
     pillow_heif.register_heif_opener()
-except ImportError:  # pragma: no cover - pillow-heif is a hard dependency; this keeps the error readable
-    pillow_heif = None
 
 # A 200 MP phone photo is the largest real input; anything bigger is treated as a decompression bomb.
 MAX_PIXELS = 200_000_000
@@ -136,6 +141,7 @@ def _open(path: Path) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
+            _register_heif()
             im = Image.open(path)
             if im.width * im.height > MAX_PIXELS:
                 raise Image.DecompressionBombError(f"{im.width}x{im.height}")
@@ -436,16 +442,14 @@ def _insert_exif(jpeg: bytes, exif: bytes) -> bytes:
 def _lossless_jpeg(src: Path, orientation: int, keep_metadata: bool) -> bytes | None:
     """Re-wrap a JPEG with jpegtran: DCT coefficients (pixels) untouched, metadata dropped, rotation exact.
 
-    Returns None when jpegtran is missing or the rotation cannot be done exactly (edge blocks).
+    Returns None when the rotation cannot be done exactly (edge blocks); raises MissingDependencyError
+    when jpegtran is not installed.
     """
-    jpegtran = shutil.which("jpegtran")
-    if jpegtran is None:
-        return None
     copy = "all" if keep_metadata and orientation == 1 else "icc"
-    command = [jpegtran, "-copy", copy, "-optimize"]
+    command = ["-copy", copy, "-optimize"]
     if orientation != 1:
         command += ["-perfect", *_JPEGTRAN_OPS[orientation]]
-    done = subprocess.run([*command, str(src)], capture_output=True, check=False)
+    done = jpegtran.transform(command, str(src))
     if done.returncode != 0 or not done.stdout.startswith(b"\xff\xd8"):
         return None
     return _drop_mpf(done.stdout)
@@ -535,6 +539,7 @@ def analyse_photo(path: str | Path) -> PhotoAnalysis:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
+            _register_heif()
             im = Image.open(path)
             width, height = im.size
             if width * height > MAX_PIXELS:

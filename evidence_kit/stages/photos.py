@@ -1,0 +1,73 @@
+"""Photo stage: choose up to the profile's photo count, fit each under the byte limit, optionally grid the rest."""
+from __future__ import annotations
+
+from ..errors import InputError, LimitError
+from ..media.photos import analyse_photo, fit_photo, make_grid, select_photos
+from ..stage import PhotoSelection, StageContext
+
+NAME = "photos"
+NEEDS = ("jpegtran",)
+
+
+def run(ctx: StageContext) -> None:
+    case, profile = ctx.case, ctx.case.profile
+    ctx.photos = PhotoSelection()
+    if not case.media.photos:
+        if case.dispute.reason != "not_received":
+            ctx.warn("no usable photos in this case", stage=NAME)
+        return
+    if missing := ctx.tools.problem(*NEEDS):
+        ctx.error(missing.message, None, NAME, int(missing.exit_code))
+        return
+    analyses = []
+    for i, path in enumerate(case.media.photos):
+        ctx.report(NAME, i, len(case.media.photos), f"reading {path.name}")
+        try:
+            analyses.append(analyse_photo(path))
+        except InputError as exc:
+            ctx.error(exc.message, ctx.relative_input(path), NAME, int(exc.exit_code))
+    if not analyses:
+        ctx.warn("no usable photos in this case", stage=NAME)
+        return
+    ranks = {h.file: h.rank for h in case.photo_hints if h.rank is not None}
+    distinct = len(analyses) - len(select_photos(analyses, len(analyses), ranks).duplicates_of)
+    use_grid = ctx.options.grid and distinct > profile.max_photos
+    slots = profile.max_photos - 1 if use_grid else profile.max_photos
+    selection = select_photos(analyses, slots, ranks)
+    # Candidates beyond the chosen ones stand in if a chosen photo fails to encode.
+    spares = [a for a, _ in selection.left_out if a.path not in selection.duplicates_of]
+    queue, written = list(selection.chosen), []
+    while queue and len(written) < slots:
+        analysis = queue.pop(0)
+        ctx.report(NAME, len(written), slots, f"fitting {analysis.path.name}")
+        destination = ctx.upload_dir / f"photo-{ctx.slots.used + 1}-{analysis.path.stem}.jpg"
+        try:
+            result = fit_photo(analysis.path, destination, max_bytes=profile.max_photo_bytes,
+                               keep_metadata=ctx.options.keep_metadata)
+        except (InputError, LimitError) as exc:
+            ctx.error(exc.message, ctx.relative_input(analysis.path), NAME, int(exc.exit_code))
+            if spares:
+                queue.append(spares.pop(0))
+            continue
+        ctx.slots.take(analysis.path.stem)
+        if analysis in spares:
+            spares.remove(analysis)
+        hint = case.hint_for(analysis.path)
+        ctx.add_output(destination, "photo", source=analysis.path, upload=True, transform=result.transform(),
+                       caption=hint.caption if hint else "")
+        written.append(analysis)
+    reasons = {a.path: why for a, why in selection.left_out}
+    if use_grid and spares:
+        grid_path = ctx.upload_dir / ctx.slots.take("more-photos")
+        reasons.update({a.path: f"shown in the grid image {grid_path.name} (the form takes {profile.max_photos} "
+                                "photos)" for a in spares})
+        items = [(a.path, (h.caption if (h := case.hint_for(a.path)) else "") or a.path.name) for a in spares]
+        result = make_grid(items, grid_path, max_bytes=profile.max_photo_bytes)
+        ctx.add_output(grid_path, "photo", upload=True, transform=result.transform(),
+                       caption=f"{len(items)} more photos: " + ", ".join(a.path.name for a in spares),
+                       combines=[ctx.relative_input(a.path) for a in spares])
+    ctx.photos = PhotoSelection(
+        uploaded=[ctx.relative_input(a.path) for a in written],
+        left_out=[{"path": ctx.relative_input(a.path), "reason": reasons[a.path]} for a, _ in selection.left_out
+                  if a not in written])
+    ctx.report(NAME, 1, 1)

@@ -1,0 +1,61 @@
+"""Video stage: the case's video into ``upload/video.mp4``; the contact sheet for the PDF; stills as photos."""
+from __future__ import annotations
+
+import time
+
+from ..errors import InputError, LimitError, ToolError
+from ..fsutil import atomic_write_bytes
+from ..media.video import CONTACT_SHEET_FRAMES, CaseVideo, VideoError, format_time, process_video
+from ..stage import StageContext
+
+NAME = "video"
+NEEDS = ("ffmpeg", "ffprobe")
+
+
+def run(ctx: StageContext) -> None:
+    case, profile = ctx.case, ctx.case.profile
+    source = case.video.file or (case.media.videos[0] if case.media.videos else None)
+    if source is None:
+        return
+    if not case.video.file and len(case.media.videos) > 1:
+        ctx.warn(f"{len(case.media.videos)} videos found; using {source.name} (set [video] file in "
+                 "case.toml to choose another)", stage=NAME)
+    rel = ctx.relative_input(source)
+    if missing := ctx.tools.problem(*NEEDS):
+        ctx.error(missing.message, rel, NAME, int(missing.exit_code))
+        ctx.video = CaseVideo(rel, error=missing.message)
+        return
+    started = time.monotonic()
+    try:
+        report = process_video(source, ctx.upload_dir / "video.mp4", max_bytes=profile.max_video_bytes,
+                               max_photo_bytes=profile.max_photo_bytes, start=case.video.start,
+                               end=case.video.end, stills=case.video.stills, progress=ctx.fraction_reporter(NAME))
+    except (InputError, LimitError, ToolError) as exc:
+        ctx.error(exc.message, rel, NAME, int(exc.exit_code))
+        ctx.video = CaseVideo(rel, error=exc.message)
+        return
+    prepared = report.prepared
+    ctx.add_output(prepared.output, "video", source=source, upload=True, transform=prepared.transform(),
+                   duration=round(report.output_probe.duration, 3))
+    sheet = ctx.staging / "video" / "contact-sheet.jpg"
+    atomic_write_bytes(sheet, report.contact_sheet.data)
+    ctx.add_output(sheet, "contact_sheet", source=source, frames=CONTACT_SHEET_FRAMES)
+    for still in report.stills:
+        transform = {"method": "video_frame", "at": round(still.at, 3), "quality": still.jpeg.quality,
+                     "scale": still.jpeg.scale, "width": still.jpeg.width, "height": still.jpeg.height}
+        caption = f"Frame at {format_time(still.at)} of the unboxing video"
+        if ctx.slots.free > 0:
+            target = ctx.upload_dir / ctx.slots.take(still.name.removesuffix(".jpg"))
+            atomic_write_bytes(target, still.jpeg.data)
+            ctx.add_output(target, "photo", source=source, upload=True, transform=transform, kind="still",
+                           caption=caption)
+        else:
+            target = ctx.staging / "video" / still.name
+            atomic_write_bytes(target, still.jpeg.data)
+            ctx.add_output(target, "still", source=source, transform=transform, caption=caption)
+    for message in report.still_errors:
+        ctx.error(message, rel, NAME, int(VideoError.exit_code))
+    for finding in report.findings:
+        if finding.severity in ("warning", "error"):
+            ctx.warn(finding.message, rel, NAME)
+    ctx.video = CaseVideo(rel, report, seconds=time.monotonic() - started)
