@@ -3,7 +3,7 @@
     from evidence_kit import api
     outcome = api.build("my-case")            # lock, leftover cleanup, unchanged-skip, build, verify, rename
     print(outcome.status, outcome.exit_code, outcome.package)
-    for o in api.build_many(["a", "b"], workers=2):   # or executor=any concurrent.futures.Executor
+    for o in api.build_many(["a", "b"], executor=pool):   # any concurrent.futures.Executor
         print(o.case, o.status)
 
 Progress is one small protocol: a callable taking a ``ProgressEvent`` (stage, done, total, message).
@@ -11,14 +11,16 @@ Heavy libraries are imported inside the doors that need them, so importing this 
 """
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
-from concurrent.futures import Executor
-from dataclasses import dataclass
+import time
+from concurrent.futures import Executor, as_completed
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
-from .errors import ExitCode, FileAccessError, ToolError, VerifyError
+from .errors import EvidenceKitError, ExitCode, FileAccessError, InputError, ToolError, VerifyError
 from .fsutil import atomic_path, atomic_write_bytes, case_lock, clear_leftovers
 from .model.case import PACKAGE_DIR, Case, load_case
 from .model.fingerprint import case_fingerprint, input_hashes
@@ -31,13 +33,13 @@ if TYPE_CHECKING:
     from .media.tracking import TrackResult
     from .media.video import VideoReport
     from .model.manifest import VerifyReport
-    from .runners.batch import CaseOutcome
     from .stages import BuildResult
 
 __all__ = ["BuildOptions", "BuildOutcome", "Progress", "ProgressEvent", "build", "build_many", "build_summary",
-           "capture_tracking", "fit_photos", "fit_video", "load_case", "verify", "BUILT", "UNCHANGED"]
+           "capture_tracking", "fit_photos", "fit_video", "load_case", "verify", "BUILT", "UNCHANGED", "FAILED",
+           "CaseJob", "CaseOutcome", "plan_jobs", "run_jobs"]
 
-BUILT, UNCHANGED = "built", "unchanged"
+BUILT, UNCHANGED, FAILED = "built", "unchanged", "failed"
 
 
 @dataclass
@@ -102,18 +104,141 @@ def build(case: str | Path | Case, out: str | Path | None = None, *, profile: Pr
         return BuildOutcome(BUILT, build_package(loaded, package, options, progress))
 
 
+# --- many cases ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CaseJob:
+    """One case to build. Everything here crosses into a worker process, so it must pickle."""
+
+    case: Path
+    out: Path | None = None  # the package folder (default CASE/evidence-package)
+    profile: Profile | str | Path | None = None  # replaces the profile case.toml names
+    options: BuildOptions = field(default_factory=BuildOptions)
+    force: bool = False  # rebuild even when the fingerprint matches
+
+
+@dataclass
+class CaseOutcome:
+    """What happened to one case: ``built``, ``unchanged`` (skipped) or ``failed`` (no new package)."""
+
+    case: str
+    status: str
+    exit_code: int
+    package: str | None = None
+    message: str = ""  # why it failed, in words a buyer understands
+    uploads: int = 0
+    problems: list[dict[str, Any]] = field(default_factory=list)  # inputs rejected inside a built package
+    warnings: int = 0
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == ExitCode.OK
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def plan_jobs(cases: Iterable[str | Path], *, out: str | Path | None = None,
+              profile: Profile | str | Path | None = None, options: BuildOptions | None = None,
+              force: bool = False, out_per_case: bool = False) -> list[CaseJob]:
+    """Jobs for the given case folders, each once. With several cases (or ``out_per_case``, as for
+    ``--all``) ``out`` is a folder holding one package per case, named after the case folder."""
+    unique: dict[Path, Path] = {}
+    for case in cases:
+        unique.setdefault(Path(case).resolve(), Path(case))
+    folders = list(unique.values())
+    options = options or BuildOptions()
+    if out is None or (len(folders) == 1 and not out_per_case):
+        return [CaseJob(f, Path(out) if out else None, profile, options, force) for f in folders]
+    names: dict[str, Path] = {}
+    for folder in folders:
+        name = folder.resolve().name
+        if name in names:
+            raise InputError(f"two cases are named '{name}' ({names[name]} and {folder}); "
+                             f"their packages cannot share --out: rename one folder", path=str(out))
+        names[name] = folder
+    return [CaseJob(f, Path(out) / f.resolve().name, profile, options, force) for f in folders]
+
+
+def skip_if_current(job: CaseJob) -> CaseOutcome | None:
+    """The ``unchanged`` outcome when the case's package is current, else None (it needs a worker).
+
+    Run before handing a case to a worker, so a re-run where nothing changed starts no process at all.
+    Any error also means None: the worker builds the case and reports the error properly.
+    """
+    if job.force:
+        return None
+    started = time.monotonic()
+    try:
+        case = load_case(job.case, profile=job.profile)
+        package = Path(job.out) if job.out else case.root / PACKAGE_DIR
+        with case_lock(case.root):
+            clear_leftovers(package)
+            manifest = current_package(case, package, job.options)
+    except (EvidenceKitError, OSError):
+        return None
+    if manifest is None:
+        return None
+    return CaseOutcome(case=str(job.case), status=UNCHANGED, exit_code=int(ExitCode.OK), package=str(package),
+                       seconds=round(time.monotonic() - started, 3), **_counts(manifest))
+
+
+def _counts(manifest: Manifest) -> dict[str, Any]:
+    return {"uploads": sum(1 for r in manifest.outputs if r.upload),
+            "problems": [{"path": p.path, "message": p.message} for p in manifest.errors],
+            "warnings": len(manifest.warnings)}
+
+
+def run_job(job: CaseJob) -> CaseOutcome:
+    """``api.build`` for a worker: every failure becomes a failed outcome instead of an exception."""
+    started = time.monotonic()
+    try:
+        outcome = build(job.case, job.out, profile=job.profile, options=job.options,
+                            reuse_unchanged=not job.force)
+    except EvidenceKitError as exc:
+        return CaseOutcome(str(job.case), FAILED, int(exc.exit_code), message=str(exc),
+                           seconds=round(time.monotonic() - started, 3))
+    except Exception as exc:  # a bug hit by one case must not stop the others; it is reported as such
+        return CaseOutcome(str(job.case), FAILED, int(ExitCode.INTERNAL),
+                           message=f"internal error (a bug in evidence-kit): {type(exc).__name__}: {exc}",
+                           seconds=round(time.monotonic() - started, 3))
+    return CaseOutcome(case=str(job.case), status=outcome.status, exit_code=int(outcome.exit_code),
+                       package=str(outcome.package), seconds=round(time.monotonic() - started, 3),
+                       **_counts(outcome.manifest))
+
+
+def run_jobs(jobs: Sequence[CaseJob], executor: Executor | None = None) -> Iterator[CaseOutcome]:
+    """Each job on ``executor`` (in this process when None); yields outcomes as they finish. Cases whose
+    package is current are answered here, without a task. Retrying a lost worker is the executor's business."""
+    if executor is None:
+        for job in jobs:
+            yield skip_if_current(job) or run_job(job)
+        return
+    futures = []
+    for job in jobs:
+        if (current := skip_if_current(job)) is not None:
+            yield current
+        else:
+            futures.append(executor.submit(run_job, job))
+    try:
+        for future in as_completed(futures):
+            yield future.result()
+    finally:
+        for future in futures:
+            future.cancel()
+
+
 def build_many(cases: Iterable[str | Path], *, out: str | Path | None = None,
                profile: Profile | str | Path | None = None, options: BuildOptions | None = None,
-               reuse_unchanged: bool = True, workers: int | None = None,
-               executor: Executor | None = None) -> Iterator[CaseOutcome]:
+               reuse_unchanged: bool = True, executor: Executor | None = None) -> Iterator[CaseOutcome]:
     """Build many cases; yields one ``CaseOutcome`` per case as it finishes. A failing case never stops
     the others. ``out``: a folder that gets one package per case, named after the case folder.
-    ``executor``: run the builds there (a dask ``Client.get_executor()``, ...) instead of a process pool."""
-    from .runners.batch import plan_jobs, run_batch
-
+    ``executor``: where the builds run (a process pool, a dask ``Client.get_executor()``, ...); in this
+    process when None. The CLI's local pool, which also retries a crashed worker, is ``runners.batch``."""
     jobs = plan_jobs(cases, out=out, profile=profile, options=options, force=not reuse_unchanged,
                      out_per_case=True)
-    yield from run_batch(jobs, workers=workers, executor=executor)
+    yield from run_jobs(jobs, executor)
 
 
 def verify(package: str | Path) -> VerifyReport:
@@ -139,7 +264,6 @@ def fit_photos(files: Sequence[str | Path], out: str | Path, *, profile: Profile
 
     A photo that cannot be used is recorded in the manifest's errors; the others go on.
     """
-    from .errors import EvidenceKitError
     from .media.photos import fit_photo
 
     chosen = _profile(profile)

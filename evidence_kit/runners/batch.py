@@ -19,55 +19,17 @@ import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, as_completed, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 from .. import api
-from ..errors import EvidenceKitError, ExitCode, InputError
-from ..fsutil import case_lock, clear_leftovers
+from ..api import BUILT, FAILED, UNCHANGED, CaseJob, CaseOutcome, plan_jobs, run_job, skip_if_current
+from ..errors import ExitCode, InputError
 from ..model.case import CASE_FILE, PACKAGE_DIR
-from ..model.manifest import Manifest
-from ..model.options import BuildOptions
-from ..model.profile import Profile
 
-BUILT, UNCHANGED, FAILED = api.BUILT, api.UNCHANGED, "failed"
 # A case whose worker process dies (a crash in a decoder, the OOM killer) is retried in a fresh pool, since
 # the death may have been another case's; after this many deaths it is reported as failed.
 MAX_WORKER_DEATHS = 2
-
-
-@dataclass(frozen=True)
-class CaseJob:
-    """One case to build. Everything here crosses into a worker process, so it must pickle."""
-
-    case: Path
-    out: Path | None = None  # the package folder (default CASE/evidence-package)
-    profile: Profile | str | Path | None = None  # replaces the profile case.toml names
-    options: BuildOptions = field(default_factory=BuildOptions)
-    force: bool = False  # rebuild even when the fingerprint matches
-
-
-@dataclass
-class CaseOutcome:
-    """What happened to one case: ``built``, ``unchanged`` (skipped) or ``failed`` (no new package)."""
-
-    case: str
-    status: str
-    exit_code: int
-    package: str | None = None
-    message: str = ""  # why it failed, in words a buyer understands
-    uploads: int = 0
-    problems: list[dict[str, Any]] = field(default_factory=list)  # inputs rejected inside a built package
-    warnings: int = 0
-    seconds: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return self.exit_code == ExitCode.OK
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 # --- finding cases --------------------------------------------------------------------------------------------
@@ -95,76 +57,7 @@ def collect_cases(cases: Iterable[str | Path], all_root: str | Path | None = Non
     return folders
 
 
-def plan_jobs(cases: Iterable[str | Path], *, out: str | Path | None = None,
-              profile: Profile | str | Path | None = None, options: BuildOptions | None = None,
-              force: bool = False, out_per_case: bool = False) -> list[CaseJob]:
-    """Jobs for the given case folders, each once. With several cases (or ``out_per_case``, as for
-    ``--all``) ``out`` is a folder holding one package per case, named after the case folder."""
-    unique: dict[Path, Path] = {}
-    for case in cases:
-        unique.setdefault(Path(case).resolve(), Path(case))
-    folders = list(unique.values())
-    options = options or BuildOptions()
-    if out is None or (len(folders) == 1 and not out_per_case):
-        return [CaseJob(f, Path(out) if out else None, profile, options, force) for f in folders]
-    names: dict[str, Path] = {}
-    for folder in folders:
-        name = folder.resolve().name
-        if name in names:
-            raise InputError(f"two cases are named '{name}' ({names[name]} and {folder}); "
-                             f"their packages cannot share --out: rename one folder", path=str(out))
-        names[name] = folder
-    return [CaseJob(f, Path(out) / f.resolve().name, profile, options, force) for f in folders]
-
-
 # --- one case -------------------------------------------------------------------------------------------------
-
-def skip_if_current(job: CaseJob) -> CaseOutcome | None:
-    """The ``unchanged`` outcome when the case's package is current, else None (it needs a worker).
-
-    Run before handing a case to a worker, so a re-run where nothing changed starts no process at all.
-    Any error also means None: the worker builds the case and reports the error properly.
-    """
-    if job.force:
-        return None
-    started = time.monotonic()
-    try:
-        case = api.load_case(job.case, profile=job.profile)
-        package = Path(job.out) if job.out else case.root / PACKAGE_DIR
-        with case_lock(case.root):
-            clear_leftovers(package)
-            manifest = api.current_package(case, package, job.options)
-    except (EvidenceKitError, OSError):
-        return None
-    if manifest is None:
-        return None
-    return CaseOutcome(case=str(job.case), status=UNCHANGED, exit_code=int(ExitCode.OK), package=str(package),
-                       seconds=round(time.monotonic() - started, 3), **_counts(manifest))
-
-
-def _counts(manifest: Manifest) -> dict[str, Any]:
-    return {"uploads": sum(1 for r in manifest.outputs if r.upload),
-            "problems": [{"path": p.path, "message": p.message} for p in manifest.errors],
-            "warnings": len(manifest.warnings)}
-
-
-def run_job(job: CaseJob) -> CaseOutcome:
-    """``api.build`` for a worker: every failure becomes a failed outcome instead of an exception."""
-    started = time.monotonic()
-    try:
-        outcome = api.build(job.case, job.out, profile=job.profile, options=job.options,
-                            reuse_unchanged=not job.force)
-    except EvidenceKitError as exc:
-        return CaseOutcome(str(job.case), FAILED, int(exc.exit_code), message=str(exc),
-                           seconds=round(time.monotonic() - started, 3))
-    except Exception as exc:  # a bug hit by one case must not stop the others; it is reported as such
-        return CaseOutcome(str(job.case), FAILED, int(ExitCode.INTERNAL),
-                           message=f"internal error (a bug in evidence-kit): {type(exc).__name__}: {exc}",
-                           seconds=round(time.monotonic() - started, 3))
-    return CaseOutcome(case=str(job.case), status=outcome.status, exit_code=int(outcome.exit_code),
-                       package=str(outcome.package), seconds=round(time.monotonic() - started, 3),
-                       **_counts(outcome.manifest))
-
 
 # --- many cases -----------------------------------------------------------------------------------------------
 
@@ -210,7 +103,7 @@ def run_batch(jobs: Sequence[CaseJob], *, workers: int | None = None,
     is not shut down here, and retrying a lost worker is then the executor's business.
     """
     if executor is not None:
-        yield from _run_on(executor, jobs)
+        yield from api.run_jobs(jobs, executor)
         return
     workers = max(1, min(workers or default_workers(), len(jobs)))
     if workers == 1:  # no pool: nothing to gain, and errors stay in this process
@@ -247,21 +140,6 @@ def run_batch(jobs: Sequence[CaseJob], *, workers: int | None = None,
             # On Ctrl-C (or a consumer that stops early) drop the queued cases; running ones end on their own.
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _run_on(executor: Executor, jobs: Sequence[CaseJob]) -> Iterator[CaseOutcome]:
-    futures = []
-    for job in jobs:
-        if (current := skip_if_current(job)) is not None:
-            yield current
-        else:
-            futures.append(executor.submit(run_job, job))
-    try:
-        for future in as_completed(futures):
-            yield future.result()
-    finally:
-        for future in futures:
-            future.cancel()
 
 
 def batch_exit_code(outcomes: Iterable[CaseOutcome]) -> ExitCode:
