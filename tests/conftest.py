@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import shutil
+import sysconfig
 import textwrap
 from pathlib import Path
 
@@ -10,6 +11,16 @@ import pytest
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def installed_cli() -> Path:
+    """The ``evidence-kit`` console script of the environment running the tests (the installed entry point)."""
+    from importlib.metadata import entry_points
+
+    assert [ep for ep in entry_points(group="console_scripts") if ep.name == "evidence-kit"], "not installed"
+    return Path(sysconfig.get_path("scripts")) / "evidence-kit"
+
+
 EXAMPLE_CASE = ROOT / "examples" / "broken-kettle"
 SHARED_MEDIA = ROOT.parent / "shared" / "media" / "photos"
 

@@ -19,11 +19,11 @@ from evidence_kit.runners.batch import BUILT, FAILED, UNCHANGED, find_cases, pla
 from evidence_kit.cli import main
 from evidence_kit.model.manifest import MANIFEST_NAME, verify_package
 
-from .conftest import CASE_TOML, ROOT, noisy_photo
+from .conftest import CASE_TOML, ROOT, installed_cli, noisy_photo
 
 # No notes: the texts stage's language detector costs seconds per process to load, and it is not under test.
 QUIET_CASE = CASE_TOML.replace('notes = "Arrived broken."\n', "")
-CLI = ROOT / ".venv" / "bin" / "evidence-kit"
+CLI = installed_cli()
 
 
 @pytest.fixture
@@ -45,6 +45,7 @@ def _corrupt_case(root: Path) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_batch_builds_in_parallel_isolates_a_failure_and_skips_unchanged(cases):
     good = cases(3)
     root = good[0].parent
@@ -134,10 +135,22 @@ def test_leftovers_of_a_killed_run_are_cleared_and_never_taken_for_packages(case
     assert api.build(case).status == UNCHANGED and not staging.exists()  # the restored package was current
 
 
+def _wait_until_gone(group: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return
+        assert time.monotonic() < deadline, "the killed process group did not go away"
+        time.sleep(0.02)
+
+
 def _packages(root: Path) -> list[Path]:
     return sorted(p for p in root.glob("*/evidence-package"))
 
 
+@pytest.mark.slow
 def test_sigkill_mid_batch_then_rerun_completes_every_package(cases, tmp_path):
     folders = cases(10, photos=3, size=(900, 700))
     root = folders[0].parent
@@ -153,7 +166,7 @@ def test_sigkill_mid_batch_then_rerun_completes_every_package(cases, tmp_path):
     finally:
         os.killpg(run.pid, signal.SIGKILL)
         run.wait(timeout=30)
-    time.sleep(0.5)  # let the killed workers' process group go before looking
+    _wait_until_gone(run.pid)  # the killed workers' process group is gone before looking
     whole = _packages(root)
     assert 0 < len(whole) < len(folders), "the kill was meant to land mid-way"
     for package in whole:  # visible packages are whole: every file there and matching its manifest

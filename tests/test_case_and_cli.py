@@ -57,6 +57,7 @@ def test_unknown_reason_lists_every_valid_one(make_case):
     assert "not_received" in str(caught.value) and "delivered_elsewhere" in str(caught.value)
 
 
+@pytest.mark.slow
 def test_profile_overrides_in_case_toml_reach_the_stages(make_case):
     root = make_case(CASE_TOML + "\n[profile]\nname = \"aliexpress\"\nmax_photo_bytes = 150_000\nmax_photos = 2\n",
                      photos={f"p{i}.png": noisy_photo(900, 700, seed=i * 31, noise=20) for i in range(3)})
@@ -74,6 +75,7 @@ def test_init_writes_a_template_that_loads(tmp_path):
     assert main(["init", str(tmp_path / "new")]) == ExitCode.BAD_ARGS  # never overwrites without --force
 
 
+@pytest.mark.slow
 def test_build_keeps_originals_byte_identical_and_strips_gps(example_case):
     before = {p: sha256_file(p) for p in example_case.rglob("*") if p.is_file()}
     result = api.build(example_case, options=BuildOptions(grid=True), reuse_unchanged=False).result
@@ -86,6 +88,7 @@ def test_build_keeps_originals_byte_identical_and_strips_gps(example_case):
     assert not list(example_case.glob(".ek-tmp-*"))
 
 
+@pytest.mark.slow
 def test_rebuild_replaces_the_package_whole(example_case):
     first = api.build(example_case, reuse_unchanged=False).result
     (first.package / "stale.txt").write_text("from an older build")
@@ -118,6 +121,7 @@ def test_photos_command_names_outputs_and_survives_bad_files(tmp_path):
     assert "broken.jpg" in human.stderr and "Traceback" not in human.stderr
 
 
+@pytest.mark.slow
 def test_verify_catches_tampering_and_oversize(example_case, tmp_path):
     package = api.build(example_case, out=tmp_path / "pkg", reuse_unchanged=False).result.package
     assert run_cli("verify", str(package)).returncode == 0

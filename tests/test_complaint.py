@@ -18,7 +18,7 @@ from evidence_kit.model.case import load_case
 from evidence_kit.dispute.checklist import check_evidence
 from evidence_kit.cli import main
 from evidence_kit.dispute.complaint import KINDS, compose, refund_phrase
-from evidence_kit.errors import LimitError
+from evidence_kit.errors import CaseError, LimitError
 from evidence_kit.model.manifest import FileRecord, count_chars, verify_package
 from evidence_kit import api
 from evidence_kit.model.options import BuildOptions
@@ -223,7 +223,7 @@ def test_refund_only_is_the_default_when_the_parcel_never_came(make_case):
     for reason, rule in REASON_RULES.items():
         toml = BASE_TOML.replace('reason = "damaged"', f'reason = "{reason}"').replace('resolution = "refund_only"\n', "")
         if rule.parcel_arrived:
-            with pytest.raises(Exception, match="dispute.resolution: missing"):
+            with pytest.raises(CaseError, match="dispute.resolution: missing"):
                 load_case(make_case(toml, name=f"r-{reason}"))
         else:
             assert load_case(make_case(toml, name=f"r-{reason}")).dispute.resolution == "refund_only"
@@ -306,6 +306,7 @@ def built_example(tmp_path_factory):
     return api.build(root, options=BuildOptions(today=TODAY), reuse_unchanged=False).result
 
 
+@pytest.mark.slow
 def test_build_writes_the_texts_deadlines_and_checklist(built_example):
     package, manifest = built_example.package, built_example.manifest
     texts = {r.info["kind"]: r for r in manifest.outputs if r.role == "complaint"}

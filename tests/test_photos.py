@@ -176,6 +176,7 @@ def test_icc_profile_is_converted_to_srgb(tmp_path):
     assert abs(red - 227) <= 3 and abs(green - 100) <= 3 and abs(blue - 42) <= 3
 
 
+@pytest.mark.slow
 def test_gps_and_serials_are_stripped_and_capture_time_kept(tmp_path):
     exif = Image.Exif()
     exif[0x010F] = "PhoneMaker"
@@ -276,6 +277,7 @@ def test_48_megapixel_high_noise_photo_fits(tmp_path):
 @given(width=st.integers(1, 1500), height=st.integers(1, 1500), noise=st.floats(0, 80),
        seed=st.integers(0, 10_000), limit=st.integers(3_000, 400_000),
        mode=st.sampled_from(["RGB", "L", "RGBA", "CMYK", "P"]))
+@pytest.mark.slow
 def test_property_any_image_fits_any_sane_limit(tmp_path, width, height, noise, seed, limit, mode):
     im = noisy_photo(width, height, seed=seed, noise=noise).convert(mode)
     try:
@@ -327,6 +329,7 @@ def test_grid_of_left_out_photos_fits(tmp_path):
     assert_valid_jpeg(result.output, 500_000)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not SHARED_MEDIA.is_dir(), reason="../shared/media is not here")
 def test_real_photos_fit_as_phone_jpegs(tmp_path):
     for photo in sorted(SHARED_MEDIA.glob("*.jpg"))[:2]:

@@ -1,6 +1,8 @@
 """The bundled example builds, three ways: library call, in-process CLI and a real subprocess."""
 from __future__ import annotations
 
+import pytest
+
 import json
 import subprocess
 import sys
@@ -13,6 +15,7 @@ from evidence_kit.model.options import BuildOptions
 from .conftest import ROOT
 
 
+@pytest.mark.slow
 def test_example_builds_with_library_call(example_case):
     result = api.build(example_case, options=BuildOptions(grid=True), reuse_unchanged=False).result
     photos = [r for r in result.manifest.outputs if r.role == "photo" and r.upload]
@@ -21,6 +24,7 @@ def test_example_builds_with_library_call(example_case):
     assert verify_package(result.package).ok
 
 
+@pytest.mark.slow
 def test_example_builds_with_cli_subprocess(example_case, tmp_path):
     out = tmp_path / "pkg"
     done = subprocess.run([sys.executable, str(ROOT / "cli.py"), "build", str(example_case), "--out", str(out),

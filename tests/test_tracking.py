@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from evidence_kit.errors import InputError
 from evidence_kit import api
 from evidence_kit.model.manifest import verify_package
 from evidence_kit.tools.chromium import Browser, find_chromium
@@ -183,6 +184,7 @@ class TestCapture:
         assert jpeg.stat().st_size <= 2_000_000 and Image.open(jpeg).format == "JPEG"
 
 
+    @pytest.mark.slow
     def test_wait_for_text_and_selector_catch_events_added_by_script(self, server, browser, config, tmp_path):
         url = server.url("/delayed.html")
         plain = capture_targets([page(url, "plain")], tmp_path, config=config, max_photo_bytes=None, browser=browser)
@@ -196,6 +198,7 @@ class TestCapture:
             assert '<p class="row">2026-11-20 Delivered' in result.captures[0].html.read_text()
 
 
+    @pytest.mark.slow
     def test_wait_for_that_never_appears_is_an_error_and_writes_nothing(self, server, browser, config, tmp_path):
         result = capture_targets([page(server.url("/static.html"), "never")], tmp_path, config=config,
                                  max_photo_bytes=2_000_000, browser=browser, wait_for="text=Delivered")
@@ -204,6 +207,7 @@ class TestCapture:
         assert list(tmp_path.iterdir()) == []
 
 
+    @pytest.mark.slow
     def test_page_that_never_finishes_loading_is_captured_within_the_timeout(self, server, browser, config, tmp_path):
         started = time.monotonic()
         result = capture_targets([page(server.url("/never.html"), "never")], tmp_path, config=config,
@@ -216,6 +220,7 @@ class TestCapture:
         assert elapsed < 4 * TIMEOUT + 20
 
 
+    @pytest.mark.slow
     def test_failures_are_recorded_per_url_and_the_others_go_on(self, server, browser, config, tmp_path):
         with socket.socket() as probe:  # a free port that nothing listens on once the probe is closed
             probe.bind(("127.0.0.1", 0))
@@ -241,6 +246,7 @@ class TestCapture:
         assert "certificate is not valid (TLS)" in message
         assert list(tmp_path.iterdir()) == []
 
+    @pytest.mark.slow
     def test_tall_page_is_split_into_stamped_parts(self, server, browser, config, tmp_path):
         split = replace(config, capture=replace(config.capture, max_part_height=1500))
         result = capture_targets([page(server.url("/tall.html"), "tall")], tmp_path, config=split,
@@ -311,11 +317,11 @@ class TestCapture:
 def test_bad_events_files_name_the_line(tmp_path):
     bad = tmp_path / "tracking.csv"
     bad.write_text("time,place,status\n2026-11-01,Shenzhen,Departed\n2026-11-02,Moscow,\n")
-    with pytest.raises(Exception, match="line 3: missing status"):
+    with pytest.raises(InputError, match="line 3: missing status"):
         read_events(bad)
     empty = tmp_path / "empty.json"
     empty.write_text("[]")
-    with pytest.raises(Exception, match="no tracking events"):
+    with pytest.raises(InputError, match="no tracking events"):
         read_events(empty)
 
 
@@ -345,6 +351,7 @@ NOT_RECEIVED = CASE_TOML.replace('reason = "damaged"', 'reason = "not_received"'
     "delivered = 2026-10-30\n", "")
 
 
+@pytest.mark.slow
 def test_build_captures_case_tracking_and_fills_free_photo_slots(server, make_case):
     toml = NOT_RECEIVED + f'\n[[tracking]]\nurl = "{server.url("/static.html")}"\nnumber = "LP00412345678901"\n' \
                           '\n[[tracking]]\nnumber = "RB123456789CN"\ncarrier = "cainiao"\n' \
@@ -368,6 +375,7 @@ def test_build_captures_case_tracking_and_fills_free_photo_slots(server, make_ca
     assert verify_package(result.package).ok
 
 
+@pytest.mark.slow
 def test_rebuild_keeps_the_earlier_capture_when_the_page_now_fails(server, make_case):
     url = server.url("/flaky-build.html")
     root = make_case(toml=NOT_RECEIVED + f'\n[[tracking]]\nurl = "{url}"\n')
@@ -394,6 +402,7 @@ def test_build_without_chromium_reports_it_and_finishes_the_package(make_case, m
     assert result.exit_code == 4 and verify_package(result.package).ok  # a missing program: exit 4
 
 
+@pytest.mark.slow
 def test_cli_track_in_a_subprocess(server, tmp_path):
     out = tmp_path / "shots"
     done = subprocess.run([sys.executable, str(ROOT / "cli.py"), "track", server.url("/static.html"),

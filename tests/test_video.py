@@ -98,6 +98,7 @@ def clips(tmp_path_factory) -> dict[str, Path]:
 
 # --- probe ----------------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_probe_reports_the_facts(clips):
     p = probe_video(clips["plain.mp4"])
     assert (p.video_codec, p.audio_codec, p.pix_fmt) == ("h264", "aac", "yuv420p")
@@ -201,6 +202,7 @@ def test_bad_time_syntax_is_a_usage_error(clips, tmp_path):
 
 # --- conversion and fitting -----------------------------------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["hevc.mov", "vp9.webm"])
 def test_other_formats_are_converted_to_h264_aac_mp4(clips, tmp_path, name):
     before = sha256_file(clips[name])
@@ -220,6 +222,7 @@ def test_h264_with_other_audio_keeps_its_picture_and_converts_the_sound(clips, t
     assert duration(tmp_path / "v.mp4") == pytest.approx(3.0, abs=0.1)
 
 
+@pytest.mark.slow
 def test_fit_lowers_a_6_mb_clip_under_1_5_mb_close_to_the_limit(clips, tmp_path):
     source = clips["heavy.mp4"]
     assert source.stat().st_size > 5_000_000
@@ -300,6 +303,7 @@ def test_ctrl_c_during_an_encode_leaves_no_partial_output(clips, tmp_path):
     assert sha256_file(clips["long.mp4"]) == before
 
 
+@pytest.mark.slow
 def test_progress_bar_shows_on_a_terminal(clips, tmp_path):
     master, slave = pty.openpty()
     done = subprocess.run([sys.executable, str(ROOT / "cli.py"), "video", str(clips["vp9.webm"]), "--out",
@@ -329,6 +333,7 @@ def _case_with_video(make_case, video: Path, photos: int, extra_toml: str = "") 
     return root
 
 
+@pytest.mark.slow
 def test_build_fits_the_video_and_puts_a_still_in_a_free_photo_slot(clips, make_case):
     limit = 60_000  # below the 5 s kept as they are, so the build must re-encode to fit
     root = _case_with_video(make_case, clips["cut.mp4"], photos=1, extra_toml=f"""
@@ -366,6 +371,7 @@ def test_build_fits_the_video_and_puts_a_still_in_a_free_photo_slot(clips, make_
     assert any("over the video limit" in p for p in verify_package(result.package).problems)
 
 
+@pytest.mark.slow
 def test_build_keeps_stills_out_of_the_form_when_the_photo_slots_are_full(clips, make_case):
     root = _case_with_video(make_case, clips["plain.mp4"], photos=3, extra_toml='[video]\nstills = [1]\n')
     result = api.build(root, reuse_unchanged=False).result

@@ -19,13 +19,14 @@ from typing import Callable, Iterator
 
 import pytest
 
+from evidence_kit.errors import InputError
 from evidence_kit.model.manifest import MANIFEST_NAME, verify_package
 from evidence_kit.runners.watch import ERROR_FILE, WatchEvent, Watcher, WatchFolders
 
-from .conftest import CASE_TOML, ROOT, noisy_photo
+from .conftest import CASE_TOML, ROOT, installed_cli, noisy_photo
 
 QUIET_CASE = textwrap.dedent(CASE_TOML.replace('notes = "Arrived broken."\n', ""))  # see test_batch.py
-CLI = ROOT / ".venv" / "bin" / "evidence-kit"
+CLI = installed_cli()
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
@@ -39,6 +40,7 @@ class Running:
     """A watcher in a background thread, with the events it reported."""
 
     def __init__(self, watcher: Watcher) -> None:
+        self.watcher = watcher
         self.events: list[WatchEvent] = []
         self.lock = threading.Lock()
         watcher.on_event = self._record
@@ -88,6 +90,7 @@ def write_case(folder: Path, seed: int, toml: str = QUIET_CASE) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_a_slow_copy_is_processed_once_and_only_after_it_ends(folders, watching, tmp_path):
     source = write_case(tmp_path / "source", seed=1)
     photo = (source / "photos" / "item.jpg").read_bytes()
@@ -105,7 +108,7 @@ def test_a_slow_copy_is_processed_once_and_only_after_it_ends(folders, watching,
     ended_at = time.time()
 
     wait_for(lambda: running.finished()["slow"], 90, "the slow copy to be processed")
-    time.sleep(1.5)  # any duplicate processing would show up here
+    wait_for(lambda: running.watcher.idle, 30, "the watcher to be idle")  # a duplicate would be pending now
     assert time.monotonic() - copy_ended > 1.0
     processing = [e for e in running.of("processing") if e.name == "slow"]
     assert len(processing) == 1 and running.finished()["slow"] == 1
@@ -118,6 +121,7 @@ def test_a_slow_copy_is_processed_once_and_only_after_it_ends(folders, watching,
     assert list(folders.inbox.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_thirty_cases_at_once_with_a_corrupt_one_and_loose_files(folders, watching, tmp_path):
     staging = tmp_path / "desk"
     names = [f"case-{i:02d}" for i in range(30)]
@@ -136,7 +140,7 @@ def test_thirty_cases_at_once_with_a_corrupt_one_and_loose_files(folders, watchi
         os.rename(entry, folders.inbox / entry.name)
     expected = {*names, "corrupt", "loose.png", "notes.txt", "broken.jpg", "clip.mp4"}
     wait_for(lambda: set(running.finished()) >= expected, 150, "every drop to be processed")
-    time.sleep(1.0)
+    wait_for(lambda: running.watcher.idle, 30, "the watcher to be idle")  # a duplicate would be pending now
 
     assert running.finished() == Counter({name: 1 for name in expected})  # each exactly once
     assert Counter(e.name for e in running.of("processing")) == Counter(
@@ -161,6 +165,7 @@ def test_thirty_cases_at_once_with_a_corrupt_one_and_loose_files(folders, watchi
     assert sorted(p.name for p in folders.outbox.iterdir()) == sorted([*names, "loose", "clip"])
 
 
+@pytest.mark.slow
 def test_a_case_changed_while_processing_is_processed_again(folders, watching):
     running = watching(settle=0.3, workers=1)
     case = write_case(folders.inbox / "growing", seed=3)
@@ -168,17 +173,19 @@ def test_a_case_changed_while_processing_is_processed_again(folders, watching):
     noisy_photo(320, 240, seed=4).save(case / "photos" / "second.jpg", quality=90)
     wait_for(lambda: running.finished()["growing"], 90, "the case to be done")
     manifest = json.loads((folders.outbox / "growing" / MANIFEST_NAME).read_text())
-    if running.of("changed"):  # the second photo arrived mid-build: the package must include it
-        assert len([e for e in running.of("processing") if e.name == "growing"]) == 2
+    # The second photo arrived after processing began: the drop is seen as changed and built again, once.
+    assert [e.name for e in running.of("changed")] == ["growing"]
+    assert len([e for e in running.of("processing") if e.name == "growing"]) == 2
     assert sorted(i["path"] for i in manifest["inputs"]) == ["photos/item.jpg", "photos/second.jpg"]
 
 
 def test_outputs_inside_the_inbox_are_refused(tmp_path):
     (tmp_path / "inbox").mkdir()
-    with pytest.raises(Exception, match="must be outside the watched folder"):
+    with pytest.raises(InputError, match="must be outside the watched folder"):
         WatchFolders.beside(tmp_path / "inbox", outbox=tmp_path / "inbox" / "out")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["SIGTERM to the watcher", "Ctrl-C to the whole process group"])
 def test_a_stop_signal_finishes_the_job_in_flight_and_logs_with_timestamps(tmp_path, how):
     inbox = tmp_path / "inbox"

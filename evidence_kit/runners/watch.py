@@ -191,6 +191,12 @@ class Watcher:
         self._running: dict[Future[CaseOutcome], tuple[_Drop, tuple, ProcessPoolExecutor]] = {}
         self._lock = threading.Lock()
 
+    @property
+    def idle(self) -> bool:
+        """Nothing waiting to settle and nothing being built."""
+        with self._lock:
+            return not self._pending and not self._running
+
     # Called from the observer's thread: only marks the drop as changed.
     def touch(self, path: Path) -> None:
         try:
