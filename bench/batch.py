@@ -23,7 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from evidence_kit.batch import default_workers  # noqa: E402
+from evidence_kit.runners.batch import default_workers  # noqa: E402
 from tests.conftest import CASE_TOML, noisy_photo  # noqa: E402
 
 CLI = str(ROOT / ".venv" / "bin" / "evidence-kit")

@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from lingua import Language, LanguageDetectorBuilder  # noqa: E402
 from test_notes import LABELLED  # noqa: E402
 
-from evidence_kit.notes import read_notes  # noqa: E402
+from evidence_kit.dispute.notes import read_notes  # noqa: E402
 
 
 def main() -> None:

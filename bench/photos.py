@@ -22,7 +22,7 @@ from PIL import Image, ImageOps
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from evidence_kit.photos import fit_photo, ssim  # noqa: E402
+from evidence_kit.media.photos import fit_photo, ssim  # noqa: E402
 from tests.conftest import SHARED_MEDIA, noisy_photo  # noqa: E402
 
 IMAGEMAGICK = "/usr/bin/convert"  # plain `convert` on PATH is a stand-in on these machines (TOOLCHAIN.md)

@@ -20,8 +20,8 @@ from dataclasses import replace
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from evidence_kit.browser import find_chromium, launch_flags
-from evidence_kit.tracking import Target, capture_targets, load_trackers
+from evidence_kit.tools.chromium import find_chromium, launch_flags
+from evidence_kit.media.tracking import Target, capture_targets, load_trackers
 
 CITIES = ["Shenzhen", "Guangzhou", "Hong Kong", "Almaty", "Moscow", "Kazan", "Warsaw", "Vilnius", "Madrid", "Lyon"]
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from evidence_kit.video import AUDIO_BPS, ENCODE_PRESET, check_video, prepare_video, probe_video  # noqa: E402
+from evidence_kit.media.video import AUDIO_BPS, ENCODE_PRESET, check_video, prepare_video, probe_video  # noqa: E402
 
 
 def make_clip(path: Path, seconds: float) -> None:

@@ -730,7 +730,7 @@ class _Builder:
         s.append(self.para(
             "It recomputes every hash below, re-checks every upload limit of the profile, and checks the manifest "
             "hash printed in this document's footer. That hash is the SHA-256 of the manifest's file list without "
-            "this summary (evidence_kit.manifest.content_hash): it identifies exactly which files this document "
+            "this summary (evidence_kit.model.manifest.content_hash): it identifies exactly which files this document "
             "describes.", "small"))
         for title, records, base in (("Evidence as given (inputs)", self.manifest.inputs, "case folder"),
                                      ("Package contents (outputs)", [r for r in self.manifest.outputs
