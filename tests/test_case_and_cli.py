@@ -172,7 +172,10 @@ def test_wheel_ships_templates_and_profiles(tmp_path):
                     str(wheels), str(source)], check=True, timeout=300)
     wheel = next(wheels.glob("evidence_kit-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
-    assert "evidence_kit/templates/case.toml" in names and "evidence_kit/profiles/aliexpress.toml" in names
+    assert "evidence_kit/templates/case.toml" in names and "evidence_kit/model/profiles/aliexpress.toml" in names
+    modules = {f"evidence_kit/{p.relative_to(ROOT / 'evidence_kit').as_posix()}"
+               for p in (ROOT / "evidence_kit").rglob("*.py")}
+    assert modules - set(names) == set()  # every subpackage is listed in pyproject.toml
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
                    check=True, timeout=300)

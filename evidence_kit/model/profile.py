@@ -1,72 +1,51 @@
 """Platform profiles: every limit a stage checks comes from here, never from code."""
 from __future__ import annotations
 
-import dataclasses
 import tomllib
-from dataclasses import dataclass, fields
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Annotated, Any, Mapping
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import CaseError
+from .validation import validated
 
 DEFAULT_PROFILE = "aliexpress"
 
 
-@dataclass(frozen=True)
-class Profile:
+Count = Annotated[int, Field(gt=0, strict=True)]  # a positive whole number; true/false or 2.5 are refused
+
+
+class Profile(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
     name: str
     description: str = ""
-    max_photos: int = 3
-    max_photo_bytes: int = 2_000_000
-    max_videos: int = 1
-    max_video_bytes: int = 500_000_000
-    max_text_chars: int = 1000
+    max_photos: Count = 3
+    max_photo_bytes: Count = 2_000_000
+    max_videos: Count = 1
+    max_video_bytes: Count = 500_000_000
+    max_text_chars: Count = 1000
     text_language: str = "en"
-    dispute_open_after_shipment_days: int = 10
-    dispute_close_after_protection_days: int = 15
-    hidden_defect_days: int = 15
-    appeal_days: int = 7
-    non_delivery_full_refund_days: int = 60
+    dispute_open_after_shipment_days: Count = 10
+    dispute_close_after_protection_days: Count = 15
+    hidden_defect_days: Count = 15
+    appeal_days: Count = 7
+    non_delivery_full_refund_days: Count = 60
     # Non-delivery: open the dispute 3-5 days before protection ends and no later than 57-59 days after
     # shipment (seed 000); 57 is the safe end of that range.
-    non_delivery_best_min_days_before_protection_end: int = 3
-    non_delivery_best_max_days_before_protection_end: int = 5
-    non_delivery_latest_days_after_shipment: int = 57
-    negotiation_days: int = 15
+    non_delivery_best_min_days_before_protection_end: Count = 3
+    non_delivery_best_max_days_before_protection_end: Count = 5
+    non_delivery_latest_days_after_shipment: Count = 57
+    negotiation_days: Count = 15
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return self.model_dump()
 
     def with_overrides(self, overrides: Mapping[str, Any], source: str) -> "Profile":
         """A copy with ``overrides`` applied after validation (``source`` names the file in errors)."""
-        values = _validated(overrides, source, partial=True)
-        return dataclasses.replace(self, **values)
-
-
-_FIELD_TYPES = {f.name: f.type for f in fields(Profile)}
-
-
-def _validated(data: Mapping[str, Any], source: str, *, partial: bool) -> dict[str, Any]:
-    problems: list[str] = []
-    values: dict[str, Any] = {}
-    for key, value in data.items():
-        if key not in _FIELD_TYPES:
-            problems.append(f"profile: unknown key '{key}' (known: {', '.join(sorted(_FIELD_TYPES))})")
-            continue
-        if _FIELD_TYPES[key] == "int":
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                problems.append(f"profile.{key}: must be a positive whole number, got {value!r}")
-                continue
-        elif not isinstance(value, str):
-            problems.append(f"profile.{key}: must be text, got {value!r}")
-            continue
-        values[key] = value
-    if not partial and "name" not in values:
-        problems.append("profile: missing 'name'")
-    if problems:
-        raise CaseError(source, problems)
-    return values
+        return validated(Profile, {**self.to_dict(), **overrides}, source, "profile")
 
 
 def builtin_profiles() -> list[str]:
@@ -94,4 +73,4 @@ def load_profile(name_or_path: str | Path = DEFAULT_PROFILE) -> Profile:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise CaseError(source, [f"not valid TOML: {exc}"]) from None
-    return Profile(**_validated(data, source, partial=False))
+    return validated(Profile, data, source, "profile")
