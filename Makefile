@@ -19,6 +19,7 @@ test: setup
 	$(PY) -m pytest -q
 
 bench: setup
+	$(PY) bench/startup.py
 	$(PY) bench/photos.py
 	$(PY) bench/tracking.py
 	$(PY) bench/video.py

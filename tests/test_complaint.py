@@ -109,18 +109,18 @@ def test_short_texts_keep_everything_and_name_exhibits(base_case):
 def test_fitting_drops_notes_before_shortening_evidence(base_case):
     case = with_facts(base_case, notes="The lid does not close. The handle is loose. The cord is short.")
     full, _ = compose(case, "dispute", today=TODAY, lettered=EXHIBITS)
-    tight = replace(case, profile=replace(case.profile, max_text_chars=full.chars - 30))
+    tight = replace(case, profile=case.profile.model_copy(update={"max_text_chars": full.chars - 30}))
     text, _ = compose(tight, "dispute", today=TODAY, lettered=EXHIBITS)
     assert text.chars <= full.chars - 30
     assert "thanks" in text.dropped and "evidence" not in text.shortened
-    very_tight = replace(case, profile=replace(case.profile, max_text_chars=260))
+    very_tight = replace(case, profile=case.profile.model_copy(update={"max_text_chars": 260}))
     text, _ = compose(very_tight, "dispute", today=TODAY, lettered=EXHIBITS)
     assert text.chars <= 260 and ORDER in text.text and "I request a full refund of USD 20.00" in text.text
     assert "The item" in text.text  # the problem stays, shortened if need be
 
 
 def test_a_limit_too_small_for_the_essentials_is_a_clear_error(base_case):
-    tiny = replace(base_case, profile=replace(base_case.profile, max_text_chars=60))
+    tiny = replace(base_case, profile=base_case.profile.model_copy(update={"max_text_chars": 60}))
     with pytest.raises(LimitError, match=r"the dispute text needs \d+ characters even in its shortest form.*limit is 60"):
         compose(tiny, "dispute", today=TODAY)
 
@@ -182,7 +182,7 @@ hostile_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=400
 def test_property_any_facts_give_a_whole_text_within_the_limit(base_case, item, notes, reply, limit, kind, reason,
                                                                amount):
     case = with_facts(base_case, order={"item": item}, reason=reason, notes=notes, seller_reply=reply, amount=amount)
-    case = replace(case, profile=replace(case.profile, max_text_chars=limit))
+    case = replace(case, profile=case.profile.model_copy(update={"max_text_chars": limit}))
     try:
         text, _ = compose(case, kind, today=TODAY, lettered=EXHIBITS)
     except LimitError as exc:
