@@ -60,8 +60,10 @@ def base_case(tmp_path_factory):
     return load_case(root)
 
 
-def with_facts(case, *, order=None, **dispute):
-    return replace(case, order=replace(case.order, **(order or {})), dispute=replace(case.dispute, **dispute))
+def with_facts(case, *, order=None, facts=None, **dispute):
+    """A copy of ``case`` with some order, dispute and situation facts changed (tables are pydantic models)."""
+    return replace(case, order=case.order.model_copy(update=order or {}), dispute=case.dispute.model_copy(update=dispute),
+                   facts=case.facts.model_copy(update=facts or {}))
 
 
 def record(path: str, role: str = "photo", **info) -> FileRecord:

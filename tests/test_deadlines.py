@@ -149,7 +149,8 @@ days = st.dates(min_value=date(2020, 1, 1), max_value=date(2035, 12, 31))
 def test_status_agrees_with_the_deadlines_for_any_dates(not_received_case, shipped, protection, offset):
     """Property: too early exactly before the first day, too late exactly after the last day."""
     ends = shipped + timedelta(protection)
-    case = replace(not_received_case, order=replace(not_received_case.order, shipped=shipped, protection_ends=ends))
+    order = not_received_case.order.model_copy(update={"shipped": shipped, "protection_ends": ends})
+    case = replace(not_received_case, order=order)
     today = shipped + timedelta(offset)
     report = compute_deadlines(case, today)
     first, last = report.get("earliest_open").day, report.get("last_open").day

@@ -1,18 +1,29 @@
-"""The case folder: ``case.toml`` (order facts) plus media found by subfolder or by type."""
+"""The case folder: ``case.toml`` (order facts) plus media found by subfolder or by type.
+
+Each table of case.toml is a pydantic model (``Order``, ``Dispute``, ``Facts``, ``TrackingRef``, ``VideoSpec``,
+``PhotoHint``) and ``CaseFile`` is the whole file, so validating it reports every problem at once, in plain
+words (``model.validation``). ``Case`` is the validated file put together with what the file does not hold:
+the folder, the media found in it and the profile. ``validate_case_data`` is the one way in for a parsed
+case.toml or a web form; ``load_case`` reads a folder.
+"""
 from __future__ import annotations
 
-import difflib
 import re
 import tomllib
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Callable, Mapping
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, ValidationError, ValidationInfo
+from pydantic import field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from ..errors import CaseError, InputError
 from ..model.profile import DEFAULT_PROFILE, Profile, load_profile
 from ..model.reasons import REASON_RULES, REASONS, RESOLUTIONS
+from ..model.validation import PROBLEMS, plain_error, problem_pairs
 
 CASE_FILE = "case.toml"
 PACKAGE_DIR = "evidence-package"
@@ -27,52 +38,272 @@ RECEIPT_SUFFIXES = frozenset({".pdf"})
 SUBFOLDERS = {"photos": "photos", "videos": "video", "chat": "chat", "tracking": "tracking",
               "receipts": "receipts"}
 
+# --- field types: each refuses what it cannot use with a sentence a buyer editing case.toml understands ---
 
-@dataclass(frozen=True)
-class Order:
-    number: str
-    store: str = ""
-    item: str = ""
-    price: Decimal | None = None
-    currency: str = ""
-    ordered: date | None = None
-    shipped: date | None = None
-    delivered: date | None = None
-    protection_ends: date | None = None
+def _stripped(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value  # anything but text is refused as "must be text"
 
 
-@dataclass(frozen=True)
-class Dispute:
-    reason: str
-    resolution: str
-    amount: Decimal | None = None
-    opened: date | None = None
-    escalated_closed: date | None = None
-    seller_contacted: date | None = None
-    seller_reply: str = ""
-    notes: str = ""
+def _order_number(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)  # an order number written without quotes
+    if isinstance(value, str) and not value.strip():
+        raise plain_error("must not be empty")
+    return _stripped(value)
 
 
-@dataclass(frozen=True)
-class TrackingRef:
-    number: str = ""
-    carrier: str = ""
-    url: str = ""
+def _day(value: Any) -> date:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise plain_error(f"{value!r} is not a date (write it as 2026-11-25)")
 
 
-@dataclass(frozen=True)
-class VideoSpec:
-    file: Path | None = None
-    start: float | None = None  # seconds
-    end: float | None = None
-    stills: tuple[float, ...] = ()
+def _amount(value: Any) -> Decimal:
+    try:
+        if isinstance(value, bool):
+            raise InvalidOperation
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise plain_error(f"{value!r} is not a number") from None
+    if not number.is_finite() or number < 0:
+        raise plain_error(f"must not be negative, got {value}")
+    return number
 
 
-@dataclass(frozen=True)
-class PhotoHint:
-    file: Path
-    rank: int | None = None
-    caption: str = ""
+def _seconds(value: Any) -> float:
+    try:
+        return parse_timestamp(value)
+    except ValueError as exc:
+        raise plain_error(str(exc)) from None
+
+
+def _one_of(choices: Mapping[str, str]) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if not isinstance(value, str) or value not in choices:
+            raise plain_error(f"unknown value {value!r} (valid: {', '.join(choices)})")
+        return value
+    return check
+
+
+def _offer(value: Any) -> Decimal | str:
+    if isinstance(value, str) and value.strip().lower() == "replacement":
+        return "replacement"
+    if isinstance(value, str) and not re.fullmatch(r"\s*\d+(\.\d+)?\s*", value):
+        raise plain_error(f"{value!r} is neither an amount nor \"replacement\"")
+    return _amount(value)
+
+
+def _case_path(value: Any, info: ValidationInfo) -> Path | None:
+    """A file named relative to the case folder; it must exist there when the folder is known."""
+    if not isinstance(value, str):
+        raise plain_error(f"must be a file name in quotes, got {value!r}")
+    if not value.strip():
+        return None
+    root = (info.context or {}).get("root")
+    path = Path(root) / value.strip() if root else Path(value.strip())
+    if root and not path.is_file():
+        raise plain_error(f"{value.strip()!r} does not exist in the case folder")
+    return path
+
+
+Text = Annotated[str, BeforeValidator(_stripped), Field(strict=True)]
+Currency = Annotated[str, BeforeValidator(lambda v: v.strip().upper() if isinstance(v, str) else v), Field(strict=True)]
+OrderNumber = Annotated[str, BeforeValidator(_order_number), Field(strict=True)]
+Day = Annotated[date, BeforeValidator(_day)]
+Amount = Annotated[Decimal, BeforeValidator(_amount)]
+Seconds = Annotated[float, BeforeValidator(_seconds)]
+Count = Annotated[int, Field(gt=0, strict=True)]  # a whole number from 1; true/false or 2.5 are refused
+Reason = Annotated[str, BeforeValidator(_one_of(REASONS))]
+Resolution = Annotated[str, BeforeValidator(_one_of(RESOLUTIONS))]
+CUSTOMS_PROMISES = {"chat": "in a message to the buyer", "listing": "in the item description"}
+CustomsPromise = Annotated[str, BeforeValidator(_one_of(CUSTOMS_PROMISES))]
+Offer = Annotated[Decimal | str, BeforeValidator(_offer)]
+
+
+class _Table(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# --- the tables of case.toml ------------------------------------------------------------------------------
+
+class Order(_Table):
+    number: OrderNumber
+    store: Text = ""
+    item: Text = ""
+    price: Amount | None = None
+    currency: Currency = ""
+    ordered: Day | None = None
+    shipped: Day | None = None
+    delivered: Day | None = None
+    protection_ends: Day | None = None
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> "Order":
+        if self.ordered and self.shipped and self.shipped < self.ordered:
+            raise plain_error("is before order.ordered", field="shipped")
+        if self.shipped and self.delivered and self.delivered < self.shipped:
+            raise plain_error("is before order.shipped", field="delivered")
+        return self
+
+
+class Dispute(_Table):
+    reason: Reason
+    resolution: Resolution
+    amount: Amount | None = None
+    opened: Day | None = None
+    escalated_closed: Day | None = None
+    seller_contacted: Day | None = None
+    seller_reply: Text = ""
+    notes: Text = ""
+    notes_en: Text = ""  # the buyer's (or a translator's) English version of notes in another language
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_resolution(cls, data: Any) -> Any:
+        """Refund only when the parcel never came (002); otherwise the buyer must choose."""
+        if isinstance(data, dict) and "resolution" not in data and isinstance(data.get("reason"), str):
+            rule = REASON_RULES.get(data["reason"])
+            if rule and rule.default_resolution:
+                return {**data, "resolution": rule.default_resolution}
+        return data
+
+
+_NOT_ARRIVED = frozenset(r.key for r in REASON_RULES.values() if not r.parcel_arrived)
+_DESCRIBED = frozenset({"not_as_described", "wrong_item", "wrong_colour", "counterfeit"})
+
+
+class Facts(_Table):
+    """What happened, as facts the texts turn into English sentences whatever language the notes are in.
+
+    All optional; each is for the reasons in ``FACT_REASONS`` (RULES.md: what each reason must show).
+    """
+
+    tracking_last_update: Day | None = None  # the last day the tracking changed (filled from tracking events)
+    tracking_last_status: Text = ""  # what it said then, in English ("Departed from sorting centre")
+    seller_asked_to_wait_until: Day | None = None
+    times_asked_to_wait: Count | None = None
+    seller_extended_protection_to: Day | None = None
+    seller_asked_to_confirm_receipt: StrictBool = False
+    seller_asked_to_cancel_dispute: StrictBool = False
+    seller_offered: Offer | None = None  # a partial refund (an amount) or "replacement"
+    defect: Text = ""  # what is wrong, short ("a long crack in the body")
+    works: StrictBool | None = None  # false: it does not turn on or work at all
+    missing: Text = ""  # the parts or items missing from the parcel
+    ordered_size: Text = ""
+    received_size: Text = ""
+    listing_said: Text = ""  # what the listing promised (not as described, wrong item or colour, counterfeit)
+    received: Text = ""  # what came instead
+    delivered_to: Text = ""  # the city (or country) where the tracking says it was delivered
+    distance_km: Count | None = None  # from that city to the buyer's
+    customs_fee: Amount | None = None
+    customs_promised_in: CustomsPromise | None = None  # where the seller promised to pay it: chat or listing
+
+    def given(self) -> list[str]:
+        """The facts set in case.toml (or filled in), in field order."""
+        return [name for name in type(self).model_fields if getattr(self, name) not in (None, "", False)]
+
+
+# Fact -> the reasons it is for (None: any reason).
+FACT_REASONS: dict[str, frozenset[str] | None] = {
+    "tracking_last_update": _NOT_ARRIVED, "tracking_last_status": _NOT_ARRIVED,
+    "seller_asked_to_wait_until": _NOT_ARRIVED, "times_asked_to_wait": _NOT_ARRIVED,
+    "seller_extended_protection_to": _NOT_ARRIVED,
+    "seller_asked_to_confirm_receipt": None, "seller_asked_to_cancel_dispute": None, "seller_offered": None,
+    "defect": frozenset({"damaged", "defective"}), "works": frozenset({"damaged", "defective"}),
+    "missing": frozenset({"incomplete"}),
+    "ordered_size": frozenset({"wrong_size"}), "received_size": frozenset({"wrong_size"}),
+    "listing_said": _DESCRIBED, "received": _DESCRIBED,
+    "delivered_to": frozenset({"delivered_elsewhere"}), "distance_km": frozenset({"delivered_elsewhere"}),
+    "customs_fee": frozenset({"customs"}), "customs_promised_in": frozenset({"customs"}),
+}
+
+
+class TrackingRef(_Table):
+    number: Text = ""
+    carrier: Text = ""
+    url: Text = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _number_alone(cls, data: Any) -> Any:
+        return {"number": data} if isinstance(data, str) else data  # tracking = ["LP..."]
+
+    @model_validator(mode="after")
+    def _usable(self) -> "TrackingRef":
+        if not self.number and not self.url:
+            raise plain_error("needs a number or a url")
+        if self.url and not re.match(r"^https?://", self.url):
+            raise plain_error(f"only http:// and https:// addresses are accepted, got {self.url!r}", field="url")
+        return self
+
+
+class VideoSpec(_Table):
+    file: Path | None = None  # resolved against the case folder
+    start: Seconds | None = None  # seconds
+    end: Seconds | None = None
+    stills: tuple[Seconds, ...] = ()
+
+    _file = field_validator("file", mode="before")(_case_path)
+
+    @field_validator("stills", mode="before")
+    @classmethod
+    def _one_still(cls, value: Any) -> Any:
+        return value if isinstance(value, (list, tuple)) else [value]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "VideoSpec":
+        if self.start is not None and self.end is not None and self.end <= self.start:
+            raise plain_error("must be after video.start", field="end")
+        return self
+
+
+class PhotoHint(_Table):
+    file: Path  # resolved against the case folder
+    rank: Count | None = None
+    caption: Text = ""
+
+    _file = field_validator("file", mode="before")(_case_path)
+
+
+def _profile_value(value: Any) -> Any:
+    if not isinstance(value, (str, dict)):
+        raise plain_error("must be a profile name, a file path or a [profile] table")
+    return value
+
+
+class CaseFile(_Table):
+    """The whole case.toml. Validate with ``context={"root": case_folder}`` so file names are checked."""
+
+    title: Text = ""
+    profile: Annotated[str | dict[str, Any], BeforeValidator(_profile_value)] | None = None
+    order: Order
+    dispute: Dispute
+    facts: Facts = Facts()
+    tracking: tuple[TrackingRef, ...] = ()
+    video: VideoSpec = VideoSpec()
+    photos: tuple[PhotoHint, ...] = ()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "CaseFile":
+        """Checks across tables, all reported together."""
+        problems: list[tuple[str, str]] = []
+        amount, price = self.dispute.amount, self.order.price
+        if amount is not None and price is not None and amount > price:
+            problems.append(("dispute.amount", f"{amount} is more than order.price {price}"))
+        reason = self.dispute.reason
+        for name in self.facts.given():
+            reasons = FACT_REASONS[name]
+            if reasons is not None and reason not in reasons:
+                problems.append((f"facts.{name}", f"is not used for the reason '{reason}' (it is for: "
+                                                  f"{', '.join(sorted(reasons))}); remove it or change the reason"))
+        if problems:
+            raise PydanticCustomError(PROBLEMS, "{count} problems", {"problems": problems, "count": len(problems)})
+        return self
 
 
 @dataclass(frozen=True)
@@ -89,6 +320,10 @@ class Media:
 
 @dataclass(frozen=True)
 class Case:
+    """A frozen dataclass, not a model: it holds what no table holds (folder, media found, the Profile
+    object), and ``dataclasses.replace(case, ...)`` stays the way to vary one; its tables are pydantic models
+    (vary them with ``model_copy(update=...)``)."""
+
     root: Path
     title: str
     order: Order
@@ -98,6 +333,7 @@ class Case:
     tracking: tuple[TrackingRef, ...] = ()
     video: VideoSpec = field(default_factory=VideoSpec)
     photo_hints: tuple[PhotoHint, ...] = ()
+    facts: Facts = field(default_factory=Facts)
 
     @property
     def case_file(self) -> Path:
@@ -106,6 +342,17 @@ class Case:
     def hint_for(self, photo: Path) -> PhotoHint | None:
         resolved = photo.resolve()
         return next((h for h in self.photo_hints if h.file.resolve() == resolved), None)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in a case: where (``order.shipped``; empty for the file as a whole) and what, in plain words."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
 
 
 _TIMESTAMP = re.compile(r"^(?:(?:(\d+):)?(\d{1,2}):)?(\d+(?:\.\d+)?)$")
@@ -126,97 +373,6 @@ def parse_timestamp(text: str | int | float) -> float:
     if (hours or minutes) and float(seconds) >= 60:
         raise ValueError(f"not a time: {text!r} (seconds must be below 60)")
     return int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(seconds)
-
-
-class _Reader:
-    """Reads typed fields from a TOML table, collecting every problem instead of stopping at the first."""
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-
-    def table(self, data: dict[str, Any], key: str, known: set[str], *, required: bool = True) -> dict[str, Any]:
-        value = data.get(key)
-        if value is None:
-            if required:
-                self.problems.append(f"[{key}]: missing section")
-            return {}
-        if not isinstance(value, dict):
-            self.problems.append(f"{key}: must be a table ([{key}])")
-            return {}
-        self.unknown(value, known, key)
-        return value
-
-    def unknown(self, data: dict[str, Any], known: set[str], where: str) -> None:
-        for key in data:
-            if key not in known:
-                near = difflib.get_close_matches(key, sorted(known), n=1)
-                hint = f" (did you mean '{near[0]}'?)" if near else f" (known: {', '.join(sorted(known))})"
-                self.problems.append(f"{where + '.' if where else ''}{key}: unknown key{hint}")
-
-    def text(self, data: dict[str, Any], key: str, where: str, *, required: bool = False) -> str:
-        value = data.get(key)
-        if value is None:
-            if required:
-                self.problems.append(f"{where}.{key}: missing (required)")
-            return ""
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and key == "number":
-            return str(value)  # an order number written without quotes
-        if not isinstance(value, str):
-            self.problems.append(f"{where}.{key}: must be text in quotes, got {value!r}")
-            return ""
-        if required and not value.strip():
-            self.problems.append(f"{where}.{key}: must not be empty")
-        return value.strip()
-
-    def day(self, data: dict[str, Any], key: str, where: str) -> date | None:
-        value = data.get(key)
-        if value is None:
-            return None
-        if isinstance(value, date) and not hasattr(value, "hour"):
-            return value
-        if isinstance(value, str):
-            try:
-                return date.fromisoformat(value.strip())
-            except ValueError:
-                pass
-        self.problems.append(f"{where}.{key}: {value!r} is not a date (write it as 2026-11-25)")
-        return None
-
-    def amount(self, data: dict[str, Any], key: str, where: str) -> Decimal | None:
-        value = data.get(key)
-        if value is None:
-            return None
-        try:
-            if isinstance(value, bool):
-                raise InvalidOperation
-            number = Decimal(str(value).strip())
-        except InvalidOperation:
-            self.problems.append(f"{where}.{key}: {value!r} is not a number")
-            return None
-        if not number.is_finite() or number < 0:
-            self.problems.append(f"{where}.{key}: must not be negative, got {value}")
-            return None
-        return number
-
-    def choice(self, data: dict[str, Any], key: str, where: str, choices: dict[str, str], default: str | None) -> str:
-        value = data.get(key, default)
-        if value is None:
-            self.problems.append(f"{where}.{key}: missing (one of: {', '.join(choices)})")
-            return ""
-        if value not in choices:
-            self.problems.append(f"{where}.{key}: unknown value {value!r} (valid: {', '.join(choices)})")
-            return ""
-        return value
-
-    def time(self, data: dict[str, Any], key: str, where: str) -> float | None:
-        value = data.get(key)
-        if value is None:
-            return None
-        try:
-            return parse_timestamp(value)
-        except ValueError as exc:
-            self.problems.append(f"{where}.{key}: {exc}")
-            return None
 
 
 def _is_output(path: Path, root: Path) -> bool:
@@ -251,30 +407,48 @@ def discover_media(root: Path, exclude: Path | None = None) -> Media:
     return Media(**{kind: tuple(paths) for kind, paths in found.items()})
 
 
-_TOP_KEYS = {"title", "profile", "order", "dispute", "tracking", "video", "photos"}
-_ORDER_KEYS = {"number", "store", "item", "price", "currency", "ordered", "shipped", "delivered", "protection_ends"}
-_DISPUTE_KEYS = {"reason", "resolution", "amount", "opened", "escalated_closed", "seller_contacted",
-                 "seller_reply", "notes"}
-_TRACKING_KEYS = {"number", "carrier", "url"}
-_VIDEO_KEYS = {"file", "start", "end", "stills"}
-_PHOTO_KEYS = {"file", "rank", "caption"}
-
-
-def _profile_from(value: Any, root: Path, source: str, problems: list[str]) -> Profile:
+def _profile_from(value: Any, root: Path) -> Profile:
     """``profile = "aliexpress"``, ``profile = "my.toml"`` or ``[profile]`` with ``name``/``file`` and overrides."""
     if value is None:
         return load_profile(DEFAULT_PROFILE)
     if isinstance(value, str):
         base, overrides = value, {}
-    elif isinstance(value, dict):
+    else:
         overrides = dict(value)
         base = overrides.pop("file", None) or overrides.pop("name", DEFAULT_PROFILE)
-    else:
-        problems.append("profile: must be a profile name, a file path or a [profile] table")
-        return load_profile(DEFAULT_PROFILE)
     candidate = root / base
     profile = load_profile(candidate if candidate.suffix == ".toml" else base)
-    return profile.with_overrides(overrides, source) if overrides else profile
+    return profile.with_overrides(overrides, str(root / CASE_FILE)) if overrides else profile
+
+
+def _problem(text: str) -> Problem:
+    """A profile problem ("profile.max_photos: must be ...", or a sentence about the profile as a whole)."""
+    path, sep, message = text.partition(": ")
+    return Problem(path, message) if sep and re.fullmatch(r"profile(\.\w+)*", path) else Problem("profile", text)
+
+
+def validate_case_data(data: Mapping[str, Any], root: str | Path, *,
+                       profile: Profile | str | Path | None = None) -> Case | list[Problem]:
+    """The Case that ``data`` (a parsed case.toml, or a web form's fields in the same shape) describes for the
+    case folder ``root``, or every problem found in it. ``profile`` replaces the one ``data`` names."""
+    root = Path(root)
+    problems: list[Problem] = []
+    try:
+        file: CaseFile | None = CaseFile.model_validate(dict(data), context={"root": root})
+    except ValidationError as exc:
+        problems += [Problem(where, message) for where, message in problem_pairs(exc, CaseFile)]
+        file = None
+    try:
+        named = data.get("profile") if isinstance(data.get("profile"), (str, dict)) else None
+        chosen = profile if isinstance(profile, Profile) else (
+            load_profile(profile) if profile is not None else _profile_from(named, root))
+    except CaseError as exc:
+        problems += [_problem(p) for p in exc.problems]
+    if problems or file is None:
+        return problems
+    return Case(root=root, title=file.title or f"Order {file.order.number}", order=file.order, dispute=file.dispute,
+                profile=chosen, media=discover_media(root), tracking=file.tracking, video=file.video,
+                photo_hints=file.photos, facts=file.facts)
 
 
 def load_case(path: str | Path, *, profile: Profile | str | Path | None = None) -> Case:
@@ -297,103 +471,7 @@ def load_case(path: str | Path, *, profile: Profile | str | Path | None = None) 
         raise CaseError(source, ["not UTF-8 text: save it as UTF-8"]) from None
     except tomllib.TOMLDecodeError as exc:
         raise CaseError(source, [f"not valid TOML: {exc}"]) from None
-
-    problems: list[str] = []
-    read = _Reader(problems)
-    read.unknown(data, _TOP_KEYS, "")
-
-    o = read.table(data, "order", _ORDER_KEYS)
-    order = Order(
-        number=read.text(o, "number", "order", required=True), store=read.text(o, "store", "order"),
-        item=read.text(o, "item", "order"), price=read.amount(o, "price", "order"),
-        currency=read.text(o, "currency", "order").upper(), ordered=read.day(o, "ordered", "order"),
-        shipped=read.day(o, "shipped", "order"), delivered=read.day(o, "delivered", "order"),
-        protection_ends=read.day(o, "protection_ends", "order"))
-    if order.ordered and order.shipped and order.shipped < order.ordered:
-        problems.append("order.shipped: is before order.ordered")
-    if order.shipped and order.delivered and order.delivered < order.shipped:
-        problems.append("order.delivered: is before order.shipped")
-
-    d = read.table(data, "dispute", _DISPUTE_KEYS)
-    reason = read.choice(d, "reason", "dispute", REASONS, None)
-    default_resolution = REASON_RULES[reason].default_resolution if reason else None
-    dispute = Dispute(
-        reason=reason, resolution=read.choice(d, "resolution", "dispute", RESOLUTIONS, default_resolution),
-        amount=read.amount(d, "amount", "dispute"), opened=read.day(d, "opened", "dispute"),
-        escalated_closed=read.day(d, "escalated_closed", "dispute"),
-        seller_contacted=read.day(d, "seller_contacted", "dispute"),
-        seller_reply=read.text(d, "seller_reply", "dispute"), notes=read.text(d, "notes", "dispute"))
-    if dispute.amount is not None and order.price is not None and dispute.amount > order.price:
-        problems.append(f"dispute.amount: {dispute.amount} is more than order.price {order.price}")
-
-    tracking: list[TrackingRef] = []
-    raw_tracking = data.get("tracking", [])
-    if not isinstance(raw_tracking, list):
-        problems.append("tracking: must be a list of [[tracking]] tables")
-        raw_tracking = []
-    for i, t in enumerate(raw_tracking, 1):
-        where = f"tracking[{i}]"
-        if isinstance(t, str):
-            t = {"number": t}
-        if not isinstance(t, dict):
-            problems.append(f"{where}: must be a table with number, carrier, url")
-            continue
-        read.unknown(t, _TRACKING_KEYS, where)
-        ref = TrackingRef(read.text(t, "number", where), read.text(t, "carrier", where), read.text(t, "url", where))
-        if not ref.number and not ref.url:
-            problems.append(f"{where}: needs a number or a url")
-        elif ref.url and not re.match(r"^https?://", ref.url):
-            problems.append(f"{where}.url: only http:// and https:// addresses are accepted, got {ref.url!r}")
-        tracking.append(ref)
-
-    v = read.table(data, "video", _VIDEO_KEYS, required=False)
-    stills_raw = v.get("stills", [])
-    stills: list[float] = []
-    for s in stills_raw if isinstance(stills_raw, list) else [stills_raw]:
-        try:
-            stills.append(parse_timestamp(s))
-        except ValueError as exc:
-            problems.append(f"video.stills: {exc}")
-    video_file = read.text(v, "file", "video")
-    video = VideoSpec(file=(root / video_file) if video_file else None, start=read.time(v, "start", "video"),
-                      end=read.time(v, "end", "video"), stills=tuple(stills))
-    if video.file and not video.file.is_file():
-        problems.append(f"video.file: {video_file!r} does not exist in the case folder")
-    if video.start is not None and video.end is not None and video.end <= video.start:
-        problems.append("video.end: must be after video.start")
-
-    hints: list[PhotoHint] = []
-    raw_photos = data.get("photos", [])
-    if not isinstance(raw_photos, list):
-        problems.append("photos: must be a list of [[photos]] tables")
-        raw_photos = []
-    for i, p in enumerate(raw_photos, 1):
-        where = f"photos[{i}]"
-        if not isinstance(p, dict):
-            problems.append(f"{where}: must be a table with file, rank, caption")
-            continue
-        read.unknown(p, _PHOTO_KEYS, where)
-        name = read.text(p, "file", where, required=True)
-        rank = p.get("rank")
-        if rank is not None and (not isinstance(rank, int) or isinstance(rank, bool) or rank < 1):
-            problems.append(f"{where}.rank: must be a whole number from 1, got {rank!r}")
-            rank = None
-        if name and not (root / name).is_file():
-            problems.append(f"{where}.file: {name!r} does not exist in the case folder")
-        hints.append(PhotoHint(root / name, rank, read.text(p, "caption", where)))
-
-    try:
-        chosen = profile if isinstance(profile, Profile) else (
-            load_profile(profile) if profile is not None else _profile_from(data.get("profile"), root, source, problems))
-    except CaseError as exc:
-        problems.extend(exc.problems)
-        chosen = load_profile(DEFAULT_PROFILE)
-
-    title = data.get("title", "")
-    if not isinstance(title, str):
-        problems.append("title: must be text in quotes")
-        title = ""
-    if problems:
-        raise CaseError(source, problems)
-    return Case(root=root, title=title or f"Order {order.number}", order=order, dispute=dispute, profile=chosen,
-                media=discover_media(root), tracking=tuple(tracking), video=video, photo_hints=tuple(hints))
+    result = validate_case_data(data, root, profile=profile)
+    if isinstance(result, list):
+        raise CaseError(source, [str(p) for p in result])
+    return result

@@ -6,6 +6,7 @@ import difflib
 from typing import Any, Iterable, TypeVar
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import PydanticCustomError
 
 from ..errors import CaseError
 
@@ -29,25 +30,46 @@ PLAIN = {"greater_than": "must be a positive whole number", "int_type": "must be
          "dict_type": "must be a table", "model_type": "must be a table"}
 
 
-def problems_of(exc: ValidationError, model: type[BaseModel], prefix: str = "") -> list[str]:
-    """One plain sentence per problem in ``exc``."""
-    problems = []
+# Custom error types a model raises (PydanticCustomError) with a message already in plain words:
+# PLAIN_ERROR's message is used as it is (``ctx["field"]`` names the field when a model-level check raised it);
+# PROBLEMS carries several (path, message) pairs found by one cross-field check (``ctx["problems"]``).
+PLAIN_ERROR = "evidence_kit_plain"
+PROBLEMS = "evidence_kit_problems"
+
+
+def plain_error(message: str, field: str | None = None) -> PydanticCustomError:
+    """An error whose ``message`` reaches the buyer unchanged (braces in it are not a template)."""
+    return PydanticCustomError(PLAIN_ERROR, "{message}", {"message": message, **({"field": field} if field else {})})
+
+
+def problem_pairs(exc: ValidationError, model: type[BaseModel], prefix: str = "") -> list[tuple[str, str]]:
+    """(where, plain sentence) for each problem in ``exc``; where is a dotted path like ``order.shipped``."""
+    problems: list[tuple[str, str]] = []
     for error in exc.errors(include_url=False):
         loc = tuple(error["loc"])
         where = _where(prefix, loc)
-        kind = error["type"]
+        kind, ctx = error["type"], error.get("ctx") or {}
         if kind == "extra_forbidden":
             known = _known_keys(model, loc[:-1])
             hint = difflib.get_close_matches(str(loc[-1]), known, n=1)
-            problems.append(f"{where}: unknown key" + (f" (did you mean '{hint[0]}'?)" if hint else
-                                                       f" (known: {', '.join(sorted(known))})"))
+            problems.append((where, "unknown key" + (f" (did you mean '{hint[0]}'?)" if hint else
+                                                     f" (known: {', '.join(sorted(known))})")))
         elif kind == "missing":
-            problems.append(f"{where}: missing")
+            problems.append((where, "missing"))
+        elif kind == PLAIN_ERROR:
+            problems.append((_where(prefix, (*loc, ctx["field"])) if "field" in ctx else where, ctx["message"]))
+        elif kind == PROBLEMS:
+            problems += [(_where(prefix, tuple(path.split("."))), message) for path, message in ctx["problems"]]
         elif kind in PLAIN:
-            problems.append(f"{where}: {PLAIN[kind]}, got {error.get('input')!r}")
+            problems.append((where, f"{PLAIN[kind]}, got {error.get('input')!r}"))
         else:
-            problems.append(f"{where}: {error['msg'][0].lower() + error['msg'][1:]}, got {error.get('input')!r}")
+            problems.append((where, f"{error['msg'][0].lower() + error['msg'][1:]}, got {error.get('input')!r}"))
     return problems
+
+
+def problems_of(exc: ValidationError, model: type[BaseModel], prefix: str = "") -> list[str]:
+    """One plain sentence per problem in ``exc``."""
+    return [f"{where}: {message}" if where else message for where, message in problem_pairs(exc, model, prefix)]
 
 
 def _known_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
