@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from evidence_kit.model.case import load_case
 from evidence_kit.dispute.checklist import check_evidence
 from evidence_kit.cli import main
-from evidence_kit.dispute.complaint import KINDS, compose, refund_phrase
+from evidence_kit.dispute.complaint import KINDS, compose, kinds_for, refund_phrase
 from evidence_kit.errors import CaseError, LimitError
 from evidence_kit.model.manifest import FileRecord, count_chars, verify_package
 from evidence_kit import api
@@ -105,7 +105,9 @@ def test_short_texts_keep_everything_and_name_exhibits(base_case):
     assert not text.dropped and not warnings
     assert "A) photo-1-IMG_0104.jpg, crack across the body, seen on arrival" in text.text
     assert "C) photo-3-IMG_0106.jpg; D) video.mp4, unboxing video." in text.text
-    assert "I contacted the seller on 1 November 2026, but we could not resolve the problem." in text.text
+    # The first date in a text is written in full, the later ones of the same year without it.
+    assert "arrived damaged on 30 October 2026." in text.text
+    assert "I contacted the seller on 1 November, but we could not resolve the problem." in text.text
 
 
 def test_fitting_drops_notes_before_shortening_evidence(base_case):
@@ -268,31 +270,78 @@ def kettle_case(tmp_path_factory):
     return load_case(root)
 
 
-# Three representative cases whose texts are kept in tests/golden and were read for natural English.
+# Representative cases whose texts are kept in tests/golden, each read as a mediator would read it.
+NOT_ARRIVED = {"delivered": None, "store": "Best Audio Store", "item": "Wireless earbuds, black",
+               "price": Decimal("12.50"), "currency": "EUR"}
 GOLDEN_CASES = {
     "kettle-damaged": (dict(), EXHIBITS),
-    "not-received": (dict(order={"item": "Wireless earbuds, black", "price": Decimal("12.50"), "currency": "EUR",
-                                 "delivered": None, "store": "Best Audio Store"},
-                          reason="not_received", seller_reply="", amount=None,
-                          notes="Посылка так и не пришла. The tracking has not changed since 20 October."),
-                      [("A", record("upload/photo-1-tracking-LP00412345678901.jpg", kind="tracking")),
-                       ("B", record("upload/photo-2-chat.jpg", caption="Chat asking the seller to extend protection"))]),
-    "wrong-size-appeal": (dict(order={"item": "Winter jacket, size L", "price": Decimal("29.99"),
+    # Russian notes, no notes_en: the facts carry the case in English.
+    "not-received-ru": (dict(order=NOT_ARRIVED, reason="not_received", seller_reply="", amount=None,
+                             seller_contacted=date(2026, 10, 25),
+                             notes="Посылка так и не пришла. Трек не обновляется с 10 октября, продавец трижды "
+                                   "просил подождать.",
+                             facts={"tracking_last_update": date(2026, 10, 10),
+                                    "tracking_last_status": "Departed from the sorting centre, Shenzhen",
+                                    "times_asked_to_wait": 3, "seller_asked_to_wait_until": date(2026, 11, 20)}),
+                        [("A", record("upload/photo-1-tracking-LP00412345678901.jpg", kind="tracking")),
+                         ("B", record("upload/photo-2-chat.jpg", caption="Chat asking the seller to extend protection"))]),
+    "wrong-size-appeal": (dict(order={"item": "Winter jacket", "price": Decimal("29.99"),
                                       "store": "深圳服装 Fashion Store"},
                                reason="wrong_size", resolution="return_and_refund", amount=Decimal("15.00"),
                                seller_reply="They said the size chart was correct.", opened=date(2026, 11, 3),
                                escalated_closed=date(2026, 11, 22),
-                               notes="The jacket is size S. The label says S. This seller is a total scam!!!"),
+                               notes="The label says S. This seller is a total scam!!!",
+                               facts={"ordered_size": "L", "received_size": "S"}),
                           [("A", record("upload/photo-1-label.jpg", caption="The size label shows S")),
                            ("B", record("upload/photo-2-measure.jpg", caption="Chest width 48 cm against a tape"))]),
+    # Spanish notes with the buyer's English version in notes_en; the seller offered too little.
+    "defective-notes-en": (dict(order={"item": "Electric kettle 1.7 L", "store": "Casa Hogar Store"},
+                                reason="defective", seller_reply="",
+                                notes="La luz se enciende, pero el agua sigue fría después de diez minutos. Llegó el "
+                                      "30 de octubre.",
+                                notes_en="The power light comes on, but the water is still cold after ten minutes. It "
+                                         "arrived on 30 October.",
+                                facts={"defect": "the water does not heat", "seller_offered": Decimal("3.00")}),
+                           [("A", record("upload/photo-1-light.jpg", caption="Power light on after ten minutes")),
+                            ("B", record("upload/video.mp4", role="video"))]),
+    "incomplete-return": (dict(order={"item": "Cordless drill set"}, reason="incomplete",
+                               resolution="return_and_refund", amount=Decimal("8.00"),
+                               seller_reply="The seller offered a coupon for the next order.",
+                               notes="I opened the box on the day it came. The charger is also missing from the manual's "
+                                     "list of contents.",
+                               facts={"missing": "the battery charger and the second battery"}),
+                          [("A", record("upload/photo-1-contents.jpg", caption="Everything that was in the box"))]),
+    "delivered-elsewhere": (dict(order=NOT_ARRIVED, reason="delivered_elsewhere", seller_reply="", amount=None,
+                                 notes="I live in Bordeaux. Nobody here received the parcel.",
+                                 facts={"delivered_to": "Lyon", "distance_km": 550}),
+                            [("A", record("upload/photo-1-tracking-LP00412345678901.jpg", kind="tracking")),
+                             ("B", record("upload/photo-2-map.jpg", caption="Map: 550 km from Bordeaux to Lyon"))]),
+    # A fake tracking number and a request to confirm receipt before delivery: the report is written too.
+    "invalid-tracking-report": (dict(order=NOT_ARRIVED, reason="invalid_tracking", amount=None,
+                                     seller_reply="Asked me to confirm receipt, and said the parcel is on its way.",
+                                     notes="", facts={"seller_asked_to_confirm_receipt": True}),
+                                [("A", record("upload/photo-1-17track.jpg", kind="tracking")),
+                                 ("B", record("upload/photo-2-chat.jpg", caption="Chat where the seller asks me to "
+                                                                               "confirm receipt"))]),
+    "customs-promised": (dict(order=NOT_ARRIVED, reason="customs", amount=None, seller_reply="",
+                              notes="Customs in Frankfurt sent me a letter asking for the fee.",
+                              facts={"customs_fee": Decimal("18.40"), "customs_promised_in": "listing",
+                                     "tracking_last_update": date(2026, 11, 12),
+                                     "tracking_last_status": "Held by customs"}),
+                         [("A", record("upload/photo-1-listing.jpg", caption="Item description: customs fees "
+                                                                            "paid by the seller"))]),
 }
+
+
+def golden_case(base_case, kettle_case, name):
+    facts, lettered = GOLDEN_CASES[name]
+    return (kettle_case if name == "kettle-damaged" else with_facts(base_case, **facts)), lettered
 
 
 @pytest.mark.parametrize("name", sorted(GOLDEN_CASES))
 def test_golden_texts(base_case, kettle_case, name):
-    facts, lettered = GOLDEN_CASES[name]
-    case = kettle_case if name == "kettle-damaged" else with_facts(base_case, **facts)
-    for kind in KINDS:
+    case, lettered = golden_case(base_case, kettle_case, name)
+    for kind in kinds_for(case):
         text, _ = compose(case, kind, today=TODAY, lettered=lettered)
         path = GOLDEN / f"{name}-{kind}.txt"
         if os.environ.get("EVIDENCE_KIT_UPDATE_GOLDEN"):

@@ -1,8 +1,13 @@
-"""The three English texts (message to the seller, dispute description, appeal), composed from the case.
+"""The English texts (message to the seller, dispute description, appeal, and a report against the seller when
+the facts support one), composed from the case.
 
-Sentences and their shorter variants are data (``templates/complaint/*.toml``). A text over the profile's
-``max_text_chars`` loses its lowest-priority sentences first (or takes their shorter variants); nothing is
-cut inside a sentence, and the order number, the problem and the requested resolution always stay.
+Sentences and their shorter variants are data (``templates/complaint/*.toml``). The texts lean on the
+structured facts (``[order]``, ``[dispute]``, ``[facts]``), which become English whatever language the notes are
+in; the buyer's notes (or ``notes_en``) add colour only when they are English, and a notes sentence that only
+repeats a composed one (the same event on the same date) is dropped and recorded. A date is written in full
+the first time and short after that. A text over the profile's ``max_text_chars`` loses its lowest-priority
+sentences first (or takes their shorter variants); nothing is cut inside a sentence, and the order number,
+the problem and the requested resolution always stay.
 """
 from __future__ import annotations
 
@@ -10,23 +15,33 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..model.case import PACKAGE_DIR, Case
+from ..dispute.deadlines import compute_deadlines
+from ..dispute.notes import clean, is_english, latin_share, read_notes, sentences, tone_problems
 from ..errors import LimitError
 from ..fsutil import atomic_write_text
+from ..model.case import PACKAGE_DIR, Case
 from ..model.manifest import FileRecord, count_chars, exhibits, read_manifest
-from ..dispute.notes import clean, is_english, read_notes, sentences, tone_problems
 from ..model.reasons import REASON_RULES
 
-KINDS = ("seller", "dispute", "appeal")
+KINDS = ("seller", "dispute", "appeal")  # always written
+REPORT = "report"  # written only when the facts show a Trade Rules violation (``report_grounds``)
+ALL_KINDS = (*KINDS, REPORT)
 # Where build writes each text, relative to the package. Only the dispute description goes into the form.
-TEXT_FILES = {"dispute": "upload/dispute.txt", "seller": "texts/seller-message.txt", "appeal": "texts/appeal.txt"}
+TEXT_FILES = {"dispute": "upload/dispute.txt", "seller": "texts/seller-message.txt", "appeal": "texts/appeal.txt",
+              REPORT: "texts/report-against-seller.txt"}
 ESSENTIAL = 1
 _FIELD = re.compile(r"\{(\w+)\}")
+_DATE_TOKEN = re.compile("\x00(\\d{4}-\\d{2}-\\d{2})\x00")  # a date, written in full or short when rendered
+# Date fields -> the event they date: two sentences must not state the same event on the same day.
+DATE_EVENTS = {"shipped": "shipped", "delivered": "delivered", "contacted": "contacted",
+               "tracking_last_update": "tracking", "seller_asked_to_wait_until": "wait",
+               "seller_extended_protection_to": "protection", "closed": "closed", "dispute_by": "plan"}
 
 
 @dataclass(frozen=True)
@@ -37,6 +52,7 @@ class Slot:
     priority: int
     variants: tuple[str, ...]
     paragraph: bool = False
+    events: frozenset[tuple[str, date]] = frozenset()  # what its fullest variant dates (event, day)
 
 
 @dataclass
@@ -47,6 +63,7 @@ class ComposedText:
     kept: list[str] = field(default_factory=list)  # sentence ids in the text
     shortened: list[str] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
+    repeated: list[str] = field(default_factory=list)  # notes sentences left out: they only repeat a fact
 
     @property
     def chars(self) -> int:
@@ -54,7 +71,7 @@ class ComposedText:
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "text": self.text, "chars": self.chars, "limit": self.limit, "kept": self.kept,
-                "shortened": self.shortened, "dropped": self.dropped}
+                "shortened": self.shortened, "dropped": self.dropped, "repeated_notes_left_out": self.repeated}
 
 
 @dataclass
@@ -67,9 +84,11 @@ class WrittenText:
     limit: int
     dropped: list[str] = field(default_factory=list)
     shortened: list[str] = field(default_factory=list)
+    repeated: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "chars": self.chars, "dropped": self.dropped, "shortened": self.shortened}
+        return {"path": self.path, "chars": self.chars, "dropped": self.dropped, "shortened": self.shortened,
+                "repeated_notes_left_out": self.repeated}
 
 
 def write_text(composed: ComposedText, package: Path) -> WrittenText:
@@ -81,7 +100,7 @@ def write_text(composed: ComposedText, package: Path) -> WrittenText:
         path.unlink(missing_ok=True)
         raise LimitError(f"{chars} characters written, over the limit of {composed.limit}")
     return WrittenText(composed.kind, TEXT_FILES[composed.kind], chars, composed.limit, composed.dropped,
-                       composed.shortened)
+                       composed.shortened, composed.repeated)
 
 
 @lru_cache(maxsize=None)
@@ -92,6 +111,11 @@ def _template(name: str) -> dict[str, Any]:
 
 def text_date(day: date) -> str:
     return f"{day.day} {day:%B %Y}"
+
+
+def _date_field(day: date | None) -> str | None:
+    """A date as a token: ``_render`` writes the first one in full and the rest without a repeated year."""
+    return f"\x00{day.isoformat()}\x00" if day else None
 
 
 def _money(case: Case, value: Any) -> str:
@@ -106,6 +130,14 @@ def refund_phrase(case: Case) -> str:
             return f"a partial refund of {_money(case, amount)}"
         return f"{'a full' if price is not None else 'a'} refund of {_money(case, amount)}"
     return f"a full refund of {_money(case, price)}" if price is not None else "a full refund"
+
+
+_NUMBER_WORDS = ("no", "once", "twice", "three times", "four times", "five times", "six times", "seven times",
+                 "eight times", "nine times", "ten times")
+
+
+def _times(n: int) -> str:
+    return _NUMBER_WORDS[n] if n < len(_NUMBER_WORDS) else f"{n} times"
 
 
 def _count(n: int, one: str, many: str) -> str:
@@ -176,6 +208,69 @@ def _evidence_variants(case: Case, lettered: list[tuple[str, FileRecord]] | None
             f"Evidence attached: files {span} ({counts}).")
 
 
+# --- the seller's reply, reported -------------------------------------------------------------------------
+
+# A reply the buyer summarised as "Asked me to ..." / "They said ..." reads on after "they" as reported speech.
+_REPORTED = re.compile(r"^(?:(?:they|the seller|seller|he|she)\s+)?((?:has\s+|have\s+)?(?:said|asked|told|offered|"
+                       r"refused|promised|suggested|replied|answered|wrote|insisted|claimed|agreed|denied|wanted|"
+                       r"advised|proposed|sent|ignored|blamed|demanded|stopped|stated)\b.*)$", re.IGNORECASE | re.DOTALL)
+# "Confirm receipt" in the buyer's English or Russian summary of the seller's reply.
+_CONFIRM_RECEIPT = re.compile(r"confirm\w*\s+(?:the\s+|my\s+)?(?:receipt|delivery|(?:that\s+)?(?:i|you)\s+(?:have\s+)?"
+                              r"received)|подтверд\w*\s+(?:\w+\s+)?(?:получени|доставк)", re.IGNORECASE)
+
+
+def reply_asks_to_confirm_receipt(reply: str) -> bool:
+    return bool(_CONFIRM_RECEIPT.search(reply))
+
+
+def _reported_reply(reply: str) -> str:
+    """The clause after "they": "asked me to confirm receipt first and then open a dispute", or the reply quoted."""
+    text = " ".join(sentences(reply)).strip()
+    match = _REPORTED.match(text)
+    if match and len(sentences(reply)) == 1:
+        clause = match.group(1).rstrip(".")
+        clause = re.sub(r",\s*then\s+", " and then ", clause)
+        return clause[0].lower() + clause[1:]
+    return f"replied: \"{text.rstrip('.')}\""
+
+
+def _seller_did(case: Case, reply: str | None) -> str | None:
+    """What the seller did, in the past tense after "they": from the facts, else from the reply."""
+    facts = case.facts
+    clauses = []
+    if facts.seller_asked_to_confirm_receipt:
+        clauses.append("asked me to confirm receipt first")
+    if isinstance(facts.seller_offered, Decimal):
+        clauses.append(f"offered only {_money(case, facts.seller_offered)} as a partial refund")
+    elif facts.seller_offered == "replacement":
+        clauses.append("offered to send a replacement")
+    if facts.seller_extended_protection_to:
+        clauses.append(f"extended the buyer protection to {_date_field(facts.seller_extended_protection_to)}")
+    if facts.seller_asked_to_cancel_dispute:
+        clauses.append("asked me to cancel the dispute")
+    if clauses:
+        return _join(clauses)
+    return _reported_reply(reply) if reply else None
+
+
+def _seller_wait(case: Case) -> str | None:
+    """"asked me to wait three times, most recently until 30 November" (present perfect, after "they have")."""
+    times, until = case.facts.times_asked_to_wait, _date_field(case.facts.seller_asked_to_wait_until)
+    if times and times > 1:
+        return f"asked me to wait {_times(times)}" + (f", most recently until {until}" if until else "")
+    return f"asked me to wait until {until}" if until else ("asked me to wait" if times else None)
+
+
+# --- facts the templates can use ------------------------------------------------------------------------
+
+def _english_fact(text: str) -> bool:
+    """A fact written in English (a size like "S" or a city like "Lyon" counts; "Москва" does not)."""
+    share = latin_share(text)
+    if share is not None and share < 0.5:
+        return False
+    return len(text.split()) < 3 or is_english(text)
+
+
 @dataclass
 class _Facts:
     """What the templates can use: text fields, the ``when`` conditions and the notes judged for use."""
@@ -185,47 +280,119 @@ class _Facts:
     notes: list[str]
     evidence: tuple[str, ...]
     warnings: list[str]
+    report_grounds: list[str]
+    report_evidence: tuple[str, ...]  # the evidence sentence of the report: only the exhibits it rests on
+
+
+def report_grounds(case: Case) -> list[str]:
+    """The Trade Rules violations the facts show (004), each as a template id in report.toml; empty: no report."""
+    facts, reason = case.facts, case.dispute.reason
+    arrived = REASON_RULES[reason].parcel_arrived and case.order.delivered is not None
+    grounds = []
+    asked_confirm = facts.seller_asked_to_confirm_receipt or reply_asks_to_confirm_receipt(case.dispute.seller_reply)
+    if asked_confirm and not arrived:
+        grounds.append("confirm_before_delivery")
+    if reason == "invalid_tracking":
+        grounds.append("fake_tracking")
+    if facts.seller_asked_to_cancel_dispute:
+        grounds.append("cancel_pressure")
+    return grounds
 
 
 def _facts(case: Case, today: date | None, lettered: list[tuple[str, FileRecord]] | None) -> _Facts:
-    order, dispute = case.order, case.dispute
+    order, dispute, facts = case.order, case.dispute, case.facts
     warnings: list[str] = []
     reply = None
     if dispute.seller_reply:
         cleaned = " ".join(sentences(dispute.seller_reply))
         if not is_english(cleaned):
-            warnings.append("seller_reply is not in English: it is left out of the English texts.")
+            warnings.append("seller_reply is not in English: it is left out of the English texts (the situation "
+                            "facts in [facts], such as seller_asked_to_wait_until, say it in English).")
         elif tone_problems(cleaned):
             warnings.append(f"seller_reply: {'; '.join(tone_problems(cleaned))}; it is left out of the texts.")
         else:
             reply = cleaned
-    judged = read_notes(dispute.notes) if dispute.notes else []
+    if facts.seller_asked_to_confirm_receipt or reply_asks_to_confirm_receipt(dispute.seller_reply):
+        warnings.append("The seller asked you to confirm receipt. Do not confirm receipt of this order while the "
+                        "problem is not solved, even if the parcel has arrived: confirming tells the platform that "
+                        "everything is fine and can end your buyer protection.")
+    notes_text, notes_field = (dispute.notes_en, "notes_en") if dispute.notes_en else (dispute.notes, "notes")
+    judged = read_notes(notes_text) if notes_text else []
     foreign = sorted({n.language for n in judged if n.language not in (None, "english")})
     if foreign:
         count = sum(n.language in foreign for n in judged)
-        warnings.append(f"notes: {count} of {len(judged)} sentences are not in English (detected: "
-                        f"{', '.join(foreign)}); they are kept out of the English texts and still appear in the "
-                        "summary PDF. Translate them (an automatic translator is fine) to include them.")
+        if notes_field == "notes_en":
+            warnings.append(f"notes_en: {count} of {len(judged)} sentences are not in English (detected: "
+                            f"{', '.join(foreign)}); they are kept out of the English texts.")
+        else:
+            warnings.append(f"notes: {count} of {len(judged)} sentences are not in English (detected: "
+                            f"{', '.join(foreign)}); they are kept out of the English texts. Add notes_en in "
+                            "[dispute] with your English version (an automatic translator is fine): the texts then "
+                            "use it, and the summary PDF shows your notes and the English side by side.")
     for note in judged:
         if note.problems and note.language in (None, "english"):
-            warnings.append(f"notes: \"{note.text}\" is kept out of the texts: {'; '.join(note.problems)}.")
+            warnings.append(f"{notes_field}: \"{note.text}\" is kept out of the texts: {'; '.join(note.problems)}.")
+    text_facts: dict[str, str | None] = {}
+    for name in ("tracking_last_status", "defect", "missing", "ordered_size", "received_size", "listing_said",
+                 "received", "delivered_to"):
+        value = _one_line(getattr(facts, name)).rstrip(".")
+        if value and not _english_fact(value):
+            warnings.append(f"facts.{name} is not in English: it is left out of the English texts "
+                            f"(write it in English, an automatic translator is fine).")
+            value = ""
+        text_facts[name] = value or None
+    status = text_facts["tracking_last_status"]
     shipped = order.shipped
     days_since = (today - shipped).days if today and shipped and today >= shipped else None
     store, item = _one_line(order.store), _one_line(order.item)
+    offer = _evidence_counts(case, lettered)
+    arrived = REASON_RULES[dispute.reason].parcel_arrived
+    dispute_by = None
+    if today and not arrived and not facts.seller_extended_protection_to:
+        best = compute_deadlines(case, today).get("best_open_if_not_received")
+        planned = best and (best.start or best.day)
+        dispute_by = planned if planned and planned >= today else None
     fields: dict[str, str | None] = {
         "order": _one_line(order.number), "store": store or None, "item": f"\"{item}\"" if item else None,
-        "shipped": text_date(shipped) if shipped else None,
-        "delivered": text_date(order.delivered) if order.delivered else None,
+        "shipped": _date_field(shipped), "delivered": _date_field(order.delivered),
         "days_since_shipped": str(days_since) if days_since is not None else None,
-        "tracking": next((t.number for t in case.tracking if t.number), None),
-        "contacted": text_date(dispute.seller_contacted) if dispute.seller_contacted else None,
-        "reply": reply, "closed": text_date(dispute.escalated_closed) if dispute.escalated_closed else None,
-        "refund": refund_phrase(case), "offer": _evidence_counts(case, lettered)}
-    conditions = {"resolution": dispute.resolution,
-                  "parcel_arrived": REASON_RULES[dispute.reason].parcel_arrived,
-                  "seller_contacted": bool(dispute.seller_contacted or case.media.chat)}
+        "tracking": next((_one_line(t.number) for t in case.tracking if t.number), None) or None,
+        "contacted": _date_field(dispute.seller_contacted), "closed": _date_field(dispute.escalated_closed),
+        "refund": refund_phrase(case), "offer": offer,
+        "offer_show": "shows" if offer and re.match(r"(a|an|the) ", offer) and " and " not in offer else "show",
+        "seller_did": _seller_did(case, reply), "seller_wait": _seller_wait(case),
+        "tracking_last_update": _date_field(facts.tracking_last_update),
+        "tracking_last_status": f"\"{status}\"" if status else None,
+        **{k: v for k, v in text_facts.items() if k != "tracking_last_status"},
+        "not_working": "yes" if facts.works is False else None,
+        "distance_km": f"{facts.distance_km:,}" if facts.distance_km else None,
+        "customs_fee": _money(case, facts.customs_fee) if facts.customs_fee is not None else None,
+        "customs_promised": _template("facts")["customs_promised"].get(facts.customs_promised_in or ""),
+        "customs_promised_you": _template("facts")["customs_promised_seller"].get(facts.customs_promised_in or ""),
+        "dispute_by": _date_field(dispute_by)}
+    contacted = bool(dispute.seller_contacted or case.media.chat or fields["seller_did"] or fields["seller_wait"])
+    grounds = report_grounds(case)
+    conditions = {"resolution": dispute.resolution, "parcel_arrived": arrived, "seller_contacted": contacted,
+                  "reason": dispute.reason, "chat_grounds": any(g != "fake_tracking" for g in grounds)}
     return _Facts(fields, conditions, [n.text for n in judged if n.usable], _evidence_variants(case, lettered),
-                  warnings)
+                  warnings, grounds, _evidence_variants(case, _report_exhibits(lettered, grounds)))
+
+
+_CHAT_CAPTION = re.compile(r"chat|conversation|message|correspondence", re.IGNORECASE)
+
+
+def _report_exhibits(lettered: list[tuple[str, FileRecord]] | None,
+                     grounds: list[str]) -> list[tuple[str, FileRecord]] | None:
+    """The exhibits a report rests on, with their letters: tracking for a fake number, the chat for the rest."""
+    if lettered is None:
+        return None
+
+    def shows(record: FileRecord) -> bool:
+        tracking = record.role == "tracking" or record.info.get("kind") == "tracking"
+        chat = record.role == "chat" or bool(_CHAT_CAPTION.search(str(record.info.get("caption") or "")))
+        return (tracking and "fake_tracking" in grounds) or (chat and any(g != "fake_tracking" for g in grounds))
+
+    return [(letter, r) for letter, r in lettered if shows(r)]
 
 
 def _one_line(text: str) -> str:
@@ -240,25 +407,110 @@ def _fill(variant: str, fields: dict[str, str | None]) -> str | None:
     return _FIELD.sub(lambda m: str(fields[m.group(1)]), variant)
 
 
-def _slots(kind: str, case: Case, facts: _Facts) -> list[Slot]:
+def _events(variant: str, fields: dict[str, str | None]) -> frozenset[tuple[str, date]]:
+    """(event, day) for each date ``variant`` states, for telling which notes sentences only repeat it."""
+    names = set(_FIELD.findall(variant))
+    found = {(DATE_EVENTS[name], date.fromisoformat(str(fields[name]).strip("\x00")))
+             for name in names if name in DATE_EVENTS and fields.get(name)}
+    # The only date inside the seller's reported actions is the extension; inside the waiting, its last day.
+    for name, event in (("seller_did", "protection"), ("seller_wait", "wait")):
+        if name in names:
+            found |= {(event, date.fromisoformat(day)) for day in _DATE_TOKEN.findall(str(fields.get(name) or ""))}
+    return frozenset(found)
+
+
+# --- notes that only repeat a composed sentence --------------------------------------------------------
+
+_MONTHS = {m: i for i, m in enumerate(("january", "february", "march", "april", "may", "june", "july", "august",
+                                       "september", "october", "november", "december"), 1)}
+_MONTH = r"(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+_NOTE_DATES = (
+    (re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}", re.I), lambda m: (m.group(2), m.group(1))),
+    (re.compile(rf"\b{_MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?\b", re.I), lambda m: (m.group(1), m.group(2))),
+    (re.compile(r"\b\d{4}-(\d{2})-(\d{2})\b"), lambda m: (int(m.group(1)), m.group(2))),
+    (re.compile(r"\b(\d{1,2})[./](\d{1,2})(?:[./]\d{2,4})?\b"), lambda m: (int(m.group(2)), m.group(1))),
+)
+# Words that name each event in a buyer's English sentence.
+_EVENT_WORDS = {"delivered": r"arriv|deliver|receiv|came|got|reached", "shipped": r"ship|sent|dispatch|posted",
+                "contacted": r"contact|wrote|messag|chat|asked|told", "tracking": r"track|moved|updat|status",
+                "wait": r"wait", "protection": r"protect|extend", "closed": r"clos"}
+# Words that carry no fact of their own in such a sentence ("The parcel arrived on 18 November.").
+_FILLER = frozenset("the a an my our this that it its his her their they i me we you on in at of to for by from and "
+                    "was were is are has have had been be did do finally only just already then day days parcel "
+                    "package order item items goods seller it's i've".split())
+
+
+def _note_dates(sentence: str) -> list[tuple[int, int]]:
+    found = []
+    for pattern, parts in _NOTE_DATES:
+        for match in pattern.finditer(sentence):
+            month, day = parts(match)
+            month = _MONTHS.get(next((m for m in _MONTHS if m.startswith(str(month).lower()[:3])), ""), month) \
+                if isinstance(month, str) else month
+            if isinstance(month, int) and 1 <= month <= 12 and 1 <= int(day) <= 31:
+                found.append((month, int(day)))
+    return found
+
+
+def only_repeats(sentence: str, stated: set[tuple[str, date]]) -> bool:
+    """True when ``sentence`` (the buyer's, in English) says nothing but an event already stated on its date."""
+    days = _note_dates(sentence)
+    if not days:
+        return False
+    for event, day in stated:
+        if (day.month, day.day) in days and re.search(_EVENT_WORDS.get(event, r"$^"), sentence, re.I):
+            stripped = re.sub(r"\d+(st|nd|rd|th)?|" + _MONTH, " ", sentence, flags=re.I)
+            words = [w for w in re.findall(r"[a-z']+", stripped.lower())
+                     if w not in _FILLER and not re.match(_EVENT_WORDS[event], w)]
+            return not words
+    return False
+
+
+def _slots(kind: str, case: Case, facts: _Facts) -> tuple[list[Slot], list[str]]:
+    """The text's sentences in reading order, and the notes sentences left out as repeats."""
     slots: list[Slot] = []
+    pending_notes: list[tuple[int, int]] = []  # (index in slots, notes number): judged once every fact is known
     for spec in _template(kind)["sentence"]:
-        if any(facts.conditions.get(k) != v for k, v in spec.get("when", {}).items()):
+        if any(facts.conditions.get(k) != v and not (isinstance(v, list) and facts.conditions.get(k) in v)
+               for k, v in spec.get("when", {}).items()):
             continue
         priority, paragraph = int(spec["priority"]), bool(spec.get("paragraph", False))
         source = spec.get("source")
         if source == "notes":
-            slots += [Slot(f"notes.{i}", priority, (text,)) for i, text in enumerate(facts.notes, 1)]
+            for i, text in enumerate(facts.notes, 1):
+                pending_notes.append((len(slots), i))
+                slots.append(Slot(f"notes.{i}", priority, (text,)))
             continue
-        raw = (_template("reasons")[case.dispute.reason]["problem"] if source == "problem"
-               else facts.evidence if source == "evidence" else spec["variants"])
-        filled = tuple(v for v in (_fill(r, facts.fields) for r in raw) if v)
-        if filled:
-            slots.append(Slot(spec["id"], priority, filled, paragraph))
-        elif priority == ESSENTIAL:
-            raise LimitError(f"template {kind}.toml: no variant of the essential sentence '{spec['id']}' can be "
-                             "filled in from this case")
-    return slots
+        if source == "facts":
+            for fact in _template("facts")["fact"]:
+                if "reasons" in fact and case.dispute.reason not in fact["reasons"]:
+                    continue
+                if any(not facts.fields.get(name) for name in fact.get("needs", ())):
+                    continue  # a sentence with no {field} of its own, said only when the fact is set
+                _add(slots, f"fact.{fact['id']}", int(fact.get("priority", priority)),
+                     fact.get(f"variants_{kind}", fact["variants"]), facts, paragraph=False, kind=kind)
+            continue
+        if source == "grounds":
+            for ground in facts.report_grounds:
+                _add(slots, f"ground.{ground}", priority, _template(REPORT)["grounds"][ground], facts, False, kind)
+            continue
+        problem = _template("reasons")[case.dispute.reason]
+        raw = (problem.get(f"problem_{kind}", problem["problem"]) if source == "problem"
+               else (facts.report_evidence if kind == REPORT else facts.evidence) if source == "evidence"
+               else spec["variants"])
+        _add(slots, spec["id"], priority, raw, facts, paragraph, kind)
+    stated = set().union(*(s.events for s in slots if not s.id.startswith("notes.")))
+    repeated = [slots[i].variants[0] for i, _ in pending_notes if only_repeats(slots[i].variants[0], stated)]
+    return [s for s in slots if not (s.id.startswith("notes.") and s.variants[0] in repeated)], repeated
+
+
+def _add(slots: list[Slot], slot_id: str, priority: int, raw: Any, facts: _Facts, paragraph: bool, kind: str) -> None:
+    filled = [(v, r) for r in raw if (v := _fill(r, facts.fields))]
+    if filled:
+        slots.append(Slot(slot_id, priority, tuple(v for v, _ in filled), paragraph, _events(filled[0][1], facts.fields)))
+    elif priority == ESSENTIAL:
+        raise LimitError(f"template {kind}.toml: no variant of the essential sentence '{slot_id}' can be "
+                         "filled in from this case")
 
 
 def _render(slots: list[Slot], choice: list[int | None]) -> str:
@@ -269,7 +521,21 @@ def _render(slots: list[Slot], choice: list[int | None]) -> str:
         if out:
             out += "\n\n" if slot.paragraph else " "
         out += slot.variants[pick]
-    return out
+    return _dates(out)
+
+
+def _dates(text: str) -> str:
+    """Dates in full the first time ("18 November 2026"), then without the year when it is the same."""
+    first_year: list[int] = []
+
+    def write(match: re.Match[str]) -> str:
+        day = date.fromisoformat(match.group(1))
+        if first_year and first_year[0] == day.year:
+            return f"{day.day} {day:%B}"
+        first_year[:] = first_year or [day.year]
+        return text_date(day)
+
+    return _DATE_TOKEN.sub(write, text)
 
 
 # Order of fitting steps: drop courtesy, notes and context first; then shorten the evidence list and the
@@ -306,11 +572,55 @@ def fit(kind: str, slots: list[Slot], limit: int) -> ComposedText:
 
 def compose(case: Case, kind: str, *, today: date | None = None,
             lettered: list[tuple[str, FileRecord]] | None = None) -> tuple[ComposedText, list[str]]:
-    """One text and the warnings about the buyer's own words. ``lettered``: exhibits of a built package."""
-    if kind not in KINDS:
-        raise ValueError(f"unknown text kind {kind!r} (one of {', '.join(KINDS)})")
+    """One text and the warnings about the buyer's own words. ``lettered``: exhibits of a built package.
+
+    ``report`` is composed only for a case with ``report_grounds``; ValueError otherwise.
+    """
+    if kind not in ALL_KINDS:
+        raise ValueError(f"unknown text kind {kind!r} (one of {', '.join(ALL_KINDS)})")
     facts = _facts(case, today, lettered)
-    return fit(kind, _slots(kind, case, facts), case.profile.max_text_chars), facts.warnings
+    if kind == REPORT and not facts.report_grounds:
+        raise ValueError("no report against the seller: the facts show no Trade Rules violation")
+    slots, repeated = _slots(kind, case, facts)
+    composed = fit(kind, slots, case.profile.max_text_chars)
+    composed.repeated = repeated
+    return composed, facts.warnings
+
+
+def _event_day(text: str) -> date | None:
+    """The day of a tracking event's time as buyers and carriers write it: 2026-10-10 14:32, 10.10.2026, 10/10/2026."""
+    text = text.strip()
+    try:
+        return date.fromisoformat(text[:10])
+    except ValueError:
+        match = re.match(r"(\d{1,2})[./](\d{1,2})[./](\d{4})", text)
+        try:
+            return date(int(match.group(3)), int(match.group(2)), int(match.group(1))) if match else None
+        except ValueError:
+            return None
+
+
+def with_tracking_facts(case: Case, events: list[tuple[str, str]]) -> tuple[Case, list[str]]:
+    """The case with ``tracking_last_update``/``_status`` taken from the latest tracking event (time, status) when
+    case.toml does not give them and the reason uses them; and the names of the facts filled in."""
+    from dataclasses import replace
+
+    from ..model.case import FACT_REASONS
+
+    reasons = FACT_REASONS["tracking_last_update"]
+    dated = [(day, status) for time, status in events if (day := _event_day(time))]
+    if case.facts.tracking_last_update or not dated or (reasons is not None and case.dispute.reason not in reasons):
+        return case, []
+    day, status = max(dated, key=lambda event: event[0])  # max keeps the first of equal days: order as given
+    update: dict[str, Any] = {"tracking_last_update": day}
+    if not case.facts.tracking_last_status and status.strip():
+        update["tracking_last_status"] = status.strip()
+    return replace(case, facts=case.facts.model_copy(update=update)), sorted(update)
+
+
+def kinds_for(case: Case) -> tuple[str, ...]:
+    """The texts this case gets: the three always, and the report when the facts support one."""
+    return (*KINDS, REPORT) if report_grounds(case) else KINDS
 
 
 def notes_warnings(case: Case) -> list[str]:
@@ -324,11 +634,13 @@ def package_exhibits(case: Case) -> list[tuple[str, FileRecord]] | None:
     return exhibits(manifest.outputs) if manifest else None
 
 
-def compose_texts(case: Case, kinds: tuple[str, ...] = KINDS, *, today: date | None = None,
+def compose_texts(case: Case, kinds: tuple[str, ...] | None = None, *, today: date | None = None,
                   lettered: list[tuple[str, FileRecord]] | None = None) -> tuple[list[ComposedText], list[str]]:
-    """Several texts and the warnings about the buyer's own words (the ``complaint`` command)."""
+    """Several texts (by default every one the case gets) and the warnings about the buyer's own words."""
     composed, warnings = [], []
-    for kind in kinds:
+    for kind in kinds or kinds_for(case):
+        if kind == REPORT and not report_grounds(case):
+            continue
         text, warnings = compose(case, kind, today=today, lettered=lettered)
         composed.append(text)
     return composed, warnings

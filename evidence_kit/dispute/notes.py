@@ -36,7 +36,8 @@ def sentences(text: str) -> list[str]:
     return [p if p[-1] in ".!?…\"'”’)" else p + "." for p in parts]
 
 
-def _latin_share(text: str) -> float | None:
+def latin_share(text: str) -> float | None:
+    """The share of letters in Latin script, None when there are no letters."""
     letters = [ch for ch in text if ch.isalpha()]
     if not letters:
         return None
@@ -58,12 +59,12 @@ def language_of(text: str) -> str | None:
     """Lower-case English name of the language of ``text`` ("english", "russian"), None when there are no words."""
     from lingua import Language
 
-    if _latin_share(text) is None:
+    if latin_share(text) is None:
         return None
     detected = _detector().detect_language_of(text)
     if detected is None:
         return None
-    if detected != Language.ENGLISH and _latin_share(text) >= 0.5:
+    if detected != Language.ENGLISH and latin_share(text) >= 0.5:
         # Latin script: only call it foreign when English is clearly unlikely (short English is often mistaken).
         if _detector().compute_language_confidence(text, Language.ENGLISH) >= 0.15:
             return "english"
@@ -108,8 +109,8 @@ def read_notes(text: str) -> list[NoteSentence]:
     overall = language_of(" ".join(parts)) if parts else None
     judged = []
     for part in parts:
-        language = language_of(part) if len(part.split()) >= 3 else (overall if _latin_share(part) else None)
-        if _latin_share(part) is not None and _latin_share(part) < 0.5:
+        language = language_of(part) if len(part.split()) >= 3 else (overall if latin_share(part) else None)
+        if latin_share(part) is not None and latin_share(part) < 0.5:
             language = language_of(part)  # another script: sure even when short
         calm = re.sub(r"(?<![!?])!$", ".", part)  # a single closing "!" reads better as a full stop
         judged.append(NoteSentence(calm, language, tuple(tone_problems(part))))

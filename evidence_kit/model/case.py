@@ -120,6 +120,7 @@ Seconds = Annotated[float, BeforeValidator(_seconds)]
 Count = Annotated[int, Field(gt=0, strict=True)]  # a whole number from 1; true/false or 2.5 are refused
 Reason = Annotated[str, BeforeValidator(_one_of(REASONS))]
 Resolution = Annotated[str, BeforeValidator(_one_of(RESOLUTIONS))]
+# Where the seller promised to pay the customs fees (the texts say it with templates/complaint/facts.toml).
 CUSTOMS_PROMISES = {"chat": "in a message to the buyer", "listing": "in the item description"}
 CustomsPromise = Annotated[str, BeforeValidator(_one_of(CUSTOMS_PROMISES))]
 Offer = Annotated[Decimal | str, BeforeValidator(_offer)]

@@ -1,24 +1,44 @@
-"""Texts stage: the message to the seller, the dispute description (uploaded) and the appeal."""
+"""Texts stage: the message to the seller, the dispute description (uploaded), the appeal, and the report
+against the seller when the facts show a Trade Rules violation.
+
+Runs after the tracking stage; the latest event of the case's tracking events files (tracking.csv / .json)
+fills ``tracking_last_update``/``tracking_last_status`` when case.toml leaves them out.
+"""
 from __future__ import annotations
 
 from datetime import date
 
-from ..dispute.complaint import KINDS, TEXT_FILES, compose, notes_warnings, write_text
-from ..errors import LimitError
+from ..dispute.complaint import TEXT_FILES, compose, kinds_for, notes_warnings, with_tracking_facts, write_text
+from ..errors import InputError, LimitError
 from ..model.manifest import exhibits
 from ..stage import StageContext
 
 NAME = "texts"
 
 
+def _tracking_events(ctx: StageContext) -> list[tuple[str, str]]:
+    """(time, status) of every event in the case's tracking events files; a bad file is the tracking stage's error."""
+    from ..media.tracking import read_events
+
+    events: list[tuple[str, str]] = []
+    for path in ctx.case.media.tracking:
+        if path.suffix.lower() in (".csv", ".json"):
+            try:
+                events += [(e.time, e.status) for e in read_events(path)]
+            except InputError:
+                continue
+    return events
+
+
 def run(ctx: StageContext) -> None:
-    case = ctx.case
+    case, filled = with_tracking_facts(ctx.case, _tracking_events(ctx))
     today = ctx.options.today or date.today()
     lettered = exhibits(ctx.ledger.outputs)
     for message in notes_warnings(case):
         ctx.warn(message, stage=NAME)
-    for i, kind in enumerate(KINDS):
-        ctx.report(NAME, i, len(KINDS), kind)
+    kinds = kinds_for(case)
+    for i, kind in enumerate(kinds):
+        ctx.report(NAME, i, len(kinds), kind)
         try:
             composed, _ = compose(case, kind, today=today, lettered=lettered)
             written = write_text(composed, ctx.staging)
@@ -27,6 +47,7 @@ def run(ctx: StageContext) -> None:
             continue
         ctx.add_output(ctx.staging / written.path, "complaint", upload=kind == "dispute", kind=kind,
                        chars=written.chars, limit=written.limit, dropped=written.dropped,
-                       shortened=written.shortened)
+                       shortened=written.shortened, repeated_notes_left_out=written.repeated,
+                       facts_from_tracking_events=filled)
         ctx.texts[kind] = written
     ctx.report(NAME, 1, 1)
