@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import unicodedata
 from dataclasses import replace
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 from evidence_kit.model.case import load_case
 from evidence_kit.dispute.checklist import check_evidence
 from evidence_kit.cli import main
-from evidence_kit.dispute.complaint import KINDS, compose, kinds_for, refund_phrase
+from evidence_kit.dispute.complaint import KINDS, compose, kinds_for, refund_phrase, with_tracking_facts
 from evidence_kit.errors import CaseError, LimitError
 from evidence_kit.model.manifest import FileRecord, count_chars, verify_package
 from evidence_kit import api
@@ -425,3 +426,158 @@ def test_build_command_prints_the_deadline_advice_and_negotiation_value(make_cas
     out = capsys.readouterr().out
     assert "Deadlines: " in out and "Negotiation before escalation: 15 days" in out
     assert "upload/dispute.txt" in out
+
+
+# --- writing quality, checked on every golden text with a reading of its own (not the composer's) -------
+
+_MONTH_NAMES = "January|February|March|April|May|June|July|August|September|October|November|December"
+_DATE_IN_TEXT = re.compile(rf"\b(\d{{1,2}}) ({_MONTH_NAMES})(?: (\d{{4}}))?")
+# What a sentence dates, by the words around the date.
+_EVENT_OF = {"delivery": r"arriv|deliver", "shipment": r"shipped", "contact": r"contacted", "tracking": r"tracking",
+             "waiting": r"wait", "closing": r"closed", "plan": r"open a dispute"}
+
+
+def golden_texts():
+    for path in sorted(GOLDEN.glob("*.txt")):
+        yield path.name, path.read_text(encoding="utf-8")
+
+
+def split_sentences(text: str) -> list[str]:
+    return [s for s in re.split(r"(?<=[.?!])\s+(?=[A-Z])", text.replace("\n", " ")) if s.strip()]
+
+
+def test_golden_set_covers_six_situations_and_every_text_kind():
+    names = {p.name.rsplit("-", 1)[0] for p in GOLDEN.glob("*.txt")}
+    reasons = {name: (GOLDEN_CASES[name][0].get("reason") or "damaged") for name in names}
+    assert len(names) >= 6 and len(set(reasons.values())) >= 6
+    kinds = {p.stem.rsplit("-", 1)[1] for p in GOLDEN.glob("*.txt")}
+    assert kinds == {"seller", "dispute", "appeal", "report"}
+
+
+def test_no_two_sentences_state_the_same_date_for_the_same_event():
+    for name, text in golden_texts():
+        seen: dict[tuple[str, str], str] = {}
+        for sentence in split_sentences(text):
+            for day, month, _ in _DATE_IN_TEXT.findall(sentence):
+                for event, words in _EVENT_OF.items():
+                    if re.search(words, sentence, re.IGNORECASE):
+                        key = (event, f"{day} {month}")
+                        assert key not in seen, f"{name}: {key} in {seen.get(key)!r} and {sentence!r}"
+                        seen[key] = sentence
+
+
+def test_dates_are_written_in_full_once_then_short():
+    for name, text in golden_texts():
+        found = _DATE_IN_TEXT.findall(text)
+        if found:
+            assert found[0][2], f"{name}: the first date has no year"
+            assert all(year in ("", found[0][2]) for _, _, year in found[1:]) and \
+                not any(year for _, _, year in found[1:] if year == found[0][2]), f"{name}: a year written twice"
+
+
+def test_the_request_is_stated_once_and_the_seller_is_never_promised_a_confirmation():
+    for name, text in golden_texts():
+        asks = len(re.findall(r"\b(I request|please send me [^.?]*refund|grant|I will open a dispute and ask for|"
+                              r"Please review)", text, re.IGNORECASE))
+        assert asks == 1, f"{name}: {asks} requests"
+        if name.endswith("-seller.txt"):
+            assert "confirm" not in text.lower(), name
+
+
+def test_sentence_openings_vary():
+    """The buyer's notes may start like the sentence before them, but never three sentences in a row alike."""
+    for name, text in golden_texts():
+        openings = [s.split()[0] for s in split_sentences(text)]
+        assert all(len({a, b, c}) > 1 for a, b, c in zip(openings, openings[1:], openings[2:])), (name, openings)
+
+
+def test_kettle_reads_without_repeats_and_reports_the_seller_reply():
+    dispute = (GOLDEN / "kettle-damaged-dispute.txt").read_text(encoding="utf-8")
+    assert "The parcel arrived on 18 November." not in dispute and "in short" not in dispute
+    assert "When I contacted the seller on 18 November, they asked me to confirm receipt first and then open a " \
+           "dispute." in dispute
+
+
+def test_a_notes_sentence_that_only_repeats_a_fact_is_dropped_and_recorded(kettle_case):
+    text, _ = compose(kettle_case, "dispute", today=TODAY, lettered=EXHIBITS)
+    assert text.repeated == ["The parcel arrived on 18 November."]
+    assert text.to_dict()["repeated_notes_left_out"] == text.repeated
+    # The same day with something new in the sentence is colour, not a repeat.
+    notes = "The parcel arrived on 18 November and the box was torn open."
+    text, _ = compose(with_facts(kettle_case, notes=notes), "dispute", today=TODAY)
+    assert notes in text.text and not text.repeated
+
+
+def test_russian_notes_with_facts_keep_the_facts_that_win_a_non_delivery_case(base_case):
+    case, lettered = golden_case(base_case, base_case, "not-received-ru")
+    text, warnings = compose(case, "dispute", today=TODAY, lettered=lettered)
+    assert "Tracking has shown no movement since 10 October" in text.text
+    assert "they have asked me to wait three times, most recently until 20 November" in text.text
+    assert "Посылка" not in text.text
+    assert any("Add notes_en in [dispute]" in w and "side by side" in w for w in warnings)
+
+
+def test_notes_en_replaces_notes_in_the_texts(base_case):
+    case = with_facts(base_case, notes="Посылка пришла разбитой.", notes_en="The parcel arrived crushed.")
+    text, warnings = compose(case, "dispute", today=TODAY)
+    assert "The parcel arrived crushed." in text.text and "Посылка" not in text.text
+    assert not any("not in English" in w for w in warnings)
+
+
+def test_a_reply_that_cannot_be_reported_is_quoted(base_case):
+    text, _ = compose(with_facts(base_case, seller_reply="The size chart is correct."), "dispute", today=TODAY)
+    assert 'When I contacted the seller on 1 November, they replied: "The size chart is correct".' in text.text
+
+
+@pytest.mark.parametrize("reply", ["Please confirm receipt and I will refund you.",
+                                   "Продавец просит подтвердить получение заказа."])
+def test_a_request_to_confirm_receipt_is_warned_about_in_english_or_russian(base_case, reply):
+    case = with_facts(base_case, seller_reply=reply)
+    _, warnings = compose(case, "seller", today=TODAY)
+    assert any("Do not confirm receipt of this order" in w for w in warnings)
+    for kind in KINDS:
+        text, _ = compose(case, kind, today=TODAY)
+        assert "I will confirm" not in text.text
+
+
+def test_report_against_the_seller_only_when_the_facts_support_it(base_case):
+    assert kinds_for(base_case) == KINDS
+    with pytest.raises(ValueError, match="no Trade Rules violation"):
+        compose(base_case, "report", today=TODAY)
+    arrived_but_asked = with_facts(base_case, facts={"seller_asked_to_confirm_receipt": True})
+    assert kinds_for(arrived_but_asked) == KINDS  # asking after delivery is bad advice, not a Trade Rules case
+    pressed = with_facts(base_case, order={"delivered": None}, reason="not_received",
+                         facts={"seller_asked_to_confirm_receipt": True})
+    assert kinds_for(pressed) == (*KINDS, "report")
+    text, _ = compose(pressed, "report", today=TODAY, lettered=GOLDEN_CASES["invalid-tracking-report"][1])
+    assert "asked me to confirm receipt of the order although the parcel has not been delivered" in text.text
+    assert "B) photo-2-chat.jpg" in text.text and "A) photo-1-17track.jpg" not in text.text  # only what it rests on
+    assert text.chars <= 1000
+
+
+def test_the_seller_message_asks_for_an_extension_and_says_when_the_dispute_comes(base_case):
+    case = with_facts(base_case, order={"delivered": None}, reason="not_received")
+    text, _ = compose(case, "seller", today=TODAY)
+    assert "extend the buyer protection until it arrives?" in text.text
+    assert "If it has not arrived by 26 November, I will open a dispute and ask for a full refund of USD 20.00." \
+        in text.text  # 5 days before protection ends on 1 December (the start of the best window)
+
+
+def test_tracking_events_fill_the_last_update_unless_case_toml_gives_it(base_case):
+    case = with_facts(base_case, order={"delivered": None}, reason="not_received")
+    events = [("2026-10-05 09:00", "Accepted"), ("10.10.2026 14:30", "Departed from the sorting centre"),
+              ("not a time", "ignored")]
+    filled, names = with_tracking_facts(case, events)
+    assert names == ["tracking_last_status", "tracking_last_update"]
+    assert filled.facts.tracking_last_update == date(2026, 10, 10)
+    text, _ = compose(filled, "dispute", today=TODAY)
+    assert 'since 10 October, when the last status was "Departed from the sorting centre".' in text.text
+    given = with_facts(case, facts={"tracking_last_update": date(2026, 10, 20)})
+    assert with_tracking_facts(given, events) == (given, [])
+    assert with_tracking_facts(base_case, events) == (base_case, [])  # a damaged kettle: not a tracking fact
+
+
+def test_a_fact_not_in_english_is_left_out_with_a_warning(base_case):
+    case = with_facts(base_case, facts={"defect": "трещина на корпусе"})
+    text, warnings = compose(case, "dispute", today=TODAY)
+    assert "трещина" not in text.text and any("facts.defect is not in English" in w for w in warnings)
