@@ -6,14 +6,17 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 import zipfile
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from evidence_kit import api
-from evidence_kit.model.case import load_case
+from evidence_kit.model.case import load_case, validate_case_data
 from evidence_kit.cli import main
 from evidence_kit.errors import CaseError, ExitCode
 from evidence_kit.fsutil import sha256_file
@@ -38,6 +41,13 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     (CASE_TOML.replace('number = "8100000000000001"', ""), "order.number: missing"),
     (CASE_TOML + "\n[profile]\nmax_photo_bytes = -1\n", "profile.max_photo_bytes: must be a positive whole number"),
     ("[order\nnumber = 1", "not valid TOML"),
+    (CASE_TOML + "\n[facts]\ntimes_asked_to_wait = 0\n", "facts.times_asked_to_wait: must be a positive whole number"),
+    (CASE_TOML + "\n[facts]\nworks = \"no\"\n", "facts.works: must be true or false, got 'no'"),
+    (CASE_TOML + "\n[facts]\nrecieved_size = \"S\"\n", "facts.recieved_size: unknown key (did you mean 'received_size'?)"),
+    (CASE_TOML + "\n[facts]\nreceived_size = \"S\"\n",
+     "facts.received_size: is not used for the reason 'damaged' (it is for: wrong_size)"),
+    (CASE_TOML + "\n[facts]\nseller_offered = \"a coupon\"\n",
+     "facts.seller_offered: 'a coupon' is neither an amount nor \"replacement\""),
 ])
 def test_invalid_case_names_file_field_and_problem(make_case, broken, expected):
     root = make_case(broken)
@@ -48,6 +58,34 @@ def test_invalid_case_names_file_field_and_problem(make_case, broken, expected):
     done = run_cli("build", str(root))
     assert done.returncode == ExitCode.INPUT_ERROR
     assert expected in done.stderr and "Traceback" not in done.stderr
+
+
+def test_every_problem_at_once_with_its_place(tmp_path):
+    data = tomllib.loads(CASE_TOML.replace('reason = "damaged"', 'reason = "broken"')
+                         .replace("shipped = 2026-10-03", 'shipped = "soon"'))
+    data["facts"] = {"works": 1}
+    data["tracking"] = [{"carrier": "cainiao"}]
+    problems = validate_case_data(data, tmp_path)
+    assert [(p.path, p.message.split(" (")[0]) for p in problems] == [
+        ("order.shipped", "'soon' is not a date"), ("dispute.reason", "unknown value 'broken'"),
+        ("facts.works", "must be true or false, got 1"),
+        ("tracking[1]", "needs a number or a url")]
+    assert str(problems[0]) == "order.shipped: 'soon' is not a date (write it as 2026-11-25)"
+
+
+def test_validate_case_data_gives_the_case_with_its_facts(tmp_path):
+    data = tomllib.loads(CASE_TOML.replace('reason = "damaged"', 'reason = "not_received"')
+                         .replace("delivered = 2026-10-30\n", "").replace('resolution = "refund_only"\n', ""))
+    data["dispute"]["notes_en"] = " The parcel never came. "
+    data["facts"] = {"tracking_last_update": "2026-10-10", "times_asked_to_wait": 3, "seller_offered": "replacement",
+                     "seller_asked_to_confirm_receipt": True}
+    case = validate_case_data(data, tmp_path)
+    assert not isinstance(case, list), case
+    assert case.dispute.resolution == "refund_only" and case.dispute.notes_en == "The parcel never came."
+    assert case.facts.tracking_last_update == date(2026, 10, 10) and case.facts.times_asked_to_wait == 3
+    assert case.facts.given() == ["tracking_last_update", "times_asked_to_wait", "seller_asked_to_confirm_receipt",
+                                  "seller_offered"]
+    assert case.order.price == Decimal("20.00") and case.root == tmp_path
 
 
 def test_unknown_reason_lists_every_valid_one(make_case):

@@ -375,6 +375,10 @@ def test_build_writes_the_texts_deadlines_and_checklist(built_example):
     data = json.loads((package / "manifest.json").read_text(encoding="utf-8"))
     assert data["deadlines"]["status"] == "open_now" and data["deadlines"]["negotiation_days"] == 15
     assert data["checklist"]["reason"] == "damaged" and data["texts"]["dispute"]["path"] == "upload/dispute.txt"
+    # The notes sentence that only repeats the delivery date is left out, and the manifest says so.
+    assert data["texts"]["dispute"]["repeated_notes_left_out"] == ["The parcel arrived on 18 November."]
+    assert "The parcel arrived on 18 November." not in dispute and "in short" not in dispute
+    assert any("Do not confirm receipt" in w["message"] for w in data["warnings"])
     assert verify_package(package).ok
 
 
