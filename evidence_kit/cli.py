@@ -390,8 +390,9 @@ def deadlines(case: Path, today: Any, negotiation_days: int | None, profile: str
 
 @cli.command()
 @click.argument("case", type=click.Path(path_type=Path))
-@click.option("--kind", type=click.Choice(["seller", "dispute", "appeal"]),
-              help="Print only this text: the message to the seller, the dispute description or the appeal.")
+@click.option("--kind", type=click.Choice(["seller", "dispute", "appeal", "report"]),
+              help="Print only this text: the message to the seller, the dispute description, the appeal or the "
+                   "report against the seller (written only when the facts show a Trade Rules violation).")
 @today_option
 @profile_option
 @json_option
@@ -406,11 +407,11 @@ def complaint(case: Path, kind: str | None, today: Any, profile: str | None, as_
     """
     from datetime import date
 
-    from .dispute.complaint import KINDS, compose_texts, package_exhibits
+    from .dispute.complaint import compose_texts, package_exhibits
 
     loaded = api.load_case(case, profile=profile)
     lettered = package_exhibits(loaded)
-    texts, warnings = compose_texts(loaded, (kind,) if kind else KINDS, lettered=lettered,
+    texts, warnings = compose_texts(loaded, (kind,) if kind else None, lettered=lettered,
                                     today=today.date() if today else date.today())
     if as_json:
         _echo_json({"texts": [t.to_dict() for t in texts], "warnings": warnings, "exhibits": lettered is not None})

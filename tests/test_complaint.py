@@ -5,6 +5,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import unicodedata
 from dataclasses import replace
 from datetime import date
@@ -585,3 +586,19 @@ def test_a_fact_not_in_english_is_left_out_with_a_warning(base_case):
     case = with_facts(base_case, facts={"defect": "трещина на корпусе"})
     text, warnings = compose(case, "dispute", today=TODAY)
     assert "трещина" not in text.text and any("facts.defect is not in English" in w for w in warnings)
+
+
+def test_summary_shows_notes_beside_notes_en_and_the_confirm_receipt_advice(make_case, tmp_path):
+    from evidence_kit.model.manifest import Manifest
+    from evidence_kit.report.summary import SUMMARY_NAME, render_summary
+
+    toml = BASE_TOML.replace('notes = "The box was crushed."', 'notes = "Коробка была смята."\n'
+                             'notes_en = "The box was crushed."\nseller_reply = "Asked me to confirm receipt first."')
+    case = load_case(make_case(toml, name="pdf"))
+    result = render_summary(case, Manifest(profile=case.profile), tmp_path, tmp_path / SUMMARY_NAME, today=TODAY)
+    text = subprocess.run(["pdftotext", "-layout", str(result.path), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    row = next(line for line in text.splitlines() if "Коробка была смята." in line)
+    assert "The box was crushed." in row  # the two versions side by side, on one line
+    assert "As written" in text and "In English" in text
+    assert "Do not confirm receipt while the problem is not solved" in " ".join(text.split())

@@ -223,6 +223,11 @@ def reply_asks_to_confirm_receipt(reply: str) -> bool:
     return bool(_CONFIRM_RECEIPT.search(reply))
 
 
+def asked_to_confirm_receipt(case: Case) -> bool:
+    """The seller asked the buyer to confirm receipt (a fact, or the reply says so in English or Russian)."""
+    return case.facts.seller_asked_to_confirm_receipt or reply_asks_to_confirm_receipt(case.dispute.seller_reply)
+
+
 def _reported_reply(reply: str) -> str:
     """The clause after "they": "asked me to confirm receipt first and then open a dispute", or the reply quoted."""
     text = " ".join(sentences(reply)).strip()
@@ -289,8 +294,7 @@ def report_grounds(case: Case) -> list[str]:
     facts, reason = case.facts, case.dispute.reason
     arrived = REASON_RULES[reason].parcel_arrived and case.order.delivered is not None
     grounds = []
-    asked_confirm = facts.seller_asked_to_confirm_receipt or reply_asks_to_confirm_receipt(case.dispute.seller_reply)
-    if asked_confirm and not arrived:
+    if asked_to_confirm_receipt(case) and not arrived:
         grounds.append("confirm_before_delivery")
     if reason == "invalid_tracking":
         grounds.append("fake_tracking")
@@ -312,7 +316,7 @@ def _facts(case: Case, today: date | None, lettered: list[tuple[str, FileRecord]
             warnings.append(f"seller_reply: {'; '.join(tone_problems(cleaned))}; it is left out of the texts.")
         else:
             reply = cleaned
-    if facts.seller_asked_to_confirm_receipt or reply_asks_to_confirm_receipt(dispute.seller_reply):
+    if asked_to_confirm_receipt(case):
         warnings.append("The seller asked you to confirm receipt. Do not confirm receipt of this order while the "
                         "problem is not solved, even if the parcel has arrived: confirming tells the platform that "
                         "everything is fine and can end your buyer protection.")

@@ -39,6 +39,7 @@ from ..fsutil import atomic_path
 from ..tools import pdftoppm
 from ..model.manifest import FileRecord, Manifest, content_hash, count_chars, exhibits
 from ..report.fonts import FontChain
+from ..dispute.complaint import asked_to_confirm_receipt
 from ..media.photos import load_upright
 from ..model.reasons import REASONS, RESOLUTIONS
 
@@ -79,7 +80,8 @@ WARN_RULE = colors.HexColor("#e0a030")
 OK_INK = colors.HexColor("#2e6b3a")
 ALERT_INK = colors.HexColor("#a5481b")
 
-KIND_TITLES = {"dispute": "Dispute description", "seller": "Message to the seller", "appeal": "Appeal"}
+KIND_TITLES = {"dispute": "Dispute description", "seller": "Message to the seller", "appeal": "Appeal",
+               "report": "Report against the seller"}
 
 
 @dataclass
@@ -484,6 +486,11 @@ class _Builder:
                                    "missing"))
             if key:
                 inner.append(self.facts_table(key, label_width=78 * mm, width=BOX_INNER_WIDTH))
+        if asked_to_confirm_receipt(self.case):  # never confirm receipt of a problem order (000, 004)
+            inner.append(Spacer(1, 3))
+            inner.append(self.para("The seller asked the buyer to confirm receipt. Do not confirm receipt while the "
+                                   "problem is not solved: confirming tells the platform that everything is fine.",
+                                   "strong"))
         return self.boxed(inner, WARN_SHADE, WARN_RULE)
 
     def texts(self) -> None:
@@ -515,16 +522,36 @@ class _Builder:
                                + (" · OVER THE LIMIT" if chars > limit else ""), "small"))
             s.append(Spacer(1, 3))
             s.append(self.boxed([Paragraph(self.fonts.markup(text), self.styles["paste"])], colors.white))
-        notes = self.case.dispute.notes
+        notes, notes_en = self.case.dispute.notes, self.case.dispute.notes_en
         s.append(CondPageBreak(40 * mm))
         s.append(self.heading("The buyer's own account", 1))
-        if notes:
+        if notes and notes_en:
+            s.append(self.para("As written by the buyer, beside the English version the texts use.", "small"))
+            s.append(Spacer(1, 3))
+            s.append(self.side_by_side(("As written", notes), ("In English", notes_en)))
+        elif notes or notes_en:
             s.append(self.para("As written by the buyer, in the original language.", "small"))
             s.append(Spacer(1, 3))
-            s.append(self.boxed([Paragraph(self.fonts.markup(notes), self.styles["paste"])], colors.white))
+            s.append(self.boxed([Paragraph(self.fonts.markup(notes or notes_en), self.styles["paste"])], colors.white))
         else:
             s.append(self.missing("The buyer gave no notes in this case."))
         s.append(PageBreak())
+
+    def side_by_side(self, left: tuple[str, str], right: tuple[str, str]) -> Table:
+        """Two texts in two columns with their labels (the buyer's notes and their English version)."""
+        half = FRAME_WIDTH / 2
+        table = Table([[self.para(left[0], "label"), self.para(right[0], "label")],
+                       [Paragraph(self.fonts.markup(left[1]), self.styles["paste"]),
+                        Paragraph(self.fonts.markup(right[1]), self.styles["paste"])]],
+                      colWidths=[half, half], hAlign="LEFT", splitInRow=1)
+        table.setStyle(TableStyle([
+            ("FONT", (0, 0), (-1, -1), self.fonts.regular.name, 8.5),  # no unembedded Helvetica default
+            ("VALIGN", (0, 0), (-1, -1), "TOP"), ("BOX", (0, 0), (-1, -1), 0.6, RULE),
+            ("LINEBEFORE", (1, 0), (1, -1), 0.4, RULE), ("BACKGROUND", (0, 0), (-1, 0), SHADE),
+            ("LEFTPADDING", (0, 0), (-1, -1), BOX_PADDING), ("RIGHTPADDING", (0, 0), (-1, -1), BOX_PADDING),
+            ("TOPPADDING", (0, 0), (-1, -1), 5), ("BOTTOMPADDING", (0, 0), (-1, -1), 6),
+        ]))
+        return table
 
     def exhibit_sections(self) -> None:
         s = self.story
