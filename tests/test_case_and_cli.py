@@ -43,6 +43,8 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     ("[order\nnumber = 1", "not valid TOML"),
     (CASE_TOML + "\n[facts]\ntimes_asked_to_wait = 0\n", "facts.times_asked_to_wait: must be a positive whole number"),
     (CASE_TOML + "\n[facts]\nworks = \"no\"\n", "facts.works: must be true or false, got 'no'"),
+    (CASE_TOML.replace('reason = "damaged"', 'reason = "wrong_size"') + "\n[facts]\nworks = false\n",
+     "facts.works: is not used for the reason 'wrong_size' (it is for: damaged, defective)"),
     (CASE_TOML + "\n[facts]\nrecieved_size = \"S\"\n", "facts.recieved_size: unknown key (did you mean 'received_size'?)"),
     (CASE_TOML + "\n[facts]\nreceived_size = \"S\"\n",
      "facts.received_size: is not used for the reason 'damaged' (it is for: wrong_size)"),

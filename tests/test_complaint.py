@@ -65,8 +65,8 @@ def base_case(tmp_path_factory):
 
 def with_facts(case, *, order=None, facts=None, **dispute):
     """A copy of ``case`` with some order, dispute and situation facts changed (tables are pydantic models)."""
-    return replace(case, order=case.order.model_copy(update=order or {}), dispute=case.dispute.model_copy(update=dispute),
-                   facts=case.facts.model_copy(update=facts or {}))
+    return replace(case, order=case.order.model_copy(update=order or {}),
+                   dispute=case.dispute.model_copy(update=dispute), facts=case.facts.model_copy(update=facts or {}))
 
 
 def record(path: str, role: str = "photo", **info) -> FileRecord:
@@ -609,3 +609,31 @@ def test_summary_shows_notes_beside_notes_en_and_the_confirm_receipt_advice(make
     assert "The box was crushed." in row  # the two versions side by side, on one line
     assert "As written" in text and "In English" in text
     assert "Do not confirm receipt while the problem is not solved" in " ".join(text.split())
+
+
+def test_texts_stage_fills_the_last_tracking_update_from_the_events_file(make_case, tmp_path):
+    """The stage itself, run on a case whose tracking.csv the buyer typed in (no browser needed for this)."""
+    from evidence_kit.model.manifest import Manifest
+    from evidence_kit.stage import StageContext
+    from evidence_kit.stages import texts as texts_stage
+    from evidence_kit.tools import preflight
+
+    toml = (BASE_TOML.replace('reason = "damaged"', 'reason = "not_received"').replace("delivered = 2026-10-30\n", "")
+            .replace('notes = "The box was crushed."', 'notes = "Tracking stopped on 12 October."'))
+    root = make_case(toml, name="events")
+    (root / "tracking").mkdir()
+    (root / "tracking" / "tracking.csv").write_text(
+        "time,place,status\n2026-10-05 09:00,Shenzhen,Accepted by carrier\n"
+        "2026-10-12 18:40,Shenzhen,Departed from the sorting centre\n", encoding="utf-8")
+    case = load_case(root)
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    ctx = StageContext(case, staging, BuildOptions(today=TODAY), Manifest(profile=case.profile), preflight([]))
+    texts_stage.run(ctx)
+    dispute = (staging / "upload" / "dispute.txt").read_text(encoding="utf-8")
+    assert 'Tracking has shown no movement since 12 October, when the last status was "Departed from the sorting ' \
+           'centre".' in dispute
+    assert "Tracking stopped on 12 October." not in dispute  # the buyer's note only repeated it
+    record = next(r for r in ctx.ledger.outputs if r.info.get("kind") == "dispute")
+    assert record.info["facts_from_tracking_events"] == ["tracking_last_status", "tracking_last_update"]
+    assert record.info["repeated_notes_left_out"] == ["Tracking stopped on 12 October."]

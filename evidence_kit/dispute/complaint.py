@@ -213,7 +213,8 @@ def _evidence_variants(case: Case, lettered: list[tuple[str, FileRecord]] | None
 # A reply the buyer summarised as "Asked me to ..." / "They said ..." reads on after "they" as reported speech.
 _REPORTED = re.compile(r"^(?:(?:they|the seller|seller|he|she)\s+)?((?:has\s+|have\s+)?(?:said|asked|told|offered|"
                        r"refused|promised|suggested|replied|answered|wrote|insisted|claimed|agreed|denied|wanted|"
-                       r"advised|proposed|sent|ignored|blamed|demanded|stopped|stated)\b.*)$", re.IGNORECASE | re.DOTALL)
+                       r"advised|proposed|sent|ignored|blamed|demanded|stopped|stated)\b.*)$",
+                       re.IGNORECASE | re.DOTALL)
 # "Confirm receipt" in the buyer's English or Russian summary of the seller's reply.
 _CONFIRM_RECEIPT = re.compile(r"confirm\w*\s+(?:the\s+|my\s+)?(?:receipt|delivery|(?:that\s+)?(?:i|you)\s+(?:have\s+)?"
                               r"received)|подтверд\w*\s+(?:\w+\s+)?(?:получени|доставк)", re.IGNORECASE)
@@ -436,7 +437,8 @@ _NOTE_DATES = (
 )
 # Words that name each event in a buyer's English sentence.
 _EVENT_WORDS = {"delivered": r"arriv|deliver|receiv|came|got|reached", "shipped": r"ship|sent|dispatch|posted",
-                "contacted": r"contact|wrote|messag|chat|asked|told", "tracking": r"track|moved|updat|status",
+                "contacted": r"contact|wrote|messag|chat|asked|told",
+                "tracking": r"track|mov|updat|status|stop|chang",
                 "wait": r"wait", "protection": r"protect|extend", "closed": r"clos"}
 # Words that carry no fact of their own in such a sentence ("The parcel arrived on 18 November.").
 _FILLER = frozenset("the a an my our this that it its his her their they i me we you on in at of to for by from and "
@@ -511,7 +513,8 @@ def _slots(kind: str, case: Case, facts: _Facts) -> tuple[list[Slot], list[str]]
 def _add(slots: list[Slot], slot_id: str, priority: int, raw: Any, facts: _Facts, paragraph: bool, kind: str) -> None:
     filled = [(v, r) for r in raw if (v := _fill(r, facts.fields))]
     if filled:
-        slots.append(Slot(slot_id, priority, tuple(v for v, _ in filled), paragraph, _events(filled[0][1], facts.fields)))
+        slots.append(Slot(slot_id, priority, tuple(v for v, _ in filled), paragraph,
+                          _events(filled[0][1], facts.fields)))
     elif priority == ESSENTIAL:
         raise LimitError(f"template {kind}.toml: no variant of the essential sentence '{slot_id}' can be "
                          "filled in from this case")

@@ -206,7 +206,7 @@ class Facts(_Table):
 
     def given(self) -> list[str]:
         """The facts set in case.toml (or filled in), in field order."""
-        return [name for name in type(self).model_fields if getattr(self, name) not in (None, "", False)]
+        return [name for name, spec in type(self).model_fields.items() if getattr(self, name) != spec.default]
 
 
 # Fact -> the reasons it is for (None: any reason).

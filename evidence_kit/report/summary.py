@@ -18,6 +18,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -120,6 +121,17 @@ def _day(value: date | str | None) -> str:
 
 def _money(amount: Any, currency: str) -> str:
     return f"{amount:.2f} {currency}".strip() if amount is not None else ""
+
+
+def _fact_value(value: Any, currency: str) -> str:
+    """A situation fact as the PDF shows it: dates and sums like the other rows, true/false as yes/no."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, date):
+        return _day(value)
+    if isinstance(value, Decimal):
+        return _money(value, currency)
+    return str(value)
 
 
 def _hash_lines(digest: str) -> str:
@@ -428,6 +440,8 @@ class _Builder:
                  if value]
         if dispute.seller_reply:
             rows.append(("Seller's reply", dispute.seller_reply))
+        rows += [(_humanise(name), _fact_value(getattr(case.facts, name), order.currency))
+                 for name in case.facts.given()]  # the situation facts the texts are written from
         s.append(self.facts_table(rows))
         s.append(Spacer(1, 8))
         s.append(KeepTogether([self.deadline_box()]))
