@@ -637,3 +637,25 @@ def test_texts_stage_fills_the_last_tracking_update_from_the_events_file(make_ca
     record = next(r for r in ctx.ledger.outputs if r.info.get("kind") == "dispute")
     assert record.info["facts_from_tracking_events"] == ["tracking_last_status", "tracking_last_update"]
     assert record.info["repeated_notes_left_out"] == ["Tracking stopped on 12 October."]
+
+
+def test_what_the_buyer_and_the_mediator_read_names_no_source_article(make_case, tmp_path):
+    """The PDF's deadline box and checklist: plain words, no "seed", no "(002)", no configuration hint."""
+    from evidence_kit.dispute.deadlines import compute_deadlines
+    from evidence_kit.model.manifest import Manifest
+    from evidence_kit.report.summary import SUMMARY_NAME, SummaryInputs, render_summary
+
+    toml = (BASE_TOML.replace('reason = "damaged"', 'reason = "delivered_elsewhere"')
+            .replace("delivered = 2026-10-30\n", "").replace('"refund_only"', '"return_and_refund"'))
+    case = load_case(make_case(toml, name="plain"))
+    checklist = check_evidence(case)
+    assert checklist.caveat and "(00" not in checklist.caveat and checklist.to_dict()["source"] == "001, 002"
+    assert all("(00" not in g.message for g in checklist.gaps)
+    results = SummaryInputs(deadlines=compute_deadlines(case, TODAY), checklist=checklist)
+    out = render_summary(case, Manifest(profile=case.profile), tmp_path, tmp_path / SUMMARY_NAME, results=results,
+                         today=TODAY).path
+    text = " ".join(subprocess.run(["pdftotext", str(out), "-"], capture_output=True, text=True, check=True)
+                    .stdout.split())
+    assert "The seller usually has 15 days to answer; some buyers report 3 to 5 days." in text
+    for word in ("seed", "(000", "(001", "(002", "(004", "articles disagree", "negotiation_days"):
+        assert word not in text, word

@@ -1,6 +1,7 @@
 """Evidence checklist: what the case's reason needs (``reasons.REASON_RULES``) against what the case holds."""
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -8,6 +9,16 @@ from typing import Any, Iterable
 from ..model.case import Case
 from ..model.manifest import FileRecord
 from ..model.reasons import CHAT, PHOTOS, REASON_RULES, RECEIPT, TRACKING, VIDEO
+
+# "(002)", "(001, 002)", "(000: 57-59)": which source article a rule came from. The buyer reads the rule;
+# its source stays in the manifest and the README.
+_SOURCE = re.compile(r"\s*\(\d{3}(?=[),:])[^)]*\)")
+
+
+def without_sources(text: str) -> str:
+    """``text`` without the article numbers in brackets, for what the buyer and the mediator read."""
+    return _SOURCE.sub("", text)
+
 
 # Evidence kinds the build's stages turn into outputs: once built, only what was written counts
 # (a video that failed to convert is no evidence).
@@ -27,8 +38,9 @@ class Checklist:
     title: str
     wins: str
     default_resolution: str | None
-    caveat: str
+    caveat: str  # in plain words, without its source
     present: dict[str, list[str]] = field(default_factory=dict)  # kind -> files that show it
+    source: str = ""  # the articles the reason's rules come from (manifest only)
     gaps: list[Gap] = field(default_factory=list)
 
     @property
@@ -37,7 +49,8 @@ class Checklist:
 
     def to_dict(self) -> dict[str, Any]:
         return {"reason": self.reason, "title": self.title, "wins": self.wins,
-                "default_resolution": self.default_resolution, "caveat": self.caveat, "present": self.present,
+                "default_resolution": self.default_resolution, "caveat": self.caveat, "source": self.source,
+                "present": self.present,
                 "gaps": [asdict(g) for g in self.gaps], "complete": self.complete}
 
 
@@ -73,7 +86,8 @@ def check_evidence(case: Case, outputs: Iterable[FileRecord] | None = None) -> C
     reason = REASON_RULES[case.dispute.reason]
     label = reason.key.replace("_", " ")
     present = evidence_present(case, outputs)
-    result = Checklist(reason.key, reason.title, reason.wins, reason.default_resolution, reason.caveat, present)
+    result = Checklist(reason.key, reason.title, reason.wins, reason.default_resolution,
+                       without_sources(reason.caveat), present, source=reason.source)
     for need in reason.needs:
         if need.kind not in present:
             result.gaps.append(Gap(need.kind, f"{label}: {need.missing}", need.required))
@@ -82,5 +96,5 @@ def check_evidence(case: Case, outputs: Iterable[FileRecord] | None = None) -> C
         result.gaps.append(Gap("seller_contact", f"{label}: no record that you contacted the seller first "
                                                  "(set dispute.seller_contacted or add chat screenshots)", False))
     if not reason.parcel_arrived and case.dispute.resolution != "refund_only":
-        result.gaps.append(Gap("resolution", f"{label}: choose \"refund only\" when the parcel never came (002)"))
+        result.gaps.append(Gap("resolution", f"{label}: choose \"refund only\" when the parcel never came"))
     return result

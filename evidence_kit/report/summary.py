@@ -40,6 +40,7 @@ from ..fsutil import atomic_path
 from ..tools import pdftoppm
 from ..model.manifest import FileRecord, Manifest, content_hash, count_chars, exhibits
 from ..report.fonts import FontChain
+from ..dispute.checklist import without_sources
 from ..dispute.complaint import asked_to_confirm_receipt
 from ..media.photos import load_upright
 from ..model.reasons import REASONS, RESOLUTIONS
@@ -121,6 +122,17 @@ def _day(value: date | str | None) -> str:
 
 def _money(amount: Any, currency: str) -> str:
     return f"{amount:.2f} {currency}".strip() if amount is not None else ""
+
+
+# The guides disagree on how long the seller has to answer: 15 days (004) or "usually 3-5 days" (000).
+_OTHER_NEGOTIATION_REPORTS = "3 to 5 days"
+
+
+def _negotiation_words(days: int) -> str:
+    """How long the seller has to answer before escalation, as a buyer would say it."""
+    if days == 15:
+        return f"The seller usually has 15 days to answer; some buyers report {_OTHER_NEGOTIATION_REPORTS}."
+    return f"The seller has {days} days to answer before the dispute can be escalated."
 
 
 def _fact_value(value: Any, currency: str) -> str:
@@ -486,10 +498,11 @@ class _Builder:
             if rows:
                 inner.append(Spacer(1, 4))
                 inner.append(self.facts_table(rows, label_width=78 * mm, width=BOX_INNER_WIDTH))
-            for note in [report.negotiation_note, *report.notes]:
-                if note:
-                    inner.append(Spacer(1, 2))
-                    inner.append(self.para(note, "small"))
+            # For the buyer and the mediator: no configuration hints and no article numbers (those are in
+            # the CLI output, the manifest and the README).
+            for note in [_negotiation_words(report.negotiation_days), *report.notes]:
+                inner.append(Spacer(1, 2))
+                inner.append(self.para(without_sources(note), "small"))
         else:
             order = self.case.order
             key = [(label, _day(value)) for label, value in (("Shipped", order.shipped),
@@ -745,7 +758,7 @@ class _Builder:
         verdict = ("Everything the reason needs is here." if checklist.complete else
                    "Something the reason needs is missing: see below.")
         s.append(self.para(f"Reason: {checklist.title}. {verdict}", "body"))
-        for label, value in (("What it can win", checklist.wins), ("Note", checklist.caveat)):
+        for label, value in (("What it can win", checklist.wins), ("Note", without_sources(checklist.caveat))):
             if value:
                 s.append(self.para(f"{label}: {value}", "small"))
         s.append(Spacer(1, 5))
