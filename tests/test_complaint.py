@@ -659,3 +659,15 @@ def test_what_the_buyer_and_the_mediator_read_names_no_source_article(make_case,
     assert "The seller usually has 15 days to answer; some buyers report 3 to 5 days." in text
     for word in ("seed", "(000", "(001", "(002", "(004", "articles disagree", "negotiation_days"):
         assert word not in text, word
+
+
+def test_complaint_command_writes_the_report_only_with_grounds(make_case, capsys):
+    root = make_case(BASE_TOML, name="no-grounds")
+    assert main(["complaint", str(root), "--kind", "report", "--today", "2026-11-25"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "" and "no report against the seller" in captured.err
+    pressed = BASE_TOML.replace('notes = "The box was crushed."', 'notes = ""\n\n[facts]\n'
+                                'seller_asked_to_cancel_dispute = true')
+    assert main(["complaint", str(make_case(pressed, name="grounds")), "--today", "2026-11-25"]) == 0
+    out = capsys.readouterr().out
+    assert "== report (" in out and "The seller asked me to cancel my dispute instead of resolving the problem." in out

@@ -644,10 +644,13 @@ def package_exhibits(case: Case) -> list[tuple[str, FileRecord]] | None:
 def compose_texts(case: Case, kinds: tuple[str, ...] | None = None, *, today: date | None = None,
                   lettered: list[tuple[str, FileRecord]] | None = None) -> tuple[list[ComposedText], list[str]]:
     """Several texts (by default every one the case gets) and the warnings about the buyer's own words."""
-    composed, warnings = [], []
+    composed: list[ComposedText] = []
+    warnings = notes_warnings(case)  # the same for every text
     for kind in kinds or kinds_for(case):
         if kind == REPORT and not report_grounds(case):
+            warnings.append("no report against the seller: the facts show no Trade Rules violation (a request to "
+                            "confirm receipt before delivery, a tracking number that is not valid, or pressure to "
+                            "cancel the dispute)")
             continue
-        text, warnings = compose(case, kind, today=today, lettered=lettered)
-        composed.append(text)
+        composed.append(compose(case, kind, today=today, lettered=lettered)[0])
     return composed, warnings
