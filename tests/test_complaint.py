@@ -671,3 +671,13 @@ def test_complaint_command_writes_the_report_only_with_grounds(make_case, capsys
     assert main(["complaint", str(make_case(pressed, name="grounds")), "--today", "2026-11-25"]) == 0
     out = capsys.readouterr().out
     assert "== report (" in out and "The seller asked me to cancel my dispute instead of resolving the problem." in out
+
+
+def test_what_the_seller_did_is_reported_in_one_sentence(base_case):
+    case = with_facts(base_case, order={"delivered": None}, reason="not_received", seller_reply="Wait please.",
+                      facts={"seller_offered": "replacement", "seller_extended_protection_to": date(2026, 12, 15),
+                             "times_asked_to_wait": 12})
+    text, _ = compose(case, "dispute", today=TODAY)
+    assert ("When I contacted the seller on 1 November, they offered to send a replacement and extended the "
+            "buyer protection to 15 December. Since then, they have also asked me to wait 12 times.") in text.text
+    assert "Wait please" not in text.text  # the facts say it; the reply stays in the PDF

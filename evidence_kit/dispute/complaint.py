@@ -132,14 +132,6 @@ def refund_phrase(case: Case) -> str:
     return f"a full refund of {_money(case, price)}" if price is not None else "a full refund"
 
 
-_NUMBER_WORDS = ("no", "once", "twice", "three times", "four times", "five times", "six times", "seven times",
-                 "eight times", "nine times", "ten times")
-
-
-def _times(n: int) -> str:
-    return _NUMBER_WORDS[n] if n < len(_NUMBER_WORDS) else f"{n} times"
-
-
 def _count(n: int, one: str, many: str) -> str:
     return one if n == 1 else f"{n} {many}"
 
@@ -229,6 +221,16 @@ def asked_to_confirm_receipt(case: Case) -> bool:
     return case.facts.seller_asked_to_confirm_receipt or reply_asks_to_confirm_receipt(case.dispute.seller_reply)
 
 
+def _phrase(name: str, **values: str) -> str:
+    """A phrase of facts.toml's ``[seller]`` table with ``values`` filled in (the values are never a template)."""
+    return str(_template("facts")["seller"][name]).format(**values)
+
+
+def _times(n: int) -> str:
+    words = _template("facts")["seller"]["times"]
+    return words[n - 1] if n <= len(words) else _phrase("many_times", count=str(n))
+
+
 def _reported_reply(reply: str) -> str:
     """The clause after "they": "asked me to confirm receipt first and then open a dispute", or the reply quoted."""
     text = " ".join(sentences(reply)).strip()
@@ -237,7 +239,7 @@ def _reported_reply(reply: str) -> str:
         clause = match.group(1).rstrip(".")
         clause = re.sub(r",\s*then\s+", " and then ", clause)
         return clause[0].lower() + clause[1:]
-    return f"replied: \"{text.rstrip('.')}\""
+    return _phrase("quoted_reply", reply=text.rstrip("."))
 
 
 def _seller_did(case: Case, reply: str | None) -> str | None:
@@ -245,15 +247,15 @@ def _seller_did(case: Case, reply: str | None) -> str | None:
     facts = case.facts
     clauses = []
     if facts.seller_asked_to_confirm_receipt:
-        clauses.append("asked me to confirm receipt first")
+        clauses.append(_phrase("asked_to_confirm_receipt"))
     if isinstance(facts.seller_offered, Decimal):
-        clauses.append(f"offered only {_money(case, facts.seller_offered)} as a partial refund")
+        clauses.append(_phrase("offered_amount", amount=_money(case, facts.seller_offered)))
     elif facts.seller_offered == "replacement":
-        clauses.append("offered to send a replacement")
+        clauses.append(_phrase("offered_replacement"))
     if facts.seller_extended_protection_to:
-        clauses.append(f"extended the buyer protection to {_date_field(facts.seller_extended_protection_to)}")
+        clauses.append(_phrase("extended_protection", day=str(_date_field(facts.seller_extended_protection_to))))
     if facts.seller_asked_to_cancel_dispute:
-        clauses.append("asked me to cancel the dispute")
+        clauses.append(_phrase("asked_to_cancel_dispute"))
     if clauses:
         return _join(clauses)
     return _reported_reply(reply) if reply else None
@@ -263,8 +265,9 @@ def _seller_wait(case: Case) -> str | None:
     """"asked me to wait three times, most recently until 30 November" (present perfect, after "they have")."""
     times, until = case.facts.times_asked_to_wait, _date_field(case.facts.seller_asked_to_wait_until)
     if times and times > 1:
-        return f"asked me to wait {_times(times)}" + (f", most recently until {until}" if until else "")
-    return f"asked me to wait until {until}" if until else ("asked me to wait" if times else None)
+        return _phrase("wait_times_until", times=_times(times), until=until) if until else \
+            _phrase("wait_times", times=_times(times))
+    return _phrase("wait_until", until=until) if until else (_phrase("wait") if times else None)
 
 
 # --- facts the templates can use ------------------------------------------------------------------------
