@@ -681,3 +681,14 @@ def test_what_the_seller_did_is_reported_in_one_sentence(base_case):
     assert ("When I contacted the seller on 1 November, they offered to send a replacement and extended the "
             "buyer protection to 15 December. Since then, they have also asked me to wait 12 times.") in text.text
     assert "Wait please" not in text.text  # the facts say it; the reply stays in the PDF
+
+
+@pytest.mark.parametrize("limit", [600, 500, 420])
+def test_under_a_tight_limit_the_facts_that_win_stay_and_room_is_given_back(base_case, limit):
+    case, lettered = golden_case(base_case, base_case, "not-received-ru")
+    case = replace(case, profile=case.profile.model_copy(update={"max_text_chars": limit}))
+    text, _ = compose(case, "dispute", today=TODAY, lettered=lettered)
+    assert text.chars <= limit and "asked me to wait three times, most recently until 20 November" in text.text
+    assert "Tracking has shown no movement since 10 October" in text.text
+    if limit == 600:  # the evidence list lost only its captions: the shortest form would leave room unused
+        assert "Evidence attached: A) photo-1-tracking-LP00412345678901.jpg; B) photo-2-chat.jpg." in text.text

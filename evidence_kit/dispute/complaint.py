@@ -381,7 +381,9 @@ def _facts(case: Case, today: date | None, lettered: list[tuple[str, FileRecord]
     contacted = bool(dispute.seller_contacted or case.media.chat or fields["seller_did"] or fields["seller_wait"])
     grounds = report_grounds(case)
     conditions = {"resolution": dispute.resolution, "parcel_arrived": arrived, "seller_contacted": contacted,
-                  "reason": dispute.reason, "chat_grounds": any(g != "fake_tracking" for g in grounds)}
+                  "reason": dispute.reason, "chat_grounds": any(g != "fake_tracking" for g in grounds),
+                  # What the seller did weighs like the evidence; a bare "I contacted them" is context.
+                  "seller_facts": bool(fields["seller_did"] or fields["seller_wait"])}
     return _Facts(fields, conditions, [n.text for n in judged if n.usable], _evidence_variants(case, lettered),
                   warnings, grounds, _evidence_variants(case, _report_exhibits(lettered, grounds)))
 
@@ -572,12 +574,30 @@ def fit(kind: str, slots: list[Slot], limit: int) -> ComposedText:
                     dropped.append(slot.id)
                 else:
                     break
+    _give_back(slots, choice, limit)
     text = _render(slots, choice)
     if count_chars(text) > limit:
         raise LimitError(f"the {kind} text needs {count_chars(text)} characters even in its shortest form (order "
                          f"number, problem and requested resolution); the limit is {limit}")
     kept = [s.id for s, c in zip(slots, choice) if c is not None]
-    return ComposedText(kind, text, limit, kept, sorted(shortened & set(kept)), dropped)
+    shortened = {s.id for s, c in zip(slots, choice) if c}
+    dropped = [i for i in dropped if i not in kept]
+    return ComposedText(kind, text, limit, kept, sorted(shortened), dropped)
+
+
+def _give_back(slots: list[Slot], choice: list[int | None], limit: int) -> None:
+    """The steps above overshoot (a sentence is cut whole): take back, most important sentence first, the
+    fullest variant (or the dropped sentence) that now fits."""
+    for i in sorted(range(len(slots)), key=lambda i: (slots[i].priority, i)):
+        current = choice[i]
+        if current is None and slots[i].id.startswith("notes.") and i and slots[i - 1].id.startswith("notes.") \
+                and choice[i - 1] is None:
+            continue  # the buyer's sentences come back only in their order, never one out of its context
+        for pick in range(current if current is not None else len(slots[i].variants)):
+            trial = [*choice[:i], pick, *choice[i + 1:]]
+            if count_chars(_render(slots, trial)) <= limit:
+                choice[i] = pick
+                break
 
 
 def compose(case: Case, kind: str, *, today: date | None = None,
