@@ -321,7 +321,7 @@ GOLDEN_CASES = {
                                facts={"missing": "the battery charger and the second battery"}),
                           [("A", record("upload/photo-1-contents.jpg", caption="Everything that was in the box"))]),
     "delivered-elsewhere": (dict(order=NOT_ARRIVED, reason="delivered_elsewhere", seller_reply="", amount=None,
-                                 notes="I live in Bordeaux. Nobody here received the parcel.",
+                                 notes="I live in Bordeaux. No courier has called or come to my address.",
                                  facts={"delivered_to": "Lyon", "distance_km": 550}),
                             [("A", record("upload/photo-1-tracking-LP00412345678901.jpg", kind="tracking")),
                              ("B", record("upload/photo-2-map.jpg", caption="Map: 550 km from Bordeaux to Lyon"))]),

@@ -13,7 +13,8 @@ LABELLED = {
                 "The parcel arrived on 18 November.", "I filmed the unboxing from the sealed parcel.",
                 "The kettle from 阳光家居 is cracked.", "The USB cable does not charge.", "Only one shoe in the box.",
                 "The screen has a long scratch.", "Tracking stopped in Shenzhen.", "No refund offered.",
-                "The jacket is size S, not L.", "Received a phone case instead of a charger."],
+                "The jacket is size S, not L.", "Received a phone case instead of a charger.",
+                "I live in Bordeaux.", "It was sent from Guangzhou.", "My address is in São Paulo."],
     "russian": ["Посылка пришла разбитой.", "Чайник течёт.", "Не работает.", "Продавец не отвечает на сообщения.",
                 "Трек-номер не отслеживается."],
     "spanish": ["El hervidor llegó roto.", "No funciona nada.", "El paquete nunca llegó a mi ciudad.",
@@ -22,6 +23,8 @@ LABELLED = {
     "french": ["Le colis est arrivé cassé.", "Le vendeur ne répond pas."],
     "german": ["Die Lieferung ist kaputt.", "Das Paket ist nie angekommen."],
     "polish": ["Paczka dotarła uszkodzona."],
+    "italian": ["Il pacco è arrivato rotto.", "I colori non sono quelli della foto."],
+    "dutch": ["Het pakket is nooit aangekomen."],
     "ukrainian": ["Посилка прийшла пошкодженою."],
     "chinese": ["包裹没有收到。"],
 }

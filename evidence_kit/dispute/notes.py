@@ -65,10 +65,23 @@ def language_of(text: str) -> str | None:
     if detected is None:
         return None
     if detected != Language.ENGLISH and latin_share(text) >= 0.5:
-        # Latin script: only call it foreign when English is clearly unlikely (short English is often mistaken).
-        if _detector().compute_language_confidence(text, Language.ENGLISH) >= 0.15:
+        # Latin script: only call it foreign when English is clearly unlikely (short English is often mistaken,
+        # above all next to a foreign place name: "I live in Bordeaux." reads as French to the detector).
+        if _detector().compute_language_confidence(text, Language.ENGLISH) >= 0.15 or _english_grammar(text):
             return "english"
     return detected.name.lower()
+
+
+# Grammar words of English that the other languages buyers write in do not use as words of their own.
+_ENGLISH_WORDS = frozenset("i my me the is was were has have had it its and not did does with from this that in on "
+                           "they them their we our you your at by for of to".split())
+
+
+def _english_grammar(text: str) -> bool:
+    """At least two English grammar words, and at least two in five words: English around a foreign name."""
+    words = re.findall(r"[^\W\d_]+", text.lower())
+    hits = sum(w in _ENGLISH_WORDS for w in words)
+    return hits >= 2 and hits * 5 >= len(words) * 2
 
 
 def is_english(text: str) -> bool:
