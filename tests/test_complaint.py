@@ -692,3 +692,14 @@ def test_under_a_tight_limit_the_facts_that_win_stay_and_room_is_given_back(base
     assert "Tracking has shown no movement since 10 October" in text.text
     if limit == 600:  # the evidence list lost only its captions: the shortest form would leave room unused
         assert "Evidence attached: A) photo-1-tracking-LP00412345678901.jpg; B) photo-2-chat.jpg." in text.text
+
+
+def test_complaint_command_reads_the_tracking_events_as_the_build_does(make_case, capsys):
+    toml = BASE_TOML.replace('reason = "damaged"', 'reason = "not_received"').replace("delivered = 2026-10-30\n", "")
+    root = make_case(toml, name="cli-events")
+    (root / "tracking").mkdir()
+    (root / "tracking" / "events.json").write_text(
+        '[{"time": "2026-10-09 08:00", "place": "Shenzhen", "status": "Arrived at the sorting centre"}]',
+        encoding="utf-8")
+    assert main(["complaint", str(root), "--kind", "dispute", "--today", "2026-11-25"]) == 0
+    assert 'since 9 October, when the last status was "Arrived at the sorting centre".' in capsys.readouterr().out

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
@@ -23,9 +23,9 @@ from typing import Any
 
 from ..dispute.deadlines import compute_deadlines
 from ..dispute.notes import clean, is_english, latin_share, read_notes, sentences, tone_problems
-from ..errors import LimitError
+from ..errors import InputError, LimitError
 from ..fsutil import atomic_write_text
-from ..model.case import PACKAGE_DIR, Case
+from ..model.case import FACT_REASONS, PACKAGE_DIR, Case
 from ..model.manifest import FileRecord, count_chars, exhibits, read_manifest
 from ..model.reasons import REASON_RULES
 
@@ -630,13 +630,24 @@ def _event_day(text: str) -> date | None:
             return None
 
 
+def tracking_events(case: Case) -> list[tuple[str, str]]:
+    """(time, status) of every event in the case's tracking events files (tracking.csv / .json); a file that
+    cannot be read is the tracking stage's error to report, not the texts'."""
+    from ..media.tracking import read_events  # Pillow and friends: only when there are files to read
+
+    events: list[tuple[str, str]] = []
+    for path in case.media.tracking:
+        if path.suffix.lower() in (".csv", ".json"):
+            try:
+                events += [(e.time, e.status) for e in read_events(path)]
+            except InputError:
+                continue
+    return events
+
+
 def with_tracking_facts(case: Case, events: list[tuple[str, str]]) -> tuple[Case, list[str]]:
     """The case with ``tracking_last_update``/``_status`` taken from the latest tracking event (time, status) when
     case.toml does not give them and the reason uses them; and the names of the facts filled in."""
-    from dataclasses import replace
-
-    from ..model.case import FACT_REASONS
-
     reasons = FACT_REASONS["tracking_last_update"]
     dated = [(day, status) for time, status in events if (day := _event_day(time))]
     if case.facts.tracking_last_update or not dated or (reasons is not None and case.dispute.reason not in reasons):
@@ -666,7 +677,9 @@ def package_exhibits(case: Case) -> list[tuple[str, FileRecord]] | None:
 
 def compose_texts(case: Case, kinds: tuple[str, ...] | None = None, *, today: date | None = None,
                   lettered: list[tuple[str, FileRecord]] | None = None) -> tuple[list[ComposedText], list[str]]:
-    """Several texts (by default every one the case gets) and the warnings about the buyer's own words."""
+    """Several texts (by default every one the case gets) and the warnings about the buyer's own words (the
+    ``complaint`` command); tracking events fill the last tracking update as in a build."""
+    case, _ = with_tracking_facts(case, tracking_events(case))  # as the build does
     composed: list[ComposedText] = []
     warnings = notes_warnings(case)  # the same for every text
     for kind in kinds or kinds_for(case):

@@ -8,30 +8,17 @@ from __future__ import annotations
 
 from datetime import date
 
-from ..dispute.complaint import TEXT_FILES, compose, kinds_for, notes_warnings, with_tracking_facts, write_text
-from ..errors import InputError, LimitError
+from ..dispute.complaint import (TEXT_FILES, compose, kinds_for, notes_warnings, tracking_events,
+                                 with_tracking_facts, write_text)
+from ..errors import LimitError
 from ..model.manifest import exhibits
 from ..stage import StageContext
 
 NAME = "texts"
 
 
-def _tracking_events(ctx: StageContext) -> list[tuple[str, str]]:
-    """(time, status) of every event in the case's tracking events files; a bad file is the tracking stage's error."""
-    from ..media.tracking import read_events
-
-    events: list[tuple[str, str]] = []
-    for path in ctx.case.media.tracking:
-        if path.suffix.lower() in (".csv", ".json"):
-            try:
-                events += [(e.time, e.status) for e in read_events(path)]
-            except InputError:
-                continue
-    return events
-
-
 def run(ctx: StageContext) -> None:
-    case, filled = with_tracking_facts(ctx.case, _tracking_events(ctx))
+    case, filled = with_tracking_facts(ctx.case, tracking_events(ctx.case))
     today = ctx.options.today or date.today()
     lettered = exhibits(ctx.ledger.outputs)
     for message in notes_warnings(case):
