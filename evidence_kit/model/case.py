@@ -297,7 +297,13 @@ def load_case(path: str | Path, *, profile: Profile | str | Path | None = None) 
         raise CaseError(source, ["not UTF-8 text: save it as UTF-8"]) from None
     except tomllib.TOMLDecodeError as exc:
         raise CaseError(source, [f"not valid TOML: {exc}"]) from None
+    return parse_case(data, root, source=source, profile=profile)
 
+
+def parse_case(data: dict[str, Any], root: Path, *, source: str,
+               profile: Profile | str | Path | None = None) -> Case:
+    """Validate case.toml's content (already parsed) for the case folder ``root``: the checks ``load_case``
+    makes, so a form (the web app) gets the same messages before anything is written."""
     problems: list[str] = []
     read = _Reader(problems)
     read.unknown(data, _TOP_KEYS, "")
