@@ -129,21 +129,26 @@ def facts_to_data(facts: Any) -> dict[str, Any]:
     return data
 
 
-def validate(data: dict[str, Any], root: Path) -> Case:
-    """The same checks and messages as ``evidence-kit build`` gives for a case.toml with this content."""
-    try:
-        return parse_case(data, root, source=str(root / CASE_FILE))
-    except CaseError as exc:
-        raise Invalid(exc.problems) from None
+def to_toml(data: dict[str, Any]) -> str:
+    import tomli_w
+
+    return HEADER + tomli_w.dumps(data)
 
 
 HEADER = "# Written by evidence-kit serve. Edit it here or in the app; every field is documented in the README.\n"
 
 
-def write_facts(root: Path, data: dict[str, Any]) -> None:
-    import tomli_w
+def validate(data: dict[str, Any], root: Path) -> Case:
+    """The same checks and messages as ``evidence-kit build`` gives: the validator reads the case.toml text
+    that would be written, exactly as the CLI will read it later."""
+    try:
+        return parse_case(tomllib.loads(to_toml(data)), root, source=str(root / CASE_FILE))
+    except CaseError as exc:
+        raise Invalid(exc.problems) from None
 
-    atomic_write_text(root / CASE_FILE, HEADER + tomli_w.dumps(data))
+
+def write_facts(root: Path, data: dict[str, Any]) -> None:
+    atomic_write_text(root / CASE_FILE, to_toml(data))
 
 
 def read_facts(root: Path) -> tuple[dict[str, Any], list[str]]:
@@ -178,8 +183,12 @@ def create_case(workspace: Path, facts: Any) -> str:
     data = facts_to_data(facts)
     case_id = new_case_id(workspace, data)
     root = workspace / case_id
-    validate(data, root)
     root.mkdir(parents=True)  # fails if another request took the name in the meantime
+    try:
+        validate(data, root)  # the validator looks into the folder (media, named files): it must exist
+    except Invalid:
+        root.rmdir()
+        raise
     for folder in SUBFOLDERS.values():
         (root / folder).mkdir(exist_ok=True)
     write_facts(root, data)

@@ -7,6 +7,7 @@ from typing import Any
 
 from ... import api
 from ...model.case import PACKAGE_DIR
+from ...model.manifest import count_chars
 from ...model.reasons import REASON_RULES, RESOLUTIONS
 from . import i18n
 from .i18n import N_
@@ -109,7 +110,7 @@ def result_view(root: Path) -> dict[str, Any] | None:
         path = package / info["path"]
         text = path.read_text(encoding="utf-8") if path.is_file() else ""
         texts.append({"kind": kind, "title": i18n.gettext(TEXT_TITLES.get(kind, kind)), "path": info["path"],
-                      "text": text, "chars": len(text), "limit": profile["max_text_chars"],
+                      "text": text, "chars": count_chars(text), "limit": profile["max_text_chars"],
                       "upload": info["path"].startswith("upload/")})
     checklist = manifest.get("checklist", {})
     return {

@@ -325,7 +325,7 @@
       const block = area.closest(".text-block");
       const limit = Number(block.dataset.limit);
       const count = $(".count", block);
-      const chars = [...area.value].length;
+      const chars = [...area.value.normalize("NFC")].length;  // as the library counts: code points of the NFC text
       count.textContent = `${chars} / ${limit}` + (chars > limit ? ` ${M.over_limit}` : "");
       count.classList.toggle("over", chars > limit);
     });
