@@ -5,7 +5,6 @@ the file is written (atomically), so ``evidence-kit build`` and the watcher work
 """
 from __future__ import annotations
 
-import json
 import re
 import tomllib
 import unicodedata
@@ -162,7 +161,20 @@ def read_facts(root: Path) -> tuple[dict[str, Any], list[str]]:
         problems: list[str] = []
     except Invalid as exc:
         problems = exc.problems
-    return json.loads(json.dumps(data, default=str)), problems
+    return _jsonable(data), problems
+
+
+def _jsonable(value: Any, where: tuple[str, ...] = ()) -> Any:
+    """TOML values as JSON: money stays text as written ("34.90"), other numbers are numbers, dates ISO text."""
+    if isinstance(value, dict):
+        return {k: _jsonable(v, (*where, k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v, where) for v in value]
+    if isinstance(value, Decimal):
+        return str(value) if where in _AMOUNTS else float(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
 
 
 def new_case_id(workspace: Path, data: dict[str, Any]) -> str:

@@ -102,8 +102,11 @@ def result_view(root: Path) -> dict[str, Any] | None:
         if not record.get("upload"):
             continue
         item = {"path": record["path"], "name": Path(record["path"]).name, "role": record["role"],
-                "bytes": record["bytes"], "limit": limits.get(record["role"])}
-        item["over"] = item["limit"] is not None and item["bytes"] > item["limit"]
+                "bytes": record["bytes"], "limit": limits.get(record["role"]), "chars": None}
+        if record["path"].endswith(".txt"):
+            item["chars"] = count_chars((package / record["path"]).read_text(encoding="utf-8"))
+        item["over"] = (item["limit"] is not None and item["bytes"] > item["limit"]) or (
+            item["chars"] is not None and item["chars"] > profile["max_text_chars"])
         uploads.append(item)
     texts = []
     for kind, info in manifest.get("texts", {}).items():
