@@ -320,6 +320,15 @@ def test_an_upload_over_the_limit_is_413_and_leaves_nothing(server: WebServer) -
                               headers={"content-type": content_type}).status_code == 201  # the connection still works
 
 
+def test_a_body_cut_short_is_422_and_leaves_nothing(server: WebServer) -> None:
+    case_id = new_case(server)
+    body, content_type = multipart([("a.jpg", jpeg_bytes(1)), ("b.jpg", jpeg_bytes(2))])
+    cut = body[: len(body) * 3 // 4]  # ends inside the second file: all or nothing, so neither is kept
+    response = server.client.post(f"/api/cases/{case_id}/files", content=cut, headers={"content-type": content_type})
+    assert response.status_code == 422 and response.json()["problems"]
+    assert every_file(server.workspace / case_id) == {"case.toml"}
+
+
 @pytest.mark.slow
 def test_a_large_upload_is_streamed_to_disk_not_memory(tmp_path: Path) -> None:
     """300 MB (EVIDENCE_KIT_BIG_UPLOAD_MB to change it) through a generator: the server's peak memory barely moves."""
@@ -485,14 +494,15 @@ def test_pages_follow_the_browser_language_with_a_switch(server: WebServer) -> N
 def test_every_interface_string_has_a_russian_translation() -> None:
     from babel.messages.extract import extract_from_dir
 
-    from evidence_kit.model.reasons import REASONS, RESOLUTIONS
+    from evidence_kit.model.reasons import REASON_RULES, REASONS, RESOLUTIONS
     from evidence_kit.runners.web import i18n
 
     root = Path(__file__).resolve().parent.parent
     found = {message for _, _, message, *_ in extract_from_dir(
         str(root), method_map=[("templates/web/**.html", "jinja2"), ("evidence_kit/runners/web/**.py", "python")],
         options_map={"templates/web/**.html": {"extensions": "jinja2.ext.i18n"}})}
-    wanted = {m if isinstance(m, str) else m[0] for m in found} | set(REASONS.values()) | set(RESOLUTIONS.values())
+    model = {text for r in REASON_RULES.values() for text in (r.wins, r.caveat) if text}  # shown in the form
+    wanted = {m if isinstance(m, str) else m[0] for m in found} | set(REASONS.values()) | set(RESOLUTIONS.values()) | model
     russian = i18n.translations("ru")
     untranslated = sorted(m for m in wanted if russian.gettext(m) == m)
     assert len(wanted) > 100 and untranslated == []

@@ -37,7 +37,7 @@ class WebSettings:
 
     def allowed_hosts(self, port: int) -> list[str]:
         """Host headers this server answers to: the bound address (and localhost for loopback)."""
-        hosts = [f"{self.host}:{port}"]
+        hosts = [f"[{self.host}]:{port}" if ":" in self.host else f"{self.host}:{port}"]
         if self.host == LOOPBACK:
             hosts.append(f"localhost:{port}")
         return hosts

@@ -154,7 +154,7 @@ async def upload_files(request: Request) -> Response:
         return _problems(413, i18n.gettext("the upload is larger than this app's limit of %(mb)s MB")
                          % {"mb": f"{limit / 1e6:g}"}, limit=limit)
     except BadUpload as exc:
-        return _problems(415 if "multipart" in str(exc) else 422, str(exc))
+        return _problems(exc.status, str(exc))
     if not upload.stored and not upload.rejected:
         return _problems(422, "no files in the field 'files'")
     if not upload.stored:

@@ -28,7 +28,15 @@ class TooLarge(Exception):
 
 
 class BadUpload(Exception):
-    """Not a multipart body the app can read."""
+    """A multipart body the app cannot read (cut short, malformed)."""
+
+    status = 422
+
+
+class NotMultipart(BadUpload):
+    """Not multipart/form-data at all."""
+
+    status = 415
 
 
 @dataclass
@@ -157,7 +165,7 @@ async def receive_upload(stream: AsyncIterator[bytes], content_type: str, root: 
     """Parse a multipart body from ``stream`` into the case folder ``root``.
 
     Raises TooLarge after reading (and dropping) the rest of the body, so the client always gets the 413
-    instead of a reset connection; BadUpload for a body that is not multipart/form-data.
+    instead of a reset connection; NotMultipart, or BadUpload for a malformed body.
     """
     from python_multipart.multipart import MultipartParser, parse_options_header
     from starlette.concurrency import run_in_threadpool
@@ -165,7 +173,7 @@ async def receive_upload(stream: AsyncIterator[bytes], content_type: str, root: 
     media_type, options = parse_options_header(content_type)
     boundary = options.get(b"boundary")
     if media_type != b"multipart/form-data" or not boundary:
-        raise BadUpload("send the files as multipart/form-data in the field 'files'")
+        raise NotMultipart("send the files as multipart/form-data in the field 'files'")
     upload = Upload(root, kind, limit)
     callbacks = {name: getattr(upload, name) for name in
                  ("on_part_begin", "on_header_field", "on_header_value", "on_header_end", "on_headers_finished",

@@ -45,7 +45,8 @@ def deadline_banner(deadlines: dict[str, Any] | None) -> dict[str, str] | None:
 
 
 def reasons() -> list[dict[str, str]]:
-    return [{"key": r.key, "title": i18n.gettext(r.title), "wins": r.wins, "caveat": r.caveat,
+    return [{"key": r.key, "title": i18n.gettext(r.title), "wins": i18n.gettext(r.wins),
+             "caveat": i18n.gettext(r.caveat) if r.caveat else "",
              "default_resolution": r.default_resolution or ""} for r in REASON_RULES.values()]
 
 
