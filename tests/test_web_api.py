@@ -13,7 +13,6 @@ import signal
 import subprocess
 import textwrap
 import threading
-import time
 import tomllib
 import zipfile
 from decimal import Decimal
@@ -139,7 +138,8 @@ def test_every_request_needs_the_token(server: WebServer) -> None:
         assert httpx.get(server.base + path).status_code == 403, path
     wrong = httpx.get(server.base + "/api/cases", headers={"authorization": "Bearer not-the-token"})
     assert wrong.status_code == 403 and wrong.json()["problems"]
-    assert httpx.get(server.base + "/api/cases", cookies={f"evidence_kit_token_{server.port}": "nope"}).status_code == 403
+    bad_cookie = {f"evidence_kit_token_{server.port}": "nope"}
+    assert httpx.get(server.base + "/api/cases", cookies=bad_cookie).status_code == 403
     # The first URL trades the token for a cookie and drops it from the address bar.
     first = httpx.get(f"{server.base}/?token={server.token}&lang=ru")
     assert first.status_code == 303 and first.headers["location"] == "/?lang=ru"
@@ -161,8 +161,8 @@ def test_a_foreign_host_header_is_refused(server: WebServer) -> None:
 
 def test_writes_from_another_origin_are_refused_and_no_cors(server: WebServer) -> None:
     before = every_file(server.workspace)
-    for headers in ({"origin": "http://evil.example"}, {"origin": "null"}, {"origin": f"http://127.0.0.1:{server.port + 1}"},
-                    {"sec-fetch-site": "cross-site"}):
+    for headers in ({"origin": "http://evil.example"}, {"origin": "null"},
+                    {"origin": f"http://127.0.0.1:{server.port + 1}"}, {"sec-fetch-site": "cross-site"}):
         response = server.client.post("/api/cases", json=FACTS, headers=headers)
         assert response.status_code == 403, headers
         assert "access-control-allow-origin" not in response.headers
@@ -173,7 +173,8 @@ def test_writes_from_another_origin_are_refused_and_no_cors(server: WebServer) -
                                                               "access-control-request-method": "POST"})
     assert "access-control-allow-origin" not in preflight.headers
     page = server.client.get("/")
-    assert page.headers["x-frame-options"] == "DENY" and "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert page.headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
 
 
 # --- facts --------------------------------------------------------------------------------------------------
@@ -282,8 +283,9 @@ def test_hostile_upload_names_stay_inside_the_case_folder(server: WebServer) -> 
     case_id = new_case(server)
     root = server.workspace / case_id
     outside = every_file(server.workspace.parent)
-    hostile = ["../../escape.jpg", "/etc/passwd.jpg", "..\\..\\windows.jpg", "C:\\Users\\x\\drive.jpg", "nul\x00byte.jpg",
-               "x" * 300 + ".jpg", "..", ".hidden.jpg", "photos/../../../up.jpg", "\u202egpj.exe.jpg", ""]
+    hostile = ["../../escape.jpg", "/etc/passwd.jpg", "..\\..\\windows.jpg", "C:\\Users\\x\\drive.jpg",
+               "nul\x00byte.jpg", "x" * 300 + ".jpg", "..", ".hidden.jpg", "photos/../../../up.jpg",
+               "\u202egpj.exe.jpg", ""]
     body, content_type = multipart([(name, jpeg_bytes(i)) for i, name in enumerate(hostile)])
     response = server.client.post(f"/api/cases/{case_id}/files", content=body, headers={"content-type": content_type})
     assert response.status_code == 201, response.text
@@ -312,7 +314,8 @@ def test_an_upload_over_the_limit_is_413_and_leaves_nothing(server: WebServer) -
         for start in range(0, len(body), 65536):
             yield body[start:start + 65536]
 
-    streamed = server.client.post(f"/api/cases/{case_id}/files", content=chunks(), headers={"content-type": content_type})
+    streamed = server.client.post(f"/api/cases/{case_id}/files", content=chunks(),
+                                  headers={"content-type": content_type})
     assert streamed.status_code == 413
     assert every_file(root) == {"case.toml"}  # no file, no temporary left behind
     small_body, _ = multipart([("small.jpg", jpeg_bytes(3))])
@@ -381,7 +384,8 @@ def test_thumbnails_raw_files_and_removal(server: WebServer) -> None:
     assert raw.content == photo
     page = server.client.get(f"/api/cases/{case_id}/files/tracking/page.html")
     # An uploaded page is a download in a sandbox, never a page of the app's origin.
-    assert page.headers["content-disposition"].startswith("attachment") and "sandbox" in page.headers["content-security-policy"]
+    assert page.headers["content-disposition"].startswith("attachment")
+    assert "sandbox" in page.headers["content-security-policy"]
     for escape in ("../case.toml", "photos/../../broken-lamp/case.toml", "%2e%2e/%2e%2e/x"):
         assert server.client.get(f"/api/cases/{case_id}/files/{escape}").status_code == 404, escape
     facts = json.loads(json.dumps(FACTS))
@@ -502,7 +506,8 @@ def test_every_interface_string_has_a_russian_translation() -> None:
         str(root), method_map=[("templates/web/**.html", "jinja2"), ("evidence_kit/runners/web/**.py", "python")],
         options_map={"templates/web/**.html": {"extensions": "jinja2.ext.i18n"}})}
     model = {text for r in REASON_RULES.values() for text in (r.wins, r.caveat) if text}  # shown in the form
-    wanted = {m if isinstance(m, str) else m[0] for m in found} | set(REASONS.values()) | set(RESOLUTIONS.values()) | model
+    wanted = {m if isinstance(m, str) else m[0] for m in found} | set(REASONS.values()) | set(RESOLUTIONS.values())
+    wanted |= model
     russian = i18n.translations("ru")
     untranslated = sorted(m for m in wanted if russian.gettext(m) == m)
     assert len(wanted) > 100 and untranslated == []

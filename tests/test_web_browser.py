@@ -7,7 +7,6 @@ its upload/ checked against the limits. Screenshots at 1280 and 360 px wide go t
 from __future__ import annotations
 
 import base64
-import io
 import subprocess
 import unicodedata
 import zipfile
@@ -56,7 +55,8 @@ def media(folder: Path) -> dict[str, Path]:
     noisy_photo(300, 500, seed=9, noise=2).save(files["chat"])
     files["video"] = folder / "unboxing.mp4"
     subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=15:duration=6",
-                    "-c:v", "libx264", "-preset", "ultrafast", "-g", "15", "-pix_fmt", "yuv420p", str(files["video"])], check=True)
+                    "-c:v", "libx264", "-preset", "ultrafast", "-g", "15", "-pix_fmt", "yuv420p", str(files["video"])],
+                   check=True)
     return files
 
 

@@ -59,9 +59,10 @@ def video_info(path: Path, cache: Path) -> dict[str, Any]:
     if duration is not None:
         target = cache / f"{_key(path, 'poster')}.jpg"
         cache.mkdir(parents=True, exist_ok=True)
-        done = subprocess.run([ffmpeg.FFMPEG.path() or "ffmpeg", "-v", "error", "-y", "-ss", f"{min(1.0, duration / 2):.2f}",
-                               "-i", str(path), "-frames:v", "1", "-vf", f"scale='min({SIZE},iw)':-2", "-f", "image2",
-                               str(target)], capture_output=True, timeout=60)
+        at = f"{min(1.0, duration / 2):.2f}"  # a second in: past a black first frame, inside a short clip
+        done = subprocess.run([ffmpeg.FFMPEG.path() or "ffmpeg", "-v", "error", "-y", "-ss", at, "-i", str(path),
+                               "-frames:v", "1", "-vf", f"scale='min({SIZE},iw)':-2", "-f", "image2", str(target)],
+                              capture_output=True, timeout=60)
         poster = target if done.returncode == 0 and target.is_file() else None
     atomic_write_text(record, json.dumps({"duration": duration, "poster": str(poster) if poster else None}))
     return {"duration": duration, "poster": poster}

@@ -168,7 +168,7 @@ def _file_response(path: Path, *, download: bool = False) -> Response:
     headers = {"cache-control": "no-store",
                # a file is data, never a page of this app: no scripts, even if it is an HTML page
                "content-security-policy": "default-src 'none'; img-src 'self'; media-src 'self'; "
-                                          "style-src 'unsafe-inline'; plugin-types application/pdf"
+                                          "style-src 'unsafe-inline'"
                if media_type == "application/pdf" else "default-src 'none'; img-src 'self'; media-src 'self'; sandbox"}
     return FileResponse(path, media_type=media_type if inline else "application/octet-stream", headers=headers,
                         filename=path.name, content_disposition_type="inline" if inline else "attachment")

@@ -11,7 +11,7 @@ from ...model.manifest import count_chars
 from ...model.reasons import REASON_RULES, RESOLUTIONS
 from . import i18n
 from .i18n import N_
-from .previews import photo_thumbnail, video_info
+from .previews import video_info
 
 # Deadline status -> (headline with the day that matters, which deadline that day is, colour class).
 DEADLINE_HEADLINES = {
