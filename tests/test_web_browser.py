@@ -107,6 +107,8 @@ def test_the_buyers_journey(browser: Any, tmp_path: Path) -> None:
         page.goto(f"{server.base}/?token={server.token}")
         assert page.url == f"{server.base}/"  # the token went into a cookie, out of the address bar
         shoot(page, "01-start-1280")
+        page.keyboard.press("Tab")  # the keyboard's first stop skips the header to the content
+        assert page.evaluate("document.activeElement.className") == "skip"
 
         # The facts, with a refund above the price: the CLI's message appears next to the field.
         page.fill("#f-title", "Cracked kettle")
@@ -151,6 +153,10 @@ def test_the_buyers_journey(browser: Any, tmp_path: Path) -> None:
         last.locator("button.up").click()
         page.locator("#photo-list li.photo").nth(1).locator("button.up").click()
         page.locator("#photo-list li.photo").nth(0).locator("input.caption").fill("Crack across the body")
+        # and by dragging: the third photo onto the second
+        page.locator("#photo-list li.photo").nth(2).drag_to(page.locator("#photo-list li.photo").nth(1))
+        order = page.eval_on_selector_all("#photo-list li.photo", "els => els.map(e => e.dataset.path)")
+        assert order == ["photos/IMG_102.jpg", "photos/IMG_101.jpg", "photos/IMG_100.jpg"]
         page.fill("#video-start", "1")
         page.fill("#video-end", "5")
         page.dispatch_event("#video-end", "input")
@@ -194,7 +200,8 @@ def test_the_buyers_journey(browser: Any, tmp_path: Path) -> None:
         assert len(videos) == 1 and videos[0].file_size <= MAX_VIDEO_BYTES
         assert texts and all(len(unicodedata.normalize("NFC", archive.read(i).decode())) <= MAX_TEXT_CHARS
                              for i in texts)
-        assert photos[0].filename == "upload/photo-1-IMG_102.jpg"  # the order chosen on the page
+        assert [i.filename for i in photos] == ["upload/photo-1-IMG_102.jpg", "upload/photo-2-IMG_101.jpg",
+                                                "upload/photo-3-IMG_100.jpg"]  # the order chosen on the page
 
         # 360 px wide: nothing sideways, everything still there.
         page.set_viewport_size({"width": 360, "height": 800})
