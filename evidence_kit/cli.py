@@ -489,10 +489,11 @@ def serve(workspace: Path, port: int, host: str, no_browser: bool, jobs: int | N
     Example:
       evidence-kit serve --workspace ~/disputes
     """
+    from .runners.batch import default_workers
     from .runners.web import WebSettings, serve as run_server
 
     run_server(WebSettings(workspace=workspace.expanduser().resolve(), host=host, port=port,
-                           workers=jobs or 2, max_upload_bytes=max_upload_mb * 1_000_000,
+                           workers=jobs or default_workers(), max_upload_bytes=max_upload_mb * 1_000_000,
                            open_browser=not no_browser))
 
 

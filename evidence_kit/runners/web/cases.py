@@ -193,9 +193,15 @@ def new_case_id(workspace: Path, data: dict[str, Any]) -> str:
 
 def create_case(workspace: Path, facts: Any) -> str:
     data = facts_to_data(facts)
-    case_id = new_case_id(workspace, data)
-    root = workspace / case_id
-    root.mkdir(parents=True)  # fails if another request took the name in the meantime
+    workspace.mkdir(parents=True, exist_ok=True)
+    while True:
+        case_id = new_case_id(workspace, data)
+        root = workspace / case_id
+        try:
+            root.mkdir()  # fails if another request took the name in the meantime: then the next name
+            break
+        except FileExistsError:
+            continue
     try:
         validate(data, root)  # the validator looks into the folder (media, named files): it must exist
     except Invalid:
