@@ -496,6 +496,28 @@ def test_pages_follow_the_browser_language_with_a_switch(server: WebServer) -> N
     assert ids and ids <= labelled, ids - labelled
 
 
+def test_the_start_page_shows_each_cases_deadline_in_colour(server: WebServer) -> None:
+    from datetime import date, timedelta
+
+    today = date.today()
+    early = json.loads(json.dumps(FACTS))
+    early["title"], early["order"]["ordered"], early["order"]["shipped"] = "Early", str(today), str(today)
+    for key in ("delivered", "protection_ends"):
+        del early["order"][key]
+    late = json.loads(json.dumps(FACTS))
+    late["title"] = "Late"
+    new_case(server, early)
+    new_case(server, late)  # protection ended on 2026-12-01: past the 15 extra days by now or soon
+    page = server.client.get("/", headers={"accept-language": "en"}).text
+    first_day = today + timedelta(days=10)
+    assert re.search(r'class="badge wait"[^>]*>Too early: you can open the dispute from ' + re.escape(
+        f"{first_day:%B} {first_day.day}, {first_day.year}"), page)
+    rows = {c["title"]: c for c in server.client.get("/api/cases").json()["cases"]}
+    assert rows["Early"]["deadline"]["status"] == "too_early"
+    expected = {"too_late": "late", "last_days": "urgent", "open_now": "ok"}[rows["Late"]["deadline"]["status"]]
+    assert f'class="badge {expected}"' in page
+
+
 def test_every_interface_string_has_a_russian_translation() -> None:
     from babel.messages.extract import extract_from_dir
 

@@ -81,7 +81,8 @@ def case_summary(root: Path) -> dict[str, Any]:
     last_open = report.get("last_open")
     row.update(title=case.title, order=case.order.number, reason=case.dispute.reason,
                deadline={"status": report.status, "advice": report.advice,
-                         "last_open": last_open.day.isoformat() if last_open and last_open.day else None})
+                         "last_open": last_open.day.isoformat() if last_open and last_open.day else None,
+                         "deadlines": [d.to_dict() for d in report.deadlines]})
     manifest = root / PACKAGE_DIR / "manifest.json"
     if manifest.is_file():
         row["built"] = manifest.stat().st_mtime

@@ -79,11 +79,10 @@ def _page(request: Request, template: str, **context: Any) -> HTMLResponse:
 
 async def index(request: Request) -> Response:
     rows = await run_in_threadpool(cases.list_cases, _settings(request).workspace)
+    titles = {r["key"]: r["title"] for r in views.reasons()}
     for row in rows:
-        row["banner"] = views.deadline_banner({"status": row["deadline"]["status"], "advice": row["deadline"]["advice"],
-                                               "deadlines": [{"key": "last_open", "day": row["deadline"]["last_open"]}]}
-                                              ) if row["deadline"] else None
-        row["reason_title"] = next((r["title"] for r in views.reasons() if r["key"] == row["reason"]), row["reason"])
+        row["banner"] = views.deadline_banner(row["deadline"])
+        row["reason_title"] = titles.get(row["reason"], row["reason"])
     return _page(request, "index.html", cases=rows, facts={}, case_id=None)
 
 

@@ -103,6 +103,7 @@
     if (status === 200 || status === 201) {
       clearProblems();
       dirty = false;
+      $("#initial-facts").textContent = JSON.stringify(facts);  // what case.toml now holds
       say("save-status", M.saved);
       if (!caseId) {
         if (pending.length) await upload(data.id, pending);
@@ -170,6 +171,9 @@
   }
 
   async function refreshFiles() {
+    // The server may have changed case.toml too (a removed file takes its hints along): start from it again.
+    const { status, data } = await request("GET", `/api/cases/${caseId}`);
+    if (status === 200) $("#initial-facts").textContent = JSON.stringify(data.facts);
     const response = await fetch(`/cases/${caseId}/fragment/files`);
     if (response.ok) { $("#files").innerHTML = await response.text(); bindSliders(); }
   }
@@ -186,7 +190,8 @@
       document.getElementById("f-order.number").focus();
       return;
     }
-    if (await upload(caseId, files)) { dirty = dirty || false; await refreshFiles(); }
+    if (dirty) await save();  // the list is redrawn from case.toml after the upload: keep the order and captions
+    if (await upload(caseId, files)) await refreshFiles();
   }
 
   function dropTarget(el, onFiles) {
