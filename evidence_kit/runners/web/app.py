@@ -62,9 +62,10 @@ class _Language:
         await self.app(scope, receive, send)
 
 
-def create_app(settings: WebSettings, *, port: int | None = None,
-               on_ready: Callable[[], None] | None = None) -> Any:
-    """The ASGI app for ``settings`` (``port``: the one actually bound, when settings say 0)."""
+def create_app(settings: WebSettings, *, port: int | None = None, on_ready: Callable[[], None] | None = None,
+               jobs: Any = None) -> Any:
+    """The ASGI app for ``settings`` (``port``: the one actually bound, when settings say 0; ``jobs``: the
+    build pool, when the caller waits for it after the server stops)."""
     import jinja2
     from starlette.applications import Starlette
     from starlette.requests import Request
@@ -76,7 +77,7 @@ def create_app(settings: WebSettings, *, port: int | None = None,
     from .security import Guard
 
     settings.workspace.mkdir(parents=True, exist_ok=True)
-    jobs = Jobs(settings.workers)
+    jobs = jobs or Jobs(settings.workers)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
@@ -85,7 +86,7 @@ def create_app(settings: WebSettings, *, port: int | None = None,
         try:
             yield
         finally:
-            jobs.shutdown()
+            jobs.stop_queued()
 
     async def not_found(request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse({"problems": [f"not found: {exc}"]}, status_code=404)
@@ -149,7 +150,20 @@ def serve(settings: WebSettings) -> None:
         if settings.open_browser:
             threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
 
-    app = create_app(settings, port=port, on_ready=ready)
+    from .jobs import Jobs
+
+    jobs = Jobs(settings.workers)
+    app = create_app(settings, port=port, on_ready=ready, jobs=jobs)
     config = uvicorn.Config(app, log_level=os.environ.get("EVIDENCE_KIT_WEB_LOG", "warning"), access_log=False,
                             proxy_headers=False, server_header=False, lifespan="on", timeout_graceful_shutdown=3)
-    uvicorn.Server(config).run(sockets=[sock])
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass  # uvicorn hands back the Ctrl-C it stopped on: stopping is what was asked
+    try:
+        jobs.finish()
+    except KeyboardInterrupt:
+        # A second Ctrl-C: leave now. The pool's threads cannot be interrupted and would hold the exit;
+        # a build cut short leaves only its hidden staging folder, which the next build removes.
+        print("Stopped.", file=sys.stderr, flush=True)
+        os._exit(130)

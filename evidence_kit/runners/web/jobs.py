@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -72,9 +73,18 @@ class Jobs:
     def get(self, job_id: str) -> Job | None:
         return self._jobs.get(job_id)
 
-    def shutdown(self) -> None:
-        """Queued builds are dropped; running ones finish (a package is renamed in whole or not at all)."""
+    def stop_queued(self) -> None:
+        """No new builds: queued ones are dropped, running ones go on (``finish`` waits for them)."""
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def finish(self) -> None:
+        """Wait for the running builds (a package is renamed into place whole, or not at all)."""
+        with self._lock:
+            running = len(self._running)
+        if running:
+            print(f"Finishing {running} running build(s) before stopping (Ctrl-C again stops at once; the next "
+                  "build clears what was left).", file=sys.stderr, flush=True)
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
     def _run(self, job: Job) -> None:
         self._emit(job, "started", {"case": job.case_id})

@@ -163,11 +163,28 @@
     for (const file of files) body.append("files", file, file.name);
     const kind = $("#file-kind") ? $("#file-kind").value : "auto";
     say("upload-status", M.uploading);
-    const { status, data } = await request("POST", `/api/cases/${id}/files?kind=${encodeURIComponent(kind)}`, body);
+    const { status, data } = await send(`/api/cases/${id}/files?kind=${encodeURIComponent(kind)}`, body);
     const rejected = (data.rejected || []).map((r) => `${r.name}: ${r.message}`);
     if (status === 201) say("upload-status", [M.uploaded, ...rejected].join(" "));
     else say("upload-status", (data.problems || []).join(" "));
     return status === 201;
+  }
+
+  // XMLHttpRequest rather than fetch: it reports upload progress, which a 3 GB video needs.
+  function send(url, body) {
+    const bar = $("#upload-progress");
+    return new Promise((resolve) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open("POST", url);
+      xhr.responseType = "json";
+      if (bar) {
+        bar.hidden = false; bar.value = 0;
+        xhr.upload.onprogress = (event) => { if (event.lengthComputable) bar.value = event.loaded / event.total; };
+      }
+      xhr.onload = () => { if (bar) bar.hidden = true; resolve({ status: xhr.status, data: xhr.response || {} }); };
+      xhr.onerror = () => { if (bar) bar.hidden = true; resolve({ status: 0, data: { problems: [M.network] } }); };
+      xhr.send(body);
+    });
   }
 
   async function refreshFiles() {
