@@ -102,7 +102,8 @@ def no_sideways_scroll(page: Any) -> None:
     limit = page.viewport_size["width"]
     wide = page.evaluate("""(limit) => [...document.querySelectorAll("body *")]
         .filter((e) => e.getBoundingClientRect().right > limit)
-        .map((e) => `${e.tagName.toLowerCase()}#${e.id}.${e.className} ${e.getBoundingClientRect().right}`).slice(0, 5)""", limit)
+        .map((e) => `${e.tagName.toLowerCase()}#${e.id}.${e.className} ${e.getBoundingClientRect().right}`)
+        .slice(0, 5)""", limit)
     assert width <= limit, f"the page is {width} px wide at {limit} px: {wide}"
 
 
