@@ -180,10 +180,12 @@ def _jsonable(value: Any, where: tuple[str, ...] = ()) -> Any:
 
 def new_case_id(workspace: Path, data: dict[str, Any]) -> str:
     """A folder name from the title or the order number: ASCII, unique in the workspace."""
-    order = data.get("order") if isinstance(data.get("order"), dict) else {}
-    wanted = str(data.get("title") or "") or f"order-{order.get('number', '')}"
+    order = data.get("order")
+    number = str(order.get("number", "")) if isinstance(order, dict) else ""
+    wanted = str(data.get("title") or "") or f"order-{number}"
     ascii_name = unicodedata.normalize("NFKD", wanted).encode("ascii", "ignore").decode()
-    base = re.sub(r"[^A-Za-z0-9]+", "-", ascii_name).strip("-").lower()[:60] or f"order-{order.get('number', 'case')}"
+    # A title in another script has no ASCII left: the order number names the folder then.
+    base = re.sub(r"[^A-Za-z0-9]+", "-", ascii_name).strip("-").lower()[:60] or f"order-{number}"
     base = re.sub(r"[^A-Za-z0-9]+", "-", base).strip("-")[:60] or "case"
     candidate, n = base, 1
     while (workspace / candidate).exists():

@@ -85,7 +85,7 @@ class Guard:
         await self.app(scope, receive, send_with_headers)
 
     def _valid(self, candidate: str | None) -> bool:
-        return bool(candidate) and hmac.compare_digest(candidate.encode(), self.token)
+        return candidate is not None and hmac.compare_digest(candidate.encode(), self.token)
 
 
 def _bearer(value: str) -> str | None:

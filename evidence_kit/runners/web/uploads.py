@@ -178,7 +178,7 @@ async def receive_upload(stream: AsyncIterator[bytes], content_type: str, root: 
     callbacks = {name: getattr(upload, name) for name in
                  ("on_part_begin", "on_header_field", "on_header_value", "on_header_end", "on_headers_finished",
                   "on_part_data", "on_part_end")}
-    parser = MultipartParser(boundary, callbacks)
+    parser = MultipartParser(boundary, callbacks)  # type: ignore[arg-type]  # a TypedDict of the same names
     failure: Exception | None = None
     pending = bytearray()
     try:

@@ -59,8 +59,9 @@ def files_view(root: Path, facts: dict[str, Any], cache: Path) -> dict[str, Any]
     from .cases import media_files
 
     files = media_files(root)
-    listed = facts.get("photos") if isinstance(facts.get("photos"), list) else []  # a hand-edited file may be odd
-    hints = {h.get("file"): h for h in listed if isinstance(h, dict)}
+    listed = facts.get("photos")
+    # a hand-edited case.toml may hold anything here
+    hints = {h.get("file"): h for h in (listed if isinstance(listed, list) else []) if isinstance(h, dict)}
     for photo in files["photos"]:
         hint = hints.get(photo["path"], {})
         photo["rank"] = hint.get("rank")
