@@ -140,6 +140,11 @@ def test_every_request_needs_the_token(server: WebServer) -> None:
     assert wrong.status_code == 403 and wrong.json()["problems"]
     bad_cookie = {f"evidence_kit_token_{server.port}": "nope"}
     assert httpx.get(server.base + "/api/cases", cookies=bad_cookie).status_code == 403
+    case_id = new_case(server)
+    body, content_type = multipart([("big.jpg", os.urandom(3_000_000))])
+    refused = httpx.post(f"{server.base}/api/cases/{case_id}/files", content=body,
+                         headers={"content-type": content_type})
+    assert refused.status_code == 403 and every_file(server.workspace / case_id) == {"case.toml"}
     # The first URL trades the token for a cookie and drops it from the address bar.
     first = httpx.get(f"{server.base}/?token={server.token}&lang=ru")
     assert first.status_code == 303 and first.headers["location"] == "/?lang=ru"

@@ -52,14 +52,14 @@ class Guard:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         host = headers.get("host", "").lower()
         if host not in self.hosts:
-            await _refuse(send, "this address is not served here (unexpected Host header)")
+            await _refuse(receive, send, "this address is not served here (unexpected Host header)")
             return
         if scope["method"] not in SAFE_METHODS:
             origin = headers.get("origin")
             fetch_site = headers.get("sec-fetch-site")
             if (origin is not None and origin.lower() not in self.origins) or (
                     fetch_site is not None and fetch_site not in ("same-origin", "none")):
-                await _refuse(send, "a write from another web site was refused")
+                await _refuse(receive, send, "a write from another web site was refused")
                 return
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
         if "token" in query and self._valid(query["token"]) and scope["method"] in SAFE_METHODS:
@@ -70,7 +70,8 @@ class Guard:
             return
         if not (self._valid(_bearer(headers.get("authorization", ""))) or
                 self._valid(_cookie(headers.get("cookie", ""), self.cookie))):
-            await _refuse(send, "open the address that 'evidence-kit serve' printed: it carries the access token")
+            await _refuse(receive, send,
+                          "open the address that 'evidence-kit serve' printed: it carries the access token")
             return
 
         async def send_with_headers(message: dict[str, Any]) -> None:
@@ -101,7 +102,18 @@ def _cookie(header: str, name: str) -> str | None:
     return None
 
 
-async def _refuse(send: Send, why: str) -> None:
+DRAIN_LIMIT = 64_000_000  # a refused body is read up to this much, so the client sees the 403, not a reset
+
+
+async def _refuse(receive: Receive, send: Send, why: str) -> None:
+    seen = 0
+    while seen <= DRAIN_LIMIT:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        seen += len(message.get("body", b""))
+        if not message.get("more_body"):
+            break
     body = json.dumps({"problems": [why]}).encode()
     await send({"type": "http.response.start", "status": 403,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
