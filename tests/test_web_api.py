@@ -468,6 +468,25 @@ def test_two_builds_of_one_case_at_once(server: WebServer) -> None:
     assert server.client.get("/api/jobs/no-such-job/events").status_code == 404
 
 
+def test_the_result_says_when_the_case_changed_after_its_build(server: WebServer) -> None:
+    case_id = small_case(server)
+    stale = "The case changed since this package was built"
+
+    def result() -> str:
+        return server.client.get(f"/cases/{case_id}/fragment/result", headers={"accept-language": "en"}).text
+
+    assert "Not built yet" in result()
+    job = server.client.post(f"/api/cases/{case_id}/build").json()["job"]
+    assert server.events(job)[-1][1]["status"] == "built"
+    assert "upload/dispute.txt" in result() and stale not in result()
+    facts = server.client.get(f"/api/cases/{case_id}").json()["facts"]
+    assert server.client.put(f"/api/cases/{case_id}", json=facts).status_code == 200
+    assert stale in result()
+    job = server.client.post(f"/api/cases/{case_id}/build").json()["job"]
+    assert server.events(job)[-1][1]["status"] == "unchanged"  # the same facts: the package is current
+    assert stale not in result()
+
+
 def test_a_build_of_an_invalid_case_ends_with_a_failed_done(server: WebServer) -> None:
     case_id = new_case(server)
     (server.workspace / case_id / "case.toml").write_text("[order]\nnumber = 1\n", encoding="utf-8")

@@ -51,6 +51,7 @@ class Jobs:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="evidence-kit-build")
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._running: dict[str, Job] = {}  # case id -> its unfinished job
+        self.checked: dict[str, float] = {}  # case id -> when its last finished build started (time.time())
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -88,7 +89,7 @@ class Jobs:
 
     def _run(self, job: Job) -> None:
         self._emit(job, "started", {"case": job.case_id})
-        started = time.monotonic()
+        started, started_at = time.monotonic(), time.time()
 
         def progress(event: ProgressEvent) -> None:
             now = time.monotonic()
@@ -110,6 +111,8 @@ class Jobs:
         result["seconds"] = round(time.monotonic() - started, 3)
         with self._lock:
             self._running.pop(job.case_id, None)
+            if result["status"] != api.FAILED:
+                self.checked[job.case_id] = started_at
         self._emit(job, "done", result, final=True)
 
     def _emit(self, job: Job, name: str, data: dict[str, Any], *, final: bool = False) -> None:

@@ -90,7 +90,7 @@ async def case_page(request: Request) -> Response:
     root = _root(request)
     facts, problems = await run_in_threadpool(cases.read_facts, root)
     files = await run_in_threadpool(views.files_view, root, facts, _cache(request))
-    result = await run_in_threadpool(views.result_view, root)
+    result = await run_in_threadpool(views.result_view, root, request.app.state.jobs.checked.get(root.name))
     return _page(request, "case.html", case_id=root.name, facts=facts, problems=problems, files=files,
                  result=result)
 
@@ -104,7 +104,7 @@ async def files_fragment(request: Request) -> Response:
 
 async def result_fragment(request: Request) -> Response:
     root = _root(request)
-    result = await run_in_threadpool(views.result_view, root)
+    result = await run_in_threadpool(views.result_view, root, request.app.state.jobs.checked.get(root.name))
     return _page(request, "_result.html", case_id=root.name, result=result)
 
 

@@ -91,8 +91,9 @@ def _verify(package: Path) -> dict[str, Any]:
     return _verified[key][1]
 
 
-def result_view(root: Path) -> dict[str, Any] | None:
-    """The built package as the result section shows it; None before the first build."""
+def result_view(root: Path, checked_at: float | None = None) -> dict[str, Any] | None:
+    """The built package as the result section shows it; None before the first build. ``checked_at``: when
+    the last build of this case started (an unchanged build keeps the package, and its old manifest)."""
     package = root / PACKAGE_DIR
     try:
         manifest = json.loads((package / "manifest.json").read_text(encoding="utf-8"))
@@ -119,7 +120,14 @@ def result_view(root: Path) -> dict[str, Any] | None:
                       "text": text, "chars": count_chars(text), "limit": profile["max_text_chars"],
                       "upload": info["path"].startswith("upload/")})
     checklist = manifest.get("checklist", {})
+    from .cases import media_files
+
+    # Cheap (no hashing): any input or case.toml newer than the package means the package may be out of date.
+    built = max((package / "manifest.json").stat().st_mtime, checked_at or 0.0)
+    inputs = [root / "case.toml", *(root / f["path"] for files in media_files(root).values() for f in files)]
+    stale = any(path.stat().st_mtime > built for path in inputs if path.exists())
     return {
+        "stale": stale,
         "created": manifest.get("created"), "banner": deadline_banner(manifest.get("deadlines")),
         "uploads": uploads, "texts": texts, "profile": profile,
         "counts": {"photos": sum(1 for u in uploads if u["role"] == "photo"),

@@ -105,6 +105,7 @@
       dirty = false;
       $("#initial-facts").textContent = JSON.stringify(facts);  // what case.toml now holds
       say("save-status", M.saved);
+      if (caseId) await refreshResult();
       if (!caseId) {
         if (pending.length) await upload(data.id, pending);
         location.href = `/cases/${data.id}`;
@@ -193,6 +194,12 @@
     if (status === 200) $("#initial-facts").textContent = JSON.stringify(data.facts);
     const response = await fetch(`/cases/${caseId}/fragment/files`);
     if (response.ok) { $("#files").innerHTML = await response.text(); bindSliders(); }
+    await refreshResult();
+  }
+
+  async function refreshResult() {  // the result says when the case changed after its build
+    const response = await fetch(`/cases/${caseId}/fragment/result`);
+    if (response.ok && $("#result")) $("#result").innerHTML = await response.text();
   }
 
   async function addFiles(files) {
@@ -321,9 +328,7 @@
       for (const bar of $$("progress", stages)) if (result.status !== "failed") bar.value = 1;
       say("build-status", result.status === "failed" ? `${M.failed} ${result.message || ""}` : M[result.status] || result.status);
       document.body.dataset.lastBuild = result.status;
-      const response = await fetch(`/cases/${caseId}/fragment/result`);
-      if (response.ok) $("#result").innerHTML = await response.text();
-      await refreshFiles();
+      await refreshFiles();  // the contact sheet may be new; the result comes with it
       buildButton.disabled = false;
       $("#result-section").scrollIntoView({ behavior: "smooth", block: "start" });
     });
