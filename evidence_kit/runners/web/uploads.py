@@ -114,24 +114,27 @@ class Upload:
 
     def on_part_end(self) -> None:
         part = self._part
-        if part.handle is not None:
+        if part.handle is not None and part.temp is not None:
             part.handle.close()
             part.handle = None
+            os.chmod(part.temp, 0o644)  # as every file evidence-kit writes (mkstemp makes it private)
             self._done.append(part)
 
     # after the body
     def commit(self) -> None:
         """Give every received file its final name (never over an existing file)."""
+        for part in self._done:  # safe_name leaves no folder in a name; this makes sure before any file moves
+            assert part.temp is not None and part.filename is not None
+            if not inside(self.root, part.temp.parent / safe_name(part.filename)):
+                raise BadUpload(f"unsafe file name: {part.filename!r}")
         for part in self._done:
-            assert part.temp is not None and part.filename is not None and part.kind is not None
+            assert part.temp is not None and part.filename is not None
             folder = part.temp.parent
             name = safe_name(part.filename)
             stem, suffix = Path(name).stem, Path(name).suffix
             n = 1
             while True:
                 final = folder / (name if n == 1 else f"{stem}-{n}{suffix}")
-                if not inside(self.root, final):
-                    raise BadUpload(f"unsafe file name: {part.filename!r}")
                 if final.exists() and final.stat().st_size == part.size and \
                         sha256_file(final) == part.digest.hexdigest():
                     part.temp.unlink()
