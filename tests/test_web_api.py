@@ -206,6 +206,20 @@ def test_create_read_and_replace_a_case(server: WebServer) -> None:
     assert server.client.post("/api/cases", json=FACTS).json()["id"] not in {c["id"] for c in listed}
 
 
+def test_a_case_folder_made_by_hand_shows_up(server: WebServer) -> None:
+    root = server.workspace / "Чайник 2"
+    (root / "photos").mkdir(parents=True)
+    (root / "case.toml").write_text(textwrap.dedent(CASE_TOML), encoding="utf-8")
+    (root / "photos" / "a.jpg").write_bytes(jpeg_bytes(7))
+    (server.workspace / "outside-link").symlink_to(root.parent.parent)  # a link out of the workspace
+    ids = [c["id"] for c in server.client.get("/api/cases").json()["cases"]]
+    assert "Чайник 2" in ids and "outside-link" not in ids
+    quoted = httpx.URL(f"/api/cases/{root.name}").raw_path.decode()
+    assert server.client.get(quoted).json()["facts"]["order"]["number"] == "8100000000000001"
+    assert server.client.get(f"{quoted}/files").json()["files"]["photos"][0]["path"] == "photos/a.jpg"
+    assert f'href="/cases/{quoted.split("/")[-1]}"' in server.client.get("/").text
+
+
 def test_invalid_facts_get_the_clis_messages(server: WebServer, tmp_path: Path) -> None:
     bad = json.loads(json.dumps(FACTS))
     bad["order"]["number"] = ""

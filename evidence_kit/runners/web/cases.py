@@ -21,7 +21,16 @@ from ...model.case import (CASE_FILE, PACKAGE_DIR, PHOTO_SUFFIXES, RECEIPT_SUFFI
                            VIDEO_SUFFIXES, Case, discover_media, parse_case)
 
 APP_DIR = ".evidence-kit-web"  # the app's own cache (thumbnails, zips being written): hidden, so never a case
-_CASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
+
+def plain_folder_name(name: str) -> bool:
+    """A name that is one folder of the workspace: not hidden, no separators, no control characters.
+
+    New cases get ASCII names; a case folder made by hand may have any such name (``Чайник 2``).
+    """
+    return (0 < len(name.encode("utf-8", "surrogateescape")) <= 255 and not name.startswith(".")
+            and "/" not in name and "\\" not in name and not any(unicodedata.category(c)[0] == "C" for c in name))
+
+
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MAX_NAME_BYTES = 150  # well under every file system's 255, with room for "-2" and a temporary prefix
 
@@ -50,7 +59,7 @@ class Invalid(Exception):
 
 def case_root(workspace: Path, case_id: str) -> Path:
     """The folder of ``case_id``, which must be a plain name of a case folder directly in the workspace."""
-    if not _CASE_ID.match(case_id):
+    if not plain_folder_name(case_id):
         raise NotFound(case_id)
     root = workspace / case_id
     if not (root / CASE_FILE).is_file() or root.resolve().parent != workspace.resolve():
@@ -62,7 +71,8 @@ def list_cases(workspace: Path) -> list[dict[str, Any]]:
     """Every case folder in the workspace, newest first, with what the start page shows."""
     rows = []
     for folder in workspace.iterdir() if workspace.is_dir() else []:
-        if folder.is_dir() and _CASE_ID.match(folder.name) and (folder / CASE_FILE).is_file():
+        if folder.is_dir() and plain_folder_name(folder.name) and (folder / CASE_FILE).is_file() and \
+                folder.resolve().parent == workspace.resolve():  # a link out of the workspace is not a case
             rows.append(case_summary(folder))
     return sorted(rows, key=lambda r: r["modified"], reverse=True)
 

@@ -7,6 +7,7 @@
   const form = document.getElementById("facts");
   const filesSection = document.getElementById("files-section");
   const caseId = (form && form.dataset.case) || (filesSection && filesSection.dataset.case) || "";
+  const caseKey = encodeURIComponent(caseId);  // a case folder made by hand may have any name
   let dirty = false;
   let pending = []; // files dropped on the start page, uploaded once the case exists
 
@@ -98,7 +99,7 @@
   async function save() {
     say("save-status", M.saving);
     const facts = collectFacts();
-    const { status, data } = caseId ? await request("PUT", `/api/cases/${caseId}`, facts)
+    const { status, data } = caseId ? await request("PUT", `/api/cases/${caseKey}`, facts)
       : await request("POST", "/api/cases", facts);
     if (status === 200 || status === 201) {
       clearProblems();
@@ -108,7 +109,7 @@
       if (caseId) await refreshResult();
       if (!caseId) {
         if (pending.length) await upload(data.id, pending);
-        location.href = `/cases/${data.id}`;
+        location.href = `/cases/${encodeURIComponent(data.id)}`;
       }
       return true;
     }
@@ -164,7 +165,7 @@
     for (const file of files) body.append("files", file, file.name);
     const kind = $("#file-kind") ? $("#file-kind").value : "auto";
     say("upload-status", M.uploading);
-    const { status, data } = await send(`/api/cases/${id}/files?kind=${encodeURIComponent(kind)}`, body);
+    const { status, data } = await send(`/api/cases/${encodeURIComponent(id)}/files?kind=${encodeURIComponent(kind)}`, body);
     const rejected = (data.rejected || []).map((r) => `${r.name}: ${r.message}`);
     if (status === 201) say("upload-status", [M.uploaded, ...rejected].join(" "));
     else say("upload-status", (data.problems || []).join(" "));
@@ -190,15 +191,15 @@
 
   async function refreshFiles() {
     // The server may have changed case.toml too (a removed file takes its hints along): start from it again.
-    const { status, data } = await request("GET", `/api/cases/${caseId}`);
+    const { status, data } = await request("GET", `/api/cases/${caseKey}`);
     if (status === 200) $("#initial-facts").textContent = JSON.stringify(data.facts);
-    const response = await fetch(`/cases/${caseId}/fragment/files`);
+    const response = await fetch(`/cases/${caseKey}/fragment/files`);
     if (response.ok) { $("#files").innerHTML = await response.text(); bindSliders(); }
     await refreshResult();
   }
 
   async function refreshResult() {  // the result says when the case changed after its build
-    const response = await fetch(`/cases/${caseId}/fragment/result`);
+    const response = await fetch(`/cases/${caseKey}/fragment/result`);
     if (response.ok && $("#result")) $("#result").innerHTML = await response.text();
   }
 
@@ -265,7 +266,7 @@
       if (button.classList.contains("remove")) {
         if (!confirm(M.delete_confirm)) return;
         const path = button.dataset.path.split("/").map(encodeURIComponent).join("/");
-        const { status, data } = await request("DELETE", `/api/cases/${caseId}/files/${path}`);
+        const { status, data } = await request("DELETE", `/api/cases/${caseKey}/files/${path}`);
         if (status !== 204) say("upload-status", (data.problems || []).join(" "));
         await refreshFiles();
         return;
@@ -337,7 +338,7 @@
   if (buildButton) buildButton.addEventListener("click", async () => {
     buildButton.disabled = true;
     if (dirty && !(await save())) { buildButton.disabled = false; return; }
-    const { status, data } = await request("POST", `/api/cases/${caseId}/build`);
+    const { status, data } = await request("POST", `/api/cases/${caseKey}/build`);
     if (status === 202) follow(data.job);
     else if (status === 409) { say("build-status", M.busy); follow(data.job); }
     else { say("build-status", (data.problems || []).join(" ")); buildButton.disabled = false; }
