@@ -9,7 +9,7 @@ SYSTEM_PACKAGES := ffmpeg chromium qpdf poppler-utils imagemagick jpegoptim libj
 	fontconfig fonts-noto-core fonts-noto-cjk fonts-dejavu-core
 DEMO_CASE := examples/broken-kettle
 
-.PHONY: demo test setup system bench clean
+.PHONY: demo test setup system bench clean serve
 
 demo: setup
 	$(VENV)/bin/evidence-kit build $(DEMO_CASE) --grid
@@ -17,6 +17,10 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest -q
+
+# The web app for buyers: prints http://127.0.0.1:PORT/?token=... and opens it (WORKSPACE=dir to choose where cases go).
+serve: setup
+	$(VENV)/bin/evidence-kit serve $(if $(WORKSPACE),--workspace $(WORKSPACE))
 
 bench: setup
 	$(PY) bench/startup.py

@@ -470,6 +470,34 @@ def verify(package: Path, as_json: bool) -> None:
     sys.exit(int(ExitCode.OK if report.ok else ExitCode.VERIFY_FAILED))
 
 
+@cli.command()
+@click.option("--workspace", type=click.Path(file_okay=False, path_type=Path), default=Path.home() / "evidence-kit",
+              show_default="~/evidence-kit", help="The folder that holds the cases (one case folder each).")
+@click.option("--port", type=click.IntRange(min=0, max=65535), default=8765, show_default=True,
+              help="Port to listen on (0: any free port; the default falls back to a free one if taken).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Anything but 127.0.0.1 lets other machines reach your files (warned).")
+@click.option("--no-browser", is_flag=True, help="Do not open the web browser.")
+@jobs_option
+@click.option("--max-upload-mb", type=click.IntRange(min=1), default=4096, show_default=True,
+              help="Largest upload accepted in one request, in MB (10^6 bytes).")
+def serve(workspace: Path, port: int, host: str, no_browser: bool, jobs: int | None, max_upload_mb: int) -> None:
+    """Start the web app: fill in the order, drop the files, build and download the package.
+
+    Prints the address with its access token (http://127.0.0.1:PORT/?token=...) and opens it.
+
+    \b
+    Example:
+      evidence-kit serve --workspace ~/disputes
+    """
+    from .runners.batch import default_workers
+    from .runners.web import WebSettings, serve as run_server
+
+    run_server(WebSettings(workspace=workspace.expanduser().resolve(), host=host, port=port,
+                           workers=jobs or default_workers(), max_upload_bytes=max_upload_mb * 1_000_000,
+                           open_browser=not no_browser))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: runs the CLI and turns exceptions into the documented exit codes."""
     verbose = "-v" in (argv or sys.argv[1:]) or "--verbose" in (argv or sys.argv[1:]) or bool(

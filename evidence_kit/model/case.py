@@ -472,6 +472,13 @@ def load_case(path: str | Path, *, profile: Profile | str | Path | None = None) 
         raise CaseError(source, ["not UTF-8 text: save it as UTF-8"]) from None
     except tomllib.TOMLDecodeError as exc:
         raise CaseError(source, [f"not valid TOML: {exc}"]) from None
+    return parse_case(data, root, source=source, profile=profile)
+
+
+def parse_case(data: Mapping[str, Any], root: Path, *, source: str,
+               profile: Profile | str | Path | None = None) -> Case:
+    """``validate_case_data`` raising CaseError: the checks ``load_case`` makes, so a form (the web app)
+    gets the same messages before anything is written."""
     result = validate_case_data(data, root, profile=profile)
     if isinstance(result, list):
         raise CaseError(source, [str(p) for p in result])

@@ -1,0 +1,305 @@
+"""Case folders in the workspace, as the web app sees them: ordinary case folders with a case.toml.
+
+The facts go through the same validator as a hand-written case.toml (``model.case.parse_case``) before
+the file is written (atomically), so ``evidence-kit build`` and the watcher work on these folders too.
+"""
+from __future__ import annotations
+
+import re
+import tomllib
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from ... import api
+from ...errors import CaseError, EvidenceKitError
+from ...fsutil import atomic_write_text
+from ...model.case import (CASE_FILE, PACKAGE_DIR, PHOTO_SUFFIXES, RECEIPT_SUFFIXES, SUBFOLDERS, TRACKING_SUFFIXES,
+                           VIDEO_SUFFIXES, Case, discover_media, parse_case)
+
+APP_DIR = ".evidence-kit-web"  # the app's own cache (thumbnails, zips being written): hidden, so never a case
+
+def plain_folder_name(name: str) -> bool:
+    """A name that is one folder of the workspace: not hidden, no separators, no control characters.
+
+    New cases get ASCII names; a case folder made by hand may have any such name (``Чайник 2``).
+    """
+    return (0 < len(name.encode("utf-8", "surrogateescape")) <= 255 and not name.startswith(".")
+            and "/" not in name and "\\" not in name and not any(unicodedata.category(c)[0] == "C" for c in name))
+
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+MAX_NAME_BYTES = 150  # well under every file system's 255, with room for "-2" and a temporary prefix
+
+# Which files a kind of evidence accepts. "auto" sorts by suffix; chat, tracking and receipts also take
+# screenshots, which a suffix alone cannot tell from photos (the page asks).
+KIND_SUFFIXES = {
+    "photos": PHOTO_SUFFIXES,
+    "videos": VIDEO_SUFFIXES,
+    "chat": PHOTO_SUFFIXES | RECEIPT_SUFFIXES,
+    "tracking": TRACKING_SUFFIXES | PHOTO_SUFFIXES,
+    "receipts": RECEIPT_SUFFIXES | PHOTO_SUFFIXES,
+}
+KINDS = ("auto", *KIND_SUFFIXES)
+
+
+class NotFound(Exception):
+    """No such case (or file) in the workspace."""
+
+
+@dataclass
+class Invalid(Exception):
+    """The facts do not validate: the messages case.toml would get."""
+
+    problems: list[str]
+
+
+def case_root(workspace: Path, case_id: str) -> Path:
+    """The folder of ``case_id``, which must be a plain name of a case folder directly in the workspace."""
+    if not plain_folder_name(case_id):
+        raise NotFound(case_id)
+    root = workspace / case_id
+    if not (root / CASE_FILE).is_file() or root.resolve().parent != workspace.resolve():
+        raise NotFound(case_id)
+    return root
+
+
+def list_cases(workspace: Path) -> list[dict[str, Any]]:
+    """Every case folder in the workspace, newest first, with what the start page shows."""
+    rows = []
+    for folder in workspace.iterdir() if workspace.is_dir() else []:
+        if folder.is_dir() and plain_folder_name(folder.name) and (folder / CASE_FILE).is_file() and \
+                folder.resolve().parent == workspace.resolve():  # a link out of the workspace is not a case
+            rows.append(case_summary(folder))
+    return sorted(rows, key=lambda r: r["modified"], reverse=True)
+
+
+def case_summary(root: Path) -> dict[str, Any]:
+    row: dict[str, Any] = {"id": root.name, "modified": (root / CASE_FILE).stat().st_mtime, "problems": [],
+                           "title": root.name, "order": "", "reason": "", "deadline": None, "built": None}
+    try:
+        case = api.load_case(root)
+    except EvidenceKitError as exc:
+        row["problems"] = getattr(exc, "problems", [str(exc)])
+        return row
+    from ...dispute.deadlines import compute_deadlines
+
+    report = compute_deadlines(case, date.today())
+    last_open = report.get("last_open")
+    row.update(title=case.title, order=case.order.number, reason=case.dispute.reason,
+               deadline={"status": report.status, "advice": report.advice,
+                         "last_open": last_open.day.isoformat() if last_open and last_open.day else None,
+                         "deadlines": [d.to_dict() for d in report.deadlines]})
+    manifest = root / PACKAGE_DIR / "manifest.json"
+    if manifest.is_file():
+        row["built"] = manifest.stat().st_mtime
+    return row
+
+
+# --- facts: JSON <-> case.toml ------------------------------------------------------------------------------
+
+def _clean(value: Any) -> Any:
+    """A form's JSON as case.toml holds it: empty fields left out, dates as dates, amounts as decimals.
+
+    Only the representation changes; whatever is still wrong is left for the validator to name.
+    """
+    if isinstance(value, dict):
+        cleaned = {k: _clean(v) for k, v in value.items()}
+        return {k: v for k, v in cleaned.items() if v not in (None, "", {}, [])}
+    if isinstance(value, list):
+        return [v for v in (_clean(v) for v in value) if v not in (None, "", {}, [])]
+    if isinstance(value, str):
+        text = value.strip()
+        if _DATE.match(text):
+            try:
+                return date.fromisoformat(text)
+            except ValueError:
+                return text
+        return text if text else None
+    return value
+
+
+_AMOUNTS = (("order", "price"), ("dispute", "amount"))
+
+
+def facts_to_data(facts: Any) -> dict[str, Any]:
+    if not isinstance(facts, dict):
+        raise Invalid(["the request body must be a JSON object with case.toml's fields"])
+    data = _clean(facts)
+    for table, key in _AMOUNTS:
+        value = data.get(table, {}).get(key) if isinstance(data.get(table), dict) else None
+        if isinstance(value, (str, float)) and not isinstance(value, bool):
+            try:  # a decimal keeps 34.90 as written; "34,90" is how many countries type it
+                data[table][key] = Decimal(str(value).replace(",", "."))
+            except InvalidOperation:
+                pass  # left as it is: the validator names the problem
+    return data
+
+
+def to_toml(data: dict[str, Any]) -> str:
+    import tomli_w
+
+    return HEADER + tomli_w.dumps(data)
+
+
+HEADER = "# Written by evidence-kit serve. Edit it here or in the app; every field is documented in the README.\n"
+
+
+def validate(data: dict[str, Any], root: Path) -> Case:
+    """The same checks and messages as ``evidence-kit build`` gives: the validator reads the case.toml text
+    that would be written, exactly as the CLI will read it later."""
+    try:
+        return parse_case(tomllib.loads(to_toml(data)), root, source=str(root / CASE_FILE))
+    except CaseError as exc:
+        raise Invalid(exc.problems) from None
+
+
+def write_facts(root: Path, data: dict[str, Any]) -> None:
+    atomic_write_text(root / CASE_FILE, to_toml(data))
+
+
+def read_facts(root: Path) -> tuple[dict[str, Any], list[str]]:
+    """case.toml as JSON-ready data, and its problems (a hand-edited file may be invalid)."""
+    try:
+        data = tomllib.loads((root / CASE_FILE).read_text(encoding="utf-8"), parse_float=Decimal)
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        return {}, [f"case.toml cannot be read: {exc}"]
+    try:
+        validate(data, root)
+        problems: list[str] = []
+    except Invalid as exc:
+        problems = exc.problems
+    return _jsonable(data), problems
+
+
+def _jsonable(value: Any, where: tuple[str, ...] = ()) -> Any:
+    """TOML values as JSON: money stays text as written ("34.90"), other numbers are numbers, dates ISO text."""
+    if isinstance(value, dict):
+        return {k: _jsonable(v, (*where, k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v, where) for v in value]
+    if isinstance(value, Decimal):
+        return str(value) if where in _AMOUNTS else float(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def new_case_id(workspace: Path, data: dict[str, Any]) -> str:
+    """A folder name from the title or the order number: ASCII, unique in the workspace."""
+    order = data.get("order")
+    number = str(order.get("number", "")) if isinstance(order, dict) else ""
+    wanted = str(data.get("title") or "") or f"order-{number}"
+    ascii_name = unicodedata.normalize("NFKD", wanted).encode("ascii", "ignore").decode()
+    # A title in another script has no ASCII left: the order number names the folder then.
+    base = re.sub(r"[^A-Za-z0-9]+", "-", ascii_name).strip("-").lower()[:60] or f"order-{number}"
+    base = re.sub(r"[^A-Za-z0-9]+", "-", base).strip("-")[:60] or "case"
+    candidate, n = base, 1
+    while (workspace / candidate).exists():
+        n += 1
+        candidate = f"{base}-{n}"
+    return candidate
+
+
+def create_case(workspace: Path, facts: Any) -> str:
+    data = facts_to_data(facts)
+    workspace.mkdir(parents=True, exist_ok=True)
+    while True:
+        case_id = new_case_id(workspace, data)
+        root = workspace / case_id
+        try:
+            root.mkdir()  # fails if another request took the name in the meantime: then the next name
+            break
+        except FileExistsError:
+            continue
+    try:
+        validate(data, root)  # the validator looks into the folder (media, named files): it must exist
+    except Invalid:
+        root.rmdir()
+        raise
+    for folder in SUBFOLDERS.values():
+        (root / folder).mkdir(exist_ok=True)
+    write_facts(root, data)
+    return case_id
+
+
+def replace_facts(root: Path, facts: Any) -> None:
+    data = facts_to_data(facts)
+    validate(data, root)
+    write_facts(root, data)
+
+
+def field_of(problem: str) -> str:
+    """The form field a validator message is about: ``order.price: ...`` -> ``order.price``."""
+    where = problem.split(":", 1)[0].strip().strip("[]")
+    return re.sub(r"\[\d+\]", lambda m: f".{int(m.group(0)[1:-1]) - 1}", where)
+
+
+# --- files --------------------------------------------------------------------------------------------------
+
+def safe_name(raw: str) -> str:
+    """A file name that stays where it is put: no folders, no control characters, no leading dot, not too long.
+
+    ``../../etc/passwd`` -> ``passwd``; ``C:\\x\\a.jpg`` -> ``a.jpg``; NUL and bidi controls are dropped.
+    """
+    name = unicodedata.normalize("NFC", raw.replace("\\", "/").split("/")[-1])
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
+    name = re.sub(r'[<>:"|?*]', "_", name)
+    name = re.sub(r"\s+", " ", name).strip().lstrip(".").rstrip(". ")
+    if not name or name in (".", ".."):
+        name = "file"
+    stem, dot, suffix = name.rpartition(".")
+    if not dot or len(suffix) > 16:
+        stem, suffix = name, ""
+    tail = f".{suffix}" if suffix else ""
+    while len((stem + tail).encode("utf-8")) > MAX_NAME_BYTES:
+        stem = stem[:-1]
+    return (stem.rstrip(" .") or "file") + tail
+
+
+def kind_for(name: str, wanted: str) -> str | None:
+    """The evidence kind (a key of SUBFOLDERS) a file goes to, or None when it is not one the build uses."""
+    suffix = Path(name).suffix.lower()
+    if wanted != "auto":
+        return wanted if suffix in KIND_SUFFIXES.get(wanted, ()) else None
+    for kind in ("photos", "videos", "tracking", "receipts"):
+        if suffix in KIND_SUFFIXES[kind] and (kind != "tracking" or suffix in TRACKING_SUFFIXES) and (
+                kind != "receipts" or suffix in RECEIPT_SUFFIXES):
+            return kind
+    return None
+
+
+def inside(root: Path, path: Path) -> bool:
+    return path.resolve().is_relative_to(root.resolve())
+
+
+def media_files(root: Path) -> dict[str, list[dict[str, Any]]]:
+    """The case's evidence by kind (as the build will find it), each with its path and size."""
+    media = discover_media(root)
+    return {kind: [{"path": p.relative_to(root).as_posix(), "name": p.name, "bytes": p.stat().st_size}
+                   for p in getattr(media, kind)] for kind in SUBFOLDERS}
+
+
+def case_file(root: Path, relative: str) -> Path:
+    """A file of the case by its relative path; NotFound unless it is an existing file inside the case folder."""
+    path = root / relative
+    if ".." in Path(relative).parts or not inside(root, path) or not path.is_file():
+        raise NotFound(relative)
+    return path
+
+
+def forget_file(root: Path, relative: str) -> None:
+    """Drop case.toml's hints about a removed file (a hint naming a missing file would stop the build)."""
+    data = tomllib.loads((root / CASE_FILE).read_text(encoding="utf-8"), parse_float=Decimal)
+    photos = [p for p in data.get("photos", []) if not (isinstance(p, dict) and p.get("file") == relative)]
+    video = data.get("video")
+    changed = len(photos) != len(data.get("photos", []))
+    if isinstance(video, dict) and video.get("file") == relative:
+        del video["file"]
+        changed = True
+    if changed:
+        data["photos"] = photos
+        write_facts(root, {k: v for k, v in data.items() if v not in ([], {})})

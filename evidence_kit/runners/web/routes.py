@@ -1,0 +1,302 @@
+"""The pages and the JSON API (documented in the README, "Web app"). Handlers only translate HTTP to the
+library: facts through ``cases``, builds through ``jobs`` (``api.build``), checks through ``api.verify``."""
+from __future__ import annotations
+
+import json
+import mimetypes
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from ... import api
+from ...model.case import PACKAGE_DIR
+from . import cases, i18n, previews, views
+from .cases import APP_DIR, Invalid, NotFound
+from .uploads import BadUpload, TooLarge, receive_upload
+
+LANGUAGE_COOKIE = "evidence_kit_language"
+# Served inline; anything else (HTML pages, JSON, CSV, ...) is a download that never runs in the app's origin.
+INLINE_TYPES = {"image/jpeg", "image/png", "image/webp", "image/gif", "image/avif", "video/mp4", "video/webm",
+                "video/quicktime", "application/pdf", "text/plain"}
+# Stored without compression in the zip: already compressed, and a 500 MB video is not worth deflating.
+STORED_SUFFIXES = {".jpg", ".jpeg", ".png", ".mp4", ".mov", ".webm", ".pdf", ".zip", ".heic", ".webp"}
+
+
+def _problems(status: int, *problems: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"problems": list(problems), **extra}, status_code=status)
+
+
+def _invalid(exc: Invalid) -> JSONResponse:
+    fields: dict[str, list[str]] = {}
+    for problem in exc.problems:
+        fields.setdefault(cases.field_of(problem), []).append(problem)
+    return _problems(422, *exc.problems, fields=fields)
+
+
+async def _json_body(request: Request) -> Any:
+    try:
+        return json.loads(await request.body())
+    except ValueError:
+        raise Invalid(["the request body is not valid JSON"]) from None
+
+
+def _settings(request: Request) -> Any:
+    return request.app.state.settings
+
+
+def _root(request: Request) -> Path:
+    return cases.case_root(_settings(request).workspace, request.path_params["case"])
+
+
+def _cache(request: Request) -> Path:
+    return _settings(request).workspace / APP_DIR
+
+
+# --- pages --------------------------------------------------------------------------------------------------
+
+def _page(request: Request, template: str, **context: Any) -> HTMLResponse:
+    settings = _settings(request)
+    env = request.app.state.templates
+    html = env.get_template(template).render(
+        request=request, language=i18n.current_language(), languages=i18n.LANGUAGE_NAMES,
+        js_messages=i18n.js_messages(), reasons=views.reasons(), resolutions=views.resolutions(),
+        max_upload=settings.max_upload_bytes, kinds=cases.KINDS, **context)
+    response = HTMLResponse(html, headers={"cache-control": "no-store"})
+    if "lang" in request.query_params and request.query_params["lang"] in i18n.LANGUAGES:
+        response.set_cookie(LANGUAGE_COOKIE, request.query_params["lang"], max_age=365 * 86400, samesite="strict",
+                            httponly=True)
+    return response
+
+
+async def index(request: Request) -> Response:
+    rows = await run_in_threadpool(cases.list_cases, _settings(request).workspace)
+    titles = {r["key"]: r["title"] for r in views.reasons()}
+    for row in rows:
+        row["banner"] = views.deadline_banner(row["deadline"])
+        row["reason_title"] = titles.get(row["reason"], row["reason"])
+    return _page(request, "index.html", cases=rows, facts={}, case_id=None)
+
+
+async def case_page(request: Request) -> Response:
+    root = _root(request)
+    facts, problems = await run_in_threadpool(cases.read_facts, root)
+    files = await run_in_threadpool(views.files_view, root, facts, _cache(request))
+    result = await run_in_threadpool(views.result_view, root, request.app.state.jobs.checked.get(root.name))
+    return _page(request, "case.html", case_id=root.name, facts=facts, problems=problems, files=files,
+                 result=result)
+
+
+async def files_fragment(request: Request) -> Response:
+    root = _root(request)
+    facts, _ = await run_in_threadpool(cases.read_facts, root)
+    files = await run_in_threadpool(views.files_view, root, facts, _cache(request))
+    return _page(request, "_files.html", case_id=root.name, facts=facts, files=files)
+
+
+async def result_fragment(request: Request) -> Response:
+    root = _root(request)
+    result = await run_in_threadpool(views.result_view, root, request.app.state.jobs.checked.get(root.name))
+    return _page(request, "_result.html", case_id=root.name, result=result)
+
+
+# --- facts --------------------------------------------------------------------------------------------------
+
+async def list_cases(request: Request) -> Response:
+    rows = await run_in_threadpool(cases.list_cases, _settings(request).workspace)
+    return JSONResponse({"cases": rows})
+
+
+async def create_case(request: Request) -> Response:
+    facts = await _json_body(request)
+    case_id = await run_in_threadpool(cases.create_case, _settings(request).workspace, facts)
+    return JSONResponse({"id": case_id}, status_code=201, headers={"location": f"/api/cases/{case_id}"})
+
+
+async def get_case(request: Request) -> Response:
+    root = _root(request)
+    facts, problems = await run_in_threadpool(cases.read_facts, root)
+    return JSONResponse({"id": root.name, "facts": facts, "problems": problems})
+
+
+async def put_case(request: Request) -> Response:
+    root = _root(request)
+    facts = await _json_body(request)
+    await run_in_threadpool(cases.replace_facts, root, facts)
+    return JSONResponse({"id": root.name})
+
+
+# --- files --------------------------------------------------------------------------------------------------
+
+async def list_files(request: Request) -> Response:
+    return JSONResponse({"files": await run_in_threadpool(cases.media_files, _root(request))})
+
+
+async def upload_files(request: Request) -> Response:
+    root = _root(request)
+    limit = _settings(request).max_upload_bytes
+    kind = request.query_params.get("kind", "auto")
+    if kind not in cases.KINDS:
+        return _problems(422, f"kind: unknown value {kind!r} (valid: {', '.join(cases.KINDS)})")
+    try:
+        upload = await receive_upload(request.stream(), request.headers.get("content-type", ""), root, kind=kind,
+                                      limit=limit)
+    except TooLarge:
+        return _problems(413, i18n.gettext("the upload is larger than this app's limit of %(mb)s MB")
+                         % {"mb": f"{limit / 1e6:g}"}, limit=limit)
+    except BadUpload as exc:
+        return _problems(exc.status, str(exc))
+    if not upload.stored and not upload.rejected:
+        return _problems(422, "no files in the field 'files'")
+    if not upload.stored:
+        return _problems(422, *(f"{r['name']}: {r['message']}" for r in upload.rejected), rejected=upload.rejected)
+    return JSONResponse({"stored": upload.stored, "rejected": upload.rejected}, status_code=201)
+
+
+def _file_response(path: Path, *, download: bool = False) -> Response:
+    media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    inline = media_type in INLINE_TYPES and not download
+    headers = {"cache-control": "no-store",
+               # a file is data, never a page of this app: no scripts, even if it is an HTML page
+               "content-security-policy": "default-src 'none'; img-src 'self'; media-src 'self'; "
+                                          "style-src 'unsafe-inline'"
+               if media_type == "application/pdf" else "default-src 'none'; img-src 'self'; media-src 'self'; sandbox"}
+    return FileResponse(path, media_type=media_type if inline else "application/octet-stream", headers=headers,
+                        filename=path.name, content_disposition_type="inline" if inline else "attachment")
+
+
+async def get_file(request: Request) -> Response:
+    return _file_response(cases.case_file(_root(request), request.path_params["path"]))
+
+
+async def delete_file(request: Request) -> Response:
+    root = _root(request)
+    path = cases.case_file(root, request.path_params["path"])
+    if cases.inside(root / PACKAGE_DIR, path) or path.resolve() == (root / cases.CASE_FILE).resolve():
+        return _problems(403, "only evidence files can be removed here")
+    relative = path.relative_to(root).as_posix()
+    await run_in_threadpool(path.unlink)
+    await run_in_threadpool(cases.forget_file, root, relative)
+    return Response(status_code=204)
+
+
+async def thumbnail(request: Request) -> Response:
+    root = _root(request)
+    path = cases.case_file(root, request.path_params["path"])
+    try:
+        if path.suffix.lower() in cases.KIND_SUFFIXES["videos"]:
+            poster = (await run_in_threadpool(previews.video_info, path, _cache(request)))["poster"]
+            if poster is None:
+                raise NotFound(str(path))
+            return FileResponse(poster, media_type="image/jpeg")
+        return FileResponse(await run_in_threadpool(previews.photo_thumbnail, path, _cache(request)),
+                            media_type="image/jpeg")
+    except (OSError, ValueError) as exc:  # Pillow: not an image it can read
+        return _problems(415, f"no preview: {exc}")
+
+
+# --- builds and packages ------------------------------------------------------------------------------------
+
+async def start_build(request: Request) -> Response:
+    root = _root(request)
+    job, started = request.app.state.jobs.start(root.name, root)
+    if not started:
+        return _problems(409, "a build of this case is already running: follow its job", job=job.id)
+    return JSONResponse({"job": job.id}, status_code=202, headers={"location": f"/api/jobs/{job.id}/events"})
+
+
+def _job(request: Request) -> Any:
+    job = request.app.state.jobs.get(request.path_params["job"])
+    if job is None:
+        raise NotFound(request.path_params["job"])
+    return job
+
+
+async def job_status(request: Request) -> Response:
+    job = _job(request)
+    return JSONResponse({"job": job.id, "case": job.case_id, "finished": job.finished, "events": len(job.events),
+                         "result": job.result}, headers={"cache-control": "no-store"})
+
+
+async def job_events(request: Request) -> Response:
+    job = _job(request)
+    return StreamingResponse(request.app.state.jobs.stream(job), media_type="text/event-stream",
+                             headers={"cache-control": "no-store", "x-accel-buffering": "no"})
+
+
+async def verify_package(request: Request) -> Response:
+    package = _root(request) / PACKAGE_DIR
+    if not (package / "manifest.json").is_file():
+        return _problems(404, "no package yet: build the case first")
+    return JSONResponse((await run_in_threadpool(api.verify, package)).to_dict())
+
+
+async def package_file(request: Request) -> Response:
+    package = _root(request) / PACKAGE_DIR
+    path = cases.case_file(package, request.path_params["path"]) if package.is_dir() else None
+    if path is None:
+        raise NotFound(request.path_params["path"])
+    return _file_response(path, download=request.query_params.get("download") == "1")
+
+
+def _write_zip(package: Path, folder: Path) -> Path:
+    """The package as one zip, upload/ first (what goes into the form), then the rest."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=".zip-", suffix=".zip", dir=folder)
+    os.close(fd)
+    files = sorted((p for p in package.rglob("*") if p.is_file()),
+                   key=lambda p: (p.relative_to(package).parts[0] != "upload", p.relative_to(package).as_posix()))
+    try:
+        with zipfile.ZipFile(name, "w") as archive:
+            for path in files:
+                method = zipfile.ZIP_STORED if path.suffix.lower() in STORED_SUFFIXES else zipfile.ZIP_DEFLATED
+                archive.write(path, path.relative_to(package).as_posix(), compress_type=method)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+    return Path(name)
+
+
+async def package_zip(request: Request) -> Response:
+    root = _root(request)
+    package = root / PACKAGE_DIR
+    if not (package / "manifest.json").is_file():
+        return _problems(404, "no package yet: build the case first")
+    archive = await run_in_threadpool(_write_zip, package, _cache(request) / "zips")
+    return FileResponse(archive, media_type="application/zip", filename=f"{root.name}-evidence-package.zip",
+                        background=BackgroundTask(archive.unlink, missing_ok=True),
+                        headers={"cache-control": "no-store"})
+
+
+def routes(static: Path) -> list[Any]:
+    return [
+        Route("/", index),
+        Route("/cases/{case}", case_page),
+        Route("/cases/{case}/fragment/files", files_fragment),
+        Route("/cases/{case}/fragment/result", result_fragment),
+        Route("/api/cases", list_cases, methods=["GET"]),
+        Route("/api/cases", create_case, methods=["POST"]),
+        Route("/api/cases/{case}", get_case, methods=["GET"]),
+        Route("/api/cases/{case}", put_case, methods=["PUT"]),
+        Route("/api/cases/{case}/files", list_files, methods=["GET"]),
+        Route("/api/cases/{case}/files", upload_files, methods=["POST"]),
+        Route("/api/cases/{case}/files/{path:path}", get_file, methods=["GET"]),
+        Route("/api/cases/{case}/files/{path:path}", delete_file, methods=["DELETE"]),
+        Route("/api/cases/{case}/thumb/{path:path}", thumbnail, methods=["GET"]),
+        Route("/api/cases/{case}/build", start_build, methods=["POST"]),
+        Route("/api/cases/{case}/verify", verify_package, methods=["GET"]),
+        Route("/api/cases/{case}/package.zip", package_zip, methods=["GET"]),
+        Route("/api/cases/{case}/package/{path:path}", package_file, methods=["GET"]),
+        Route("/api/jobs/{job}", job_status, methods=["GET"]),
+        Route("/api/jobs/{job}/events", job_events, methods=["GET"]),
+        Mount("/static", StaticFiles(directory=static), name="static"),
+    ]
+

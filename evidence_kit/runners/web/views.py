@@ -1,0 +1,141 @@
+"""What the pages show, as plain data from a case folder and its package (the templates only lay it out)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ... import api
+from ...model.case import PACKAGE_DIR
+from ...model.manifest import count_chars
+from ...model.reasons import REASON_RULES, RESOLUTIONS
+from . import i18n
+from .i18n import N_
+from .previews import video_info
+
+# Deadline status -> (headline with the day that matters, which deadline that day is, colour class).
+DEADLINE_HEADLINES = {
+    "too_early": (N_("Too early: you can open the dispute from %(day)s"), "earliest_open", "wait"),
+    "open_now": (N_("Open the dispute now, until %(day)s"), "last_open", "ok"),
+    "last_days": (N_("Urgent: open the dispute now, the last day is %(day)s"), "last_open", "urgent"),
+    "too_late": (N_("Too late to open a dispute: the last day was %(day)s"), "last_open", "late"),
+    "dispute_open": (N_("Your dispute is open"), "", "ok"),
+    "appeal_open": (N_("You can appeal the decision until %(day)s"), "appeal_until", "urgent"),
+    "appeal_too_late": (N_("Too late to appeal: the last day was %(day)s"), "appeal_until", "late"),
+    "unknown": (N_("Deadline unknown: add the shipping date"), "", "wait"),
+}
+TEXT_TITLES = {"seller": N_("Message to the seller"), "dispute": N_("Dispute description (goes into the form)"),
+               "appeal": N_("Appeal against an escalated-dispute decision")}
+KIND_TITLES = {"photos": N_("Photos"), "videos": N_("Video"), "chat": N_("Chat screenshots"),
+               "tracking": N_("Tracking"), "receipts": N_("Receipts")}
+EVIDENCE_TITLES = {"photos": N_("Photos"), "video": N_("Video"), "tracking": N_("Tracking"),
+                   "chat": N_("Chat with the seller"), "receipt": N_("Receipt")}
+
+
+def deadline_banner(deadlines: dict[str, Any] | None) -> dict[str, str] | None:
+    """The headline, its colour and the library's full advice, from a deadlines report (``to_dict``)."""
+    if not deadlines:
+        return None
+    message, key, tone = DEADLINE_HEADLINES.get(deadlines["status"], DEADLINE_HEADLINES["unknown"])
+    day = next((d.get("day") for d in deadlines.get("deadlines", []) if d.get("key") == key), None) if key else None
+    if key and not day:
+        message, tone = DEADLINE_HEADLINES["unknown"][0], "wait"
+    return {"headline": i18n.gettext(message) % {"day": i18n.format_day(day)} if day else i18n.gettext(message),
+            "tone": tone, "advice": deadlines.get("advice", "")}
+
+
+def reasons() -> list[dict[str, str]]:
+    return [{"key": r.key, "title": i18n.gettext(r.title), "wins": i18n.gettext(r.wins),
+             "caveat": i18n.gettext(r.caveat) if r.caveat else "",
+             "default_resolution": r.default_resolution or ""} for r in REASON_RULES.values()]
+
+
+def resolutions() -> dict[str, str]:
+    return {key: i18n.gettext(title) for key, title in RESOLUTIONS.items()}
+
+
+def files_view(root: Path, facts: dict[str, Any], cache: Path) -> dict[str, Any]:
+    """The case's files by kind, photos in upload order (rank from case.toml, then name) with captions."""
+    from .cases import media_files
+
+    files = media_files(root)
+    listed = facts.get("photos")
+    # a hand-edited case.toml may hold anything here
+    hints = {h.get("file"): h for h in (listed if isinstance(listed, list) else []) if isinstance(h, dict)}
+    for photo in files["photos"]:
+        hint = hints.get(photo["path"], {})
+        photo["rank"] = hint.get("rank")
+        photo["caption"] = hint.get("caption", "")
+    files["photos"].sort(key=lambda p: (p["rank"] is None, p["rank"] or 0, p["name"]))
+    video = facts.get("video", {}) if isinstance(facts.get("video"), dict) else {}
+    for item in files["videos"]:
+        info = video_info(root / item["path"], cache)
+        item["duration"] = info["duration"]
+        item["poster"] = info["poster"] is not None
+        item["start"] = video.get("start")
+        item["end"] = video.get("end")
+    sheet = root / PACKAGE_DIR / "video" / "contact-sheet.jpg"
+    return {"by_kind": files, "titles": {k: i18n.gettext(v) for k, v in KIND_TITLES.items()},
+            "contact_sheet": sheet.is_file(), "count": sum(len(v) for v in files.values())}
+
+
+_verified: dict[str, tuple[int, dict[str, Any]]] = {}
+
+
+def _verify(package: Path) -> dict[str, Any]:
+    """``api.verify`` of the package, remembered while its manifest stays the same (it hashes every file)."""
+    stamp = (package / "manifest.json").stat().st_mtime_ns
+    key = str(package.resolve())
+    if key not in _verified or _verified[key][0] != stamp:
+        _verified[key] = (stamp, api.verify(package).to_dict())
+    return _verified[key][1]
+
+
+def result_view(root: Path, checked_at: float | None = None) -> dict[str, Any] | None:
+    """The built package as the result section shows it; None before the first build. ``checked_at``: when
+    the last build of this case started (an unchanged build keeps the package, and its old manifest)."""
+    package = root / PACKAGE_DIR
+    try:
+        manifest = json.loads((package / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    profile = manifest["profile"]
+    limits = {"photo": profile["max_photo_bytes"], "video": profile["max_video_bytes"]}
+    uploads = []
+    for record in manifest["outputs"]:
+        if not record.get("upload"):
+            continue
+        item = {"path": record["path"], "name": Path(record["path"]).name, "role": record["role"],
+                "bytes": record["bytes"], "limit": limits.get(record["role"]), "chars": None}
+        if record["path"].endswith(".txt"):
+            item["chars"] = count_chars((package / record["path"]).read_text(encoding="utf-8"))
+        item["over"] = (item["limit"] is not None and item["bytes"] > item["limit"]) or (
+            item["chars"] is not None and item["chars"] > profile["max_text_chars"])
+        uploads.append(item)
+    texts = []
+    for kind, info in manifest.get("texts", {}).items():
+        path = package / info["path"]
+        text = path.read_text(encoding="utf-8") if path.is_file() else ""
+        texts.append({"kind": kind, "title": i18n.gettext(TEXT_TITLES.get(kind, kind)), "path": info["path"],
+                      "text": text, "chars": count_chars(text), "limit": profile["max_text_chars"],
+                      "upload": info["path"].startswith("upload/")})
+    checklist = manifest.get("checklist", {})
+    from .cases import media_files
+
+    # Cheap (no hashing): any input or case.toml newer than the package means the package may be out of date.
+    built = max((package / "manifest.json").stat().st_mtime, checked_at or 0.0)
+    inputs = [root / "case.toml", *(root / f["path"] for files in media_files(root).values() for f in files)]
+    stale = any(path.stat().st_mtime > built for path in inputs if path.exists())
+    return {
+        "stale": stale,
+        "created": manifest.get("created"), "banner": deadline_banner(manifest.get("deadlines")),
+        "uploads": uploads, "texts": texts, "profile": profile,
+        "counts": {"photos": sum(1 for u in uploads if u["role"] == "photo"),
+                   "videos": sum(1 for u in uploads if u["role"] == "video")},
+        "warnings": manifest.get("warnings", []), "errors": manifest.get("errors", []),
+        "left_out": manifest.get("photo_selection", {}).get("left_out", []),
+        "checklist": {"complete": checklist.get("complete"), "gaps": checklist.get("gaps", []),
+                      "present": {i18n.gettext(EVIDENCE_TITLES.get(k, k)): v
+                                  for k, v in checklist.get("present", {}).items() if v}},
+        "summary": manifest.get("summary", {}).get("path"), "verify": _verify(package),
+    }

@@ -1,0 +1,378 @@
+// evidence-kit web app: plain JavaScript over the JSON API (no build step). Everything the page does, a
+// script can do with the same requests (README, "Web app").
+"use strict";
+(() => {
+  const M = JSON.parse(document.getElementById("messages").textContent);
+  const MAX_UPLOAD = Number(document.body.dataset.maxUpload);
+  const form = document.getElementById("facts");
+  const filesSection = document.getElementById("files-section");
+  const caseId = (form && form.dataset.case) || (filesSection && filesSection.dataset.case) || "";
+  const caseKey = encodeURIComponent(caseId);  // a case folder made by hand may have any name
+  let dirty = false;
+  let pending = []; // files dropped on the start page, uploaded once the case exists
+
+  const $ = (sel, root = document) => root.querySelector(sel);
+  const $$ = (sel, root = document) => [...root.querySelectorAll(sel)];
+  const say = (id, text) => { const el = document.getElementById(id); if (el) el.textContent = text; };
+
+  async function request(method, url, body) {
+    const options = { method, headers: {} };
+    if (body instanceof FormData) options.body = body;
+    else if (body !== undefined) { options.headers["content-type"] = "application/json"; options.body = JSON.stringify(body); }
+    let response;
+    try { response = await fetch(url, options); } catch (e) { return { status: 0, data: { problems: [M.network] } }; }
+    let data = {};
+    try { data = await response.json(); } catch (e) { /* 204 and HTML answers have no JSON */ }
+    return { status: response.status, data };
+  }
+
+  function seconds(value) {
+    const s = Number(value);
+    return `${Math.floor(s / 60)}:${(s % 60).toFixed(1).padStart(4, "0")}`;
+  }
+
+  // --- the facts form ------------------------------------------------------------------------------------
+  function collectFacts() {
+    const facts = JSON.parse($("#initial-facts").textContent || "{}") || {};
+    facts.order = { ...(facts.order || {}) };
+    facts.dispute = { ...(facts.dispute || {}) };
+    for (const el of $$("[name]", form)) {
+      if (el.name.startsWith("tracking.")) continue;
+      const [table, key] = el.name.split(".");
+      if (key === undefined) facts[table] = el.value; else facts[table][key] = el.value;
+    }
+    facts.tracking = $$(".tracking-row", form).map((row) => {
+      const entry = {};
+      for (const el of $$("[name]", row)) entry[el.name.split(".")[2]] = el.value.trim();
+      return entry;
+    }).filter((entry) => Object.values(entry).some(Boolean));
+    const list = $("#photo-list");
+    if (list) {
+      const ranked = list.dataset.ranked === "true";
+      facts.photos = $$("li.photo", list).map((li, i) => {
+        const hint = { file: li.dataset.path, caption: $(".caption", li).value.trim() };
+        const rank = ranked ? i + 1 : Number(li.dataset.rank) || 0;
+        if (rank) hint.rank = rank;
+        return hint;
+      }).filter((hint) => hint.rank || hint.caption);
+    }
+    const start = $("#video-start"), end = $("#video-end");
+    if (start && end) {
+      const duration = Number(start.max);
+      const video = { ...(facts.video || {}) };
+      delete video.start; delete video.end;
+      if (Number(start.value) > 0) video.start = Number(start.value);
+      if (Number(end.value) < duration - 0.05) video.end = Number(end.value);
+      if (Object.keys(video).length) facts.video = video; else delete facts.video;
+    }
+    return facts;
+  }
+
+  function clearProblems() {
+    for (const el of $$("[data-error-for]")) { el.hidden = true; el.textContent = ""; }
+    for (const el of $$(".field.invalid")) el.classList.remove("invalid");
+    const box = $("#form-problems"); if (box) { box.hidden = true; box.textContent = ""; }
+  }
+
+  function showProblems(data) {
+    clearProblems();
+    const general = [];
+    const fields = data.fields || {};
+    if (!data.fields) general.push(...(data.problems || []));
+    for (const [name, messages] of Object.entries(fields)) {
+      const slot = $(`[data-error-for="${CSS.escape(name)}"]`) || $(`[data-error-for^="${CSS.escape(name + ".")}"]`);
+      if (!slot) { general.push(...messages); continue; }
+      slot.textContent = messages.join(" ");
+      slot.hidden = false;
+      slot.closest(".field").classList.add("invalid");
+    }
+    const box = $("#form-problems");
+    if (box) {
+      const items = general.map((p) => `<li>${p.replace(/[&<>]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;" }[c]))}</li>`);
+      box.innerHTML = `<p>${M.fix_problems}</p>` + (items.length ? `<ul>${items.join("")}</ul>` : "");
+      box.hidden = false;
+    }
+    const first = $(".field.invalid input, .field.invalid select, .field.invalid textarea");
+    if (first) first.focus();
+  }
+
+  async function save() {
+    say("save-status", M.saving);
+    const facts = collectFacts();
+    const { status, data } = caseId ? await request("PUT", `/api/cases/${caseKey}`, facts)
+      : await request("POST", "/api/cases", facts);
+    if (status === 200 || status === 201) {
+      clearProblems();
+      dirty = false;
+      $("#initial-facts").textContent = JSON.stringify(facts);  // what case.toml now holds
+      say("save-status", M.saved);
+      if (caseId) await refreshResult();
+      if (!caseId) {
+        if (pending.length) await upload(data.id, pending);
+        location.href = `/cases/${encodeURIComponent(data.id)}`;
+      }
+      return true;
+    }
+    say("save-status", "");
+    showProblems(data);
+    return false;
+  }
+
+  function explainReason() {
+    const select = document.getElementById("f-dispute.reason");
+    const option = select && select.selectedOptions[0];
+    if (!option) return;
+    say("h-dispute.reason", option.value ? [option.dataset.wins, option.dataset.caveat].filter(Boolean).join(" · ") : "");
+  }
+
+  if (form) {
+    form.addEventListener("submit", (event) => { event.preventDefault(); save(); });
+    form.addEventListener("input", (event) => {
+      dirty = true;
+      const field = event.target.closest(".field");
+      if (field && field.classList.contains("invalid")) {  // the buyer is fixing it: the message goes away
+        field.classList.remove("invalid");
+        const slot = $("[data-error-for]", field); slot.hidden = true;
+      }
+    });
+    document.getElementById("f-dispute.reason").addEventListener("change", explainReason);
+    explainReason();
+    $("#add-tracking").addEventListener("click", () => {
+      const rows = $$(".tracking-row", form);
+      const copy = rows[rows.length - 1].cloneNode(true);
+      const index = rows.length;
+      copy.dataset.row = index;
+      for (const el of $$("[id], [for], [name], [data-error-for], [aria-describedby], [data-field]", copy)) {
+        for (const attr of ["id", "for", "name", "data-error-for", "aria-describedby", "data-field"]) {
+          if (el.hasAttribute(attr)) el.setAttribute(attr, el.getAttribute(attr).replace(/tracking\.\d+\./g, `tracking.${index}.`));
+        }
+        if (el.tagName === "INPUT") el.value = "";
+        if (el.dataset.errorFor) el.hidden = true;
+      }
+      $("#tracking-rows").append(copy);
+      $("input", copy).focus();
+    });
+  }
+
+  // --- files ---------------------------------------------------------------------------------------------
+  async function upload(id, files) {
+    const total = files.reduce((sum, f) => sum + f.size, 0);
+    if (total > MAX_UPLOAD) {
+      say("upload-status", `${M.too_big} ${files.map((f) => f.name).join(", ")}`);
+      return false;
+    }
+    const body = new FormData();
+    for (const file of files) body.append("files", file, file.name);
+    const kind = $("#file-kind") ? $("#file-kind").value : "auto";
+    say("upload-status", M.uploading);
+    const { status, data } = await send(`/api/cases/${encodeURIComponent(id)}/files?kind=${encodeURIComponent(kind)}`, body);
+    const rejected = (data.rejected || []).map((r) => `${r.name}: ${r.message}`);
+    if (status === 201) say("upload-status", [M.uploaded, ...rejected].join(" "));
+    else say("upload-status", (data.problems || []).join(" "));
+    return status === 201;
+  }
+
+  // XMLHttpRequest rather than fetch: it reports upload progress, which a 3 GB video needs.
+  function send(url, body) {
+    const bar = $("#upload-progress");
+    return new Promise((resolve) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open("POST", url);
+      xhr.responseType = "json";
+      if (bar) {
+        bar.hidden = false; bar.value = 0;
+        xhr.upload.onprogress = (event) => { if (event.lengthComputable) bar.value = event.loaded / event.total; };
+      }
+      xhr.onload = () => { if (bar) bar.hidden = true; resolve({ status: xhr.status, data: xhr.response || {} }); };
+      xhr.onerror = () => { if (bar) bar.hidden = true; resolve({ status: 0, data: { problems: [M.network] } }); };
+      xhr.send(body);
+    });
+  }
+
+  async function refreshFiles() {
+    // The server may have changed case.toml too (a removed file takes its hints along): start from it again.
+    const { status, data } = await request("GET", `/api/cases/${caseKey}`);
+    if (status === 200) $("#initial-facts").textContent = JSON.stringify(data.facts);
+    const response = await fetch(`/cases/${caseKey}/fragment/files`);
+    if (response.ok) { $("#files").innerHTML = await response.text(); bindSliders(); }
+    await refreshResult();
+  }
+
+  async function refreshResult() {  // the result says when the case changed after its build
+    const response = await fetch(`/cases/${caseKey}/fragment/result`);
+    if (response.ok && $("#result")) $("#result").innerHTML = await response.text();
+  }
+
+  async function addFiles(files) {
+    if (!files.length) return;
+    if (!caseId) {  // start page: keep them until the case is created
+      pending.push(...files);
+      const box = $("#pending-files");
+      box.textContent = `${pending.length} ${M.files_pending}: ${pending.map((f) => f.name).join(", ")}`;
+      box.hidden = false;
+      const section = $("#new-case"); section.hidden = false;
+      $("#new-case-button").setAttribute("aria-expanded", "true");
+      document.getElementById("f-order.number").focus();
+      return;
+    }
+    if (dirty) await save();  // the list is redrawn from case.toml after the upload: keep the order and captions
+    if (await upload(caseId, files)) await refreshFiles();
+  }
+
+  function dropTarget(el, onFiles) {
+    el.addEventListener("dragover", (event) => {
+      if (![...event.dataTransfer.types].includes("Files")) return;
+      event.preventDefault(); document.body.classList.add("over"); $("#dropzone")?.classList.add("over");
+    });
+    el.addEventListener("dragleave", () => { document.body.classList.remove("over"); $("#dropzone")?.classList.remove("over"); });
+    el.addEventListener("drop", (event) => {
+      if (!event.dataTransfer.files.length) return;
+      event.preventDefault();
+      document.body.classList.remove("over"); $("#dropzone")?.classList.remove("over");
+      onFiles([...event.dataTransfer.files]);
+    });
+  }
+  dropTarget(document, addFiles);  // the whole page takes a drop (the drop zone is where it shows)
+  const picker = $("#file-picker");
+  if (picker) picker.addEventListener("change", async () => { await addFiles([...picker.files]); picker.value = ""; });
+
+  const newCaseButton = $("#new-case-button");
+  if (newCaseButton) newCaseButton.addEventListener("click", () => {
+    const section = $("#new-case");
+    section.hidden = !section.hidden;
+    newCaseButton.setAttribute("aria-expanded", String(!section.hidden));
+    if (!section.hidden) document.getElementById("f-order.number").focus();
+  });
+
+  function bindSliders() {
+    const start = $("#video-start"), end = $("#video-end");
+    if (!start || !end) return;
+    const show = () => {
+      if (Number(end.value) <= Number(start.value)) end.value = Math.min(Number(start.max), Number(start.value) + 0.1);
+      say("video-start-out", seconds(start.value)); say("video-end-out", seconds(end.value));
+    };
+    for (const el of [start, end]) el.addEventListener("input", () => { dirty = true; show(); });
+    show();
+  }
+  bindSliders();
+
+  const filesBox = $("#files");
+  if (filesBox) {
+    filesBox.addEventListener("input", (event) => { if (event.target.classList.contains("caption")) dirty = true; });
+    filesBox.addEventListener("click", async (event) => {
+      const button = event.target.closest("button");
+      if (!button) return;
+      const li = button.closest("li.photo");
+      if (button.classList.contains("remove")) {
+        if (!confirm(M.delete_confirm)) return;
+        const path = button.dataset.path.split("/").map(encodeURIComponent).join("/");
+        const { status, data } = await request("DELETE", `/api/cases/${caseKey}/files/${path}`);
+        if (status !== 204) say("upload-status", (data.problems || []).join(" "));
+        await refreshFiles();
+        return;
+      }
+      if (!li) return;
+      if (button.classList.contains("up") && li.previousElementSibling) li.previousElementSibling.before(li);
+      else if (button.classList.contains("down") && li.nextElementSibling) li.nextElementSibling.after(li);
+      else return;
+      $("#photo-list").dataset.ranked = "true"; dirty = true; button.focus();
+    });
+    let dragged = null;
+    filesBox.addEventListener("dragstart", (event) => {
+      dragged = event.target.closest && event.target.closest("li.photo");
+      if (dragged) { dragged.classList.add("dragging"); event.dataTransfer.effectAllowed = "move"; }
+    });
+    filesBox.addEventListener("dragover", (event) => {
+      const over = event.target.closest && event.target.closest("li.photo");
+      if (!dragged || !over || over === dragged) return;
+      event.preventDefault();
+      const after = over.compareDocumentPosition(dragged) & Node.DOCUMENT_POSITION_PRECEDING;
+      if (after) over.after(dragged); else over.before(dragged);
+    });
+    filesBox.addEventListener("dragend", () => {
+      if (dragged) { dragged.classList.remove("dragging"); $("#photo-list").dataset.ranked = "true"; dirty = true; }
+      dragged = null;
+    });
+  }
+
+  // --- build and progress --------------------------------------------------------------------------------
+  const buildButton = $("#build");
+
+  function stageRow(stage) {
+    let row = $(`#stage-${CSS.escape(stage)}`);
+    if (!row) {
+      row = document.createElement("li");
+      row.id = `stage-${stage}`;
+      row.innerHTML = `<span class="label"></span><progress max="1" value="0"></progress><span class="msg"></span>`;
+      $(".label", row).textContent = M[`stage_${stage}`] || stage;
+      $("#stages").append(row);
+    }
+    return row;
+  }
+
+  function follow(job) {
+    const stages = $("#stages");
+    stages.hidden = false; stages.innerHTML = "";
+    buildButton.disabled = true;
+    const events = new EventSource(`/api/jobs/${job}/events`);
+    events.addEventListener("queued", () => say("build-status", M.queued));
+    events.addEventListener("started", () => say("build-status", M.started));
+    events.addEventListener("progress", (event) => {
+      const step = JSON.parse(event.data);
+      const row = stageRow(step.stage);
+      $("progress", row).value = step.fraction;
+      $(".msg", row).textContent = step.message || "";
+    });
+    events.addEventListener("done", async (event) => {
+      events.close();
+      const result = JSON.parse(event.data);
+      for (const bar of $$("progress", stages)) if (result.status !== "failed") bar.value = 1;
+      say("build-status", result.status === "failed" ? `${M.failed} ${result.message || ""}` : M[result.status] || result.status);
+      document.body.dataset.lastBuild = result.status;
+      await refreshFiles();  // the contact sheet may be new; the result comes with it
+      buildButton.disabled = false;
+      $("#result-section").scrollIntoView({ behavior: "smooth", block: "start" });
+    });
+  }
+
+  if (buildButton) buildButton.addEventListener("click", async () => {
+    buildButton.disabled = true;
+    if (dirty && !(await save())) { buildButton.disabled = false; return; }
+    const { status, data } = await request("POST", `/api/cases/${caseKey}/build`);
+    if (status === 202) follow(data.job);
+    else if (status === 409) { say("build-status", M.busy); follow(data.job); }
+    else { say("build-status", (data.problems || []).join(" ")); buildButton.disabled = false; }
+  });
+
+  // --- result: texts to paste ----------------------------------------------------------------------------
+  const result = $("#result");
+  if (result) {
+    result.addEventListener("input", (event) => {
+      const area = event.target;
+      if (!area.classList.contains("paste")) return;
+      const block = area.closest(".text-block");
+      const limit = Number(block.dataset.limit);
+      const count = $(".count", block);
+      const chars = [...area.value.normalize("NFC")].length;  // as the library counts: code points of the NFC text
+      count.textContent = `${chars} / ${limit}` + (chars > limit ? ` ${M.over_limit}` : "");
+      count.classList.toggle("over", chars > limit);
+    });
+    result.addEventListener("click", async (event) => {
+      const button = event.target.closest("button.copy");
+      if (!button) return;
+      const area = document.getElementById(button.dataset.target);
+      try {
+        await navigator.clipboard.writeText(area.value);
+      } catch (e) {
+        area.select();
+        if (!document.execCommand("copy")) { button.textContent = M.copy_failed; return; }
+      }
+      const label = button.textContent;
+      button.textContent = M.copied;
+      setTimeout(() => { button.textContent = label; }, 2000);
+    });
+  }
+
+  for (const el of $$("time[data-epoch]")) el.textContent = new Date(Number(el.dataset.epoch) * 1000).toLocaleString(document.documentElement.lang);
+  window.addEventListener("beforeunload", (event) => { if (dirty && caseId) event.preventDefault(); });
+})();
