@@ -292,10 +292,7 @@ class CaseFile(_Table):
     @model_validator(mode="after")
     def _consistent(self) -> "CaseFile":
         """Checks across tables, all reported together."""
-        problems: list[tuple[str, str]] = []
-        amount, price = self.dispute.amount, self.order.price
-        if amount is not None and price is not None and amount > price:
-            problems.append(("dispute.amount", f"{amount} is more than order.price {price}"))
+        problems = _amount_problem(self.dispute.amount, self.order.price)
         reason = self.dispute.reason
         for name in self.facts.given():
             reasons = FACT_REASONS[name]
@@ -305,6 +302,21 @@ class CaseFile(_Table):
         if problems:
             raise PydanticCustomError(PROBLEMS, "{count} problems", {"problems": problems, "count": len(problems)})
         return self
+
+
+def _amount_problem(amount: Decimal | None, price: Decimal | None) -> list[tuple[str, str]]:
+    if amount is not None and price is not None and amount > price:
+        return [("dispute.amount", f"{amount} is more than order.price {price}")]
+    return []
+
+
+def _raw_amount_problem(data: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The amount-against-price check on raw tables, for when another table failed and the model check
+    never ran: the buyer still hears every problem at once."""
+    try:
+        return _amount_problem(_amount(data["dispute"]["amount"]), _amount(data["order"]["price"]))
+    except (KeyError, TypeError, ValueError, ArithmeticError, PydanticCustomError):
+        return []
 
 
 @dataclass(frozen=True)
@@ -438,6 +450,8 @@ def validate_case_data(data: Mapping[str, Any], root: str | Path, *,
         file: CaseFile | None = CaseFile.model_validate(dict(data), context={"root": root})
     except ValidationError as exc:
         problems += [Problem(where, message) for where, message in problem_pairs(exc, CaseFile)]
+        if not any(p.path == "dispute.amount" for p in problems):
+            problems += [Problem(where, message) for where, message in _raw_amount_problem(data)]
         file = None
     try:
         named = data.get("profile") if isinstance(data.get("profile"), (str, dict)) else None

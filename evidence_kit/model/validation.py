@@ -54,6 +54,8 @@ def problem_pairs(exc: ValidationError, model: type[BaseModel], prefix: str = ""
             hint = difflib.get_close_matches(str(loc[-1]), known, n=1)
             problems.append((where, "unknown key" + (f" (did you mean '{hint[0]}'?)" if hint else
                                                      f" (known: {', '.join(sorted(known))})")))
+        elif kind == "missing" and len(loc) == 1 and _is_table(model, str(loc[0])):
+            problems.append((f"[{where}]", "missing section"))  # a whole table, named as case.toml writes it
         elif kind == "missing":
             problems.append((where, "missing"))
         elif kind == PLAIN_ERROR:
@@ -70,6 +72,11 @@ def problem_pairs(exc: ValidationError, model: type[BaseModel], prefix: str = ""
 def problems_of(exc: ValidationError, model: type[BaseModel], prefix: str = "") -> list[str]:
     """One plain sentence per problem in ``exc``."""
     return [f"{where}: {message}" if where else message for where, message in problem_pairs(exc, model, prefix)]
+
+
+def _is_table(model: type[BaseModel], name: str) -> bool:
+    info = model.model_fields.get(name)
+    return info is not None and isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel)
 
 
 def _known_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
