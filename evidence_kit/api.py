@@ -27,6 +27,7 @@ from .model.fingerprint import case_fingerprint, input_hashes
 from .model.manifest import FileRecord, Manifest, read_manifest, verify_package
 from .model.options import BuildOptions
 from .model.profile import DEFAULT_PROFILE, Profile, load_profile
+from .names import shown, upload_stem
 from .progress import Progress, ProgressEvent
 
 if TYPE_CHECKING:
@@ -247,13 +248,15 @@ def verify(package: str | Path) -> VerifyReport:
 
 
 def upload_names(files: Sequence[Path]) -> list[str]:
-    """``IMG_1.heic`` -> ``IMG_1.jpg``; a second input with the same stem gets ``IMG_1-2.jpg``."""
+    """``IMG_1.heic`` -> ``IMG_1.jpg``; a second input with the same stem gets ``IMG_1-2.jpg``; names are made
+    plain (``names.upload_stem``)."""
     seen: dict[str, int] = {}
     names = []
     for file in files:
-        count = seen.get(file.stem.lower(), 0) + 1
-        seen[file.stem.lower()] = count
-        names.append(f"{file.stem}.jpg" if count == 1 else f"{file.stem}-{count}.jpg")
+        stem = upload_stem(file.stem) or "photo"
+        count = seen.get(stem.lower(), 0) + 1
+        seen[stem.lower()] = count
+        names.append(f"{stem}.jpg" if count == 1 else f"{stem}-{count}.jpg")
     return names
 
 
@@ -281,7 +284,7 @@ def fit_photos(files: Sequence[str | Path], out: str | Path, *, profile: Profile
             manifest.error(exc.message, str(file), "photos", int(exc.exit_code))
             continue
         manifest.inputs.append(FileRecord.of(file, file.parent, "photo"))
-        manifest.outputs.append(FileRecord.of(result.output, out, "photo", source=str(file), upload=True,
+        manifest.outputs.append(FileRecord.of(result.output, out, "photo", source=shown(str(file)), upload=True,
                                               transform=result.transform()))
     out.mkdir(parents=True, exist_ok=True)
     manifest.write(out)
@@ -313,12 +316,12 @@ def fit_video(src: str | Path, out: str | Path, *, profile: Profile | str | Path
     written = [destination]
     try:
         manifest.inputs.append(FileRecord.of(src, src.parent, "video"))
-        manifest.outputs.append(FileRecord.of(destination, out, "video", source=str(src), upload=True,
+        manifest.outputs.append(FileRecord.of(destination, out, "video", source=shown(str(src)), upload=True,
                                               transform=report.prepared.transform()))
         for path, encoded, role, info in extras:
             atomic_write_bytes(path, encoded.data)
             written.append(path)
-            manifest.outputs.append(FileRecord.of(path, out, role, source=str(src), info=info))
+            manifest.outputs.append(FileRecord.of(path, out, role, source=shown(str(src)), info=info))
         for message in report.still_errors:
             manifest.error(message, str(src), "video", int(VideoError.exit_code))
         for finding in report.findings:

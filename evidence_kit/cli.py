@@ -7,7 +7,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import sys
+import threading
 import traceback
 from importlib import resources
 from pathlib import Path
@@ -16,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import click
 
 from . import __version__, api
-from .errors import EvidenceKitError, ExitCode
+from .errors import EvidenceKitError, ExitCode, Terminated
 from .fsutil import atomic_write_text
 from .model.case import CASE_FILE, SUBFOLDERS
 from .model.options import BuildOptions
@@ -498,15 +500,24 @@ def serve(workspace: Path, port: int, host: str, no_browser: bool, jobs: int | N
                            open_browser=not no_browser))
 
 
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: runs the CLI and turns exceptions into the documented exit codes."""
     verbose = "-v" in (argv or sys.argv[1:]) or "--verbose" in (argv or sys.argv[1:]) or bool(
         os.environ.get("EVIDENCE_KIT_DEBUG"))
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         cli.main(args=argv, prog_name="evidence-kit", standalone_mode=False)
     except SystemExit as exc:
         return int(exc.code or 0)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:  # click turns KeyboardInterrupt (so Terminated too) into Abort
+        if isinstance(exc.__cause__, Terminated):
+            click.echo("Stopped (SIGTERM); nothing half-written was left.", err=True)
+            return int(ExitCode.TERMINATED)
         click.echo("Interrupted.", err=True)
         return int(ExitCode.INTERRUPTED)
     except click.ClickException as exc:
@@ -515,6 +526,9 @@ def main(argv: list[str] | None = None) -> int:
     except EvidenceKitError as exc:
         click.echo(f"{type(exc).__name__}: {exc}", err=True)
         return int(exc.exit_code)
+    except Terminated:
+        click.echo("Stopped (SIGTERM); nothing half-written was left.", err=True)
+        return int(ExitCode.TERMINATED)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         return int(ExitCode.INTERRUPTED)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+from .names import shown
+
 
 class ExitCode(IntEnum):
     """Documented process exit codes (README, "Exit codes")."""
@@ -21,6 +23,7 @@ class ExitCode(IntEnum):
     CHILD_PROCESS = 8  # an external tool failed unexpectedly
     INTERNAL = 15  # a bug: please report it
     INTERRUPTED = 130  # Ctrl-C
+    TERMINATED = 143  # SIGTERM (kill, systemd, a container stop): cleaned up like Ctrl-C
 
 
 class EvidenceKitError(Exception):
@@ -31,7 +34,7 @@ class EvidenceKitError(Exception):
     def __init__(self, message: str, *, path: str | None = None) -> None:
         super().__init__(message)
         self.message = message
-        self.path = path
+        self.path = shown(path) if path else path  # printed and written as JSON: see names.py
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}" if self.path else self.message
@@ -77,3 +80,7 @@ class ToolError(EvidenceKitError):
     """An external program (ffmpeg, Chromium, ...) failed unexpectedly."""
 
     exit_code = ExitCode.CHILD_PROCESS
+
+
+class Terminated(KeyboardInterrupt):
+    """Raised in the main thread on SIGTERM, so it unwinds (and cleans up) exactly as Ctrl-C does."""

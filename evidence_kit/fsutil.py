@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import os
@@ -14,6 +15,46 @@ from typing import Iterator
 from .errors import FileAccessError
 
 TEMP_PREFIX = ".ek-tmp-"
+MB = 1_000_000
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where Linux shows it (os.umask can only set it)."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def mount_point(path: Path) -> Path:
+    path = path.resolve()
+    while not path.exists() or not os.path.ismount(path):
+        path = path.parent
+    return path
+
+
+def space_problem(folder: Path, needed: int) -> str | None:
+    """A sentence when the filesystem holding ``folder`` has less than ``needed`` bytes free, else None."""
+    free = shutil.disk_usage(folder).free
+    if free >= needed:
+        return None
+    return (f"not enough free space on {mount_point(folder)}: {needed / MB:,.0f} MB needed, "
+            f"{free / MB:,.0f} MB free")
+
+
+def access_error(exc: OSError, where: Path) -> FileAccessError:
+    """A FileAccessError a buyer can act on for an OSError met while writing under ``where``."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        free = shutil.disk_usage(where).free if where.exists() else 0
+        return FileAccessError(f"not enough free space on {mount_point(where)} ({free / MB:,.0f} MB free): "
+                               "free some space or choose another --out", path=str(where))
+    if exc.errno == errno.EROFS:
+        return FileAccessError("cannot write here: the disk is read-only; choose another --out", path=str(where))
+    return FileAccessError(f"cannot read or write this file: {exc.strerror or exc}",
+                           path=str(exc.filename) if exc.filename else str(where))
 
 
 def sha256_file(path: str | Path) -> str:
@@ -37,7 +78,7 @@ def atomic_path(final: str | Path) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
-        os.chmod(tmp_path, 0o644)
+        os.chmod(tmp_path, 0o666 & ~current_umask())  # mkstemp makes 0600; outputs get the user's usual mode
         os.replace(tmp_path, final)
     finally:
         tmp_path.unlink(missing_ok=True)

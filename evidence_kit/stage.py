@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from .model.manifest import FileRecord, Manifest
+from .names import shown, upload_stem
 from .progress import Progress, ProgressEvent
 
 if TYPE_CHECKING:
@@ -45,8 +46,14 @@ class PhotoSlots:
         """The upload name for the next slot; raises when none is left (callers check ``free`` first)."""
         if self.free <= 0:
             raise ValueError("no photo slot left")
+        name = self.next_name(stem)
         self.used += 1
-        return f"photo-{self.used}-{stem}.jpg"
+        return name
+
+    def next_name(self, stem: str) -> str:
+        """The name ``take`` would give now, without taking the slot (for a write that may still fail)."""
+        plain = upload_stem(stem)
+        return f"photo-{self.used + 1}-{plain}.jpg" if plain else f"photo-{self.used + 1}.jpg"
 
 
 @dataclass
@@ -81,13 +88,14 @@ class StageContext:
     checklist: Checklist | None = None
     texts: dict[str, WrittenText] = field(default_factory=dict)
     summary: SummaryResult | None = None
+    notes_left_out: dict[str, str] = field(default_factory=dict)  # notes beyond what the texts read
 
     @property
     def upload_dir(self) -> Path:
         return self.staging / UPLOAD_DIR
 
     def relative_input(self, path: Path) -> str:
-        return path.relative_to(self.case.root).as_posix() if path.is_relative_to(self.case.root) else str(path)
+        return shown(path.relative_to(self.case.root).as_posix() if path.is_relative_to(self.case.root) else str(path))
 
     def add_output(self, file: Path, role: str, *, source: Path | None = None, upload: bool = False,
                    transform: dict[str, Any] | None = None, **info: Any) -> FileRecord:
@@ -126,4 +134,6 @@ class StageContext:
             sections["texts"] = {kind: text.to_dict() for kind, text in self.texts.items()}
         if self.summary is not None:
             sections["summary"] = self.summary.to_dict()
+        if self.notes_left_out:
+            sections["notes_left_out"] = self.notes_left_out
         return sections

@@ -11,7 +11,7 @@ import evidence_kit
 PACKAGE = Path(evidence_kit.__file__).parent
 # Lower numbers sit lower; a module may import its own layer or any layer below, never one above.
 LAYERS = {
-    0: ("errors", "fsutil", "progress", "model", "tools"),
+    0: ("errors", "names", "fsutil", "progress", "model", "tools"),
     1: ("media", "dispute", "report"),
     2: ("stage", "stages"),
     3: ("api",),

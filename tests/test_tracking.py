@@ -362,7 +362,7 @@ def test_build_captures_case_tracking_and_fills_free_photo_slots(server, make_ca
     (root / "tracking" / "trackers.toml").write_text(f"[capture]\ntimeout = {TIMEOUT}\nidle_timeout = 1\n")
     result = api.build(root, options=BuildOptions(), reuse_unchanged=False).result
     section = result.manifest.sections["tracking"]
-    assert [c["kind"] for c in section["captures"]] == ["page", "events"]
+    assert [c["kind"] for c in section["captures"]] == ["page", "events"], section
     assert [e["target"] for e in section["errors"]] == [server.url("/missing")]
     assert section["not_looked_up"][0]["number"] == "RB123456789CN"  # no URL: not fetched without the option
     assert "global.cainiao.com" in section["not_looked_up"][0]["urls"][0]

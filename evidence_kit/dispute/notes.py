@@ -55,9 +55,16 @@ def _detector():  # type: ignore[no-untyped-def]
     return LanguageDetectorBuilder.from_languages(*buyers_languages).build()
 
 
+# The detector's time grows with the text; a few sentences decide a language as well as a whole story does.
+DETECT_SAMPLE_CHARS = 2_000
+
+
+@lru_cache(maxsize=4096)  # the texts ask about the same sentences many times while they fit the limit
 def language_of(text: str) -> str | None:
     """Lower-case English name of the language of ``text`` ("english", "russian"), None when there are no words."""
     from lingua import Language
+
+    text = text[:DETECT_SAMPLE_CHARS]
 
     if latin_share(text) is None:
         return None

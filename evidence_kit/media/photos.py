@@ -132,8 +132,11 @@ def _bad(path: Path, exc: BaseException) -> PhotoError:
         return PhotoError("cannot read this file (permission denied)", path=str(path))
     if path.exists() and path.stat().st_size == 0:
         return PhotoError("the file is empty (0 bytes): copy it again from the phone", path=str(path))
-    return PhotoError("not a photo evidence-kit can read; it may be damaged or incompletely copied "
-                      f"({type(exc).__name__}: {exc})", path=str(path))
+    # The decoder's own text ("cannot identify image file '/home/…'") carries the full local path and
+    # library words; the buyer gets what it means instead.
+    detail = "the file ends early" if "truncated" in str(exc) else "its content is not a picture format"
+    return PhotoError(f"not a photo evidence-kit can read ({detail}); it may be damaged or incompletely "
+                      "copied: copy it again from the phone", path=str(path))
 
 
 def _open(path: Path) -> Image.Image:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any, Callable, Mapping
@@ -277,6 +277,12 @@ def _profile_value(value: Any) -> Any:
     return value
 
 
+# Dates of what has already happened; protection_ends and the seller's promises may lie ahead.
+PAST_DATES = {"order": ("ordered", "shipped", "delivered"),
+              "dispute": ("opened", "escalated_closed", "seller_contacted"), "facts": ("tracking_last_update",)}
+TIME_ZONE_SLACK = timedelta(days=1)  # a buyer east of this machine may already be in tomorrow
+
+
 class CaseFile(_Table):
     """The whole case.toml. Validate with ``context={"root": case_folder}`` so file names are checked."""
 
@@ -290,9 +296,16 @@ class CaseFile(_Table):
     photos: tuple[PhotoHint, ...] = ()
 
     @model_validator(mode="after")
-    def _consistent(self) -> "CaseFile":
+    def _consistent(self, info: ValidationInfo) -> "CaseFile":
         """Checks across tables, all reported together."""
         problems = _amount_problem(self.dispute.amount, self.order.price)
+        today = (info.context or {}).get("today") or date.today()
+        for table, names in PAST_DATES.items():
+            for name in names:
+                day = getattr(getattr(self, table), name)
+                if day is not None and day > today + TIME_ZONE_SLACK:
+                    problems.append((f"{table}.{name}", f"{day.isoformat()} is in the future (today is "
+                                                        f"{today.isoformat()}): check the date"))
         reason = self.dispute.reason
         for name in self.facts.given():
             reasons = FACT_REASONS[name]
@@ -326,6 +339,7 @@ class Media:
     chat: tuple[Path, ...] = ()
     tracking: tuple[Path, ...] = ()
     receipts: tuple[Path, ...] = ()
+    skipped: tuple[tuple[Path, str], ...] = ()  # (file, why) for entries that cannot be read as files
 
     def all_files(self) -> list[Path]:
         return [*self.photos, *self.videos, *self.chat, *self.tracking, *self.receipts]
@@ -397,13 +411,21 @@ def _is_output(path: Path, root: Path) -> bool:
 def discover_media(root: Path, exclude: Path | None = None) -> Media:
     """Find media in the case's subfolders, and loose files at its root by type."""
     found: dict[str, list[Path]] = {kind: [] for kind in SUBFOLDERS}
+    skipped: list[tuple[Path, str]] = []
+
+    def usable(path: Path) -> bool:
+        if path.is_symlink() and not path.exists():  # dangling, or a loop: is_file() says False for both
+            skipped.append((path, "a link to a file that does not exist (or a link loop): skipped"))
+            return False
+        return path.is_file()
+
     for kind, folder in SUBFOLDERS.items():
         sub = root / folder
         if sub.is_dir():
-            found[kind] = sorted(p for p in sub.rglob("*") if p.is_file() and not _is_output(p, root)
-                                 and not (exclude and exclude in p.parents))
+            found[kind] = sorted(p for p in sub.rglob("*") if not _is_output(p, root)
+                                 and not (exclude and exclude in p.parents) and usable(p))
     for path in sorted(root.iterdir()):
-        if not path.is_file() or path.name.startswith("."):
+        if path.name.startswith(".") or not usable(path):
             continue
         suffix = path.suffix.lower()
         if suffix in PHOTO_SUFFIXES:
@@ -417,7 +439,7 @@ def discover_media(root: Path, exclude: Path | None = None) -> Media:
     # Only image files count as photos; other files in photos/ are left alone (and listed as ignored).
     found["photos"] = [p for p in found["photos"] if p.suffix.lower() in PHOTO_SUFFIXES]
     found["videos"] = [p for p in found["videos"] if p.suffix.lower() in VIDEO_SUFFIXES]
-    return Media(**{kind: tuple(paths) for kind, paths in found.items()})
+    return Media(**{kind: tuple(paths) for kind, paths in found.items()}, skipped=tuple(sorted(skipped)))
 
 
 def _profile_from(value: Any, root: Path) -> Profile:

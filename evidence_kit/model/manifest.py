@@ -14,6 +14,7 @@ from typing import Any
 from .. import __version__
 from ..errors import VerifyError
 from ..fsutil import atomic_write_text, sha256_file
+from ..names import shown
 from ..model.profile import Profile
 
 MANIFEST_NAME = "manifest.json"
@@ -47,7 +48,7 @@ class FileRecord:
 
     @classmethod
     def of(cls, file: Path, relative_to: Path, role: str, **extra: Any) -> "FileRecord":
-        return cls(path=file.relative_to(relative_to).as_posix(), role=role, bytes=file.stat().st_size,
+        return cls(path=shown(file.relative_to(relative_to).as_posix()), role=role, bytes=file.stat().st_size,
                    sha256=sha256_file(file), **extra)
 
 

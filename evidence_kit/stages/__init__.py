@@ -8,15 +8,16 @@ shows everything). Each stage module has ``NAME``, optionally ``NEEDS`` (externa
 """
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from ..errors import ExitCode, FileAccessError, VerifyError
-from ..fsutil import replace_dir
+from ..fsutil import MB, access_error, current_umask, replace_dir, space_problem
 from ..model.case import Case
 from ..model.fingerprint import case_fingerprint
 from ..model.manifest import FileRecord, Manifest, verify_package
@@ -82,6 +83,37 @@ def case_facts(case: Case) -> dict[str, Any]:
                       for k in ("ordered", "shipped", "delivered", "protection_ends")}}
 
 
+# What the texts and the PDF read of the buyer's notes: 20,000 characters are ten pages of story, far more
+# than a mediator reads; beyond that composing and laying out only get slower.
+NOTES_CAP = 20_000
+
+
+def _cap_notes(ctx: StageContext) -> Case:
+    """The case with notes cut at NOTES_CAP (at a sentence end where one is near); the rest goes to the
+    manifest (``notes_left_out``) with a warning."""
+    dispute, cut = ctx.case.dispute, {}
+    for name in ("notes", "notes_en"):
+        text: str = getattr(dispute, name)
+        if len(text) <= NOTES_CAP:
+            continue
+        end = max(text.rfind(". ", 0, NOTES_CAP) + 1, text.rfind("\n", 0, NOTES_CAP))
+        end = end if end > NOTES_CAP * 0.9 else NOTES_CAP
+        cut[name] = text[:end].rstrip()
+        ctx.notes_left_out[name] = text[end:].lstrip()
+        ctx.warn(f"dispute.{name} is {len(text):,} characters; the texts and the summary PDF use the first "
+                 f"{end:,}, and the rest is kept in manifest.json (notes_left_out)", "case.toml")
+    return replace(ctx.case, dispute=dispute.model_copy(update=cut)) if cut else ctx.case
+
+
+def _video_space_needed(case: Case) -> int:
+    """What the video stage may write: the output (at most the limit, no more than a stream copy of the
+    source) plus room for the contact sheet and stills."""
+    source = case.video.file or (case.media.videos[0] if case.media.videos else None)
+    if source is None or not source.is_file():
+        return 0
+    return min(source.stat().st_size, case.profile.max_video_bytes) + 20 * MB
+
+
 def build_package(case: Case, package: Path, options: BuildOptions, progress: Progress | None = None) -> BuildResult:
     """Run every stage into a hidden staging folder beside ``package``, verify it, and rename it into place.
 
@@ -95,15 +127,26 @@ def build_package(case: Case, package: Path, options: BuildOptions, progress: Pr
         raise FileAccessError(f"cannot create the package folder: {exc.strerror or exc}", path=str(package)) from None
     try:
         ledger = Manifest(profile=case.profile, case=case_facts(case))
+        unreadable = []
         for file in case.media.all_files():
             kind = next(k for k, files in vars(case.media).items() if file in files)
-            ledger.inputs.append(FileRecord.of(file, case.root, INPUT_ROLES[kind]))
+            try:
+                ledger.inputs.append(FileRecord.of(file, case.root, INPUT_ROLES[kind]))
+            except OSError as exc:  # vanished or unreadable since it was found: that file fails, not the case
+                unreadable.append((file, exc))
         ctx = StageContext(case, staging, options, ledger, preflight(needed_programs(case, options)),
                            package=package, progress=progress)
+        for file, exc in unreadable:
+            ctx.error(f"cannot read this file ({exc.strerror or exc}); it was left out", ctx.relative_input(file))
+        for file, why in case.media.skipped:
+            ctx.warn(why, ctx.relative_input(file))
+        ctx.case = case = _cap_notes(ctx)
         ctx.slots.capacity = case.profile.max_photos
         # Lets a re-run skip this case while its inputs and settings stay the same (api.build).
         ctx.fingerprint = case_fingerprint(case, options, [(r.path, r.sha256) for r in ledger.inputs])
         for stage in STAGES:
+            if stage is video and (problem := space_problem(staging, _video_space_needed(case))):
+                raise FileAccessError(problem, path=str(package))
             stage.run(ctx)
         ledger.sections = ctx.manifest_sections()
         ledger.write(staging)
@@ -111,7 +154,10 @@ def build_package(case: Case, package: Path, options: BuildOptions, progress: Pr
         if not check.ok:
             raise VerifyError("the package failed its own check, so it was not put in place: "
                               + "; ".join(check.problems), path=str(package))
+        os.chmod(staging, 0o777 & ~current_umask())  # mkdtemp makes 0700; the package gets the usual mode
         replace_dir(staging, package)
+    except OSError as exc:  # disk full, read-only, vanished folder: a sentence and an exit code, not a bug
+        raise access_error(exc, package.parent) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return BuildResult(case, package, ledger)

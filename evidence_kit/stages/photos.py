@@ -40,7 +40,7 @@ def run(ctx: StageContext) -> None:
     while queue and len(written) < slots:
         analysis = queue.pop(0)
         ctx.report(NAME, len(written), slots, f"fitting {analysis.path.name}")
-        destination = ctx.upload_dir / f"photo-{ctx.slots.used + 1}-{analysis.path.stem}.jpg"
+        destination = ctx.upload_dir / ctx.slots.next_name(analysis.path.stem)
         try:
             result = fit_photo(analysis.path, destination, max_bytes=profile.max_photo_bytes,
                                keep_metadata=ctx.options.keep_metadata)

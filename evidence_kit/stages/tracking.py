@@ -7,6 +7,7 @@ A ``trackers.toml`` in the case folder (or in ``tracking/``) overrides the built
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from ..errors import CaseError, MissingDependencyError, ToolError
 from ..media.tracking import (TRACKERS_FILE, Capture, CaptureError, CaseTracking, capture_targets, case_targets,
@@ -25,8 +26,10 @@ def run(ctx: StageContext) -> None:
         targets, result.not_looked_up, problems = case_targets(case, config,
                                                                look_up_numbers=ctx.options.look_up_tracking)
     except CaseError as exc:  # a trackers.toml in the case that cannot be used
-        ctx.error(str(exc), exc.path, NAME, int(exc.exit_code))
-        result.errors.append({"target": exc.path or "", "message": str(exc)})
+        where = ctx.relative_input(Path(exc.path)) if exc.path else TRACKERS_FILE  # no local paths in outputs
+        message = f"{where} is not valid: " + "; ".join(exc.problems)
+        ctx.error(message, where, NAME, int(exc.exit_code))
+        result.errors.append({"target": where, "message": message})
         return
     for problem in problems:
         ctx.error(problem.message, problem.path, NAME, int(problem.exit_code))

@@ -56,6 +56,10 @@ def run(ctx: StageContext) -> None:
     for message in report.still_errors:
         ctx.error(message, rel, NAME, int(VideoError.exit_code))
     for finding in report.findings:
-        if finding.severity in ("warning", "error"):
+        if finding.code == "truncated":  # an error everywhere (as `evidence-kit video` says): the build exits 1
+            kept = report.output_probe.duration
+            ctx.error(f"{finding.message}. The package holds the first {format_time(kept)} of "
+                      f"{format_time(report.probe.duration)}", rel, NAME, int(VideoError.exit_code))
+        elif finding.severity in ("warning", "error"):
             ctx.warn(finding.message, rel, NAME)
     ctx.video = CaseVideo(rel, report, seconds=time.monotonic() - started)

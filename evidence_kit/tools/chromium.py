@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -68,6 +69,24 @@ def find_chromium(playwright: "Playwright | None" = None) -> Path | None:
     return None
 
 
+SCRATCH_PREFIX = "evidence-kit-chromium-"
+
+
+def _scratch_folder() -> Path:
+    """A TMPDIR of our own for Chromium, named after this process.
+
+    Chromium drops org.chromium.Chromium.* folders in TMPDIR and leaves them when it is killed. Here they are
+    removed on close, and a later run removes the folders of runs whose process is gone. It stays in the system
+    temp folder, not the (deep) staging folder: Chromium's sockets need a short path (108 bytes at most).
+    """
+    base = Path(tempfile.gettempdir())
+    for stale in base.glob(f"{SCRATCH_PREFIX}*-*"):
+        pid = stale.name.removeprefix(SCRATCH_PREFIX).split("-")[0]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists() and Path("/proc/self").exists():
+            shutil.rmtree(stale, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=base))
+
+
 class Browser:
     """A running headless Chromium. Use as a context manager: it is closed even when the block fails.
 
@@ -78,6 +97,7 @@ class Browser:
 
     def __init__(self, executable: str | Path | None = None) -> None:
         self.requested = Path(executable) if executable else None
+        self._temp: Path | None = None
         self.executable: Path | None = None
         self.version = ""
         self._playwright: Any = None
@@ -94,9 +114,11 @@ class Browser:
             self.executable = self.requested or find_chromium(self._playwright)
             if self.executable is None or not self.executable.is_file():
                 raise MissingDependencyError(f"no Chromium or Chrome found: {INSTALL_HINT}")
+            self._temp = _scratch_folder()
             try:
                 self._browser = self._playwright.chromium.launch(
-                    executable_path=str(self.executable), headless=True, args=launch_flags())
+                    executable_path=str(self.executable), headless=True, args=launch_flags(),
+                    env={**os.environ, "TMPDIR": str(self._temp)})
             except PlaywrightError as exc:
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 raise ToolError(f"Chromium did not start ({self.executable}): {first}") from None
@@ -120,6 +142,9 @@ class Browser:
                 except Exception:  # already gone (crashed, or the driver died): nothing left to release
                     pass
         self._browser = self._playwright = None
+        if self._temp is not None:
+            shutil.rmtree(self._temp, ignore_errors=True)
+            self._temp = None
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.close()
