@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from evidence_kit.errors import InputError
+from evidence_kit.errors import CaseError, InputError
 from evidence_kit import api
 from evidence_kit.model.manifest import verify_package
 from evidence_kit.tools.chromium import Browser, find_chromium
@@ -144,7 +144,8 @@ def browser():
 @pytest.fixture(scope="module")
 def config():
     base = load_trackers()
-    return replace(base, capture=replace(base.capture, timeout=TIMEOUT, idle_timeout=1.0, max_part_height=4000))
+    return replace(base, capture=base.capture.model_copy(update={"timeout": TIMEOUT, "idle_timeout": 1.0,
+                                                                 "max_part_height": 4000}))
 
 
 def page(url: str, name: str, **extra: str) -> Target:
@@ -248,7 +249,7 @@ class TestCapture:
 
     @pytest.mark.slow
     def test_tall_page_is_split_into_stamped_parts(self, server, browser, config, tmp_path):
-        split = replace(config, capture=replace(config.capture, max_part_height=1500))
+        split = replace(config, capture=config.capture.model_copy(update={"max_part_height": 1500}))
         result = capture_targets([page(server.url("/tall.html"), "tall")], tmp_path, config=split,
                                  max_photo_bytes=30_000, browser=browser)
         [capture] = result.captures
@@ -421,3 +422,18 @@ def test_no_browser_gives_the_install_hint_and_exit_code(server, tmp_path, monke
     assert code == 4
     assert "apt-get install chromium" in capsys.readouterr().err
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_a_bad_trackers_toml_lists_every_problem_at_once_with_its_file(tmp_path):
+    override = tmp_path / "trackers.toml"
+    override.write_text('[capture]\ntimeout = true\nviewprt_width = 3\n[trackers.x]\nurl = "ftp://a/{number}"\n'
+                        '[trackers.y]\nurl = "https://a/"\n[foo]\n')
+    with pytest.raises(CaseError) as caught:
+        load_trackers(override)
+    assert caught.value.path == str(override)
+    assert caught.value.problems == [
+        "trackers.x.url: only http:// and https:// addresses are accepted",
+        'trackers.y.url: needs the place of the number: url = "https://...{number}..."',
+        "foo: unknown key (known: capture, default, trackers)",
+        "capture.timeout: must be a number, got True",
+        "capture.viewprt_width: unknown key (did you mean 'viewport_width'?)"]

@@ -26,16 +26,18 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Annotated, Any, Callable, Sequence
 from urllib.parse import quote, urlsplit
 
 from PIL import Image, ImageDraw, ImageFont
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
 
 from .. import __version__
 from ..tools.chromium import Browser
 from ..errors import CaseError, InputError, LimitError, MissingDependencyError, ToolError
 from ..fsutil import atomic_path
 from ..media.photos import fit_image
+from ..model.validation import plain_error, problems_of
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Page
@@ -57,16 +59,56 @@ _FONT_CANDIDATES = ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
 
 # --- configuration --------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class CaptureSettings:
-    viewport_width: int = 1280
-    viewport_height: int = 900
-    timeout: float = 30.0  # seconds: page load, and --wait-for
-    idle_timeout: float = 5.0  # seconds for the network to go quiet, then captured anyway
-    quiet: float = 0.2  # seconds without requests that count as quiet
-    max_part_height: int = 4000
-    max_page_height: int = 16000
-    hide: tuple[str, ...] = ()
+_STRICT = ConfigDict(frozen=True, extra="forbid")
+Positive = Annotated[float, Field(gt=0, strict=True)]  # strict: true/false or "5" are not numbers here
+PositiveInt = Annotated[int, Field(gt=0, strict=True)]
+
+
+class CaptureSettings(BaseModel):
+    """trackers.toml ``[capture]``: how pages are loaded and cut. Vary one with ``model_copy(update=...)``."""
+
+    model_config = _STRICT
+    viewport_width: PositiveInt = 1280
+    viewport_height: PositiveInt = 900
+    timeout: Positive = 30.0  # seconds: page load, and --wait-for
+    idle_timeout: Positive = 5.0  # seconds for the network to go quiet, then captured anyway
+    quiet: Positive = 0.2  # seconds without requests that count as quiet
+    max_part_height: PositiveInt = 4000
+    max_page_height: PositiveInt = 16000
+    hide: tuple[str, ...] = ()  # CSS selectors, like ["#cookie-banner"]
+
+
+class TrackerTable(BaseModel):
+    """trackers.toml ``[trackers.KEY]``: a tracking site and its URL pattern."""
+
+    model_config = _STRICT
+    name: str = ""
+    url: str
+    carrier: StrictBool = False  # a carrier's own site (vs an aggregator such as 17TRACK)
+    aliases: tuple[str, ...] = ()
+
+    @field_validator("url")
+    @classmethod
+    def _pattern(cls, url: str) -> str:
+        if "{number}" not in url:
+            raise plain_error('needs the place of the number: url = "https://...{number}..."')
+        if not re.match(r"^https?://", url):
+            raise plain_error("only http:// and https:// addresses are accepted")
+        return url
+
+
+class DefaultTable(BaseModel):
+    model_config = _STRICT
+    trackers: tuple[str, ...] = ()  # the aggregators tried for any carrier, in order
+
+
+class TrackersFile(BaseModel):
+    """One trackers.toml (the built-in one, or an override laid over it table by table)."""
+
+    model_config = _STRICT
+    capture: dict[str, Any] = {}  # checked as CaptureSettings once every file is laid over the built-in one
+    default: DefaultTable | None = None
+    trackers: dict[str, TrackerTable] = {}
 
 
 @dataclass(frozen=True)
@@ -74,7 +116,7 @@ class Tracker:
     key: str
     name: str
     url: str  # with {number}
-    carrier: bool = False  # a carrier's own site (vs an aggregator such as 17TRACK)
+    carrier: bool = False
     aliases: tuple[str, ...] = ()
 
     def url_for(self, number: str) -> str:
@@ -102,40 +144,8 @@ class TrackerConfig:
         return sites + [self.trackers[k] for k in self.default if k in self.trackers and self.trackers[k] is not own]
 
 
-_CAPTURE_KEYS = set(CaptureSettings.__dataclass_fields__)
-_TRACKER_KEYS = {"name", "url", "carrier", "aliases"}
-
-
-def _merge_config(base: dict[str, Any], extra: dict[str, Any], source: str) -> None:
-    problems = [f"unknown section [{k}] (known: capture, default, trackers)" for k in extra
-                if k not in ("capture", "default", "trackers")]
-    for section in ("capture", "default"):
-        if section in extra:
-            if not isinstance(extra[section], dict):
-                problems.append(f"[{section}] must be a table")
-                continue
-            base.setdefault(section, {}).update(extra[section])
-    trackers = extra.get("trackers", {})
-    if not isinstance(trackers, dict):
-        problems.append("[trackers.NAME] tables expected")
-        trackers = {}
-    for key, table in trackers.items():
-        if not isinstance(table, dict) or "{number}" not in str(table.get("url", "")):
-            problems.append(f"[trackers.{key}]: needs url = \"https://...{{number}}...\"")
-        elif not re.match(r"^https?://", table["url"]):
-            problems.append(f"[trackers.{key}].url: only http:// and https:// addresses are accepted")
-        elif unknown := set(table) - _TRACKER_KEYS:
-            problems.append(f"[trackers.{key}]: unknown keys {', '.join(sorted(unknown))}")
-        else:
-            base.setdefault("trackers", {})[key] = table
-    if problems:
-        raise CaseError(source, problems)
-
-
 def load_trackers(*overrides: str | Path | None) -> TrackerConfig:
     """The built-in templates/trackers.toml, with each existing override file's tables laid over it."""
-    data: dict[str, Any] = {}
-    sources = ["built-in trackers.toml"]
     texts = [("built-in trackers.toml", (resources.files("evidence_kit.templates") / TRACKERS_FILE)
               .read_text(encoding="utf-8"))]
     for override in overrides:
@@ -144,31 +154,36 @@ def load_trackers(*overrides: str | Path | None) -> TrackerConfig:
         try:
             texts.append((str(override), Path(override).read_text(encoding="utf-8")))
         except (OSError, UnicodeDecodeError) as exc:
-            raise CaseError(str(override), [f"cannot read: {exc}"]) from None
-        sources.append(str(override))
+            raise CaseError(str(override), [f"cannot read: {exc.strerror if isinstance(exc, OSError) else 'not UTF-8'}"
+                                            ]) from None
+    capture: dict[str, Any] = {}
+    trackers: dict[str, TrackerTable] = {}
+    default: tuple[str, ...] = ()
     for source, text in texts:
         try:
-            _merge_config(data, tomllib.loads(text), source)
+            data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise CaseError(source, [f"not valid TOML: {exc}"]) from None
-    capture = data.get("capture", {})
-    if unknown := set(capture) - _CAPTURE_KEYS:
-        raise CaseError(sources[-1], [f"[capture]: unknown keys {', '.join(sorted(unknown))}"])
-    if not isinstance(capture.get("hide", []), list):
-        raise CaseError(sources[-1], ['[capture] hide: a list of CSS selectors, like ["#cookie-banner"]'])
+        problems = []
+        try:
+            layer = TrackersFile.model_validate(data)
+        except ValidationError as exc:
+            problems += problems_of(exc, TrackersFile)
+        try:  # each file's [capture] on its own, so every problem is named at once, with its file
+            CaptureSettings.model_validate(data.get("capture", {}))
+        except ValidationError as exc:
+            problems += problems_of(exc, CaptureSettings, prefix="capture")
+        if problems:
+            raise CaseError(source, problems)
+        capture.update(layer.capture)
+        trackers.update(layer.trackers)
+        default = layer.default.trackers if layer.default else default
     try:
-        settings = CaptureSettings(**{**capture, "hide": tuple(capture.get("hide", ()))})
-        numbers = [settings.viewport_width, settings.viewport_height, settings.timeout, settings.idle_timeout,
-                   settings.quiet, settings.max_part_height, settings.max_page_height]
-        if any(not isinstance(n, (int, float)) or isinstance(n, bool) or n <= 0 for n in numbers):
-            raise TypeError("sizes and timeouts must be positive numbers")
-    except TypeError as exc:
-        raise CaseError(sources[-1], [f"[capture]: {exc}"]) from None
-    trackers = {key: Tracker(key, str(t.get("name", key)), t["url"], bool(t.get("carrier", False)),
-                             tuple(str(a).lower() for a in t.get("aliases", ())))
-                for key, t in data.get("trackers", {}).items()}
-    default = tuple(data.get("default", {}).get("trackers", ()))
-    return TrackerConfig(settings, trackers, default, tuple(sources))
+        settings = CaptureSettings.model_validate(capture)
+    except ValidationError as exc:
+        raise CaseError(texts[-1][0], problems_of(exc, CaptureSettings, prefix="capture")) from None
+    return TrackerConfig(settings, {key: Tracker(key, t.name or key, t.url, t.carrier, tuple(a.lower() for a in t.aliases))
+                                    for key, t in trackers.items()}, default, tuple(source for source, _ in texts))
 
 
 # --- what to capture ------------------------------------------------------------------------------------------

@@ -16,8 +16,9 @@ Model = TypeVar("Model", bound=BaseModel)
 def _where(prefix: str, loc: Iterable[Any]) -> str:
     parts = [prefix] if prefix else []
     for item in loc:
-        parts[-1:] = [f"{parts[-1]}[{item + 1}]"] if isinstance(item, int) and parts else parts
-        if not isinstance(item, int):
+        if isinstance(item, int) and parts:
+            parts[-1] = f"{parts[-1]}[{item + 1}]"  # tracking[1].url, as the buyer counts
+        else:
             parts.append(str(item))
     return ".".join(parts)
 
