@@ -148,7 +148,7 @@ def run_on_client(jobs: Sequence[CaseJob], client: Client) -> Iterator[CaseOutco
         else:
             futures[submit_case(client, job, video_resource=video_resource, run=run)] = job
     try:
-        for future in as_completed(futures):
+        for future in as_completed(futures, loop=client.loop):
             try:
                 yield future.result()
             except Exception as exc:  # KilledWorker (it died on every try), a lost scheduler, ...
