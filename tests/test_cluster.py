@@ -242,3 +242,28 @@ def test_a_prepared_encode_is_taken_by_the_build_and_only_for_the_same_settings(
     assert os.stat(rebuilt / "upload" / "video.mp4").st_ino != os.stat(entry / "video.mp4").st_ino
     assert verify_package(rebuilt).ok
     assert api.prepare_video(plan_jobs([make_cases(tmp_path / "other", 1, 0)[0]])[0]) is None  # no video
+
+
+@pytest.mark.slow
+def test_the_watcher_hands_its_builds_to_the_cluster(tmp_path, local_cluster):
+    from evidence_kit.runners.watch import Watcher, WatchFolders
+
+    from .test_watch import Running, wait_for
+
+    (tmp_path / "inbox").mkdir()
+    folders = WatchFolders.beside(tmp_path / "inbox")
+    make_cases(tmp_path / "drops", 1, 0)
+    running = Running(Watcher(folders, settle=0.5, executor=local_cluster.get_executor(pure=False)))
+    with distributed.get_task_stream(client=local_cluster) as stream:
+        running.thread.start()
+        try:
+            wait_for(lambda: running.of("started"), 30, "the watcher to start")
+            shutil.move(str(tmp_path / "drops" / "case-00"), str(folders.inbox / "case-00"))
+            wait_for(lambda: running.of("done") or running.of("failed"), 120, "the drop to be processed")
+        finally:
+            running.stop.set()
+            running.thread.join(timeout=120)
+    assert [e.name for e in running.of("done")] == ["case-00"] and not running.of("failed")
+    assert verify_package(folders.outbox / "case-00").ok
+    assert (folders.archive / "case-00" / "case.toml").is_file()
+    assert [t["key"].split("-")[0] for t in stream.data] == ["run_job"]  # built by a cluster worker
