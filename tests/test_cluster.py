@@ -225,6 +225,7 @@ def test_a_worker_without_ffmpeg_fails_the_video_cases_with_exit_4(tmp_path, cap
     assert verify_package(root / "case-02" / "evidence-package").ok  # the rest of that case was built
 
 
+@pytest.mark.slow
 def test_a_prepared_encode_is_taken_by_the_build_and_only_for_the_same_settings(tmp_path):
     folder = make_cases(tmp_path / "root", 0, 1)[0]
     job = plan_jobs([folder])[0]
