@@ -3,6 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+CLUSTER_STAMP := $(VENV)/.installed-cluster
 # Debian/Ubuntu packages: what the stages run (ffmpeg, chromium, jpegtran), what the tests check with
 # (qpdf, poppler-utils), the benchmark peers (imagemagick, jpegoptim) and fonts for any script in the PDF.
 SYSTEM_PACKAGES := ffmpeg chromium qpdf poppler-utils imagemagick jpegoptim libjpeg-turbo-progs libgs-common \
@@ -15,19 +16,20 @@ demo: setup
 	$(VENV)/bin/evidence-kit build $(DEMO_CASE) --grid
 	@echo "Done: the package is in $(DEMO_CASE)/evidence-package (upload/ holds what goes into the form)."
 
-test: setup
+test: setup $(CLUSTER_STAMP)
 	$(PY) -m pytest -q
 
 # The web app for buyers: prints http://127.0.0.1:PORT/?token=... and opens it (WORKSPACE=dir to choose where cases go).
 serve: setup
 	$(VENV)/bin/evidence-kit serve $(if $(WORKSPACE),--workspace $(WORKSPACE))
 
-bench: setup
+bench: setup $(CLUSTER_STAMP)
 	$(PY) bench/startup.py
 	$(PY) bench/photos.py
 	$(PY) bench/tracking.py
 	$(PY) bench/video.py
 	$(PY) bench/batch.py
+	$(PY) bench/cluster.py
 
 setup: system $(STAMP)
 
@@ -49,6 +51,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
+
+# The optional cluster extra (dask.distributed): the tests and benchmarks need it, `make demo` does not.
+$(CLUSTER_STAMP): $(STAMP)
+	$(PY) -m pip install -q -e '.[dev,cluster]'
+	touch $(CLUSTER_STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info $(DEMO_CASE)/evidence-package

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BuildOptions", "BuildOutcome", "Progress", "ProgressEvent", "build", "build_many", "build_summary",
            "capture_tracking", "fit_photos", "fit_video", "load_case", "verify", "BUILT", "UNCHANGED", "FAILED",
-           "CaseJob", "CaseOutcome", "plan_jobs", "run_jobs"]
+           "CaseJob", "CaseOutcome", "plan_jobs", "run_jobs", "prepare_video"]
 
 BUILT, UNCHANGED, FAILED = "built", "unchanged", "failed"
 
@@ -240,6 +240,27 @@ def build_many(cases: Iterable[str | Path], *, out: str | Path | None = None,
     jobs = plan_jobs(cases, out=out, profile=profile, options=options, force=not reuse_unchanged,
                      out_per_case=True)
     yield from run_jobs(jobs, executor)
+
+
+def prepare_video(job: CaseJob) -> Path | None:
+    """Encode the case's video ahead of its build, so the encode can run as a task of its own elsewhere.
+
+    Writes the video stage's work into a folder beside the package (``.ek-video-cache/KEY``, keyed by the
+    source's content, trim, stills, the profile's limits and the encoder settings; it appears whole or not
+    at all); ``build`` of the same job then takes it instead of encoding. Returns that folder (delete it
+    after the build), or None when the case has no video. Raises the typed errors of the video stage.
+    """
+    from .media.video import store_cached_video
+    from .stages.video import cache_entry
+
+    case = load_case(job.case, profile=job.profile)
+    source = case.video.file or (case.media.videos[0] if case.media.videos else None)
+    if source is None:
+        return None
+    cache_root, key = cache_entry(Path(job.out) if job.out else case.root / PACKAGE_DIR, case, source)
+    return store_cached_video(cache_root, key, source, max_bytes=case.profile.max_video_bytes,
+                              max_photo_bytes=case.profile.max_photo_bytes, start=case.video.start,
+                              end=case.video.end, stills=case.video.stills)
 
 
 def verify(package: str | Path) -> VerifyReport:

@@ -123,6 +123,12 @@ def today_option(f: Callable[..., Any]) -> Callable[..., Any]:
                         help="Judge the deadlines as on this day (default: today).")(f)
 
 
+def cluster_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--cluster", metavar="ADDRESS", envvar="DASK_SCHEDULER_ADDRESS",
+                        help="Build on a dask cluster (tcp://HOST:8786; default: $DASK_SCHEDULER_ADDRESS) "
+                             "instead of local processes. Needs: pip install 'evidence-kit[cluster]'.")(f)
+
+
 def jobs_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--jobs", type=click.IntRange(min=1),
                         help="How many to build at once (default: the number of CPU cores).")(f)
@@ -143,10 +149,11 @@ def jobs_option(f: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--look-up-tracking", is_flag=True,
               help="Also capture public tracking sites for [[tracking]] numbers that have no url (goes online).")
 @today_option
+@cluster_option
 @json_option
 def build(cases: tuple[Path, ...], all_root: Path | None, out: Path | None, jobs: int | None, force: bool,
           profile: str | None, keep_metadata: bool, grid: bool, look_up_tracking: bool, today: Any,
-          as_json: bool) -> None:
+          cluster: str | None, as_json: bool) -> None:
     """Build the dispute package for one or many case folders.
 
     A case whose inputs (by content) and settings did not change since its package was built is
@@ -157,6 +164,7 @@ def build(cases: tuple[Path, ...], all_root: Path | None, out: Path | None, jobs
     Examples:
       evidence-kit build examples/broken-kettle --out /tmp/kettle-package
       evidence-kit build --all ~/disputes --jobs 2
+      evidence-kit build --all /shared/disputes --cluster tcp://10.0.0.5:8786
     """
     from .runners.batch import collect_cases, plan_jobs
 
@@ -166,8 +174,8 @@ def build(cases: tuple[Path, ...], all_root: Path | None, out: Path | None, jobs
                            today=today.date() if today else None)
     planned = plan_jobs(collect_cases(cases, all_root), out=out, profile=profile, options=options, force=force,
                         out_per_case=bool(all_root))
-    if len(planned) > 1 or all_root:
-        _build_many(planned, jobs, as_json)
+    if len(planned) > 1 or all_root or cluster:
+        _build_many(planned, jobs, as_json, cluster)
     job = planned[0]
     with _progress() or contextlib.nullcontext() as progress:
         outcome = api.build(job.case, job.out, profile=job.profile, options=job.options, progress=progress,
@@ -182,13 +190,19 @@ def build(cases: tuple[Path, ...], all_root: Path | None, out: Path | None, jobs
     sys.exit(int(outcome.exit_code))
 
 
-def _build_many(planned: list[Any], jobs: int | None, as_json: bool) -> None:
+def _build_many(planned: list[Any], jobs: int | None, as_json: bool, cluster: str | None = None) -> None:
     """Many cases: one progress line on stderr (on a terminal), then a summary table or the --json report."""
     from .runners.batch import batch_exit_code, run_batch, summary_table
 
+    if cluster:
+        from .runners.cluster import build_on_cluster
+
+        running = build_on_cluster(planned, cluster)
+    else:
+        running = run_batch(planned, workers=jobs)
     outcomes = []
     with _progress() or contextlib.nullcontext() as progress:
-        for outcome in run_batch(planned, workers=jobs):
+        for outcome in running:
             outcomes.append(outcome)
             if progress:
                 progress(ProgressEvent("cases", len(outcomes), len(planned),
@@ -214,10 +228,11 @@ def _build_many(planned: list[Any], jobs: int | None, as_json: bool) -> None:
               help="Seconds a drop must stay unchanged (sizes and times) before it is processed.")
 @click.option("--poll", is_flag=True, help="Poll for changes instead of native events (network shares).")
 @jobs_option
+@cluster_option
 @profile_option
 @click.pass_context
 def watch(ctx: click.Context, inbox: Path, outbox: Path | None, archive: Path | None, failed: Path | None,
-          settle: float, poll: bool, jobs: int | None, profile: str | None) -> None:
+          settle: float, poll: bool, jobs: int | None, cluster: str | None, profile: str | None) -> None:
     """Watch a folder: each case folder dropped in becomes a package; a loose photo or video is fitted.
 
     Runs until Ctrl-C or SIGTERM, then finishes the jobs in flight. Every event is logged on stderr
@@ -232,7 +247,17 @@ def watch(ctx: click.Context, inbox: Path, outbox: Path | None, archive: Path | 
 
     folders = WatchFolders.beside(inbox, outbox, archive, failed)
     log_to_stderr(verbose=ctx.obj.get("verbose", False))
-    Watcher(folders, settle=settle, poll=poll, workers=jobs or default_workers(), profile=profile).run_until_signal()
+    client, executor = None, None
+    if cluster:
+        from .runners.cluster import cluster_executor
+
+        client, executor = cluster_executor(cluster)
+    try:
+        Watcher(folders, settle=settle, poll=poll, workers=jobs or default_workers(), profile=profile,
+                executor=executor).run_until_signal()
+    finally:
+        if client is not None:
+            client.close()
 
 
 @cli.command()

@@ -9,8 +9,12 @@ Everything runs the real ffmpeg/ffprobe through ffmpeg-python; long runs report 
 """
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import math
+import os
+import pickle
 import re
 import shutil
 import subprocess
@@ -26,7 +30,7 @@ from PIL import Image, ImageDraw, ImageFont
 from ..tools import ffmpeg
 from ..errors import FileAccessError, InputError, LimitError, MissingDependencyError, ToolError
 from ..fsutil import atomic_path, atomic_write_bytes
-from ..model.manifest import FileRecord, Manifest
+from ..model.manifest import FileRecord, Manifest, library_versions
 from ..media.photos import Encoded, fit_image
 from ..model.profile import Profile
 
@@ -700,3 +704,62 @@ class CaseVideo:
         facts = self.report.to_dict()
         facts["probe"]["path"] = self.source  # the manifest names inputs relative to the case
         return {**facts, "source": self.source, "seconds": round(self.seconds, 1)}
+
+
+# --- the encode as its own task (cluster builds) --------------------------------------------------------------
+
+# A case's encoded video, made ahead of its build (``api.prepare_video``) and taken by the video stage instead
+# of encoding again. Lives beside the package (on the shared file system a cluster's workers all see) and is
+# removed by whoever made it once the build has used it.
+VIDEO_CACHE_DIR = ".ek-video-cache"
+_CACHED_VIDEO, _CACHED_REPORT = "video.mp4", "report.pickle"
+
+
+def video_cache_key(source_sha256: str, *, max_bytes: int, max_photo_bytes: int, start: float | None,
+                    end: float | None, stills: Sequence[float]) -> str:
+    """Everything the video stage's outputs depend on: the source's content, the trim, the stills, the
+    profile's limits, the encoder settings and the library versions (an upgrade never reuses old encodes)."""
+    facts = {"source": source_sha256, "max_bytes": max_bytes, "max_photo_bytes": max_photo_bytes,
+             "start": start, "end": end, "stills": list(stills), "preset": ENCODE_PRESET, "fill": FILL,
+             "audio_bps": AUDIO_BPS, "versions": library_versions()}
+    return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def store_cached_video(cache_root: Path, key: str, src: Path, *, max_bytes: int, max_photo_bytes: int,
+                       start: float | None, end: float | None, stills: Sequence[float]) -> Path:
+    """Run ``process_video`` into ``cache_root/key`` (a folder that appears whole, or not at all)."""
+    entry = cache_root / key
+    if (entry / _CACHED_REPORT).is_file():
+        return entry  # a retried task: the encode is already there
+    cache_root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".ek-tmp-{key}-", dir=cache_root))
+    try:
+        report = process_video(src, staging / _CACHED_VIDEO, max_bytes=max_bytes, max_photo_bytes=max_photo_bytes,
+                               start=start, end=end, stills=stills)
+        (staging / _CACHED_REPORT).write_bytes(pickle.dumps(report))
+        try:
+            os.replace(staging, entry)
+        except OSError:  # another attempt finished first: its entry is as good as ours
+            if not (entry / _CACHED_REPORT).is_file():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return entry
+
+
+def take_cached_video(cache_root: Path, key: str, dst: Path) -> VideoReport | None:
+    """The cached report with its video placed at ``dst`` (hard link, else copy), or None without an entry."""
+    entry = cache_root / key
+    try:
+        # Our own pickle, written by this version of evidence-kit (the key holds the version).
+        report: VideoReport = pickle.loads((entry / _CACHED_REPORT).read_bytes())
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(entry / _CACHED_VIDEO, dst)
+        except OSError:
+            shutil.copyfile(entry / _CACHED_VIDEO, dst)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
+        return None  # no entry (the normal case) or a damaged one: the stage encodes as always
+    report.prepared.output = dst
+    report.output_probe.path = dst
+    return report

@@ -15,7 +15,7 @@ import signal
 import tempfile
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -178,7 +178,7 @@ class Watcher:
 
     def __init__(self, folders: WatchFolders, *, settle: float = 2.0, poll: bool = False, workers: int = 1,
                  profile: Profile | str | Path | None = None, options: BuildOptions | None = None,
-                 on_event: Callable[[WatchEvent], None] | None = None) -> None:
+                 on_event: Callable[[WatchEvent], None] | None = None, executor: Executor | None = None) -> None:
         self.folders = folders
         self.settle = settle
         self.poll = poll
@@ -186,9 +186,11 @@ class Watcher:
         self.profile = profile
         self.options = options or BuildOptions()
         self.on_event = on_event
+        # Builds go here when given (a dask cluster's executor: runners.cluster); else to a local pool.
+        self.executor = executor
         self._pending: dict[str, _Drop] = {}
         # future -> (the drop, its snapshot when submitted, the pool that runs it)
-        self._running: dict[Future[CaseOutcome], tuple[_Drop, tuple, ProcessPoolExecutor]] = {}
+        self._running: dict[Future[CaseOutcome], tuple[_Drop, tuple, Executor]] = {}
         self._lock = threading.Lock()
 
     @property
@@ -255,7 +257,7 @@ class Watcher:
                 if not entry.name.startswith(".") and not entry.name.endswith(PARTIAL_SUFFIXES):
                     self._pending.setdefault(entry.name, _Drop(entry.name))
                     self.emit("found", entry.name, "waiting at start")
-        pool = worker_pool(self.workers, finish_on_interrupt=True)
+        pool = self.executor or worker_pool(self.workers, finish_on_interrupt=True)
         tick = max(0.05, min(0.25, self.settle / 4))
         try:
             while not stop.is_set():
@@ -267,7 +269,8 @@ class Watcher:
                 pool = self._collect(pool, block=True)
         finally:
             observer.stop()
-            pool.shutdown(wait=True, cancel_futures=True)
+            if pool is not self.executor:  # a cluster is the caller's to close
+                pool.shutdown(wait=True, cancel_futures=True)
             observer.join(timeout=10)
         self.emit("stopped", str(self.folders.inbox))
 
@@ -288,7 +291,7 @@ class Watcher:
 
     # --- stability, then a job --------------------------------------------------------------------------------
 
-    def _start_ready(self, pool: ProcessPoolExecutor) -> None:
+    def _start_ready(self, pool: Executor) -> None:
         now = time.monotonic()
         with self._lock:
             drops = list(self._pending.values())
@@ -323,7 +326,7 @@ class Watcher:
             drop.waiting_said = why
             self.emit("waiting", drop.name, why)
 
-    def _submit(self, pool: ProcessPoolExecutor, drop: _Drop, path: Path, seen: tuple) -> None:
+    def _submit(self, pool: Executor, drop: _Drop, path: Path, seen: tuple) -> None:
         suffix = path.suffix.lower()
         if path.is_dir():
             job = CaseJob(path, self.folders.outbox / drop.name, self.profile, self.options)
@@ -339,7 +342,7 @@ class Watcher:
             self._running[future] = (drop, seen, pool)
         self.emit("processing", drop.name, "case folder" if path.is_dir() else f"loose {suffix} file")
 
-    def _collect(self, pool: ProcessPoolExecutor, *, block: bool = False) -> ProcessPoolExecutor:
+    def _collect(self, pool: Executor, *, block: bool = False) -> Executor:
         with self._lock:
             futures = list(self._running)
         if block and futures:
@@ -351,10 +354,12 @@ class Watcher:
                 drop, seen, ran_in = self._running.pop(future)
             try:
                 outcome = future.result()
-            except BrokenProcessPool:
-                if ran_in is pool:  # the first of its futures to report: start a fresh pool
+            except Exception as exc:  # a dead local worker (BrokenProcessPool) or a task the cluster lost
+                if not isinstance(exc, BrokenProcessPool) and pool is not self.executor:
+                    raise
+                if ran_in is pool and pool is not self.executor:  # first of its futures to report: a fresh pool
                     pool.shutdown(wait=False, cancel_futures=True)
-                    pool = worker_pool(self.workers, finish_on_interrupt=True)
+                    pool = self.executor or worker_pool(self.workers, finish_on_interrupt=True)
                 drop.deaths += 1
                 if drop.deaths >= MAX_WORKER_DEATHS:
                     self._fail(drop.name, "processing stopped unexpectedly (the worker crashed or was killed)")

@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from ..errors import InputError, LimitError, ToolError
-from ..fsutil import atomic_write_bytes
-from ..media.video import CONTACT_SHEET_FRAMES, CaseVideo, VideoError, format_time, process_video
+from ..fsutil import atomic_write_bytes, sha256_file
+from ..media.video import (CONTACT_SHEET_FRAMES, VIDEO_CACHE_DIR, CaseVideo, VideoError, format_time, process_video,
+                           take_cached_video, video_cache_key)
+from ..model.case import Case
 from ..stage import StageContext
 
 NAME = "video"
@@ -21,15 +24,20 @@ def run(ctx: StageContext) -> None:
         ctx.warn(f"{len(case.media.videos)} videos found; using {source.name} (set [video] file in "
                  "case.toml to choose another)", stage=NAME)
     rel = ctx.relative_input(source)
-    if missing := ctx.tools.problem(*NEEDS):
+    started = time.monotonic()
+    # An encode made ahead by its own task (cluster builds: ``api.prepare_video``); a local build finds none.
+    report = None
+    if ctx.package and (ctx.package.parent / VIDEO_CACHE_DIR).is_dir():
+        report = take_cached_video(*cache_entry(ctx.package, case, source), ctx.upload_dir / "video.mp4")
+    if report is None and (missing := ctx.tools.problem(*NEEDS)):
         ctx.error(missing.message, rel, NAME, int(missing.exit_code))
         ctx.video = CaseVideo(rel, error=missing.message)
         return
-    started = time.monotonic()
     try:
-        report = process_video(source, ctx.upload_dir / "video.mp4", max_bytes=profile.max_video_bytes,
-                               max_photo_bytes=profile.max_photo_bytes, start=case.video.start,
-                               end=case.video.end, stills=case.video.stills, progress=ctx.fraction_reporter(NAME))
+        report = report or process_video(source, ctx.upload_dir / "video.mp4", max_bytes=profile.max_video_bytes,
+                                         max_photo_bytes=profile.max_photo_bytes, start=case.video.start,
+                                         end=case.video.end, stills=case.video.stills,
+                                         progress=ctx.fraction_reporter(NAME))
     except (InputError, LimitError, ToolError) as exc:
         ctx.error(exc.message, rel, NAME, int(exc.exit_code))
         ctx.video = CaseVideo(rel, error=exc.message)
@@ -63,3 +71,12 @@ def run(ctx: StageContext) -> None:
         elif finding.severity in ("warning", "error"):
             ctx.warn(finding.message, rel, NAME)
     ctx.video = CaseVideo(rel, report, seconds=time.monotonic() - started)
+
+
+def cache_entry(package: Path, case: Case, source: Path) -> tuple[Path, str]:
+    """Where ``api.prepare_video`` leaves this case's encode: the cache folder beside the package, and the key."""
+    profile = case.profile
+    key = video_cache_key(sha256_file(source), max_bytes=profile.max_video_bytes,
+                          max_photo_bytes=profile.max_photo_bytes, start=case.video.start, end=case.video.end,
+                          stills=case.video.stills)
+    return package.parent / VIDEO_CACHE_DIR, key
