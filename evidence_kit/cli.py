@@ -17,15 +17,15 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import click
 
-from . import __version__, api
+from . import __version__
 from .errors import EvidenceKitError, ExitCode, Terminated
 from .fsutil import atomic_write_text
-from .model.case import CASE_FILE, SUBFOLDERS
+from .model.layout import CASE_FILE, DEFAULT_PROFILE, SUBFOLDERS
 from .model.options import BuildOptions
-from .model.profile import DEFAULT_PROFILE, load_profile
 from .progress import Progress, ProgressEvent
 
 if TYPE_CHECKING:
+    from . import api
     from .stages import BuildResult
 
 
@@ -166,6 +166,7 @@ def build(cases: tuple[Path, ...], all_root: Path | None, out: Path | None, jobs
       evidence-kit build --all ~/disputes --jobs 2
       evidence-kit build --all /shared/disputes --cluster tcp://10.0.0.5:8786
     """
+    from . import api  # on use: --help and init stay free of pydantic and the models
     from .runners.batch import collect_cases, plan_jobs
 
     if not cases and not all_root:
@@ -275,6 +276,7 @@ def photos(files: tuple[Path, ...], out: Path, max_bytes: int | None, profile: s
     Example:
       evidence-kit photos IMG_0042.heic IMG_0043.jpg --out ready/
     """
+    from . import api
     with _progress() or contextlib.nullcontext() as progress:
         manifest = api.fit_photos(files, out, profile=profile, max_bytes=max_bytes, keep_metadata=keep_metadata,
                                   progress=progress)
@@ -315,6 +317,7 @@ def track(targets: tuple[str, ...], out: Path, carrier: str, wait_for: str | Non
       evidence-kit track https://parcelsapp.com/en/tracking/LP00412345678901 --wait-for "Delivered" --out shots/
       evidence-kit track my-case/tracking/tracking.csv --out shots/
     """
+    from . import api
     with _progress() or contextlib.nullcontext() as progress:
         result, problems = api.capture_tracking(targets, out, carrier=carrier, wait_for=wait_for, timeout=timeout,
                                                 trackers=trackers, profile=profile, progress=progress)
@@ -364,6 +367,8 @@ def video(file: Path, out: Path, start: float | None, end: float | None, stills:
     Example:
       evidence-kit video IMG_1234.MOV --out ready/ --start 0:05 --end 2:40 --still 1:12
     """
+    from . import api
+    from .model.profile import load_profile
     from .media.video import format_time
 
     chosen = load_profile(profile or DEFAULT_PROFILE)
@@ -403,6 +408,7 @@ def deadlines(case: Path, today: Any, negotiation_days: int | None, profile: str
     Example:
       evidence-kit deadlines my-case --today 2026-12-01
     """
+    from . import api
     from datetime import date
 
     from .dispute.deadlines import compute_deadlines, format_report
@@ -432,6 +438,7 @@ def complaint(case: Path, kind: str | None, today: Any, profile: str | None, as_
     Example:
       evidence-kit complaint my-case --kind dispute
     """
+    from . import api
     from datetime import date
 
     from .dispute.complaint import compose_texts, package_exhibits
@@ -468,6 +475,7 @@ def summary(case: Path, out: Path | None, profile: str | None) -> None:
     Example:
       evidence-kit summary examples/broken-kettle --out kettle-summary.pdf
     """
+    from . import api
     with _progress() or contextlib.nullcontext() as progress:
         result = api.build_summary(case, out, profile=profile, progress=progress)
     for problem in result.manifest.errors:
@@ -486,6 +494,7 @@ def verify(package: Path, as_json: bool) -> None:
     Example:
       evidence-kit verify my-case/evidence-package
     """
+    from . import api
     report = api.verify(package)
     if as_json:
         _echo_json(report.to_dict())

@@ -24,19 +24,9 @@ from ..errors import CaseError, InputError
 from ..model.profile import DEFAULT_PROFILE, Profile, load_profile
 from ..model.reasons import REASON_RULES, REASONS, RESOLUTIONS
 from ..model.validation import PROBLEMS, plain_error, problem_pairs
+from .layout import (CASE_FILE, PACKAGE_DIR, PHOTO_SUFFIXES, RECEIPT_SUFFIXES, SUBFOLDERS, TRACKING_SUFFIXES,  # noqa: F401
+                     VIDEO_SUFFIXES)
 
-CASE_FILE = "case.toml"
-PACKAGE_DIR = "evidence-package"
-
-PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".webp", ".heic", ".heif", ".hif", ".avif",
-                            ".tif", ".tiff", ".bmp", ".gif", ".mpo"})
-VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi", ".3gp", ".mts", ".m2ts"})
-TRACKING_SUFFIXES = frozenset({".html", ".htm", ".csv", ".json"})
-RECEIPT_SUFFIXES = frozenset({".pdf"})
-
-# Media kind -> the subfolder that holds it. Loose files at the case root are sorted by suffix.
-SUBFOLDERS = {"photos": "photos", "videos": "video", "chat": "chat", "tracking": "tracking",
-              "receipts": "receipts"}
 
 # --- field types: each refuses what it cannot use with a sentence a buyer editing case.toml understands ---
 

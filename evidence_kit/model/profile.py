@@ -9,9 +9,8 @@ from typing import Annotated, Any, Mapping
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import CaseError
+from .layout import DEFAULT_PROFILE
 from .validation import validated
-
-DEFAULT_PROFILE = "aliexpress"
 
 
 Count = Annotated[int, Field(gt=0, strict=True)]  # a positive whole number; true/false or 2.5 are refused
