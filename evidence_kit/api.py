@@ -95,9 +95,9 @@ def build(case: str | Path | Case, out: str | Path | None = None, *, profile: Pr
     """
     from .stages import BuildResult, build_package
 
-    loaded = case if isinstance(case, Case) else load_case(case, profile=profile)
-    package = Path(out) if out else loaded.root / PACKAGE_DIR
     options = options or BuildOptions()
+    loaded = case if isinstance(case, Case) else load_case(case, profile=profile, today=options.today)
+    package = Path(out) if out else loaded.root / PACKAGE_DIR
     with case_lock(loaded.root):
         clear_leftovers(package)
         if reuse_unchanged and (manifest := current_package(loaded, package, options)):
@@ -172,7 +172,7 @@ def skip_if_current(job: CaseJob) -> CaseOutcome | None:
         return None
     started = time.monotonic()
     try:
-        case = load_case(job.case, profile=job.profile)
+        case = load_case(job.case, profile=job.profile, today=job.options.today)
         package = Path(job.out) if job.out else case.root / PACKAGE_DIR
         with case_lock(case.root):
             clear_leftovers(package)
@@ -253,7 +253,7 @@ def prepare_video(job: CaseJob) -> Path | None:
     from .media.video import store_cached_video
     from .stages.video import cache_entry
 
-    case = load_case(job.case, profile=job.profile)
+    case = load_case(job.case, profile=job.profile, today=job.options.today)
     source = case.video.file or (case.media.videos[0] if case.media.videos else None)
     if source is None:
         return None

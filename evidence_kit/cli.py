@@ -111,7 +111,7 @@ def _print_build(result: BuildResult) -> None:
     deadlines = manifest.sections.get("deadlines")
     if deadlines:
         click.echo(f"Deadlines: {deadlines['advice']}")
-        click.echo(deadlines["negotiation_note"])
+        click.echo(f"{deadlines['negotiation_note']} {deadlines.get('negotiation_hint', '')}".rstrip())
     for problem in manifest.warnings:
         click.echo(f"warning: {problem.path + ': ' if problem.path else ''}{problem.message}", err=True)
     for problem in manifest.errors:
@@ -398,7 +398,7 @@ def video(file: Path, out: Path, start: float | None, end: float | None, stills:
 @click.argument("case", type=click.Path(path_type=Path))
 @today_option
 @click.option("--negotiation-days", type=click.IntRange(min=1), metavar="N",
-              help="Days of negotiation before escalation (the articles say 15 or 3-5; default: the profile's).")
+              help="Days of negotiation before escalation (guides say 15; some buyers report 3-5; default: the profile's).")
 @profile_option
 @json_option
 def deadlines(case: Path, today: Any, negotiation_days: int | None, profile: str | None, as_json: bool) -> None:
@@ -413,7 +413,8 @@ def deadlines(case: Path, today: Any, negotiation_days: int | None, profile: str
 
     from .dispute.deadlines import compute_deadlines, format_report
 
-    report = compute_deadlines(api.load_case(case, profile=profile), today.date() if today else date.today(),
+    report = compute_deadlines(api.load_case(case, profile=profile, today=today.date() if today else None),
+                               today.date() if today else date.today(),
                                negotiation_days=negotiation_days)
     if as_json:
         _echo_json(report.to_dict())
@@ -443,7 +444,7 @@ def complaint(case: Path, kind: str | None, today: Any, profile: str | None, as_
 
     from .dispute.complaint import compose_texts, package_exhibits
 
-    loaded = api.load_case(case, profile=profile)
+    loaded = api.load_case(case, profile=profile, today=today.date() if today else None)
     lettered = package_exhibits(loaded)
     texts, warnings = compose_texts(loaded, (kind,) if kind else None, lettered=lettered,
                                     today=today.date() if today else date.today())

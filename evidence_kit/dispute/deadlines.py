@@ -12,6 +12,7 @@ from typing import Any
 
 from ..model.case import Case
 from ..model.reasons import REASON_RULES
+from .checklist import without_sources
 
 # Statuses for "what can I do today"
 TOO_EARLY, OPEN_NOW, LAST_DAYS, TOO_LATE, UNKNOWN = "too_early", "open_now", "last_days", "too_late", "unknown"
@@ -56,7 +57,8 @@ class DeadlineReport:
     advice: str  # what to do today, one or two sentences
     deadlines: list[Deadline]
     negotiation_days: int
-    negotiation_note: str  # which value was used and why it matters
+    negotiation_note: str  # how long the seller has to answer, in the buyer's words
+    negotiation_hint: str = ""  # where the value came from and how to change it (command line only)
     full_refund_now: bool | None = None  # non-delivery only: None when it cannot be told
     notes: list[str] = field(default_factory=list)  # caveats and missing facts
 
@@ -71,16 +73,26 @@ class DeadlineReport:
     def to_dict(self) -> dict[str, Any]:
         return {"today": self.today.isoformat(), "status": self.status, "advice": self.advice,
                 "negotiation_days": self.negotiation_days, "negotiation_note": self.negotiation_note,
+                "negotiation_hint": self.negotiation_hint,
                 "full_refund_now": self.full_refund_now, "deadlines": [d.to_dict() for d in self.deadlines],
                 "needed": self.needed, "notes": self.notes}
 
 
-def _negotiation_note(days: int, profile_name: str, overridden: bool) -> str:
-    where = "set on the command line" if overridden else f"from profile '{profile_name}' (negotiation_days)"
-    matches = " (as seed 004 says)" if days == 15 else " (as seed 000 says)" if 3 <= days <= 5 else ""
-    return (f"Negotiation before escalation: {days} days{matches}, {where}. The articles disagree: 15 days (004) "
-            "or usually 3-5 days (000). Change it with negotiation_days in case.toml's [profile] (or "
-            "'evidence-kit deadlines --negotiation-days N').")
+# The guides disagree on how long the seller has to answer: 15 days (004) or "usually 3-5 days" (000). The buyer
+# hears it in plain words; the article numbers stay in the rules (manifest, README).
+def _negotiation_words(days: int) -> str:
+    """How long the seller has to answer before escalation, as a buyer would say it."""
+    if days == 15:
+        return "The seller usually has 15 days to answer; some buyers report 3 to 5 days."
+    return (f"The seller has {days} days to answer before the dispute can be escalated (counted here; guides give "
+            "15 days, some buyers report 3 to 5).")
+
+
+def _negotiation_hint(days: int, profile_name: str, overridden: bool) -> str:
+    """Where the value came from and how to change it: for the command line, never for the PDF."""
+    where = "set on the command line" if overridden else f"from profile '{profile_name}'"
+    return (f"Negotiation before escalation: {days} days, {where}. Change it with negotiation_days in case.toml's "
+            "[profile] (or 'evidence-kit deadlines --negotiation-days N').")
 
 
 def compute_deadlines(case: Case, today: date, *, negotiation_days: int | None = None) -> DeadlineReport:
@@ -133,8 +145,8 @@ def compute_deadlines(case: Case, today: date, *, negotiation_days: int | None =
         f"{p.appeal_days} days after the escalated dispute closes (000, 004)",
         needs=() if closed else ("dispute.escalated_closed",)))
 
-    report = DeadlineReport(today, UNKNOWN, "", deadlines, negotiation,
-                            _negotiation_note(negotiation, p.name, negotiation_days is not None))
+    report = DeadlineReport(today, UNKNOWN, "", deadlines, negotiation, _negotiation_words(negotiation),
+                            _negotiation_hint(negotiation, p.name, negotiation_days is not None))
     if full_refund_from is not None:
         report.full_refund_now = parcel_missing and today >= full_refund_from
         if parcel_missing and not report.full_refund_now:
@@ -247,8 +259,8 @@ def format_report(report: DeadlineReport) -> str:
         when = _window(d) if d.start else (human_date(d.day) if d.day else "unknown")
         missing = f"  (needs {', '.join(d.needs)})" if d.needs else ""
         lines.append(f"  {d.title}: {when}{missing}")
-        lines.append(f"      rule: {d.rule}")
+        lines.append(f"      rule: {without_sources(d.rule)}")
     if report.full_refund_now is not None:
         lines.append(f"  Full refund for non-delivery today: {'yes' if report.full_refund_now else 'not yet'}")
-    lines += ["", report.negotiation_note, *report.notes]
+    lines += ["", report.negotiation_note, report.negotiation_hint, *map(without_sources, report.notes)]
     return "\n".join(lines)

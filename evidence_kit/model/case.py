@@ -289,7 +289,8 @@ class CaseFile(_Table):
     def _consistent(self, info: ValidationInfo) -> "CaseFile":
         """Checks across tables, all reported together."""
         problems = _amount_problem(self.dispute.amount, self.order.price)
-        today = (info.context or {}).get("today") or date.today()
+        # A --today ahead (planning, reproducible builds) allows dates up to it; one behind never refuses the past.
+        today = max(date.today(), (info.context or {}).get("today") or date.today())
         for table, names in PAST_DATES.items():
             for name in names:
                 day = getattr(getattr(self, table), name)
@@ -452,14 +453,15 @@ def _problem(text: str) -> Problem:
     return Problem(path, message) if sep and re.fullmatch(r"profile(\.\w+)*", path) else Problem("profile", text)
 
 
-def validate_case_data(data: Mapping[str, Any], root: str | Path, *,
-                       profile: Profile | str | Path | None = None) -> Case | list[Problem]:
+def validate_case_data(data: Mapping[str, Any], root: str | Path, *, profile: Profile | str | Path | None = None,
+                       today: date | None = None) -> Case | list[Problem]:
     """The Case that ``data`` (a parsed case.toml, or a web form's fields in the same shape) describes for the
-    case folder ``root``, or every problem found in it. ``profile`` replaces the one ``data`` names."""
+    case folder ``root``, or every problem found in it. ``profile`` replaces the one ``data`` names; dates of
+    what has happened may not lie after today (or after ``today``, when it is later)."""
     root = Path(root)
     problems: list[Problem] = []
     try:
-        file: CaseFile | None = CaseFile.model_validate(dict(data), context={"root": root})
+        file: CaseFile | None = CaseFile.model_validate(dict(data), context={"root": root, "today": today})
     except ValidationError as exc:
         problems += [Problem(where, message) for where, message in problem_pairs(exc, CaseFile)]
         if not any(p.path == "dispute.amount" for p in problems):
@@ -478,7 +480,7 @@ def validate_case_data(data: Mapping[str, Any], root: str | Path, *,
                 photo_hints=file.photos, facts=file.facts)
 
 
-def load_case(path: str | Path, *, profile: Profile | str | Path | None = None) -> Case:
+def load_case(path: str | Path, *, profile: Profile | str | Path | None = None, today: date | None = None) -> Case:
     """Read and validate a case folder (or its case.toml). Raises CaseError listing every problem.
 
     ``profile`` (a Profile, a built-in name or a .toml path) replaces the one case.toml names.
@@ -498,14 +500,14 @@ def load_case(path: str | Path, *, profile: Profile | str | Path | None = None) 
         raise CaseError(source, ["not UTF-8 text: save it as UTF-8"]) from None
     except tomllib.TOMLDecodeError as exc:
         raise CaseError(source, [f"not valid TOML: {exc}"]) from None
-    return parse_case(data, root, source=source, profile=profile)
+    return parse_case(data, root, source=source, profile=profile, today=today)
 
 
 def parse_case(data: Mapping[str, Any], root: Path, *, source: str,
-               profile: Profile | str | Path | None = None) -> Case:
+               profile: Profile | str | Path | None = None, today: date | None = None) -> Case:
     """``validate_case_data`` raising CaseError: the checks ``load_case`` makes, so a form (the web app)
     gets the same messages before anything is written."""
-    result = validate_case_data(data, root, profile=profile)
+    result = validate_case_data(data, root, profile=profile, today=today)
     if isinstance(result, list):
         raise CaseError(source, [str(p) for p in result])
     return result

@@ -124,10 +124,6 @@ def _money(amount: Any, currency: str) -> str:
     return f"{amount:.2f} {currency}".strip() if amount is not None else ""
 
 
-# The guides disagree on how long the seller has to answer: 15 days (004) or "usually 3-5 days" (000).
-_OTHER_NEGOTIATION_REPORTS = "3 to 5 days"
-
-
 def _negotiation_words(days: int) -> str:
     """How long the seller has to answer before escalation, as a buyer would say it."""
     if days == 15:
@@ -500,7 +496,7 @@ class _Builder:
                 inner.append(self.facts_table(rows, label_width=78 * mm, width=BOX_INNER_WIDTH))
             # For the buyer and the mediator: no configuration hints and no article numbers (those are in
             # the CLI output, the manifest and the README).
-            for note in [_negotiation_words(report.negotiation_days), *report.notes]:
+            for note in [report.negotiation_note, *report.notes]:
                 inner.append(Spacer(1, 2))
                 inner.append(self.para(without_sources(note), "small"))
         else:

@@ -108,7 +108,7 @@ def offers_video_resource(client: Client) -> bool:
 
 def _has_video(job: CaseJob) -> bool:
     try:
-        case = api.load_case(job.case, profile=job.profile)
+        case = api.load_case(job.case, profile=job.profile, today=job.options.today)
     except (EvidenceKitError, OSError):
         return False  # the build task reports what is wrong with the case
     return bool(case.video.file or case.media.videos)
