@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
 import signal
 import subprocess
 import sys
@@ -212,6 +213,22 @@ def test_other_formats_are_converted_to_h264_aac_mp4(clips, tmp_path, name):
     assert duration(tmp_path / "v.mp4") == pytest.approx(3.0, abs=0.1)
     assert any(f.code == "format" for f in report.findings)
     assert sha256_file(clips[name]) == before  # the original is only read
+
+
+@pytest.mark.slow
+def test_a_small_conversion_aims_at_the_source_look_not_at_the_limit(tmp_path):
+    """A 0.6 Mbit/s HEVC phone clip far under the limit: about the source's size and look, not 20x its size."""
+    source = tmp_path / "phone.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=1280x720:r=30:d=5,noise=alls=6:allf=t",
+                    "-c:v", "libx265", "-preset", "fast", "-b:v", "640k", "-tag:v", "hvc1", "-x265-params",
+                    "log-level=none", str(source)], check=True)
+    probe = probe_video(source)
+    done = prepare_video(probe, tmp_path / "v.mp4", max_bytes=500_000_000, span=resolve_span(probe, None, None))
+    assert done.method == "reencode" and done.plan is not None and done.plan.crf is not None
+    assert done.bytes <= 3 * source.stat().st_size
+    ssim = subprocess.run(["ffmpeg", "-i", str(tmp_path / "v.mp4"), "-i", str(source), "-lavfi", "ssim", "-f", "null",
+                           "-"], capture_output=True, text=True, check=True).stderr
+    assert float(re.search(r"All:([0-9.]+)", ssim).group(1)) >= 0.99
 
 
 def test_h264_with_other_audio_keeps_its_picture_and_converts_the_sound(clips, tmp_path):
