@@ -52,7 +52,7 @@ def serve(folder: Path) -> tuple[ThreadingHTTPServer, str]:
 
 def run_evidence_kit(urls: list[str], out: Path, jpeg: bool) -> float:
     base = load_trackers()
-    config = replace(base, capture=replace(base.capture, idle_timeout=2.0))
+    config = replace(base, capture=base.capture.model_copy(update={"idle_timeout": 2.0}))
     targets = [Target("page", f"page-{i}", url=url) for i, url in enumerate(urls)]
     started = time.perf_counter()
     result = capture_targets(targets, out, config=config, max_photo_bytes=2_000_000 if jpeg else None)

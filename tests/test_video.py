@@ -337,7 +337,7 @@ def test_progress_bar_shows_on_a_terminal(clips, tmp_path):
         shown += chunk
     os.close(master)
     assert done.returncode == 0
-    assert b"video: encoding, pass 2 of 2" in shown and b"100%" in shown
+    assert b"video: encoding" in shown and b"100%" in shown  # one pass here: a conversion far under the limit
 
 
 # --- the build stage ------------------------------------------------------------------------------------------

@@ -588,7 +588,7 @@ class Capturer:
     def __init__(self, browser: Browser, config: TrackerConfig, *, wait_for: str | None = None,
                  timeout: float | None = None, case_facts: dict[str, str] | None = None) -> None:
         self.browser = browser
-        self.settings = config.capture if timeout is None else replace(config.capture, timeout=timeout)
+        self.settings = config.capture if timeout is None else config.capture.model_copy(update={"timeout": timeout})
         self.wait_for = wait_for
         self.case_facts = case_facts or {}
         self._live: BrowserContext | None = None

@@ -377,7 +377,7 @@ class EncodePlan:
     height: int
     fps: float
     scaled: bool
-    crf: int | None = None  # a quality target (one pass), with video_bps as the cap; None: two-pass to video_bps
+    crf: int | None = None  # a quality target (one pass), video_bps its cap (under the limit); None: two-pass
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -414,8 +414,8 @@ def plan_encode(probe: VideoProbe, duration: float, max_bytes: int) -> EncodePla
                 # A generous limit (a format conversion, not a squeeze) gets the source's own rate or a phone
                 # camera's, whichever is higher: more would only inflate the file.
                 ceiling = max(probe.bit_rate or 0, int(MAX_BITS_PER_PIXEL * w * h * rate))
-                if video_bps > ceiling:  # room to spare: aim at the source's look, capped by the limit's rate
-                    return EncodePlan(video_bps, audio_bps, w, h, rate, side != short, crf=CONVERSION_CRF)
+                if video_bps > ceiling:  # room to spare: aim at the source's look, the rate capped at the ceiling
+                    return EncodePlan(ceiling, audio_bps, w, h, rate, side != short, crf=CONVERSION_CRF)
                 return EncodePlan(video_bps, audio_bps, w, h, rate, side != short)
     need_bps = MIN_BITS_PER_PIXEL * w * h * rate + audio_bps  # the smallest picture tried, from the loop
     longest = max_bytes * FILL * 8 / need_bps
@@ -482,7 +482,7 @@ def two_pass_encode(probe: VideoProbe, dst: Path, span: tuple[float, float], pla
         video = video.filter("fps", plan.fps)
     x264: dict[str, Any] = {"vcodec": "libx264", "preset": ENCODE_PRESET, "pix_fmt": "yuv420p", "profile:v": "high"}
     if plan.crf is not None:  # one pass (pass_number 2 only): the quality target, never over the limit's rate
-        x264.update(crf=plan.crf, maxrate=plan.video_bps, bufsize=plan.video_bps * 2)
+        x264.update({"crf": plan.crf, "maxrate:v": plan.video_bps, "bufsize:v": plan.video_bps * 2})
     else:
         x264.update(video_bitrate=plan.video_bps, **{"pass": pass_number, "passlogfile": str(passlog)})
     duration = span[1] - span[0]
