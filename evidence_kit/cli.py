@@ -19,7 +19,7 @@ import click
 
 from . import __version__
 from .errors import EvidenceKitError, ExitCode, Terminated
-from .fsutil import atomic_write_text
+from .fsutil import access_error, atomic_write_text
 from .model.layout import CASE_FILE, DEFAULT_PROFILE, SUBFOLDERS
 from .model.options import BuildOptions
 from .progress import Progress, ProgressEvent
@@ -567,6 +567,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         return int(ExitCode.INTERRUPTED)
+    except OSError as exc:  # the disk or the system said no (read-only, full, vanished): not a bug, exit 7
+        error = access_error(exc, Path(exc.filename) if exc.filename else Path.cwd())
+        click.echo(f"{type(error).__name__}: {error}", err=True)
+        return int(error.exit_code)
     except Exception:  # a bug: say so plainly, show the traceback only when asked
         if verbose:
             traceback.print_exc()

@@ -58,6 +58,23 @@ def test_a_full_disk_is_a_file_access_error_with_the_free_space(make_case, small
     assert list(disk.iterdir()) == []  # nothing partial left behind
 
 
+def test_a_read_only_output_is_exit_7_for_every_command(make_case, tmp_path):
+    root = make_case(photos={"a.jpg": noisy_photo(800, 600, seed=7)}, quality=90)
+    disk = tmp_path / "ro"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(disk)], check=False).returncode:
+        pytest.skip("cannot mount a read-only tmpfs here (needs root)")
+    try:
+        for args in (["build", str(root), "--out", str(disk / "pkg")],
+                     ["photos", str(root / "photos" / "a.jpg"), "--out", str(disk / "p")],
+                     ["summary", str(root), "--out", str(disk / "s.pdf")], ["init", str(disk / "new")]):
+            done = run_cli(*args)
+            assert done.returncode == 7, (args, done.stderr)
+            assert "read-only" in done.stderr.lower() and "Internal error" not in done.stderr
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
 def test_the_video_stage_checks_free_space_before_it_writes(make_case, small_disk, tmp_path):
     root = make_case()
     (root / "video").mkdir()
