@@ -19,7 +19,8 @@ from evidence_kit.model.manifest import verify_package
 from evidence_kit.cli import main
 from evidence_kit.errors import LimitError
 from evidence_kit.fsutil import sha256_file
-from evidence_kit.media.video import (VideoError, VideoProbe, check_video, extract_frame, plan_encode, prepare_video,
+from evidence_kit.media.video import (VideoError, VideoProbe, check_video, extract_frame, format_time, plan_encode,
+                                prepare_video,
                                 probe_video, process_video, resolve_span)
 
 from .conftest import CASE_TOML, ROOT, noisy_photo
@@ -240,6 +241,19 @@ def test_h264_with_other_audio_keeps_its_picture_and_converts_the_sound(clips, t
 
 
 @pytest.mark.slow
+def test_a_trimmed_webm_fits_by_two_passes(tmp_path):
+    """Seeking into a WebM once made x264's second pass see more frames than its first, and the encode failed."""
+    source = tmp_path / "v.webm"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=640x360:r=25:d=6", "-f", "lavfi", "-i",
+                    "sine=d=6", "-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "400k",
+                    "-c:a", "libopus", str(source)], check=True)
+    probe = probe_video(source)
+    done = prepare_video(probe, tmp_path / "v.mp4", max_bytes=400_000, span=resolve_span(probe, 0.5, None))
+    assert done.method == "reencode" and done.plan is not None and done.plan.crf is None
+    assert done.bytes <= 400_000 and duration(tmp_path / "v.mp4") == pytest.approx(5.5, abs=0.15)
+
+
+@pytest.mark.slow
 def test_fit_lowers_a_6_mb_clip_under_1_5_mb_close_to_the_limit(clips, tmp_path):
     source = clips["heavy.mp4"]
     assert source.stat().st_size > 5_000_000
@@ -406,3 +420,10 @@ def test_build_with_a_broken_video_still_writes_the_photos(clips, make_case):
     assert "not a video" in result.manifest.errors[0].message
     assert sum(1 for r in result.manifest.outputs if r.role == "photo") == 2
     assert not (result.package / "upload" / "video.mp4").exists()
+
+
+@pytest.mark.parametrize("seconds, shown", [(0, "0:00"), (0.4, "0:00.4"), (2.7, "0:02.7"), (9.96, "0:10"),
+                                            (30.96, "0:31"), (59.99, "1:00"), (61, "1:01"), (3599.97, "1:00:00"),
+                                            (3600.2, "1:00:00.2")])
+def test_times_read_as_a_player_clock_even_when_tenths_round_up(seconds, shown):
+    assert format_time(seconds) == shown

@@ -87,12 +87,12 @@ class VideoError(InputError):
 
 def format_time(seconds: float) -> str:
     """``0:42``, ``1:02:03``, ``0:42.5``: how a buyer reads a player's clock."""
-    whole = int(seconds)
-    fraction = seconds - whole
+    tenths = round(seconds * 10)  # round once, so 9.96 s reads 0:10, not 0:09 with a carried "1.0"
+    whole, fraction = divmod(tenths, 10)
     hours, rest = divmod(whole, 3600)
     minutes, secs = divmod(rest, 60)
     text = f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-    return text + (f"{fraction:.1f}".lstrip("0") if fraction >= 0.05 else "")
+    return text + (f".{fraction}" if fraction else "")
 
 
 # --- probe ----------------------------------------------------------------------------------------------------
@@ -480,7 +480,10 @@ def two_pass_encode(probe: VideoProbe, dst: Path, span: tuple[float, float], pla
         video = video.filter("scale", plan.width, plan.height, flags="lanczos")
     if plan.fps < probe.fps - 0.01:
         video = video.filter("fps", plan.fps)
-    x264: dict[str, Any] = {"vcodec": "libx264", "preset": ENCODE_PRESET, "pix_fmt": "yuv420p", "profile:v": "high"}
+    # fps_mode cfr in both passes: left to the muxer, the null sink (pass 1) passes a seeked WebM's timestamps
+    # through while MP4 (pass 2) fills gaps, x264 sees more frames in pass 2 than in its statistics and fails.
+    x264: dict[str, Any] = {"vcodec": "libx264", "preset": ENCODE_PRESET, "pix_fmt": "yuv420p", "profile:v": "high",
+                            "fps_mode": "cfr"}
     if plan.crf is not None:  # one pass (pass_number 2 only): the quality target, never over the limit's rate
         x264.update({"crf": plan.crf, "maxrate:v": plan.video_bps, "bufsize:v": plan.video_bps * 2})
     else:
