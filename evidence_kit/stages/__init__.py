@@ -110,7 +110,7 @@ def build_package(case: Case, package: Path, options: BuildOptions, progress: Pr
         check = verify_package(staging)
         if not check.ok:
             raise VerifyError("the package failed its own check, so it was not put in place: "
-                              + "; ".join(check.problems), path=str(package))
+                              + "; ".join(map(str, check.problems)), path=str(package))
         replace_dir(staging, package)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
