@@ -91,6 +91,7 @@ class _Drop:
     changed_at: float = field(default_factory=time.monotonic)
     waiting_said: str = ""  # the last "waiting" reason logged, so it is logged once
     deaths: int = 0
+    output: Path | None = None  # its own folder in OUTBOX, claimed when first submitted; kept for a rebuild
 
 
 def snapshot(path: Path) -> tuple:
@@ -190,6 +191,7 @@ class Watcher:
         # future -> (the drop, its snapshot when submitted, the pool that runs it)
         self._running: dict[Future[CaseOutcome], tuple[_Drop, tuple, ProcessPoolExecutor]] = {}
         self._lock = threading.Lock()
+        self._claimed: set[Path] = set()  # OUTBOX folders given to drops whose output does not exist yet
 
     @property
     def idle(self) -> bool:
@@ -298,6 +300,7 @@ class Watcher:
                 if not os.path.lexists(path):
                     with self._lock:
                         self._pending.pop(drop.name, None)
+                    self._release(drop)
                     continue
                 current = snapshot(path)
             except OSError:  # changing under our feet: look again next tick
@@ -323,14 +326,27 @@ class Watcher:
             drop.waiting_said = why
             self.emit("waiting", drop.name, why)
 
+    def _claim(self, drop: _Drop, name: str) -> Path:
+        """The drop's own OUTBOX folder: ``name``, or ``name-2``... when an earlier drop has it (``caseSlow/``
+        then ``caseSlow.jpg``, or ``dup.png`` beside ``dup.jpg``). A rebuild of the same drop keeps its folder."""
+        if drop.output is None:
+            with self._lock:
+                drop.output = _unique(self.folders.outbox / name, taken=self._claimed)
+                self._claimed.add(drop.output)
+        return drop.output
+
+    def _release(self, drop: _Drop) -> None:
+        with self._lock:
+            self._claimed.discard(drop.output)
+
     def _submit(self, pool: ProcessPoolExecutor, drop: _Drop, path: Path, seen: tuple) -> None:
         suffix = path.suffix.lower()
         if path.is_dir():
-            job = CaseJob(path, self.folders.outbox / drop.name, self.profile, self.options)
+            job = CaseJob(path, self._claim(drop, drop.name), self.profile, self.options)
             future = pool.submit(run_job, job)
         elif suffix in PHOTO_SUFFIXES or suffix in VIDEO_SUFFIXES:
             kind = "photo" if suffix in PHOTO_SUFFIXES else "video"
-            future = pool.submit(process_loose_file, path, self.folders.outbox / path.stem, self.profile, kind)
+            future = pool.submit(process_loose_file, path, self._claim(drop, path.stem), self.profile, kind)
         else:
             self._fail(drop.name, f"'{drop.name}' is not something evidence-kit can use on its own. Drop a case "
                                   "folder (with a case.toml), a photo or a video.")
@@ -357,6 +373,7 @@ class Watcher:
                     pool = worker_pool(self.workers, finish_on_interrupt=True)
                 drop.deaths += 1
                 if drop.deaths >= MAX_WORKER_DEATHS:
+                    self._release(drop)
                     self._fail(drop.name, "processing stopped unexpectedly (the worker crashed or was killed)")
                 else:
                     self.emit("retry", drop.name, "the worker process stopped; trying again")
@@ -375,8 +392,9 @@ class Watcher:
         if changed and os.path.lexists(path):  # more files arrived while it was processed: do it again
             self.emit("changed", drop.name, "changed while being processed; processing again")
             with self._lock:
-                self._pending[drop.name] = _Drop(drop.name)
+                self._pending[drop.name] = _Drop(drop.name, output=drop.output)
             return
+        self._release(drop)  # from here on its folder exists in OUTBOX, or the drop failed and made none
         if outcome.status == FAILED:
             self._fail(drop.name, outcome.message)
             return
@@ -425,10 +443,11 @@ def _indent(text: str) -> str:
     return "\n".join("  " + line for line in text.splitlines())
 
 
-def _unique(target: Path) -> Path:
-    """``target``, or ``target-2``, ``target-3``... when an earlier drop of the same name is already there."""
+def _unique(target: Path, taken: set[Path] | frozenset[Path] = frozenset()) -> Path:
+    """``target``, or ``target-2``, ``target-3``... when an earlier drop of the same name is already there
+    (or has ``taken`` that name for an output not written yet)."""
     candidate, n = target, 1
-    while os.path.lexists(candidate):
+    while os.path.lexists(candidate) or candidate in taken:
         n += 1
         candidate = target.with_name(f"{target.stem}-{n}{target.suffix}" if target.suffix else f"{target.name}-{n}")
     return candidate
