@@ -243,3 +243,19 @@ def test_drops_with_the_same_stem_each_get_their_own_output(folders, watching, t
     assert sorted([sources["dup"], sources["dup-2"]]) == [["dup.jpg"], ["dup.png"]]
     done = {e.name: e.message for e in running.of("done")}
     assert str(folders.outbox / "caseSlow-2") in done["caseSlow.jpg"]
+
+
+@pytest.mark.slow
+def test_a_killed_worker_is_retried_in_a_fresh_pool(folders, watching):
+    import multiprocessing
+
+    running = watching(settle=0.3, workers=1)
+    write_case(folders.inbox / "crashy", seed=10)
+    wait_for(lambda: running.of("processing"), 60, "processing to start")
+    workers = multiprocessing.active_children()  # the pool's worker processes (spawned by this process)
+    assert workers
+    for worker in workers:
+        os.kill(worker.pid, signal.SIGKILL)  # as the OOM killer would
+    wait_for(lambda: running.finished()["crashy"], 120, "the case to be done after the retry")
+    assert [e.name for e in running.of("retry")] == ["crashy"] and not running.of("failed")
+    assert verify_package(folders.outbox / "crashy").ok

@@ -15,8 +15,7 @@ import signal
 import tempfile
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,7 +32,7 @@ from ..fsutil import TEMP_PREFIX, atomic_write_text, clear_leftovers, replace_di
 from ..model.case import PHOTO_SUFFIXES, VIDEO_SUFFIXES
 from ..model.options import BuildOptions
 from ..model.profile import Profile
-from .batch import BUILT, FAILED, MAX_WORKER_DEATHS, CaseJob, CaseOutcome, run_job, worker_pool
+from .batch import BUILT, FAILED, CaseJob, CaseOutcome, RetryingPool, run_job
 
 log = logging.getLogger("evidence_kit.watch")
 
@@ -90,7 +89,6 @@ class _Drop:
     snapshot: tuple | None = None
     changed_at: float = field(default_factory=time.monotonic)
     waiting_said: str = ""  # the last "waiting" reason logged, so it is logged once
-    deaths: int = 0
     output: Path | None = None  # its own folder in OUTBOX, claimed when first submitted; kept for a rebuild
 
 
@@ -188,8 +186,8 @@ class Watcher:
         self.options = options or BuildOptions()
         self.on_event = on_event
         self._pending: dict[str, _Drop] = {}
-        # future -> (the drop, its snapshot when submitted, the pool that runs it)
-        self._running: dict[Future[CaseOutcome], tuple[_Drop, tuple, ProcessPoolExecutor]] = {}
+        # future -> (the drop, its snapshot when submitted)
+        self._running: dict[Future[CaseOutcome], tuple[_Drop, tuple]] = {}
         self._lock = threading.Lock()
         self._claimed: set[Path] = set()  # OUTBOX folders given to drops whose output does not exist yet
 
@@ -211,7 +209,7 @@ class Watcher:
         with self._lock:
             drop = self._pending.get(name)
             if drop is None:
-                if any(d.name == name for d, _, _ in self._running.values()):
+                if any(d.name == name for d, _ in self._running.values()):
                     return  # compared again when its job ends
                 if not os.path.lexists(self.folders.inbox / name):
                     return  # moved out (by us, after processing) or deleted
@@ -257,19 +255,20 @@ class Watcher:
                 if not entry.name.startswith(".") and not entry.name.endswith(PARTIAL_SUFFIXES):
                     self._pending.setdefault(entry.name, _Drop(entry.name))
                     self.emit("found", entry.name, "waiting at start")
-        pool = worker_pool(self.workers, finish_on_interrupt=True)
+        pool = RetryingPool(self.workers, finish_on_interrupt=True)
+        pool.start()  # before the first drop, so a Ctrl-C while workers start cannot reach them
         tick = max(0.05, min(0.25, self.settle / 4))
         try:
             while not stop.is_set():
-                pool = self._collect(pool)
+                self._collect(pool)
                 self._start_ready(pool)
                 stop.wait(tick)
             self.emit("stopping", str(self.folders.inbox), f"finishing {len(self._running)} job(s) in flight")
             while self._running:
-                pool = self._collect(pool, block=True)
+                self._collect(pool, block=True)
         finally:
             observer.stop()
-            pool.shutdown(wait=True, cancel_futures=True)
+            pool.shutdown(wait=True)
             observer.join(timeout=10)
         self.emit("stopped", str(self.folders.inbox))
 
@@ -290,7 +289,7 @@ class Watcher:
 
     # --- stability, then a job --------------------------------------------------------------------------------
 
-    def _start_ready(self, pool: ProcessPoolExecutor) -> None:
+    def _start_ready(self, pool: RetryingPool) -> None:
         now = time.monotonic()
         with self._lock:
             drops = list(self._pending.values())
@@ -339,7 +338,7 @@ class Watcher:
         with self._lock:
             self._claimed.discard(drop.output)
 
-    def _submit(self, pool: ProcessPoolExecutor, drop: _Drop, path: Path, seen: tuple) -> None:
+    def _submit(self, pool: RetryingPool, drop: _Drop, path: Path, seen: tuple) -> None:
         suffix = path.suffix.lower()
         if path.is_dir():
             job = CaseJob(path, self._claim(drop, drop.name), self.profile, self.options)
@@ -352,10 +351,10 @@ class Watcher:
                                   "folder (with a case.toml), a photo or a video.")
             return
         with self._lock:
-            self._running[future] = (drop, seen, pool)
+            self._running[future] = (drop, seen)
         self.emit("processing", drop.name, "case folder" if path.is_dir() else f"loose {suffix} file")
 
-    def _collect(self, pool: ProcessPoolExecutor, *, block: bool = False) -> ProcessPoolExecutor:
+    def _collect(self, pool: RetryingPool, *, block: bool = False) -> None:
         with self._lock:
             futures = list(self._running)
         if block and futures:
@@ -364,24 +363,17 @@ class Watcher:
             if not future.done():
                 continue
             with self._lock:
-                drop, seen, ran_in = self._running.pop(future)
-            try:
-                outcome = future.result()
-            except BrokenProcessPool:
-                if ran_in is pool:  # the first of its futures to report: start a fresh pool
-                    pool.shutdown(wait=False, cancel_futures=True)
-                    pool = worker_pool(self.workers, finish_on_interrupt=True)
-                drop.deaths += 1
-                if drop.deaths >= MAX_WORKER_DEATHS:
-                    self._release(drop)
-                    self._fail(drop.name, "processing stopped unexpectedly (the worker crashed or was killed)")
-                else:
-                    self.emit("retry", drop.name, "the worker process stopped; trying again")
-                    with self._lock:
-                        self._pending[drop.name] = drop
-                continue
-            self._finish(drop, seen, outcome)
-        return pool
+                drop, seen = self._running.pop(future)
+            status, outcome = pool.settle(future, drop.name)
+            if status == pool.GAVE_UP:
+                self._release(drop)
+                self._fail(drop.name, "processing stopped unexpectedly (the worker crashed or was killed)")
+            elif status == pool.RETRY:
+                self.emit("retry", drop.name, "the worker process stopped; trying again")
+                with self._lock:
+                    self._pending[drop.name] = drop
+            else:
+                self._finish(drop, seen, outcome)
 
     def _finish(self, drop: _Drop, seen: tuple, outcome: CaseOutcome) -> None:
         path = self.folders.inbox / drop.name
