@@ -74,7 +74,7 @@ def test_a_fresh_package_verifies_and_carries_its_own_hashes(built):
     assert cli_verify(built).returncode == 0
 
 
-@pytest.mark.parametrize("extra", ["fourth photo", "text file", "subfolder"])
+@pytest.mark.parametrize("extra", ["fourth photo", "text file", "subfolder", "linked folder"])
 def test_anything_in_upload_the_manifest_does_not_list_fails(package, extra):
     upload = package / "upload"
     if extra == "fourth photo":  # 2.6 MB: over the photo limit as well
@@ -82,6 +82,9 @@ def test_anything_in_upload_the_manifest_does_not_list_fails(package, extra):
         assert (upload / "photo-4-extra.jpg").stat().st_size > 2_000_000
     elif extra == "text file":
         (upload / "notes.txt").write_text("hello", encoding="utf-8")
+    elif extra == "linked folder":
+        (package.parent / "elsewhere").mkdir()
+        (package / "texts" / "more").symlink_to(package.parent / "elsewhere")
     else:
         (upload / "more").mkdir()
         (upload / "more" / "x.jpg").write_bytes((upload / next(p.name for p in upload.glob("photo-1-*"))).read_bytes())

@@ -302,7 +302,7 @@ def verify_package(package: str | Path) -> VerifyReport:
             report.add("hash_mismatch", record.path, "SHA-256 differs from the manifest (file changed)")
     for file in sorted(package.rglob("*")):
         rel = file.relative_to(package).as_posix()
-        if not file.is_dir() and rel not in listed:
+        if (file.is_symlink() or not file.is_dir()) and rel not in listed:  # a linked folder is not ours either
             report.add("unlisted_file", rel, "not listed in the manifest (added after the package was made)")
     _check_upload_folder(package, profile, report)
     return report
