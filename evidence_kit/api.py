@@ -24,7 +24,7 @@ from .errors import EvidenceKitError, ExitCode, FileAccessError, InputError, Too
 from .fsutil import atomic_path, atomic_write_bytes, case_lock, clear_leftovers
 from .model.case import PACKAGE_DIR, Case, load_case
 from .model.fingerprint import case_fingerprint, input_hashes
-from .model.manifest import FileRecord, Manifest, read_manifest, verify_package
+from .model.manifest import MANIFEST_NAME, FileRecord, Manifest, read_manifest, verify_package
 from .model.options import BuildOptions
 from .model.profile import DEFAULT_PROFILE, Profile, load_profile
 from .names import shown, upload_stem
@@ -281,15 +281,44 @@ def upload_names(files: Sequence[Path]) -> list[str]:
     return names
 
 
+def earlier_run(out: Path, force: bool) -> list[Path]:
+    """The files an earlier ``fit_photos``/``fit_video`` run left in ``out``, to remove once the new run's
+    files are written; without ``force`` a manifest.json in ``out`` refuses the run (FileAccessError, exit 7):
+    one folder, one run, so its manifest describes everything in it and verify checks all of it."""
+    manifest_path = out / MANIFEST_NAME
+    if not manifest_path.is_file():
+        return []
+    earlier = read_manifest(out)
+    files = [out / r.path for r in earlier.outputs] if earlier else []
+    files = [f for f in files if f.is_file() and f.resolve().is_relative_to(out.resolve())]
+    if not force:
+        names = ", ".join(f.name for f in files[:5]) + (", ..." if len(files) > 5 else "") if files else "no files"
+        what = f"the results of an earlier run ({earlier.created}: {names})" if earlier else "a manifest"
+        raise FileAccessError(f"this folder already holds {what}. A second run here would replace that manifest, "
+                              "so verify would check only the second run. Choose another --out folder, or use "
+                              "--force to replace the earlier run's files.", path=str(manifest_path))
+    return files
+
+
+def _remove_earlier(files: list[Path], manifest: Manifest, out: Path) -> None:
+    """``--force``: remove the earlier run's files that this run did not write again."""
+    kept = {(out / r.path).resolve() for r in manifest.outputs}
+    for file in files:
+        if file.resolve() not in kept:
+            file.unlink(missing_ok=True)
+
+
 def fit_photos(files: Sequence[str | Path], out: str | Path, *, profile: Profile | str | Path | None = None,
                max_bytes: int | None = None, keep_metadata: bool = False,
-               progress: Progress | None = None) -> Manifest:
+               progress: Progress | None = None, force: bool = False) -> Manifest:
     """Fit each photo under the limit into ``out`` (one JPEG per input, no selection) with a manifest.json.
 
-    A photo that cannot be used is recorded in the manifest's errors; the others go on.
+    A photo that cannot be used is recorded in the manifest's errors; the others go on. An ``out`` that
+    holds an earlier run's manifest is refused unless ``force`` (then that run's files are replaced).
     """
     from .media.photos import fit_photo
 
+    earlier = earlier_run(Path(out), force)
     chosen = _profile(profile)
     if max_bytes:
         chosen = chosen.with_overrides({"max_photo_bytes": max_bytes}, "--max-bytes")
@@ -308,22 +337,25 @@ def fit_photos(files: Sequence[str | Path], out: str | Path, *, profile: Profile
         manifest.outputs.append(FileRecord.of(result.output, out, "photo", source=shown(str(file)), upload=True,
                                               transform=result.transform()))
     out.mkdir(parents=True, exist_ok=True)
+    _remove_earlier(earlier, manifest, out)
     manifest.write(out)
     return manifest
 
 
 def fit_video(src: str | Path, out: str | Path, *, profile: Profile | str | Path | None = None,
               start: float | None = None, end: float | None = None, stills: Sequence[float] = (),
-              progress: Progress | None = None) -> tuple[VideoReport, Manifest]:
+              progress: Progress | None = None, force: bool = False) -> tuple[VideoReport, Manifest]:
     """Check, trim and fit one video into ``out`` with its contact sheet, stills and a manifest.json.
 
     Files are named after the source (``IMG_1234.MOV`` -> ``IMG_1234.mp4``, ``IMG_1234-contact-sheet.jpg``);
-    the folder gets all of them or none.
+    the folder gets all of them or none. An ``out`` that holds an earlier run's manifest is refused unless
+    ``force`` (then that run's files are replaced).
     """
     from .media.video import VideoError, process_video
 
     chosen = _profile(profile)
     src, out = Path(src), Path(out)
+    earlier = earlier_run(out, force)
     destination = out / f"{src.stem}.mp4"
     if destination.resolve() == src.resolve():
         raise FileAccessError("the output would replace the original: choose another --out folder", path=str(src))
@@ -349,6 +381,7 @@ def fit_video(src: str | Path, out: str | Path, *, profile: Profile | str | Path
             if finding.severity in ("warning", "error"):
                 manifest.warn(finding.message, str(src), "video")
         manifest.sections["video"] = report.to_dict()
+        _remove_earlier(earlier, manifest, out)
         manifest.write(out)
     except BaseException:
         for path in written:  # all or nothing: a folder without its manifest is a partial result

@@ -55,6 +55,11 @@ def profile_option(f: Callable[..., Any]) -> Callable[..., Any]:
                         help=f"Platform profile with the upload limits (default: case.toml's, else {DEFAULT_PROFILE}).")(f)
 
 
+def replace_run_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--force", is_flag=True,
+                        help="--out holds an earlier run (its manifest.json): replace that run's files.")(f)
+
+
 def keep_metadata_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--keep-metadata", is_flag=True,
                         help="Keep GPS location, camera serials and other EXIF in the photos (off by default).")(f)
@@ -267,9 +272,10 @@ def watch(ctx: click.Context, inbox: Path, outbox: Path | None, archive: Path | 
 @click.option("--max-bytes", type=click.IntRange(min=1000), help="Byte limit per photo (default: the profile's).")
 @profile_option
 @keep_metadata_option
+@replace_run_option
 @json_option
 def photos(files: tuple[Path, ...], out: Path, max_bytes: int | None, profile: str | None,
-           keep_metadata: bool, as_json: bool) -> None:
+           keep_metadata: bool, force: bool, as_json: bool) -> None:
     """Fit photos under the upload limit, one JPEG per input (no selection).
 
     \b
@@ -279,7 +285,7 @@ def photos(files: tuple[Path, ...], out: Path, max_bytes: int | None, profile: s
     from . import api
     with _progress() or contextlib.nullcontext() as progress:
         manifest = api.fit_photos(files, out, profile=profile, max_bytes=max_bytes, keep_metadata=keep_metadata,
-                                  progress=progress)
+                                  progress=progress, force=force)
     if not as_json:
         for problem in manifest.errors:
             click.echo(f"error: {problem.path}: {problem.message}", err=True)
@@ -358,9 +364,10 @@ def _seconds(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
               help="Also save the frame at TIME as a photo (repeatable).")
 @click.option("--max-bytes", type=click.IntRange(min=100_000), help="Byte limit for the video (default: the profile's).")
 @profile_option
+@replace_run_option
 @json_option
 def video(file: Path, out: Path, start: float | None, end: float | None, stills: tuple[float, ...],
-          max_bytes: int | None, profile: str | None, as_json: bool) -> None:
+          max_bytes: int | None, profile: str | None, force: bool, as_json: bool) -> None:
     """Check a video, trim it and fit it under the upload limit; save a contact sheet and stills.
 
     \b
@@ -376,7 +383,7 @@ def video(file: Path, out: Path, start: float | None, end: float | None, stills:
         chosen = chosen.with_overrides({"max_video_bytes": max_bytes}, "--max-bytes")
     with _progress() or contextlib.nullcontext() as progress:
         report, manifest = api.fit_video(file, out, profile=chosen, start=start, end=end, stills=stills,
-                                         progress=progress)
+                                         progress=progress, force=force)
     if as_json:
         _echo_json(manifest.to_dict())
     else:
@@ -489,7 +496,11 @@ def summary(case: Path, out: Path | None, profile: str | None) -> None:
 @click.argument("package", type=click.Path(file_okay=False, path_type=Path))
 @json_option
 def verify(package: Path, as_json: bool) -> None:
-    """Re-check a package: every hash against the manifest, every limit against the profile.
+    """Re-check a package, trusting nothing in it (README: "What verify proves").
+
+    Every file against its hash in the manifest, no file that the manifest does not list, every limit
+    on what upload/ holds, and manifest.json against its own hash and the one the summary PDF prints.
+    Exit code 6 for any problem; --json gives each problem's kind, path and message.
 
     \b
     Example:
@@ -500,7 +511,8 @@ def verify(package: Path, as_json: bool) -> None:
     if as_json:
         _echo_json(report.to_dict())
     elif report.ok:
-        click.echo(f"OK: {report.checked} files match the manifest and are within the limits.")
+        click.echo(f"OK: {report.checked} files match the manifest, nothing unlisted is in the package, the "
+                   "manifest is unedited and upload/ is within the limits.")
     else:
         for problem in report.problems:
             click.echo(f"FAIL: {problem}")

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from .model.manifest import FileRecord, Manifest
+from .model.manifest import UPLOAD_DIR, FileRecord, Manifest  # noqa: F401 (UPLOAD_DIR: stages import it here)
 from .names import shown, upload_stem
 from .progress import Progress, ProgressEvent
 
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from .report.summary import SummaryResult
     from .tools import Preflight
 
-UPLOAD_DIR = "upload"  # exactly what goes into the dispute form
 
 
 @dataclass

@@ -183,3 +183,29 @@ def test_sigkill_mid_batch_then_rerun_completes_every_package(cases, tmp_path):
         assert (folder / "evidence-package" / MANIFEST_NAME).is_file()
     assert not [p for p in root.rglob(".ek-tmp-*")], "leftovers of the killed run remain"
     shutil.rmtree(root)
+
+
+@pytest.mark.slow
+def test_cases_whose_worker_was_killed_are_built_in_a_fresh_pool(cases):
+    import multiprocessing
+    import threading
+
+    folders = cases(2, root="crash")
+    killed: list[int] = []
+
+    def kill_the_first_workers() -> None:  # as the OOM killer would, while the first builds run
+        deadline = time.monotonic() + 60
+        while not killed and time.monotonic() < deadline:
+            for worker in multiprocessing.active_children():
+                os.kill(worker.pid, signal.SIGKILL)
+                killed.append(worker.pid)
+            time.sleep(0.02)
+
+    killer = threading.Thread(target=kill_the_first_workers)
+    killer.start()
+    outcomes = list(run_batch(plan_jobs(folders, force=True), workers=2))
+    killer.join()
+    assert killed
+    assert sorted(o.status for o in outcomes) == [BUILT, BUILT], [o.message for o in outcomes]
+    for folder in folders:
+        assert verify_package(folder / "evidence-package").ok

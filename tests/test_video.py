@@ -399,7 +399,7 @@ def test_build_fits_the_video_and_puts_a_still_in_a_free_photo_slot(clips, make_
     data = json.loads(manifest_path.read_text())
     data["profile"]["max_video_bytes"] = video.bytes - 1
     manifest_path.write_text(json.dumps(data))
-    assert any("over the video limit" in p for p in verify_package(result.package).problems)
+    assert any("over the video limit" in str(p) for p in verify_package(result.package).problems)
 
 
 @pytest.mark.slow

@@ -212,3 +212,50 @@ def test_a_stop_signal_finishes_the_job_in_flight_and_logs_with_timestamps(tmp_p
     assert log.index("stopping:") < log.index("done: waiting") < log.index("stopped:"), log
     assert verify_package(tmp_path / "outbox" / "waiting").ok
     assert (tmp_path / "archive" / "waiting" / "case.toml").is_file() and not (inbox / "waiting").exists()
+
+
+@pytest.mark.slow
+def test_drops_with_the_same_stem_each_get_their_own_output(folders, watching, tmp_path):
+    running = watching(settle=0.3, workers=2)
+    write_case(folders.inbox / "caseSlow", seed=6)
+    wait_for(lambda: running.finished()["caseSlow"], 90, "the case folder to be done")
+    first = (folders.outbox / "caseSlow" / MANIFEST_NAME).read_bytes()
+
+    desk = tmp_path / "desk"
+    desk.mkdir()
+    noisy_photo(320, 240, seed=7).save(desk / "caseSlow.jpg", quality=90)
+    noisy_photo(320, 240, seed=8).save(desk / "dup.png")
+    noisy_photo(320, 240, seed=9).save(desk / "dup.jpg", quality=90)
+    for entry in sorted(desk.iterdir()):  # dup.png and dup.jpg dropped at once: processed side by side
+        os.rename(entry, folders.inbox / entry.name)
+    wait_for(lambda: {"caseSlow.jpg", "dup.png", "dup.jpg"} <= set(running.finished()), 90, "the loose photos")
+    wait_for(lambda: running.watcher.idle, 30, "the watcher to be idle")
+
+    assert not running.of("failed")
+    assert sorted(p.name for p in folders.outbox.iterdir()) == ["caseSlow", "caseSlow-2", "dup", "dup-2"]
+    assert (folders.outbox / "caseSlow" / MANIFEST_NAME).read_bytes() == first  # the case package untouched
+    sources = {}
+    for folder in folders.outbox.iterdir():
+        assert verify_package(folder).ok, folder
+        inputs = json.loads((folder / MANIFEST_NAME).read_text())["inputs"]
+        sources[folder.name] = sorted(Path(i["path"]).name for i in inputs)
+    assert sources["caseSlow"] == ["item.jpg"] and sources["caseSlow-2"] == ["caseSlow.jpg"]
+    assert sorted([sources["dup"], sources["dup-2"]]) == [["dup.jpg"], ["dup.png"]]
+    done = {e.name: e.message for e in running.of("done")}
+    assert str(folders.outbox / "caseSlow-2") in done["caseSlow.jpg"]
+
+
+@pytest.mark.slow
+def test_a_killed_worker_is_retried_in_a_fresh_pool(folders, watching):
+    import multiprocessing
+
+    running = watching(settle=0.3, workers=1)
+    write_case(folders.inbox / "crashy", seed=10)
+    wait_for(lambda: running.of("processing"), 60, "processing to start")
+    workers = multiprocessing.active_children()  # the pool's worker processes (spawned by this process)
+    assert workers
+    for worker in workers:
+        os.kill(worker.pid, signal.SIGKILL)  # as the OOM killer would
+    wait_for(lambda: running.finished()["crashy"], 120, "the case to be done after the retry")
+    assert [e.name for e in running.of("retry")] == ["crashy"] and not running.of("failed")
+    assert verify_package(folders.outbox / "crashy").ok

@@ -14,11 +14,19 @@ from typing import Any
 from .. import __version__
 from ..errors import VerifyError
 from ..fsutil import atomic_write_text, sha256_file
+from ..model.layout import PHOTO_SUFFIXES, VIDEO_SUFFIXES
 from ..names import shown
 from ..model.profile import Profile
 
 MANIFEST_NAME = "manifest.json"
-SCHEMA = "evidence-kit/manifest/1"
+# 2: ``tools`` (the programs found before the first stage), no ``case.root`` (a local path), ``photo_selection``
+# always present, and ``manifest_sha256`` (the manifest's own hash). README, "manifest.json".
+SCHEMA_VERSION = 2
+SCHEMA = f"evidence-kit/manifest/{SCHEMA_VERSION}"
+OLD_SCHEMAS = {"evidence-kit/manifest/1"}
+INTEGRITY_KEY = "manifest_sha256"
+UPLOAD_DIR = "upload"  # exactly what goes into the dispute form
+SUMMARY_ROLE, SUMMARY_STAGE = "summary", "summary"
 _LIBRARIES = ("pillow", "pillow-heif", "imagehash", "ffmpeg-python", "reportlab", "playwright", "watchdog", "click",
               "lingua-language-detector")
 
@@ -79,14 +87,21 @@ class Manifest:
         self.errors.append(Problem(path, message, stage, code))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"schema": SCHEMA, "created": self.created, "tool": self.tool, "case": self.case,
+        return {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, "created": self.created, "tool": self.tool, "case": self.case,
                 "profile": self.profile.to_dict(), "inputs": [asdict(r) for r in self.inputs],
                 "outputs": [asdict(r) for r in self.outputs], "warnings": [asdict(p) for p in self.warnings],
                 "errors": [asdict(p) for p in self.errors], **self.sections}
 
+    def body(self) -> dict[str, Any]:
+        """``to_dict`` as it reads back from manifest.json (dates, paths and decimals as text): what is hashed."""
+        return json.loads(json.dumps(self.to_dict(), default=str))
+
     def write(self, package: Path) -> Path:
+        """Write manifest.json with ``manifest_sha256``, the hash of everything else in it."""
+        data = self.body()
+        data[INTEGRITY_KEY] = manifest_sha256(data)
         path = package / MANIFEST_NAME
-        atomic_write_text(path, json.dumps(self.to_dict(), indent=2, ensure_ascii=False, default=str) + "\n")
+        atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
         return path
 
 
@@ -94,7 +109,7 @@ def read_manifest(package: Path) -> Manifest | None:
     """The manifest of an existing package, or None when there is none or it cannot be read."""
     try:
         data = json.loads((package / MANIFEST_NAME).read_text(encoding="utf-8"))
-        known = {"schema", "created", "tool", "case", "profile", "inputs", "outputs", "warnings", "errors"}
+        known = {"schema", "schema_version", INTEGRITY_KEY, "created", "tool", "case", "profile", "inputs", "outputs", "warnings", "errors"}
         return Manifest(profile=Profile(**data["profile"]), case=data.get("case", {}),
                         inputs=[FileRecord(**r) for r in data.get("inputs", [])],
                         outputs=[FileRecord(**r) for r in data.get("outputs", [])],
@@ -117,20 +132,28 @@ def exhibits(records: list[FileRecord]) -> list[tuple[str, FileRecord]]:
     return [(chr(ord("A") + i) if i < 26 else f"Z{i - 25}", r) for i, r in enumerate(evidence)]
 
 
-def content_hash(inputs: list[FileRecord], outputs: list[FileRecord]) -> str:
-    """The "manifest hash" printed on every page of the summary PDF.
+def canonical_sha256(data: Any) -> str:
+    """SHA-256 of ``data`` as canonical JSON: keys sorted, no spaces, non-ASCII as \\u escapes."""
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
 
-    SHA-256 of the UTF-8 JSON ``{"inputs": [[path, role, bytes, sha256], ...], "outputs": [...]}`` (keys
-    sorted, no spaces, in manifest order) over every input and every output except the summary PDF's own
-    record: the PDF cannot contain a hash of itself, and with it left out the hash is recomputable from
-    manifest.json alone.
+
+def manifest_sha256(data: dict[str, Any]) -> str:
+    """The manifest's own hash, stored in it as ``manifest_sha256``: every other key, facts included."""
+    return canonical_sha256({k: v for k, v in data.items() if k != INTEGRITY_KEY})
+
+
+def summary_hash(data: dict[str, Any]) -> str:
+    """The "manifest hash" printed on every page of the summary PDF: the manifest as it was when the PDF
+    was drawn. That is every key but ``manifest_sha256``, without what only the PDF itself produces: its own
+    output record, the ``summary`` section and the problems the summary stage recorded (a PDF cannot
+    contain a hash of itself). ``data`` is the manifest as JSON (``Manifest.body()`` or the parsed file).
     """
-    def rows(records: list[FileRecord]) -> list[list[Any]]:
-        return [[r.path, r.role, r.bytes, r.sha256] for r in records if r.role != "summary"]
-
-    canonical = json.dumps({"inputs": rows(inputs), "outputs": rows(outputs)}, sort_keys=True,
-                           separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    body = {k: v for k, v in data.items() if k not in (INTEGRITY_KEY, "summary")}
+    body["outputs"] = [r for r in data.get("outputs", []) if r.get("role") != SUMMARY_ROLE]
+    for key in ("warnings", "errors"):
+        body[key] = [p for p in data.get(key, []) if p.get("stage") != SUMMARY_STAGE]
+    return canonical_sha256(body)
 
 
 def count_chars(text: str) -> int:
@@ -138,36 +161,97 @@ def count_chars(text: str) -> int:
     return len(unicodedata.normalize("NFC", text.replace("\r\n", "\n")))
 
 
+# What ``verify`` can find, one kind per problem (``evidence-kit verify --json``: ``problems[].kind``).
+PROBLEM_KINDS = {
+    "missing": "a file the manifest lists is not in the package",
+    "hash_mismatch": "a file's size or SHA-256 differs from the manifest",
+    "unlisted_file": "a file or folder in the package that the manifest does not list",
+    "limit": "what upload/ holds breaks a limit of the profile (count per kind, bytes, characters)",
+    "unsupported_file": "a file in upload/ of a type the form does not take",
+    "manifest_edited": "manifest.json differs from its own hash, or from the hash the summary PDF prints",
+    "bad_path": "the manifest names a path outside the package",
+    "old_schema": "made by an older evidence-kit whose manifest carries no hash of its own",
+}
+_TEXT_SUFFIXES = frozenset({".txt"})
+
+
+@dataclass
+class VerifyProblem:
+    kind: str  # a key of PROBLEM_KINDS
+    path: str | None
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
 @dataclass
 class VerifyReport:
     package: Path
     checked: int = 0
-    problems: list[str] = field(default_factory=list)
+    problems: list[VerifyProblem] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
+    def add(self, kind: str, path: str | None, message: str) -> None:
+        self.problems.append(VerifyProblem(kind, path, message))
+
     def to_dict(self) -> dict[str, Any]:
-        return {"package": str(self.package), "checked": self.checked, "ok": self.ok, "problems": self.problems}
+        return {"package": str(self.package), "checked": self.checked, "ok": self.ok,
+                "problems": [asdict(p) for p in self.problems]}
 
 
-def _limit_problems(record: FileRecord, file: Path, profile: Profile) -> list[str]:
-    if not record.upload:
-        return []
-    if record.role == "photo" and record.bytes > profile.max_photo_bytes:
-        return [f"{record.path}: {record.bytes:,} bytes is over the photo limit of {profile.max_photo_bytes:,}"]
-    if record.role == "video" and record.bytes > profile.max_video_bytes:
-        return [f"{record.path}: {record.bytes:,} bytes is over the video limit of {profile.max_video_bytes:,}"]
-    if record.role == "complaint":
-        chars = count_chars(file.read_text(encoding="utf-8"))
-        if chars > profile.max_text_chars:
-            return [f"{record.path}: {chars} characters is over the text limit of {profile.max_text_chars}"]
-    return []
+def _inside(relative: str) -> bool:
+    """A manifest path is a plain relative path that stays inside the package."""
+    path = Path(relative)
+    return bool(relative) and not path.is_absolute() and ".." not in path.parts
+
+
+def _check_upload_folder(package: Path, profile: Profile, report: VerifyReport) -> None:
+    """Re-check every limit on the files upload/ actually holds: the form takes exactly those."""
+    upload = package / UPLOAD_DIR
+    if not upload.is_dir():
+        return
+    counts = {"photo": 0, "video": 0}
+    for entry in sorted(upload.iterdir()):
+        rel = f"{UPLOAD_DIR}/{entry.name}"
+        if entry.is_dir():
+            report.add("unlisted_file", rel + "/", "a folder in upload/: the form takes files, not folders")
+            continue
+        suffix, size = entry.suffix.lower(), entry.stat().st_size
+        if suffix in PHOTO_SUFFIXES:
+            counts["photo"] += 1
+            if size > profile.max_photo_bytes:
+                report.add("limit", rel, f"{size:,} bytes is over the photo limit of {profile.max_photo_bytes:,}")
+        elif suffix in VIDEO_SUFFIXES:
+            counts["video"] += 1
+            if size > profile.max_video_bytes:
+                report.add("limit", rel, f"{size:,} bytes is over the video limit of {profile.max_video_bytes:,}")
+        elif suffix in _TEXT_SUFFIXES:
+            try:
+                chars = count_chars(entry.read_text(encoding="utf-8"))
+            except UnicodeDecodeError:
+                report.add("limit", rel, "not UTF-8 text: the form cannot take it as a text")
+                continue
+            if chars > profile.max_text_chars:
+                report.add("limit", rel, f"{chars} characters is over the text limit of {profile.max_text_chars}")
+        else:
+            report.add("unsupported_file", rel, f"the form does not take '{entry.suffix or entry.name}' files")
+    for kind, limit in (("photo", profile.max_photos), ("video", profile.max_videos)):
+        if counts[kind] > limit:
+            report.add("limit", UPLOAD_DIR + "/", f"{counts[kind]} {kind}s in upload/; the form takes {limit}")
 
 
 def verify_package(package: str | Path) -> VerifyReport:
-    """Recompute every output's hash and re-check every limit of the manifest's profile."""
+    """Check a package against its manifest, trusting nothing in it.
+
+    Every listed file is hashed again; every file in the package must be listed; the limits of the
+    manifest's profile are re-checked on what upload/ actually holds; manifest.json must match its own
+    ``manifest_sha256`` and the hash its summary PDF prints. Raises VerifyError when there is no readable
+    manifest at all.
+    """
     package = Path(package)
     manifest_path = package / MANIFEST_NAME
     try:
@@ -176,37 +260,50 @@ def verify_package(package: str | Path) -> VerifyReport:
         raise VerifyError(f"no {MANIFEST_NAME} here: is this an evidence-kit package?", path=str(package)) from None
     except (OSError, ValueError) as exc:
         raise VerifyError(f"unreadable manifest: {exc}", path=str(manifest_path)) from None
-    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+    if not isinstance(data, dict) or data.get("schema") not in {SCHEMA, *OLD_SCHEMAS}:
         raise VerifyError(f"not an evidence-kit manifest (expected schema {SCHEMA})", path=str(manifest_path))
     report = VerifyReport(package)
     try:
         profile = Profile(**data["profile"])
         records = [FileRecord(**r) for r in data["outputs"]]
-        inputs = [FileRecord(**r) for r in data.get("inputs", [])]
-    except (KeyError, TypeError) as exc:
+        for r in data.get("warnings", []) + data.get("errors", []):
+            Problem(**r)
+    except (KeyError, TypeError, AttributeError) as exc:
         raise VerifyError(f"damaged manifest: {exc}", path=str(manifest_path)) from None
-    uploads: dict[str, int] = {}
+
+    if data["schema"] in OLD_SCHEMAS:
+        report.add("old_schema", MANIFEST_NAME, f"written as {data['schema']}, which carries no hash of its own, so "
+                   "edits to its facts cannot be detected: build the package again")
+    elif data.get(INTEGRITY_KEY) != manifest_sha256(data):
+        report.add("manifest_edited", MANIFEST_NAME, f"{INTEGRITY_KEY} " + (
+            "is missing" if INTEGRITY_KEY not in data else "does not match the manifest's content")
+            + ": manifest.json was edited after it was written")
+    printed = summary_hash(data)
+    for summary in (r for r in records if r.role == SUMMARY_ROLE):
+        if summary.info.get("manifest_hash") != printed:
+            report.add("manifest_edited", summary.path,
+                       f"prints manifest hash {str(summary.info.get('manifest_hash'))[:16]}..., but the manifest "
+                       f"hashes to {printed[:16]}...: manifest.json was edited after the summary was made")
+
+    listed = {MANIFEST_NAME}
     for record in records:
-        file = package / record.path
         report.checked += 1
+        if not _inside(record.path):
+            report.add("bad_path", record.path, "is not a path inside the package")
+            continue
+        listed.add(record.path)
+        file = package / record.path
         if not file.is_file():
-            report.problems.append(f"{record.path}: missing")
+            report.add("missing", record.path, "listed in the manifest but not in the package")
             continue
         size = file.stat().st_size
         if size != record.bytes:
-            report.problems.append(f"{record.path}: {size:,} bytes, the manifest says {record.bytes:,}")
-        if sha256_file(file) != record.sha256:
-            report.problems.append(f"{record.path}: SHA-256 differs from the manifest (file changed)")
-        report.problems.extend(_limit_problems(FileRecord(**{**asdict(record), "bytes": size}), file, profile))
-        if record.upload:
-            uploads[record.role] = uploads.get(record.role, 0) + 1
-    expected = content_hash(inputs, records)
-    for summary in (r for r in records if r.role == "summary" and r.info.get("manifest_hash")):
-        if summary.info["manifest_hash"] != expected:
-            report.problems.append(f"{summary.path}: prints manifest hash {summary.info['manifest_hash'][:16]}..., but "
-                                   f"the manifest's files hash to {expected[:16]}... (the manifest was edited after "
-                                   "the summary was made)")
-    for role, limit in (("photo", profile.max_photos), ("video", profile.max_videos)):
-        if uploads.get(role, 0) > limit:
-            report.problems.append(f"{uploads[role]} {role}s marked for upload; the form takes {limit}")
+            report.add("hash_mismatch", record.path, f"{size:,} bytes, the manifest says {record.bytes:,} (file changed)")
+        elif sha256_file(file) != record.sha256:
+            report.add("hash_mismatch", record.path, "SHA-256 differs from the manifest (file changed)")
+    for file in sorted(package.rglob("*")):
+        rel = file.relative_to(package).as_posix()
+        if (file.is_symlink() or not file.is_dir()) and rel not in listed:  # a linked folder is not ours either
+            report.add("unlisted_file", rel, "not listed in the manifest (added after the package was made)")
+    _check_upload_folder(package, profile, report)
     return report

@@ -3,8 +3,8 @@
 Cover (order facts, dispute, deadlines, exhibit list), the texts as they will be pasted, one section per
 exhibit (lettered as ``manifest.exhibits`` letters them), supporting material that is not uploaded, the
 evidence checklist, and an appendix listing every file with its SHA-256. Every page's footer carries the
-page number and the manifest hash (``manifest.content_hash``: inputs and outputs without the summary
-itself, so the PDF can be listed in the manifest it summarises).
+page number and the manifest hash (``manifest.summary_hash``: the whole manifest without the summary's own
+record and section, so the PDF can be listed in the manifest it summarises).
 
 Public calls: ``render_summary`` (a PDF from a case and a manifest), ``summary_stage`` (the pipeline's
 last stage) and ``build_summary`` (a case folder -> the PDF alone, running the other stages in a
@@ -38,7 +38,7 @@ from ..model.case import Case
 from ..errors import InputError, MissingDependencyError, ToolError
 from ..fsutil import atomic_path
 from ..tools import pdftoppm
-from ..model.manifest import FileRecord, Manifest, content_hash, count_chars, exhibits
+from ..model.manifest import FileRecord, Manifest, count_chars, exhibits, summary_hash
 from ..report.fonts import FontChain
 from ..dispute.checklist import without_sources
 from ..dispute.complaint import asked_to_confirm_receipt
@@ -96,7 +96,8 @@ class SummaryResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path.name, "pages": self.pages, "manifest_hash": self.manifest_hash,
-                "hash_covers": "inputs and outputs, without the summary record"}
+                "hash_covers": "the manifest without manifest_sha256, the summary's own record and section, "
+                               "and the summary stage's problems"}
 
 
 @dataclass
@@ -779,9 +780,10 @@ class _Builder:
         s.append(Spacer(1, 3))
         s.append(self.para(
             "It recomputes every hash below, re-checks every upload limit of the profile, and checks the manifest "
-            "hash printed in this document's footer. That hash is the SHA-256 of the manifest's file list without "
-            "this summary (evidence_kit.model.manifest.content_hash): it identifies exactly which files this document "
-            "describes.", "small"))
+            "hash printed in this document's footer. That hash is the SHA-256 of manifest.json as it was when this "
+            "document was made (every fact, file and problem, without this summary's own entry; "
+            "evidence_kit.model.manifest.summary_hash): it identifies exactly which facts and files this document "
+            "describes. It is not a signature: it shows a change, not who made the package.", "small"))
         for title, records, base in (("Evidence as given (inputs)", self.manifest.inputs, "case folder"),
                                      ("Package contents (outputs)", [r for r in self.manifest.outputs
                                                                      if r.role != SUMMARY_ROLE], "package")):
@@ -813,7 +815,7 @@ def render_summary(case: Case, manifest: Manifest, package: str | Path, destinat
     # here, where it is used, and never flipped back, so concurrent builds in one process agree.
     rl_config.useA85 = 0
     fonts = FontChain.discover()
-    digest = content_hash(manifest.inputs, [r for r in manifest.outputs if r.role != SUMMARY_ROLE])
+    digest = summary_hash(manifest.body())
     builder = _Builder(case, manifest, results or SummaryInputs(), package, fonts, today)
     story = builder.build()
     default_title = case.title == f"Order {case.order.number}"

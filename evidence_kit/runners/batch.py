@@ -17,7 +17,7 @@ import os
 import signal
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, as_completed, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
@@ -90,6 +90,62 @@ def worker_pool(workers: int, *, finish_on_interrupt: bool = False) -> ProcessPo
     return pool
 
 
+class RetryingPool:
+    """A local process pool that outlives its workers: the one crashed-worker retry of ``run_batch`` and the watcher.
+
+    When a worker dies every task in flight in that pool fails with BrokenProcessPool; ``settle`` then
+    replaces the pool (once, for the first of them to report) and tells the caller to submit the task
+    again, until ``MAX_WORKER_DEATHS`` deaths of the same ``key``. The pool starts at the first ``submit``.
+    """
+
+    DONE, RETRY, GAVE_UP = "done", "retry", "gave up"
+
+    def __init__(self, workers: int, *, finish_on_interrupt: bool = False, executor: Executor | None = None) -> None:
+        """``executor``: run on it instead (a dask cluster's): a task it loses counts as a dead worker, and
+        shutting down leaves it to its owner."""
+        self.workers, self.finish_on_interrupt = workers, finish_on_interrupt
+        self.executor = executor
+        self._pool: Executor | None = executor
+        self._ran_in: dict[Future[Any], Executor] = {}
+        self._deaths: dict[Any, int] = {}
+
+    def start(self) -> None:
+        if self._pool is None:
+            self._pool = worker_pool(self.workers, finish_on_interrupt=self.finish_on_interrupt)
+
+    def submit(self, fn: Any, *args: Any) -> Future[Any]:
+        self.start()
+        assert self._pool is not None
+        future = self._pool.submit(fn, *args)
+        self._ran_in[future] = self._pool
+        return future
+
+    def settle(self, future: Future[Any], key: Any) -> tuple[str, Any]:
+        """For a finished ``future``: ``(DONE, result)``, ``(RETRY, None)`` when its worker died (submit it
+        again), or ``(GAVE_UP, None)`` when the task ``key`` has now lost ``MAX_WORKER_DEATHS`` workers."""
+        ran_in = self._ran_in.pop(future)
+        try:
+            result = future.result()
+        except Exception as exc:  # BrokenProcessPool locally; on a cluster, a task it lost (a killed worker)
+            if self.executor is None and not isinstance(exc, BrokenProcessPool):
+                raise
+            if ran_in is self._pool and self.executor is None:  # the first of its tasks to report: a fresh pool
+                ran_in.shutdown(wait=False, cancel_futures=True)
+                self._pool = None
+            deaths = self._deaths[key] = self._deaths.get(key, 0) + 1
+            if deaths < MAX_WORKER_DEATHS:
+                return self.RETRY, None
+            self._deaths.pop(key)
+            return self.GAVE_UP, None
+        self._deaths.pop(key, None)
+        return self.DONE, result
+
+    def shutdown(self, *, wait: bool = True) -> None:
+        """Drop the queued tasks; with ``wait``, let the running ones end."""
+        if self._pool is not None and self._pool is not self.executor:  # a cluster is its owner's to close
+            self._pool.shutdown(wait=wait, cancel_futures=True)
+
+
 def _worker_died(job: CaseJob) -> CaseOutcome:
     return CaseOutcome(str(job.case), FAILED, int(ExitCode.INTERNAL),
                        message="the build process stopped unexpectedly (crashed or was killed); run again")
@@ -110,36 +166,28 @@ def run_batch(jobs: Sequence[CaseJob], *, workers: int | None = None,
         for job in jobs:
             yield run_job(job)
         return
-    deaths = [0] * len(jobs)
-    pending, first_round = list(range(len(jobs))), True
-    while pending:
-        pool: ProcessPoolExecutor | None = None
-        futures: dict[Future[CaseOutcome], int] = {}
-        try:
-            for index in pending:
-                if first_round and (current := skip_if_current(jobs[index])) is not None:
-                    yield current
-                    continue
-                pool = pool or worker_pool(min(workers, len(pending)))  # started for the first case to build
-                futures[pool.submit(run_job, jobs[index])] = index
-            pending, first_round = [], False
-            waiting = set(futures)
-            while waiting:
-                done, waiting = wait(waiting, return_when=FIRST_COMPLETED)
-                for future in done:
-                    index = futures[future]
-                    try:
-                        yield future.result()
-                    except BrokenProcessPool:
-                        deaths[index] += 1
-                        if deaths[index] >= MAX_WORKER_DEATHS:
-                            yield _worker_died(jobs[index])
-                        else:
-                            pending.append(index)
-        finally:
-            # On Ctrl-C (or a consumer that stops early) drop the queued cases; running ones end on their own.
-            if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
+    pool = RetryingPool(workers)  # started for the first case to build
+    futures: dict[Future[CaseOutcome], int] = {}
+    try:
+        for index, job in enumerate(jobs):
+            if (current := skip_if_current(job)) is not None:
+                yield current
+            else:
+                futures[pool.submit(run_job, job)] = index
+        while futures:
+            done, _ = wait(futures, return_when=FIRST_COMPLETED)
+            for future in done:
+                index = futures.pop(future)
+                status, outcome = pool.settle(future, index)
+                if status == pool.DONE:
+                    yield outcome
+                elif status == pool.RETRY:
+                    futures[pool.submit(run_job, jobs[index])] = index
+                else:
+                    yield _worker_died(jobs[index])
+    finally:
+        # On Ctrl-C (or a consumer that stops early) drop the queued cases; running ones end on their own.
+        pool.shutdown(wait=True)
 
 
 def batch_exit_code(outcomes: Iterable[CaseOutcome]) -> ExitCode:

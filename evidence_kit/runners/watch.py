@@ -16,7 +16,6 @@ import tempfile
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,7 +32,7 @@ from ..fsutil import TEMP_PREFIX, atomic_write_text, clear_leftovers, replace_di
 from ..model.case import PHOTO_SUFFIXES, VIDEO_SUFFIXES
 from ..model.options import BuildOptions
 from ..model.profile import Profile
-from .batch import BUILT, FAILED, MAX_WORKER_DEATHS, CaseJob, CaseOutcome, run_job, worker_pool
+from .batch import BUILT, FAILED, CaseJob, CaseOutcome, RetryingPool, run_job
 
 log = logging.getLogger("evidence_kit.watch")
 
@@ -90,7 +89,7 @@ class _Drop:
     snapshot: tuple | None = None
     changed_at: float = field(default_factory=time.monotonic)
     waiting_said: str = ""  # the last "waiting" reason logged, so it is logged once
-    deaths: int = 0
+    output: Path | None = None  # its own folder in OUTBOX, claimed when first submitted; kept for a rebuild
 
 
 def snapshot(path: Path) -> tuple:
@@ -189,9 +188,10 @@ class Watcher:
         # Builds go here when given (a dask cluster's executor: runners.cluster); else to a local pool.
         self.executor = executor
         self._pending: dict[str, _Drop] = {}
-        # future -> (the drop, its snapshot when submitted, the pool that runs it)
-        self._running: dict[Future[CaseOutcome], tuple[_Drop, tuple, Executor]] = {}
+        # future -> (the drop, its snapshot when submitted)
+        self._running: dict[Future[CaseOutcome], tuple[_Drop, tuple]] = {}
         self._lock = threading.Lock()
+        self._claimed: set[Path] = set()  # OUTBOX folders given to drops whose output does not exist yet
 
     @property
     def idle(self) -> bool:
@@ -211,7 +211,7 @@ class Watcher:
         with self._lock:
             drop = self._pending.get(name)
             if drop is None:
-                if any(d.name == name for d, _, _ in self._running.values()):
+                if any(d.name == name for d, _ in self._running.values()):
                     return  # compared again when its job ends
                 if not os.path.lexists(self.folders.inbox / name):
                     return  # moved out (by us, after processing) or deleted
@@ -257,20 +257,20 @@ class Watcher:
                 if not entry.name.startswith(".") and not entry.name.endswith(PARTIAL_SUFFIXES):
                     self._pending.setdefault(entry.name, _Drop(entry.name))
                     self.emit("found", entry.name, "waiting at start")
-        pool = self.executor or worker_pool(self.workers, finish_on_interrupt=True)
+        pool = RetryingPool(self.workers, finish_on_interrupt=True, executor=self.executor)
+        pool.start()  # before the first drop, so a Ctrl-C while workers start cannot reach them
         tick = max(0.05, min(0.25, self.settle / 4))
         try:
             while not stop.is_set():
-                pool = self._collect(pool)
+                self._collect(pool)
                 self._start_ready(pool)
                 stop.wait(tick)
             self.emit("stopping", str(self.folders.inbox), f"finishing {len(self._running)} job(s) in flight")
             while self._running:
-                pool = self._collect(pool, block=True)
+                self._collect(pool, block=True)
         finally:
             observer.stop()
-            if pool is not self.executor:  # a cluster is the caller's to close
-                pool.shutdown(wait=True, cancel_futures=True)
+            pool.shutdown(wait=True)
             observer.join(timeout=10)
         self.emit("stopped", str(self.folders.inbox))
 
@@ -291,7 +291,7 @@ class Watcher:
 
     # --- stability, then a job --------------------------------------------------------------------------------
 
-    def _start_ready(self, pool: Executor) -> None:
+    def _start_ready(self, pool: RetryingPool) -> None:
         now = time.monotonic()
         with self._lock:
             drops = list(self._pending.values())
@@ -301,6 +301,7 @@ class Watcher:
                 if not os.path.lexists(path):
                     with self._lock:
                         self._pending.pop(drop.name, None)
+                    self._release(drop)
                     continue
                 current = snapshot(path)
             except OSError:  # changing under our feet: look again next tick
@@ -326,23 +327,36 @@ class Watcher:
             drop.waiting_said = why
             self.emit("waiting", drop.name, why)
 
-    def _submit(self, pool: Executor, drop: _Drop, path: Path, seen: tuple) -> None:
+    def _claim(self, drop: _Drop, name: str) -> Path:
+        """The drop's own OUTBOX folder: ``name``, or ``name-2``... when an earlier drop has it (``caseSlow/``
+        then ``caseSlow.jpg``, or ``dup.png`` beside ``dup.jpg``). A rebuild of the same drop keeps its folder."""
+        if drop.output is None:
+            with self._lock:
+                drop.output = _unique(self.folders.outbox / name, taken=self._claimed)
+                self._claimed.add(drop.output)
+        return drop.output
+
+    def _release(self, drop: _Drop) -> None:
+        with self._lock:
+            self._claimed.discard(drop.output)
+
+    def _submit(self, pool: RetryingPool, drop: _Drop, path: Path, seen: tuple) -> None:
         suffix = path.suffix.lower()
         if path.is_dir():
-            job = CaseJob(path, self.folders.outbox / drop.name, self.profile, self.options)
+            job = CaseJob(path, self._claim(drop, drop.name), self.profile, self.options)
             future = pool.submit(run_job, job)
         elif suffix in PHOTO_SUFFIXES or suffix in VIDEO_SUFFIXES:
             kind = "photo" if suffix in PHOTO_SUFFIXES else "video"
-            future = pool.submit(process_loose_file, path, self.folders.outbox / path.stem, self.profile, kind)
+            future = pool.submit(process_loose_file, path, self._claim(drop, path.stem), self.profile, kind)
         else:
             self._fail(drop.name, f"'{drop.name}' is not something evidence-kit can use on its own. Drop a case "
                                   "folder (with a case.toml), a photo or a video.")
             return
         with self._lock:
-            self._running[future] = (drop, seen, pool)
+            self._running[future] = (drop, seen)
         self.emit("processing", drop.name, "case folder" if path.is_dir() else f"loose {suffix} file")
 
-    def _collect(self, pool: Executor, *, block: bool = False) -> Executor:
+    def _collect(self, pool: RetryingPool, *, block: bool = False) -> None:
         with self._lock:
             futures = list(self._running)
         if block and futures:
@@ -351,25 +365,17 @@ class Watcher:
             if not future.done():
                 continue
             with self._lock:
-                drop, seen, ran_in = self._running.pop(future)
-            try:
-                outcome = future.result()
-            except Exception as exc:  # a dead local worker (BrokenProcessPool) or a task the cluster lost
-                if not isinstance(exc, BrokenProcessPool) and pool is not self.executor:
-                    raise
-                if ran_in is pool and pool is not self.executor:  # first of its futures to report: a fresh pool
-                    pool.shutdown(wait=False, cancel_futures=True)
-                    pool = self.executor or worker_pool(self.workers, finish_on_interrupt=True)
-                drop.deaths += 1
-                if drop.deaths >= MAX_WORKER_DEATHS:
-                    self._fail(drop.name, "processing stopped unexpectedly (the worker crashed or was killed)")
-                else:
-                    self.emit("retry", drop.name, "the worker process stopped; trying again")
-                    with self._lock:
-                        self._pending[drop.name] = drop
-                continue
-            self._finish(drop, seen, outcome)
-        return pool
+                drop, seen = self._running.pop(future)
+            status, outcome = pool.settle(future, drop.name)
+            if status == pool.GAVE_UP:
+                self._release(drop)
+                self._fail(drop.name, "processing stopped unexpectedly (the worker crashed or was killed)")
+            elif status == pool.RETRY:
+                self.emit("retry", drop.name, "the worker process stopped; trying again")
+                with self._lock:
+                    self._pending[drop.name] = drop
+            else:
+                self._finish(drop, seen, outcome)
 
     def _finish(self, drop: _Drop, seen: tuple, outcome: CaseOutcome) -> None:
         path = self.folders.inbox / drop.name
@@ -380,8 +386,9 @@ class Watcher:
         if changed and os.path.lexists(path):  # more files arrived while it was processed: do it again
             self.emit("changed", drop.name, "changed while being processed; processing again")
             with self._lock:
-                self._pending[drop.name] = _Drop(drop.name)
+                self._pending[drop.name] = _Drop(drop.name, output=drop.output)
             return
+        self._release(drop)  # from here on its folder exists in OUTBOX, or the drop failed and made none
         if outcome.status == FAILED:
             self._fail(drop.name, outcome.message)
             return
@@ -430,10 +437,11 @@ def _indent(text: str) -> str:
     return "\n".join("  " + line for line in text.splitlines())
 
 
-def _unique(target: Path) -> Path:
-    """``target``, or ``target-2``, ``target-3``... when an earlier drop of the same name is already there."""
+def _unique(target: Path, taken: set[Path] | frozenset[Path] = frozenset()) -> Path:
+    """``target``, or ``target-2``, ``target-3``... when an earlier drop of the same name is already there
+    (or has ``taken`` that name for an output not written yet)."""
     candidate, n = target, 1
-    while os.path.lexists(candidate):
+    while os.path.lexists(candidate) or candidate in taken:
         n += 1
         candidate = target.with_name(f"{target.stem}-{n}{target.suffix}" if target.suffix else f"{target.name}-{n}")
     return candidate

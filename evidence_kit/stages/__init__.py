@@ -153,7 +153,7 @@ def build_package(case: Case, package: Path, options: BuildOptions, progress: Pr
         check = verify_package(staging)
         if not check.ok:
             raise VerifyError("the package failed its own check, so it was not put in place: "
-                              + "; ".join(check.problems), path=str(package))
+                              + "; ".join(map(str, check.problems)), path=str(package))
         os.chmod(staging, 0o777 & ~current_umask())  # mkdtemp makes 0700; the package gets the usual mode
         replace_dir(staging, package)
     except OSError as exc:  # disk full, read-only, vanished folder: a sentence and an exit code, not a bug

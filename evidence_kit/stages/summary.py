@@ -14,6 +14,8 @@ def run(ctx: StageContext) -> None:
     try:
         if missing := ctx.tools.problem(*NEEDS):
             raise missing
+        # The footer's hash covers the manifest as it stands now, sections included (manifest.summary_hash).
+        ctx.ledger.sections = ctx.manifest_sections()
         results = SummaryInputs(deadlines=ctx.deadlines, checklist=ctx.checklist, video=ctx.video,
                                 tracking=ctx.tracking)
         ctx.summary = render_summary(ctx.case, ctx.ledger, ctx.staging, ctx.staging / SUMMARY_NAME,
