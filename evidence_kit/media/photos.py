@@ -19,7 +19,8 @@ from typing import Any, Iterable, Sequence
 import imagehash
 import numpy as np
 from scipy.ndimage import gaussian_filter
-from PIL import ExifTags, Image, ImageCms, ImageDraw, ImageFile, ImageFilter, ImageFont, ImageOps, ImageStat
+from PIL import (ExifTags, Image, ImageCms, ImageDraw, ImageFile, ImageFilter, ImageFont, ImageOps, ImageStat,
+                 JpegImagePlugin)
 
 from ..errors import InputError, LimitError
 from ..fsutil import atomic_path
@@ -51,9 +52,13 @@ ENCODER = {"optimize": True}
 SAMPLE_MIN_PIXELS = 2_000_000
 SAMPLE_FRACTION = 0.125
 SAMPLE_MAX_PIXELS = 1_500_000
-CANDIDATE_QUALITIES = 4  # qualities measured below the highest that fits, at each scale
+CANDIDATE_QUALITIES = 3  # qualities measured (from the highest that fits down) for the best setting
 FULL_ENCODE_ATTEMPTS = 4
 TILE = 128  # a multiple of the 16-pixel MCU, so tile blocks encode exactly as they do in the full image
+# Mosaic seams are not in the image, yet chroma upsampling blurs across them and so made 4:2:0 score below
+# 4:4:4 on the sample where the full image says the opposite (a 13 MP photo: sample 0.9925 vs 0.9931, full
+# 0.9946 vs 0.9925). Leaving this many pixels at each tile edge out of the score gives the full-image values.
+SEAM = 6
 
 # Pillow raises these for hostile or broken files, some only at load() (Pillow's own corpus tests).
 DECODE_ERRORS = (OSError, SyntaxError, ValueError, TypeError, EOFError, IndexError, KeyError,
@@ -157,7 +162,7 @@ def _open_unchecked_by_pillow(path: Path) -> Image.Image:
     for format_id in Image.ID:
         factory, accept = Image.OPEN[format_id]
         accepted = accept(prefix) if accept else True
-        if accepted is True or (accepted and not isinstance(accepted, str)):
+        if accepted and not isinstance(accepted, str):  # a string is Pillow's reason for refusing
             try:
                 return factory(str(path))
             except (SyntaxError, IndexError, TypeError, struct.error):
@@ -187,8 +192,9 @@ def _reduced_size(size: tuple[int, int], max_pixels: int) -> tuple[int, int]:
 def _open(path: Path, max_pixels: int | None = None) -> tuple[Image.Image, SourceFacts]:
     """Open and fully load the first frame and read its facts, turning every decoder failure into a PhotoError.
 
-    With ``max_pixels``, a larger JPEG is decoded at a reduced size (libjpeg's DCT scaling, 1/2 to 1/8, never
-    below the size asked for), so a 200 MP photo never exists in memory at full size; ``_upright`` finishes.
+    With ``max_pixels``, a larger photo is decoded reduced where the format allows (JPEG: libjpeg's DCT
+    scaling, 1/2 to 1/8, never below the size asked for, so a 200 MP photo never exists in memory at full
+    size; HEIC: an embedded thumbnail at least that large, when there is one); ``_upright`` finishes.
     """
     try:
         im = _open_lazy(path)
@@ -310,10 +316,13 @@ class SsimReference:
     """SSIM (Wang et al. 2004, Gaussian window of sigma 1.5) against one 8-bit luma array.
 
     The reference's local means and variances are computed once, since many candidates are scored against it.
+    With ``mask``, only the pixels where it is true are averaged (the inside of a mosaic's tiles, whose seams
+    are not in the image).
     """
 
-    def __init__(self, reference: np.ndarray) -> None:
+    def __init__(self, reference: np.ndarray, mask: np.ndarray | None = None) -> None:
         self.x = reference.astype(np.float32)
+        self.mask = mask
         self.mu_x = gaussian_filter(self.x, 1.5)
         self.sxx = gaussian_filter(self.x * self.x, 1.5) - self.mu_x * self.mu_x
 
@@ -325,7 +334,7 @@ class SsimReference:
         sxy = gaussian_filter(self.x * y, 1.5) - self.mu_x * mu_y
         value = ((2 * self.mu_x * mu_y + c1) * (2 * sxy + c2)) / (
             (self.mu_x ** 2 + mu_y ** 2 + c1) * (self.sxx + syy + c2))
-        return float(value.mean())
+        return float(value.mean() if self.mask is None else value[self.mask].mean())
 
 
 def ssim(reference: np.ndarray, test: np.ndarray) -> float:
@@ -341,8 +350,8 @@ class ColourSsimReference:
     are ranked by this. A greyscale array is scored as its one plane.
     """
 
-    def __init__(self, reference: np.ndarray) -> None:
-        self.planes = [SsimReference(plane) for plane in _planes(reference)]
+    def __init__(self, reference: np.ndarray, mask: np.ndarray | None = None) -> None:
+        self.planes = [SsimReference(plane, mask) for plane in _planes(reference)]
 
     def score(self, test: np.ndarray) -> float:
         return float(np.mean([ref.score(plane) for ref, plane in zip(self.planes, _planes(test))]))
@@ -366,8 +375,17 @@ def _pixels(im: Image.Image) -> np.ndarray:
 
 
 # Chroma subsampling is chosen per photo by measurement: 4:4:4 keeps colour edges at the cost of about 20 %
-# more bytes (so a lower quality), which wins on some photos and loses on very detailed ones (bench/photos.py).
+# more bytes (so a lower quality), which wins on colour detail and loses on photos whose chroma is smooth
+# (bench/photos.py). A source JPEG stored 4:2:0 (most phones) has no full-resolution chroma left to keep:
+# there 4:4:4 lost on every bench photo (13 MP: RGB-SSIM 0.9925 vs 0.9946), so it is not measured at all.
 SUBSAMPLINGS = ("4:2:0", "4:4:4")
+
+
+def _chroma_choices(im: Image.Image) -> tuple[str, ...]:
+    """The subsamplings worth measuring for a decoded source: only 4:2:0 for a JPEG that was stored so."""
+    if im.format in ("JPEG", "MPO") and JpegImagePlugin.get_sampling(im) == 2:
+        return SUBSAMPLINGS[:1]
+    return SUBSAMPLINGS
 
 
 class _Sample:
@@ -378,7 +396,7 @@ class _Sample:
     at a fraction of the cost.
     """
 
-    def __init__(self, im: Image.Image, extra: int) -> None:
+    def __init__(self, im: Image.Image, extra: int, subsamplings: Sequence[str] = SUBSAMPLINGS) -> None:
         self.extra = extra
         self.correction: dict[str, float] = {}
         pixels = im.width * im.height
@@ -396,11 +414,15 @@ class _Sample:
                 tile = im.crop((x * TILE, y * TILE, (x + 1) * TILE, (y + 1) * TILE))
                 self.image.paste(tile, ((i % side) * TILE, (i // side) * TILE))
             self.factor = pixels / (len(picks) * TILE * TILE)
-        self.reference = ColourSsimReference(_pixels(self.image))
-        self.subsamplings = SUBSAMPLINGS if im.mode == "RGB" else SUBSAMPLINGS[:1]
+        self.reference = ColourSsimReference(_pixels(self.image), self._interior() if self.factor > 1 else None)
+        self.subsamplings = tuple(subsamplings) if im.mode == "RGB" else SUBSAMPLINGS[:1]
         self._scaled: dict[float, Image.Image] = {1.0: self.image}
         self._encoded: dict[tuple[float, int, str], bytes] = {}
         self._similarity: dict[tuple[float, int, str], float] = {}
+
+    def _interior(self) -> np.ndarray:
+        rows, cols = np.arange(self.image.height) % TILE, np.arange(self.image.width) % TILE
+        return (((rows >= SEAM) & (rows < TILE - SEAM))[:, None]) & (((cols >= SEAM) & (cols < TILE - SEAM))[None, :])
 
     def at(self, scale: float) -> Image.Image:
         if scale not in self._scaled:
@@ -447,42 +469,50 @@ Candidate = tuple[float, float, int, str]  # (colour SSIM on the sample, scale, 
 def _plan(sample: _Sample, budget: int, min_quality: int) -> list[Candidate]:
     """The settings predicted to fit, best colour SSIM first.
 
-    JPEG re-encoding is not monotonic in SSIM (requantising a camera JPEG at q92 can score below q90), and
-    on very detailed photos a smaller image at a higher quality can beat full size at a low one, so the
-    few best-fitting settings at each plausible scale and chroma subsampling are measured on the sample and
-    ranked. Settings below ``min_quality`` are dropped when any at or above it fits.
+    For each chroma subsampling and plausible scale, the highest quality predicted to fit is scored on the
+    sample; the best of those then has a few lower qualities scored too, since JPEG re-encoding is not
+    monotonic in SSIM (requantising a camera JPEG at q92 can score below q90). Scaling is weighed only when
+    full size would need a quality below ``min_quality``: on very detailed photos a smaller image at a higher
+    quality beats full size at a low one. Settings below ``min_quality`` are dropped when any above it fits.
+    Each score costs about 0.1-0.4 s, so only the most promising settings are scored.
     """
-    candidates: list[Candidate] = []
+    leads: list[tuple[float, int, str]] = []  # (scale, quality, subsampling)
     for subsampling in sample.subsamplings:
         top = sample.best_quality(budget, 1.0, subsampling)
-        scales = [1.0]
+        leads.append((1.0, top, subsampling))
         if top < min_quality:
             # Scales at which the floor and a comfortable quality fit, from the byte ratio at the floor.
             ratio = (budget - sample.extra) / max(1.0, sample.predict(min_quality, 1.0, subsampling) - sample.extra)
             floor_scale = round(min(0.95, max(0.1, sqrt(max(ratio, 0.0)) * 0.97)), 3)
-            scales += [floor_scale, round(floor_scale * 0.8, 3)]
-        for scale in scales:
-            best = top if scale == 1.0 else sample.best_quality(budget, scale, subsampling)
-            # Requantising the source's own blocks matters most at full size; scaled candidates need fewer.
-            depth = 1 if best == QUALITY_MAX else CANDIDATE_QUALITIES if scale == 1.0 else 2
-            for quality in range(best, max(best - depth, 0), -1):
-                candidates.append((sample.similarity(quality, scale, subsampling), scale, quality, subsampling))
-    above_floor = [c for c in candidates if c[2] >= min_quality]
-    return sorted(above_floor or candidates, reverse=True)
+            for scale in (floor_scale, round(floor_scale * 0.8, 3)):
+                leads.append((scale, sample.best_quality(budget, scale, subsampling), subsampling))
+    leads = [lead for lead in leads if lead[1] > 0]
+    if any(quality >= min_quality for _, quality, _ in leads):
+        leads = [lead for lead in leads if lead[1] >= min_quality]
+    candidates = [(sample.similarity(q, scale, ss), scale, q, ss) for scale, q, ss in leads]
+    if candidates:
+        _, scale, best, subsampling = max(candidates)
+        # Requantising the source's own blocks matters most at full size; scaled candidates need fewer.
+        depth = 1 if best == QUALITY_MAX else CANDIDATE_QUALITIES if scale == 1.0 else 2
+        floor = min_quality if best >= min_quality else 0
+        for quality in range(best - 1, max(best - depth, floor - 1, 0), -1):
+            candidates.append((sample.similarity(quality, scale, subsampling), scale, quality, subsampling))
+    return sorted(candidates, reverse=True)
 
 
 def fit_image(im: Image.Image, max_bytes: int, *, exif: bytes | None = None,
-              min_quality: int = QUALITY_FLOOR) -> Encoded:
+              min_quality: int = QUALITY_FLOOR, subsamplings: Sequence[str] = SUBSAMPLINGS) -> Encoded:
     """Encode ``im`` as a JPEG of at most ``max_bytes`` at the best measured quality.
 
     Candidates (scale, quality, chroma subsampling) are ranked by colour SSIM on a sample of the image; the
     best is encoded in full and measured, which calibrates the sample's size estimate; a better candidate
     that the calibrated estimate now says fits is then tried, so the bytes left over are used. Scaling down
     is considered only when full size would need a quality below ``min_quality``, and a candidate below it
-    is taken only when nothing at or above it fits. Raises LimitError when nothing fits.
+    is taken only when nothing at or above it fits. ``subsamplings`` are the chroma subsamplings measured.
+    Raises LimitError when nothing fits.
     """
     base = im if im.mode in ("RGB", "L") else im.convert("RGB")
-    sample = _Sample(base, len(exif or b"") + 700)
+    sample = _Sample(base, len(exif or b"") + 700, subsamplings)
     resized: dict[float, Image.Image] = {1.0: base}
     best: Encoded | None = None
     best_score = -1.0
@@ -615,7 +645,8 @@ def fit_photo(src: str | Path, dst: str | Path, *, max_bytes: int = 2_000_000,
         except DECODE_ERRORS as exc:
             raise _bad(src, exc) from None
         try:
-            encoded = fit_image(upright, max_bytes, exif=_kept_exif(im) if keep_metadata else None)
+            encoded = fit_image(upright, max_bytes, exif=_kept_exif(im) if keep_metadata else None,
+                                subsamplings=_chroma_choices(im))
         except LimitError as exc:
             raise LimitError(str(exc), path=str(src)) from None
         data = encoded.data
