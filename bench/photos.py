@@ -25,20 +25,9 @@ from PIL import Image, ImageOps
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from evidence_kit.media.photos import colour_ssim, fit_photo, ssim  # noqa: E402
-from tests.conftest import SHARED_MEDIA, noisy_photo  # noqa: E402
+from tests.conftest import SHARED_MEDIA, colour_detail_photo, noisy_photo  # noqa: E402
 
 IMAGEMAGICK = "/usr/bin/convert"  # plain `convert` on PATH is a stand-in on these machines (TOOLCHAIN.md)
-
-
-def colour_detail_photo(width: int, height: int) -> Image.Image:
-    """A photo-like image whose detail is in colour: fine, saturated stripes and rings (fabric, printed labels)
-    over a noisy gradient, in patches; where 4:2:0 chroma subsampling loses what luma SSIM cannot see."""
-    base = np.asarray(noisy_photo(width, height, seed=4, noise=5), dtype=np.float32)
-    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
-    patches = ((x // 384 + y // 384) % 2 == 0)[..., None]
-    hue = np.stack([np.sin(x / 2.1), np.sin(x / 2.1 + 2.1), np.sin((x * x + y * y) ** 0.5 / 1.7)], -1)
-    detail = 128 + 100 * hue
-    return Image.fromarray(np.clip(np.where(patches, 0.6 * detail + 0.4 * base, base), 0, 255).astype(np.uint8))
 
 
 def make_inputs(folder: Path, large: bool, photos: Path) -> list[Path]:

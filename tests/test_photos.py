@@ -21,7 +21,7 @@ from evidence_kit.errors import LimitError
 from evidence_kit.media.photos import (MAX_OUTPUT_PIXELS, QUALITY_FLOOR, PhotoError, analyse_photo, colour_ssim,
                                        fit_image, fit_photo, load_upright, make_grid, select_photos)
 
-from .conftest import SHARED_MEDIA, noisy_photo
+from .conftest import SHARED_MEDIA, colour_detail_photo, noisy_photo
 
 LIMIT = 2_000_000
 ADOBE_RGB = Path("/usr/share/color/icc/ghostscript/a98.icc")  # Debian's libgs-common (Makefile installs it)
@@ -427,3 +427,39 @@ def test_200_megapixel_photo_is_capped_in_little_memory_and_opens_in_default_pil
         out = assert_valid_jpeg(dst, LIMIT)
     assert out.width * out.height <= MAX_OUTPUT_PIXELS
     assert out.width / out.height == pytest.approx(16320 / 12240, rel=0.01)
+
+
+def best_fitting(im: Image.Image, limit: int, subsampling: str) -> bytes:
+    """Pillow's own encode at the highest quality that fits ``limit`` with ``subsampling``."""
+    lo, hi, best = 1, 95, b""
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        buffer = io.BytesIO()
+        im.save(buffer, "JPEG", quality=mid, subsampling=subsampling, optimize=True)
+        if buffer.tell() <= limit:
+            best, lo = buffer.getvalue(), mid + 1
+        else:
+            hi = mid - 1
+    return best
+
+
+def test_chroma_subsampling_is_chosen_by_colour_measurement(tmp_path):
+    # Fine saturated colour detail: full-resolution chroma (4:4:4) wins at equal bytes, which luma SSIM cannot see.
+    im = colour_detail_photo(1280, 960)
+    limit = 350_000
+    encoded = fit_image(im, limit)
+    assert len(encoded.data) <= limit and encoded.quality >= QUALITY_FLOOR
+    reference = np.asarray(im)
+    ours = colour_ssim(reference, np.asarray(decoded_bytes(encoded.data)))
+    alternatives = {s: colour_ssim(reference, np.asarray(decoded_bytes(best_fitting(im, limit, s))))
+                    for s in ("4:2:0", "4:4:4")}
+    assert encoded.subsampling == max(alternatives, key=alternatives.get)
+    assert ours >= max(alternatives.values()) - 0.001
+    # A source stored 4:2:0 has no full-resolution chroma left: it stays 4:2:0.
+    src = tmp_path / "phone.jpg"
+    im.save(src, quality=97)
+    assert fit_photo(src, tmp_path / "out.jpg", max_bytes=limit).subsampling == "4:2:0"
+
+
+def decoded_bytes(data: bytes) -> Image.Image:
+    return Image.open(io.BytesIO(data)).convert("RGB")

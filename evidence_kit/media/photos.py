@@ -487,6 +487,8 @@ def _plan(sample: _Sample, budget: int, min_quality: int) -> list[Candidate]:
             for scale in (floor_scale, round(floor_scale * 0.8, 3)):
                 leads.append((scale, sample.best_quality(budget, scale, subsampling), subsampling))
     leads = [lead for lead in leads if lead[1] > 0]
+    if len(leads) == 1 and leads[0][1] == QUALITY_MAX:  # the best setting fits: nothing to weigh against it
+        return [(1.0, *leads[0])]
     if any(quality >= min_quality for _, quality, _ in leads):
         leads = [lead for lead in leads if lead[1] >= min_quality]
     candidates = [(sample.similarity(q, scale, ss), scale, q, ss) for scale, q, ss in leads]
