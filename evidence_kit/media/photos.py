@@ -486,8 +486,9 @@ def _plan(sample: _Sample, budget: int, min_quality: int) -> list[Candidate]:
         if top < min_quality:
             # Scales at which the floor and a comfortable quality fit, from the byte ratio at the floor.
             ratio = (budget - sample.extra) / max(1.0, sample.predict(min_quality, 1.0, subsampling) - sample.extra)
-            floor_scale = round(min(0.95, max(0.1, sqrt(max(ratio, 0.0)) * 0.97)), 3)
-            for scale in (floor_scale, round(floor_scale * 0.8, 3)):
+            # On a grid of 0.02, so that the plans made after each calibration reuse the scores already taken.
+            floor_scale = round(min(0.95, max(0.1, sqrt(max(ratio, 0.0)) * 0.97)) * 50) / 50
+            for scale in (floor_scale, round(floor_scale * 0.8 * 50) / 50):
                 leads.append((scale, sample.best_quality(budget, scale, subsampling), subsampling))
     leads = [lead for lead in leads if lead[1] > 0]
     if len(leads) == 1 and leads[0][1] == QUALITY_MAX:  # the best setting fits: nothing to weigh against it
