@@ -56,6 +56,17 @@ def noisy_photo(width: int, height: int, seed: int = 0, noise: float = 12.0) -> 
     return Image.fromarray(np.clip(base, 0, 255).astype(np.uint8), "RGB")
 
 
+def colour_detail_photo(width: int, height: int) -> Image.Image:
+    """A photo-like image whose detail is in colour: fine, saturated stripes and rings (fabric, printed labels)
+    over a noisy gradient, in patches; where 4:2:0 chroma subsampling loses what luma SSIM cannot see."""
+    base = np.asarray(noisy_photo(width, height, seed=4, noise=5), dtype=np.float32)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    patches = ((x // 384 + y // 384) % 2 == 0)[..., None]
+    hue = np.stack([np.sin(x / 2.1), np.sin(x / 2.1 + 2.1), np.sin((x * x + y * y) ** 0.5 / 1.7)], -1)
+    detail = 128 + 100 * hue
+    return Image.fromarray(np.clip(np.where(patches, 0.6 * detail + 0.4 * base, base), 0, 255).astype(np.uint8))
+
+
 @pytest.fixture
 def make_case(tmp_path: Path):
     """Write a case folder: ``make_case(toml=..., photos={"a.jpg": image})`` -> its path."""

@@ -2,7 +2,12 @@
 from __future__ import annotations
 
 import io
+import json
 import struct
+import subprocess
+import sys
+import textwrap
+import warnings
 import zlib
 from pathlib import Path
 
@@ -13,10 +18,10 @@ from hypothesis import strategies as st
 from PIL import Image, ImageCms
 
 from evidence_kit.errors import LimitError
-from evidence_kit.media.photos import (PhotoError, analyse_photo, fit_image, fit_photo, load_upright, make_grid,
-                                 select_photos)
+from evidence_kit.media.photos import (MAX_OUTPUT_PIXELS, QUALITY_FLOOR, PhotoError, analyse_photo, colour_ssim,
+                                       fit_image, fit_photo, load_upright, make_grid, select_photos)
 
-from .conftest import SHARED_MEDIA, noisy_photo
+from .conftest import SHARED_MEDIA, colour_detail_photo, noisy_photo
 
 LIMIT = 2_000_000
 ADOBE_RGB = Path("/usr/share/color/icc/ghostscript/a98.icc")  # Debian's libgs-common (Makefile installs it)
@@ -345,3 +350,120 @@ def test_load_upright_gives_srgb_rgb_or_l(tmp_path):
     im, facts = load_upright(src)
     assert im.mode == "RGB" and facts.format == "TIFF" and facts.mode == "CMYK"
     assert ImageCms  # the colour module is importable: a broken littlecms install would fail here
+
+
+def run_python(code: str) -> dict:
+    """Run ``code`` in a fresh interpreter (its own Pillow globals and memory) and return the JSON it prints."""
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                          timeout=300, cwd=Path(__file__).resolve().parent.parent)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_importing_and_fitting_leaves_pillows_bomb_limit_alone(tmp_path):
+    src = tmp_path / "in.png"
+    noisy_photo(400, 300, seed=2).save(src)
+    facts = run_python(f"""
+        import json
+        from PIL import Image
+        before = Image.MAX_IMAGE_PIXELS
+        from evidence_kit.media.photos import fit_photo
+        after_import = Image.MAX_IMAGE_PIXELS
+        fit_photo({str(src)!r}, {str(tmp_path / "out.jpg")!r})
+        print(json.dumps([before, after_import, Image.MAX_IMAGE_PIXELS]))
+    """)
+    assert facts[0] == facts[1] == facts[2]
+    assert (tmp_path / "out.jpg").stat().st_size > 0
+
+
+def test_rotated_jpeg_with_partial_edge_blocks_keeps_its_pixels(tmp_path):
+    # A phone photo stored landscape with orientation 6 whose short side (1500) is not a multiple of the
+    # 16-pixel MCU, so jpegtran -perfect refuses the rotation.
+    stored, exif = stored_with_orientation(noisy_photo(1500, 2660, seed=7, noise=4), 6)
+    src = tmp_path / "phone.jpg"
+    stored.save(src, quality=90, exif=exif)
+    assert src.stat().st_size < LIMIT
+    result = fit_photo(src, tmp_path / "out.jpg", max_bytes=LIMIT)
+    out = assert_valid_jpeg(result.output, LIMIT)
+    assert result.method == "lossless" and out.size == (result.width, result.height)
+    # -trim drops only the partial block column, which rotation by 90 degrees puts on the left edge.
+    assert out.height == 2660 and 1500 - 16 < out.width <= 1500
+    upright = decoded(src).transpose(Image.Transpose.ROTATE_270)
+    kept = upright.crop((upright.width - out.width, 0, upright.width, upright.height))
+    assert colour_ssim(np.asarray(kept), np.asarray(out)) >= 0.998
+
+
+def big_jpeg(path: Path, width: int, height: int) -> None:
+    """A noisy gradient JPEG streamed through cjpeg a strip at a time, so the test never holds it decoded."""
+    rng = np.random.default_rng(3)
+    noise = rng.normal(0, 6, (256, width, 3)).astype(np.float32)
+    x = np.linspace(0, 1, width, dtype=np.float32)[None, :, None]
+    encoder = subprocess.Popen(["cjpeg", "-quality", "90", "-outfile", str(path)], stdin=subprocess.PIPE)
+    assert encoder.stdin is not None
+    encoder.stdin.write(f"P6 {width} {height} 255\n".encode())
+    for top in range(0, height, 256):
+        rows = min(256, height - top)
+        y = np.linspace(top / height, (top + rows) / height, rows, dtype=np.float32)[:, None, None]
+        strip = 128 + 80 * np.sin(x * np.array([9, 5, 3]) + y * np.array([2, 7, 4])) + noise[:rows]
+        encoder.stdin.write(np.clip(strip, 0, 255).astype(np.uint8).tobytes())
+    encoder.stdin.close()
+    assert encoder.wait() == 0
+
+
+@pytest.mark.slow
+def test_200_megapixel_photo_is_capped_in_little_memory_and_opens_in_default_pillow(tmp_path):
+    src, dst = tmp_path / "200mp.jpg", tmp_path / "out.jpg"
+    big_jpeg(src, 16320, 12240)
+    facts = run_python(f"""
+        import json, re
+        from pathlib import Path
+        from evidence_kit.media.photos import fit_photo
+        result = fit_photo({str(src)!r}, {str(dst)!r})
+        # Peak resident memory of this interpreter alone: ru_maxrss keeps the forking pytest's own peak
+        # across exec (it read 3.4 GB late in a full run), VmHWM belongs to the new address space.
+        peak = re.search(r"VmHWM:\\s+(\\d+) kB", Path("/proc/self/status").read_text()).group(1)
+        print(json.dumps({{"quality": result.quality, "kib": int(peak)}}))
+    """)
+    assert facts["kib"] * 1024 < 1_000_000_000  # peak resident memory
+    assert facts["quality"] >= QUALITY_FLOOR
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # default Pillow: no DecompressionBombWarning, let alone the error
+        out = assert_valid_jpeg(dst, LIMIT)
+    assert out.width * out.height <= MAX_OUTPUT_PIXELS
+    assert out.width / out.height == pytest.approx(16320 / 12240, rel=0.01)
+
+
+def best_fitting(im: Image.Image, limit: int, subsampling: str) -> bytes:
+    """Pillow's own encode at the highest quality that fits ``limit`` with ``subsampling``."""
+    lo, hi, best = 1, 95, b""
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        buffer = io.BytesIO()
+        im.save(buffer, "JPEG", quality=mid, subsampling=subsampling, optimize=True)
+        if buffer.tell() <= limit:
+            best, lo = buffer.getvalue(), mid + 1
+        else:
+            hi = mid - 1
+    return best
+
+
+def test_chroma_subsampling_is_chosen_by_colour_measurement(tmp_path):
+    # Fine saturated colour detail: full-resolution chroma (4:4:4) wins at equal bytes, which luma SSIM cannot see.
+    im = colour_detail_photo(1280, 960)
+    limit = 350_000
+    encoded = fit_image(im, limit)
+    assert len(encoded.data) <= limit and encoded.quality >= QUALITY_FLOOR
+    reference = np.asarray(im)
+    ours = colour_ssim(reference, np.asarray(decoded_bytes(encoded.data)))
+    alternatives = {s: colour_ssim(reference, np.asarray(decoded_bytes(best_fitting(im, limit, s))))
+                    for s in ("4:2:0", "4:4:4")}
+    assert encoded.subsampling == max(alternatives, key=alternatives.get)
+    assert ours >= max(alternatives.values()) - 0.001
+    # A source stored 4:2:0 has no full-resolution chroma left: it stays 4:2:0.
+    src = tmp_path / "phone.jpg"
+    im.save(src, quality=97)
+    assert fit_photo(src, tmp_path / "out.jpg", max_bytes=limit).subsampling == "4:2:0"
+
+
+def decoded_bytes(data: bytes) -> Image.Image:
+    return Image.open(io.BytesIO(data)).convert("RGB")
