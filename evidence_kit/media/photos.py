@@ -14,11 +14,9 @@ import warnings
 from dataclasses import dataclass, field
 from math import ceil, sqrt
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
-import imagehash
 import numpy as np
-from scipy.ndimage import gaussian_filter
 from PIL import (ExifTags, Image, ImageCms, ImageDraw, ImageFile, ImageFilter, ImageFont, ImageOps, ImageStat,
                  JpegImagePlugin)
 
@@ -26,6 +24,8 @@ from ..errors import InputError, LimitError
 from ..fsutil import atomic_path
 from ..tools import jpegtran
 
+if TYPE_CHECKING:
+    import imagehash
 
 
 @functools.lru_cache(maxsize=None)
@@ -325,17 +325,21 @@ class SsimReference:
     """
 
     def __init__(self, reference: np.ndarray, mask: np.ndarray | None = None) -> None:
+        # scipy (0.3 s to import) only where a photo is re-encoded: a lossless or untouched photo never waits for it
+        from scipy.ndimage import gaussian_filter
+
+        self._blur = functools.partial(gaussian_filter, sigma=1.5)
         self.x = reference.astype(np.float32)
         self.mask = mask
-        self.mu_x = gaussian_filter(self.x, 1.5)
-        self.sxx = gaussian_filter(self.x * self.x, 1.5) - self.mu_x * self.mu_x
+        self.mu_x = self._blur(self.x)
+        self.sxx = self._blur(self.x * self.x) - self.mu_x * self.mu_x
 
     def score(self, test: np.ndarray) -> float:
         c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
         y = test.astype(np.float32)
-        mu_y = gaussian_filter(y, 1.5)
-        syy = gaussian_filter(y * y, 1.5) - mu_y * mu_y
-        sxy = gaussian_filter(self.x * y, 1.5) - self.mu_x * mu_y
+        mu_y = self._blur(y)
+        syy = self._blur(y * y) - mu_y * mu_y
+        sxy = self._blur(self.x * y) - self.mu_x * mu_y
         value = ((2 * self.mu_x * mu_y + c1) * (2 * sxy + c2)) / (
             (self.mu_x ** 2 + mu_y ** 2 + c1) * (self.sxx + syy + c2))
         return float(value.mean() if self.mask is None else value[self.mask].mean())
@@ -692,6 +696,8 @@ class PhotoAnalysis:
 
 def analyse_photo(path: str | Path) -> PhotoAnalysis:
     """Perceptual hash and sharpness from a reduced decode (``draft``: same hash, a tenth of the time)."""
+    import imagehash  # here: the photos command (no selection) never needs it
+
     path = Path(path)
     try:
         im = _open_lazy(path)
