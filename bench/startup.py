@@ -19,6 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from bench.photos import make_inputs  # noqa: E402
+from tests.conftest import SHARED_MEDIA  # noqa: E402
 
 CLI = str(Path(sys.executable).parent / "evidence-kit")
 
@@ -43,11 +44,11 @@ def main() -> None:
     for name, seconds, peer in rows:
         print(f"{name:<34}{seconds:>10.3f}{(f'{seconds / peer:.2f}x' if peer else ''):>10}")
     with tempfile.TemporaryDirectory() as work:
-        inputs = make_inputs(Path(work), large=False)
+        inputs = make_inputs(Path(work), large=False, photos=SHARED_MEDIA)
         ours = peer = 0.0
         for photo in inputs:
             out = Path(work) / "out"
-            mine = median_seconds([CLI, "photos", str(photo), "--out", str(out / photo.stem)], args.rounds)
+            mine = median_seconds([CLI, "photos", str(photo), "--out", str(out / photo.stem), "--force"], args.rounds)
             copy = Path(work) / f"copy-{photo.name}"
             theirs = 0.0
             for _ in range(args.rounds):  # jpegoptim works in place: a fresh copy each round
