@@ -15,7 +15,7 @@ import pytest
 
 from evidence_kit import api
 from evidence_kit.fsutil import clear_leftovers
-from evidence_kit.runners.batch import BUILT, FAILED, UNCHANGED, find_cases, plan_jobs, run_batch
+from evidence_kit.runners.batch import BUILT, FAILED, UNCHANGED, find_cases, plan_jobs, run_batch, sweep_orphaned_semaphores
 from evidence_kit.cli import main
 from evidence_kit.model.manifest import MANIFEST_NAME, verify_package
 
@@ -155,6 +155,7 @@ def test_sigkill_mid_batch_then_rerun_completes_every_package(cases, tmp_path):
     folders = cases(10, photos=3, size=(900, 700))
     root = folders[0].parent
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    semaphores_before = _named_semaphores()
     run = subprocess.Popen([str(CLI), "build", "--all", str(root), "--jobs", "2"], stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL, start_new_session=True, env=env)
     deadline = time.monotonic() + 90
@@ -169,6 +170,10 @@ def test_sigkill_mid_batch_then_rerun_completes_every_package(cases, tmp_path):
     _wait_until_gone(run.pid)  # the killed workers' process group is gone before looking
     whole = _packages(root)
     assert 0 < len(whole) < len(folders), "the kill was meant to land mid-way"
+    # The pool's queues are named semaphores in /dev/shm; kill -9 of the group takes multiprocessing's own
+    # cleaner (the resource tracker) with it, so they stay until the next run sweeps them.
+    left_by_the_kill = _named_semaphores() - semaphores_before
+    assert left_by_the_kill, "the killed pool was expected to leave its semaphores behind"
     for package in whole:  # visible packages are whole: every file there and matching its manifest
         assert verify_package(package).ok, package
 
@@ -182,7 +187,12 @@ def test_sigkill_mid_batch_then_rerun_completes_every_package(cases, tmp_path):
         assert main(["verify", str(folder / "evidence-package")]) == 0
         assert (folder / "evidence-package" / MANIFEST_NAME).is_file()
     assert not [p for p in root.rglob(".ek-tmp-*")], "leftovers of the killed run remain"
+    assert not left_by_the_kill & _named_semaphores(), "the killed run's semaphores were not swept"
     shutil.rmtree(root)
+
+
+def _named_semaphores() -> set[str]:
+    return {p.name for p in Path("/dev/shm").glob("sem.mp-*")}
 
 
 @pytest.mark.slow
@@ -209,3 +219,22 @@ def test_cases_whose_worker_was_killed_are_built_in_a_fresh_pool(cases):
     assert sorted(o.status for o in outcomes) == [BUILT, BUILT], [o.message for o in outcomes]
     for folder in folders:
         assert verify_package(folder / "evidence-package").ok
+
+
+def test_the_semaphore_sweep_keeps_live_ones_and_removes_unmapped_ones(tmp_path):
+    import multiprocessing
+
+    live = multiprocessing.get_context("spawn").Lock()  # a named semaphore this process maps
+    live_names = _named_semaphores()
+    assert live_names, "a spawn-context lock was expected to be a named semaphore"
+    assert not set(sweep_orphaned_semaphores()) & live_names
+    assert live_names <= _named_semaphores()
+    with live:  # still usable after the sweep
+        pass
+
+    litter = tmp_path / "sem.mp-killed01"  # the same kind of file, mapped by no process
+    litter.write_bytes(bytes(32))
+    other = tmp_path / "sem.other"  # not multiprocessing's: never touched
+    other.write_bytes(bytes(32))
+    assert sweep_orphaned_semaphores(tmp_path) == ["sem.mp-killed01"]
+    assert not litter.exists() and other.exists()

@@ -57,8 +57,6 @@ def collect_cases(cases: Iterable[str | Path], all_root: str | Path | None = Non
     return folders
 
 
-# --- one case -------------------------------------------------------------------------------------------------
-
 # --- many cases -----------------------------------------------------------------------------------------------
 
 def default_workers() -> int:
@@ -70,6 +68,53 @@ def _ignore_interrupt() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def sweep_orphaned_semaphores(shm: Path = Path("/dev/shm")) -> list[str]:
+    """Remove the named semaphores a killed pool left behind; returns their names.
+
+    A ``spawn`` pool's queues are POSIX semaphores named ``/dev/shm/sem.mp-*``. multiprocessing's resource
+    tracker unlinks them when the pool's process dies, but a kill -9 of the whole process group (a terminal
+    closed, a supervisor) kills the tracker too. A semaphore is live only while some process maps it (glibc
+    maps it before the name exists, under a temporary name, so mappings are matched by inode), so this user's
+    ``sem.mp-*`` files that no process maps are litter. Processes whose maps cannot be read belong to other
+    users, who cannot open these 0600 files.
+    """
+    try:
+        ours = {(st.st_dev, st.st_ino): p.name for p in shm.glob("sem.mp-*")
+                if (st := p.lstat()).st_uid == os.getuid()}
+    except OSError:
+        return []
+    if not ours or not Path("/proc/self/maps").exists():
+        return []
+    for process in os.scandir("/proc"):
+        if not process.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{process.name}/maps", encoding="utf-8", errors="replace") as maps:
+                for line in maps:
+                    mapped = _mapped_file(line)
+                    if mapped in ours:
+                        del ours[mapped]
+        except OSError:  # gone meanwhile, or another user's
+            continue
+    swept = []
+    for name in sorted(ours.values()):
+        try:
+            (shm / name).unlink()
+            swept.append(name)
+        except OSError:
+            continue
+    return swept
+
+
+def _mapped_file(maps_line: str) -> tuple[int, int] | None:
+    """(device, inode) of a /proc/PID/maps line's file: ``addr perms offset major:minor inode path``."""
+    fields = maps_line.split(maxsplit=5)
+    if len(fields) < 5 or fields[4] == "0":
+        return None
+    major, _, minor = fields[3].partition(":")
+    return os.makedev(int(major, 16), int(minor, 16)), int(fields[4])
+
+
 def worker_pool(workers: int, *, finish_on_interrupt: bool = False) -> ProcessPoolExecutor:
     """A process pool for builds. ``spawn`` (not fork) because the watcher's main process runs threads.
 
@@ -78,6 +123,7 @@ def worker_pool(workers: int, *, finish_on_interrupt: bool = False) -> ProcessPo
     SIGINT ignored (an ignored signal stays ignored across exec), so a Ctrl-C while one is still starting
     cannot kill it either.
     """
+    sweep_orphaned_semaphores()
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_ignore_interrupt if finish_on_interrupt else None)
     if finish_on_interrupt and threading.current_thread() is threading.main_thread():
