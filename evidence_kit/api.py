@@ -422,10 +422,10 @@ def build_summary(case: str | Path, out: str | Path | None = None, *, profile: s
     """
     from .report.summary import SUMMARY_NAME
 
-    root = Path(case).resolve()
+    root = Path(case)  # as given: messages name the case the way the user did
     if root.is_file():
         root = root.parent
-    destination = Path(out) if out else root.with_name(f"{root.name}-summary.pdf")
+    destination = Path(out) if out else root.resolve().with_name(f"{root.resolve().name}-summary.pdf")
     with tempfile.TemporaryDirectory(prefix=".ek-summary-") as work:
         result = build(root, Path(work) / "package", profile=profile, options=options, progress=progress,
                        reuse_unchanged=False).result

@@ -155,3 +155,10 @@ def test_a_manifest_path_outside_the_package_is_refused(package):
 
     rewrite(package, edit)
     assert "bad_path" in kinds(package)
+
+
+def test_verifying_a_case_folder_points_to_its_package(built):
+    case = built.parent / "case"
+    result = cli_verify(case)
+    assert result.returncode == ExitCode.VERIFY_FAILED
+    assert f"its package is {case / 'evidence-package'}" in result.stderr, result.stderr

@@ -6,9 +6,6 @@ CASE_FILE = "case.toml"
 PACKAGE_DIR = "evidence-package"
 DEFAULT_PROFILE = "aliexpress"
 
-CASE_FILE = "case.toml"
-PACKAGE_DIR = "evidence-package"
-
 PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".webp", ".heic", ".heif", ".hif", ".avif",
                             ".tif", ".tiff", ".bmp", ".gif", ".mpo"})
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi", ".3gp", ".mts", ".m2ts"})

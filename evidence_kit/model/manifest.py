@@ -14,7 +14,7 @@ from typing import Any
 from .. import __version__
 from ..errors import VerifyError
 from ..fsutil import atomic_write_text, sha256_file
-from ..model.layout import PHOTO_SUFFIXES, VIDEO_SUFFIXES
+from ..model.layout import CASE_FILE, PACKAGE_DIR, PHOTO_SUFFIXES, VIDEO_SUFFIXES
 from ..names import shown
 from ..model.profile import Profile
 
@@ -257,7 +257,10 @@ def verify_package(package: str | Path) -> VerifyReport:
     try:
         data = json.loads(manifest_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise VerifyError(f"no {MANIFEST_NAME} here: is this an evidence-kit package?", path=str(package)) from None
+        hint = "is this an evidence-kit package?"
+        if (package / CASE_FILE).is_file():
+            hint = f"this is a case folder; its package is {package / PACKAGE_DIR} (after evidence-kit build)"
+        raise VerifyError(f"no {MANIFEST_NAME} here: {hint}", path=str(package)) from None
     except (OSError, ValueError) as exc:
         raise VerifyError(f"unreadable manifest: {exc}", path=str(manifest_path)) from None
     if not isinstance(data, dict) or data.get("schema") not in {SCHEMA, *OLD_SCHEMAS}:
