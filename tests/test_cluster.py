@@ -235,6 +235,13 @@ def test_a_prepared_encode_is_taken_by_the_build_and_only_for_the_same_settings(
     # The build hard-linked the prepared file instead of encoding again (same file system: same inode).
     assert os.stat(package / "upload" / "video.mp4").st_ino == os.stat(entry / "video.mp4").st_ino
     assert verify_package(package).ok
+    # The report beside it is plain JSON (data on a shared folder, never code); a damaged one is not taken.
+    report = entry / "report.json"
+    assert json.loads(report.read_text(encoding="utf-8"))["report"]["probe"]["video_codec"]
+    report.write_text('{"report": {"probe": "not a probe"}}', encoding="utf-8")
+    encoded_again = api.build(folder, reuse_unchanged=False).package
+    assert os.stat(encoded_again / "upload" / "video.mp4").st_ino != os.stat(entry / "video.mp4").st_ino
+    assert verify_package(encoded_again).ok
 
     # Other stills are another key: the old encode is not taken, the stage encodes as always.
     toml = folder / "case.toml"

@@ -14,7 +14,6 @@ import io
 import json
 import math
 import os
-import pickle
 import re
 import shutil
 import subprocess
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from PIL import Image, ImageDraw, ImageFont
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..tools import ffmpeg
 from ..errors import FileAccessError, InputError, LimitError, MissingDependencyError, ToolError
@@ -731,7 +731,15 @@ class CaseVideo:
 # of encoding again. Lives beside the package (on the shared file system a cluster's workers all see) and is
 # removed by whoever made it once the build has used it.
 VIDEO_CACHE_DIR = ".ek-video-cache"
-_CACHED_VIDEO, _CACHED_REPORT = "video.mp4", "report.pickle"
+_CACHED_VIDEO, _CACHED_REPORT = "video.mp4", "report.json"
+
+
+class _CachedReport(BaseModel):
+    """The report as JSON, read back into the same dataclasses and checked field by field (pydantic): a file
+    on a shared folder is data, never code, as a pickle would be. The stills' JPEGs travel as base64."""
+
+    model_config = ConfigDict(ser_json_bytes="base64", val_json_bytes="base64")
+    report: VideoReport
 
 
 def video_cache_key(source_sha256: str, *, max_bytes: int, max_photo_bytes: int, start: float | None,
@@ -755,7 +763,7 @@ def store_cached_video(cache_root: Path, key: str, src: Path, *, max_bytes: int,
     try:
         report = process_video(src, staging / _CACHED_VIDEO, max_bytes=max_bytes, max_photo_bytes=max_photo_bytes,
                                start=start, end=end, stills=stills)
-        (staging / _CACHED_REPORT).write_bytes(pickle.dumps(report))
+        (staging / _CACHED_REPORT).write_text(_CachedReport(report=report).model_dump_json(), encoding="utf-8")
         try:
             os.replace(staging, entry)
         except OSError:  # another attempt finished first: its entry is as good as ours
@@ -770,14 +778,13 @@ def take_cached_video(cache_root: Path, key: str, dst: Path) -> VideoReport | No
     """The cached report with its video placed at ``dst`` (hard link, else copy), or None without an entry."""
     entry = cache_root / key
     try:
-        # Our own pickle, written by this version of evidence-kit (the key holds the version).
-        report: VideoReport = pickle.loads((entry / _CACHED_REPORT).read_bytes())
+        report = _CachedReport.model_validate_json((entry / _CACHED_REPORT).read_bytes()).report
         dst.parent.mkdir(parents=True, exist_ok=True)
         try:
             os.link(entry / _CACHED_VIDEO, dst)
         except OSError:
             shutil.copyfile(entry / _CACHED_VIDEO, dst)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
+    except (OSError, ValidationError):
         return None  # no entry (the normal case) or a damaged one: the stage encodes as always
     report.prepared.output = dst
     report.output_probe.path = dst
