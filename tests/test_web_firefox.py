@@ -89,6 +89,8 @@ def test_the_buyers_journey_in_firefox(firefox: Firefox, tmp_path: Path) -> None
         firefox.call("(s) => document.querySelector(s).focus()", "[id='f-dispute.resolution']")
         firefox.keys("Refund only")
         assert value(firefox, "[id='f-dispute.resolution']") == "refund_only"
+        assert firefox.evaluate("document.querySelector(\"[data-field='facts.missing']\").hidden")  # not for damaged
+        firefox.type_into("[id='f-facts.defect']", "a long crack on the body")
         firefox.type_into("[id='f-dispute.amount']", "40")
         firefox.type_into("[id='f-dispute.notes']", "The kettle arrived with a long crack and leaks.")
         firefox.click("#save")
@@ -101,6 +103,8 @@ def test_the_buyers_journey_in_firefox(firefox: Firefox, tmp_path: Path) -> None
         assert firefox.evaluate(f"{error}.hidden")
         firefox.keys("Enter")  # the keyboard submits the form
         firefox.wait_for("location.pathname === '/cases/cracked-kettle' && document.readyState === 'complete'")
+        assert server.client.get("/api/cases/cracked-kettle").json()["facts"]["facts"] == {
+            "defect": "a long crack on the body"}
 
         # Files through the file picker: three photos, then the video.
         firefox.set_files("#file-picker", [inputs[f"photo{i}"] for i in range(3)])
