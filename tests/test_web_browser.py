@@ -304,6 +304,21 @@ def test_the_form_shows_the_facts_of_the_chosen_reason(browser: Any, tmp_path: P
         page.wait_for_selector("#save-status:text('Сохранено.')")
         facts = server.client.get("/api/cases/order-8204417765390127").json()["facts"]["facts"]
         assert facts == {"missing": "the lid", "seller_offered": "5.00", "seller_asked_to_confirm_receipt": True}
+
+        # A case.toml edited by hand with a fact for another reason: the field stays in sight with the problem.
+        toml = server.workspace / "order-8204417765390127" / "case.toml"
+        toml.write_text(toml.read_text(encoding="utf-8").replace('missing = "the lid"', 'defect = "dented"'),
+                        encoding="utf-8")
+        page.goto(f"{server.base}/cases/order-8204417765390127?lang=en")
+        assert page.is_visible("[id='f-facts.defect']") and page.is_hidden("[id='f-facts.ordered_size']")
+        page.click("#save")
+        error = page.locator("[data-error-for='facts.defect']")
+        error.wait_for(state="visible")
+        assert error.text_content().startswith("facts.defect: is not used for the reason 'incomplete'")
+        page.fill("[id='f-facts.defect']", "")
+        page.click("#save")
+        page.wait_for_selector("#save-status:text('Saved.')")
+        assert "defect" not in server.client.get("/api/cases/order-8204417765390127").json()["facts"]["facts"]
     finally:
         context.close()
         server.client.close()

@@ -87,12 +87,15 @@
     return text;
   }
 
-  // Only the facts valid for the chosen reason are shown (and sent); those for any reason always are.
-  function showFacts() {
+  // Only the facts valid for the chosen reason are shown (and sent); those for any reason always are. On
+  // loading, a fact case.toml holds for another reason stays in sight (and is sent), so its problem is
+  // seen and fixed rather than dropped unseen.
+  function showFacts(keepFilled = false) {
     const reason = document.getElementById("f-dispute.reason").value;
     for (const field of $$(".fact", form)) {
       const reasons = field.dataset.reasons.split(" ").filter(Boolean);
-      field.hidden = reasons.length > 0 && !reasons.includes(reason);
+      const filled = keepFilled && factValue($("[name]", field)) !== undefined;
+      field.hidden = reasons.length > 0 && !reasons.includes(reason) && !filled;
     }
   }
 
@@ -165,7 +168,7 @@
     });
     document.getElementById("f-dispute.reason").addEventListener("change", () => { explainReason(); showFacts(); });
     explainReason();
-    showFacts();
+    showFacts(true);
     $("#add-tracking").addEventListener("click", () => {
       const rows = $$(".tracking-row", form);
       const copy = rows[rows.length - 1].cloneNode(true);
