@@ -8,6 +8,8 @@ CLUSTER_STAMP := $(VENV)/.installed-cluster
 # (qpdf, poppler-utils), the benchmark peers (imagemagick, jpegoptim) and fonts for any script in the PDF.
 SYSTEM_PACKAGES := ffmpeg chromium qpdf poppler-utils imagemagick jpegoptim libjpeg-turbo-progs libgs-common \
 	fontconfig fonts-noto-core fonts-noto-cjk fonts-dejavu-core
+# What only the tests need: a second browser for the web app's test in Firefox (tests/test_web_firefox.py).
+TEST_SYSTEM_PACKAGES := firefox-esr
 DEMO_CASE := examples/broken-kettle
 
 .PHONY: demo test setup system bench clean serve
@@ -17,6 +19,7 @@ demo: setup
 	@echo "Done: the package is in $(DEMO_CASE)/evidence-package (upload/ holds what goes into the form)."
 
 test: setup $(CLUSTER_STAMP)
+	@$(MAKE) --no-print-directory system SYSTEM_PACKAGES="$(TEST_SYSTEM_PACKAGES)"
 	$(PY) -m pytest -q
 
 # The web app for buyers: prints http://127.0.0.1:PORT/?token=... and opens it (WORKSPACE=dir to choose where cases go).

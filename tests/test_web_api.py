@@ -265,6 +265,83 @@ def test_invalid_facts_get_the_clis_messages(server: WebServer, tmp_path: Path) 
         assert server.client.get(missing).status_code == 404, missing
 
 
+def test_situation_facts_round_trip_and_are_checked_against_the_reason(server: WebServer, tmp_path: Path) -> None:
+    with_facts = json.loads(json.dumps(FACTS))
+    with_facts["dispute"]["notes_en"] = "It arrived broken."
+    with_facts["facts"] = {"defect": "a long crack on the base", "works": False, "seller_offered": "5.00",
+                           "seller_asked_to_confirm_receipt": True, "seller_asked_to_cancel_dispute": False}
+    response = server.client.post("/api/cases", json=with_facts)
+    assert response.status_code == 201, response.text
+    root = server.workspace / response.json()["id"]
+    facts = api.load_case(root).facts  # what the CLI reads from the case.toml the app wrote
+    assert facts.defect == "a long crack on the base" and facts.works is False
+    assert facts.seller_offered == Decimal("5.00") and facts.seller_asked_to_confirm_receipt is True
+    written = tomllib.loads((root / "case.toml").read_text(encoding="utf-8"))["facts"]
+    assert written["seller_offered"] == 5.0  # money as a TOML number, not text
+    got = server.client.get(f"/api/cases/{root.name}").json()
+    assert got["problems"] == [] and got["facts"]["dispute"]["notes_en"] == "It arrived broken."
+    assert got["facts"]["facts"] == {"defect": "a long crack on the base", "works": False, "seller_offered": "5.00",
+                                     "seller_asked_to_confirm_receipt": True, "seller_asked_to_cancel_dispute": False}
+    replaced = json.loads(json.dumps(with_facts))
+    replaced["facts"] = {"seller_offered": "replacement", "customs_fee": "18,40"}
+    replaced["dispute"]["reason"] = "customs"
+    assert server.client.put(f"/api/cases/{root.name}", json=replaced).status_code == 200
+    again = api.load_case(root)
+    assert again.facts.seller_offered == "replacement" and again.facts.customs_fee == Decimal("18.40")
+    assert server.client.get(f"/api/cases/{root.name}").json()["facts"]["facts"]["customs_fee"] == "18.40"
+
+    # A fact for another reason and wrong values: the CLI's messages, each for its field.
+    bad = json.loads(json.dumps(FACTS))
+    bad["facts"] = {"missing": "the lid", "times_asked_to_wait": 2.5, "seller_offered": "a lot",
+                    "tracking_last_update": "2026-02-30"}
+    response = server.client.post("/api/cases", json=bad)
+    assert response.status_code == 422
+    (tmp_path / "case.toml").write_text(textwrap.dedent("""
+        title = "Broken lamp"
+        [order]
+        number = "8100000000000002"
+        store = "Lamp Store"
+        item = "Desk lamp"
+        price = 20.00
+        currency = "USD"
+        ordered = 2026-10-01
+        shipped = 2026-10-03
+        delivered = 2026-10-30
+        protection_ends = 2026-12-01
+        [dispute]
+        reason = "damaged"
+        resolution = "refund_only"
+        amount = 20.00
+        notes = "Arrived broken."
+        [facts]
+        missing = "the lid"
+        times_asked_to_wait = 2.5
+        seller_offered = "a lot"
+        tracking_last_update = "2026-02-30"
+        [[tracking]]
+        number = "LP00412345678901"
+        carrier = "cainiao"
+        """), encoding="utf-8")
+    with pytest.raises(CaseError) as cli:
+        api.load_case(tmp_path)
+    assert response.json()["problems"] == cli.value.problems
+    assert {"facts.times_asked_to_wait", "facts.seller_offered", "facts.tracking_last_update"} <= set(
+        response.json()["fields"])
+    bad["facts"] = {"missing": "the lid"}  # valid alone, but for "incomplete" only
+    fields = server.client.post("/api/cases", json=bad).json()["fields"]
+    assert fields == {"facts.missing": ["facts.missing: is not used for the reason 'damaged' (it is for: incomplete); "
+                                        "remove it or change the reason"]}
+
+
+def test_the_form_asks_every_fact_for_the_reasons_case_toml_allows(server: WebServer) -> None:
+    from evidence_kit.model.case import FACT_REASONS
+
+    page = server.client.get("/").text
+    shown = dict(re.findall(r'data-field="facts\.(\w+)" data-reasons="([^"]*)"', page))
+    assert shown == {name: " ".join(sorted(reasons)) if reasons else "" for name, reasons in FACT_REASONS.items()}
+    assert 'name="dispute.notes_en"' in page
+
+
 # --- files --------------------------------------------------------------------------------------------------
 
 def test_uploads_land_in_the_right_subfolder(server: WebServer) -> None:

@@ -122,7 +122,8 @@ def _clean(value: Any) -> Any:
     return value
 
 
-_AMOUNTS = (("order", "price"), ("dispute", "amount"))
+# Money, kept as decimals in case.toml and as text in JSON ("34.90"); seller_offered may also be "replacement".
+_AMOUNTS = (("order", "price"), ("dispute", "amount"), ("facts", "customs_fee"), ("facts", "seller_offered"))
 
 
 def facts_to_data(facts: Any) -> dict[str, Any]:

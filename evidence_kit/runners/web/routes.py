@@ -69,6 +69,7 @@ def _page(request: Request, template: str, **context: Any) -> HTMLResponse:
     html = env.get_template(template).render(
         request=request, language=i18n.current_language(), languages=i18n.LANGUAGE_NAMES,
         js_messages=i18n.js_messages(), reasons=views.reasons(), resolutions=views.resolutions(),
+        fact_fields=views.fact_fields(),
         max_upload=settings.max_upload_bytes, kinds=cases.KINDS, **context)
     response = HTMLResponse(html, headers={"cache-control": "no-store"})
     if "lang" in request.query_params and request.query_params["lang"] in i18n.LANGUAGES:

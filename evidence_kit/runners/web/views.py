@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from ... import api
-from ...model.case import PACKAGE_DIR
+from ...model.case import CUSTOMS_PROMISES, FACT_REASONS, PACKAGE_DIR
 from ...model.manifest import count_chars
 from ...model.reasons import REASON_RULES, RESOLUTIONS
 from . import i18n
@@ -52,6 +52,47 @@ def reasons() -> list[dict[str, str]]:
 
 def resolutions() -> dict[str, str]:
     return {key: i18n.gettext(title) for key, title in RESOLUTIONS.items()}
+
+
+# case.toml's [facts], as the form asks them: (field, label, input kind, hint). The kinds: "text", "date",
+# "count" (a whole number), "amount", "offer" (an amount or "replacement"), "check" (true or left out),
+# "works" (true, false or left out) and "customs" (one of CUSTOMS_PROMISES).
+FACT_FIELDS = (
+    ("tracking_last_update", N_("The tracking last changed on"), "date", N_("Left empty: taken from a tracking events file.")),
+    ("tracking_last_status", N_("What the tracking said then (in English)"), "text", N_("For example: Departed from the sorting centre.")),
+    ("seller_asked_to_wait_until", N_("The seller asked you to wait until"), "date", ""),
+    ("times_asked_to_wait", N_("How many times the seller asked you to wait"), "count", ""),
+    ("seller_extended_protection_to", N_("The seller extended buyer protection to"), "date", ""),
+    ("delivered_to", N_("Where the tracking says it was delivered (city or country)"), "text", ""),
+    ("distance_km", N_("How far that is from your city, in km"), "count", ""),
+    ("customs_fee", N_("The customs fee asked for"), "amount", ""),
+    ("customs_promised_in", N_("The seller promised to pay customs"), "customs", ""),
+    ("defect", N_("What is wrong with it, in short (in English)"), "text", N_("For example: a long crack on the left side.")),
+    ("works", N_("Does it work?"), "works", ""),
+    ("missing", N_("What is missing from the parcel (in English)"), "text", ""),
+    ("ordered_size", N_("Size ordered"), "text", ""),
+    ("received_size", N_("Size received"), "text", ""),
+    ("listing_said", N_("What the listing promised (in English)"), "text", N_("For example: 100% cotton.")),
+    ("received", N_("What came instead (in English)"), "text", ""),
+    ("seller_offered", N_("What the seller offered instead"), "offer", N_("An amount (a partial refund, 5.00) or the word replacement.")),
+    ("seller_asked_to_confirm_receipt", N_("The seller asked me to confirm receipt"), "check", N_("Never confirm receipt of a problem order.")),
+    ("seller_asked_to_cancel_dispute", N_("The seller pressed me to cancel the dispute"), "check", ""),
+)
+CUSTOMS_TITLES = {"chat": N_("In a message to me"), "listing": N_("In the item description")}
+WORKS_TITLES = {"": N_("Not said"), "true": N_("It works, with the problem above"), "false": N_("It does not work at all")}
+
+
+def fact_fields() -> list[dict[str, Any]]:
+    """The [facts] fields of the form, each with the reasons it is for ("" for any reason)."""
+    fields = []
+    for name, label, kind, hint in FACT_FIELDS:
+        reasons = FACT_REASONS[name]
+        options = {"customs": {"": "", **{k: i18n.gettext(CUSTOMS_TITLES[k]) for k in CUSTOMS_PROMISES}},
+                   "works": {k: i18n.gettext(v) for k, v in WORKS_TITLES.items()}}.get(kind, {})
+        fields.append({"name": name, "label": i18n.gettext(label), "kind": kind,
+                       "hint": i18n.gettext(hint) if hint else "", "options": options,
+                       "reasons": " ".join(sorted(reasons)) if reasons is not None else ""})
+    return fields
 
 
 def files_view(root: Path, facts: dict[str, Any], cache: Path) -> dict[str, Any]:

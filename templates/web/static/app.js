@@ -36,8 +36,15 @@
     const facts = JSON.parse($("#initial-facts").textContent || "{}") || {};
     facts.order = { ...(facts.order || {}) };
     facts.dispute = { ...(facts.dispute || {}) };
+    facts.facts = {};  // the situation facts: only those shown for the chosen reason, typed as case.toml types them
+    for (const el of $$(".fact [name]", form)) {
+      if (el.closest(".fact").hidden) continue;
+      const value = factValue(el);
+      if (value !== undefined) facts.facts[el.name.slice("facts.".length)] = value;
+    }
+    if (!Object.keys(facts.facts).length) delete facts.facts;
     for (const el of $$("[name]", form)) {
-      if (el.name.startsWith("tracking.")) continue;
+      if (el.name.startsWith("tracking.") || el.name.startsWith("facts.")) continue;
       const [table, key] = el.name.split(".");
       if (key === undefined) facts[table] = el.value; else facts[table][key] = el.value;
     }
@@ -68,6 +75,30 @@
     return facts;
   }
 
+  // A fact as JSON: a number where case.toml wants one (anything else is sent as typed, for the server's
+  // message), true/false for the checks, nothing for an empty field.
+  function factValue(el) {
+    const kind = el.dataset.kind;
+    if (kind === "check") return el.checked ? true : undefined;
+    const text = el.value.trim();
+    if (!text) return undefined;
+    if (kind === "works") return text === "true";
+    if (kind === "count" && /^-?\d+(\.\d+)?$/.test(text)) return Number(text);
+    return text;
+  }
+
+  // Only the facts valid for the chosen reason are shown (and sent); those for any reason always are. On
+  // loading, a fact case.toml holds for another reason stays in sight (and is sent), so its problem is
+  // seen and fixed rather than dropped unseen.
+  function showFacts(keepFilled = false) {
+    const reason = document.getElementById("f-dispute.reason").value;
+    for (const field of $$(".fact", form)) {
+      const reasons = field.dataset.reasons.split(" ").filter(Boolean);
+      const filled = keepFilled && factValue($("[name]", field)) !== undefined;
+      field.hidden = reasons.length > 0 && !reasons.includes(reason) && !filled;
+    }
+  }
+
   function clearProblems() {
     for (const el of $$("[data-error-for]")) { el.hidden = true; el.textContent = ""; }
     for (const el of $$(".field.invalid")) el.classList.remove("invalid");
@@ -81,7 +112,7 @@
     if (!data.fields) general.push(...(data.problems || []));
     for (const [name, messages] of Object.entries(fields)) {
       const slot = $(`[data-error-for="${CSS.escape(name)}"]`) || $(`[data-error-for^="${CSS.escape(name + ".")}"]`);
-      if (!slot) { general.push(...messages); continue; }
+      if (!slot || slot.closest(".fact[hidden]")) { general.push(...messages); continue; }
       slot.textContent = messages.join(" ");
       slot.hidden = false;
       slot.closest(".field").classList.add("invalid");
@@ -135,8 +166,9 @@
         const slot = $("[data-error-for]", field); slot.hidden = true;
       }
     });
-    document.getElementById("f-dispute.reason").addEventListener("change", explainReason);
+    document.getElementById("f-dispute.reason").addEventListener("change", () => { explainReason(); showFacts(); });
     explainReason();
+    showFacts(true);
     $("#add-tracking").addEventListener("click", () => {
       const rows = $$(".tracking-row", form);
       const copy = rows[rows.length - 1].cloneNode(true);
