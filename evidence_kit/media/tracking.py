@@ -579,9 +579,48 @@ class _NetworkWatch:
         return False
 
 
+def live_tabs() -> int:
+    """How many live pages load at once. Chromium lays out and paints each in its own renderer, so while one
+    page is screenshot the others load and go quiet; beyond two per core they only wait for the CPU."""
+    return max(2, 2 * (os.cpu_count() or 1))
+
+
+class _Tab:
+    """One page of the live context with its own request count and pop-up warnings, reused between clean
+    captures (a new tab costs 0.1-0.4 s)."""
+
+    def __init__(self, context: "BrowserContext") -> None:
+        self.page = context.new_page()
+        self.network = _NetworkWatch(self.page)
+        self.warnings: list[str] = []
+        self.page.on("dialog", self._dismiss)
+
+    def _dismiss(self, dialog: Any) -> None:
+        self.warnings.append(f"the page showed a pop-up message ({dialog.type}: {dialog.message[:80]!r}); "
+                             "it was dismissed")
+        dialog.dismiss()
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):  # already closed with its context or the browser
+            self.page.close()
+
+
+@dataclass
+class _Loading:
+    """A live page whose navigation has started (``Capturer.start``); ``Capturer.render`` finishes it."""
+
+    target: Target
+    tab: _Tab
+    started: float  # time.monotonic() when the navigation began: the load timeout counts from here
+    response: Any = None
+    failure: CaptureError | None = None
+
+
 class Capturer:
     """Captures targets in one browser: live pages in one fresh context, offline pages in another.
 
+    Live pages can be started ahead (``start``) so that several load at once in their own tabs while the
+    earliest is finished and screenshot (``render``); each tab keeps its own requests, pop-ups and errors.
     ``wait_for`` is a CSS selector, ``text=...``, or plain text to wait for after the page loads.
     """
 
@@ -593,9 +632,7 @@ class Capturer:
         self.case_facts = case_facts or {}
         self._live: BrowserContext | None = None
         self._offline: BrowserContext | None = None
-        self._page: Page | None = None  # reused between clean captures: a new tab costs 0.1-0.4 s
-        self._network: _NetworkWatch | None = None
-        self._warnings: list[str] = []
+        self._idle_tabs: list[_Tab] = []
 
     def _context(self, offline: bool) -> "BrowserContext":
         viewport = {"width": self.settings.viewport_width, "height": self.settings.viewport_height}
@@ -613,21 +650,6 @@ class Capturer:
         if page.opener() is not None:  # a pop-up window the page opened: never followed
             page.close()
 
-    def _live_page(self) -> "Page":
-        if self._page is None or self._page.is_closed():
-            self._page = self._context(offline=False).new_page()
-            self._network = _NetworkWatch(self._page)
-            self._page.on("dialog", self._dismiss)
-        assert self._network is not None
-        self._network.reset()
-        self._warnings = []
-        return self._page
-
-    def _dismiss(self, dialog: Any) -> None:
-        self._warnings.append(f"the page showed a pop-up message ({dialog.type}: {dialog.message[:80]!r}); "
-                              "it was dismissed")
-        dialog.dismiss()
-
     def close(self) -> None:
         for context in (self._live, self._offline):
             if context is not None:
@@ -635,42 +657,67 @@ class Capturer:
                     context.close()
                 except Exception:  # the browser is already gone; nothing to release
                     pass
-        self._live = self._offline = self._page = None
+        self._live = self._offline = None
+        self._idle_tabs = []
 
-    def render(self, target: Target) -> _Rendered:
-        """Load and screenshot one target; raises CaptureError (nothing written) when it fails."""
+    def start(self, target: Target) -> _Loading | None:
+        """Begin loading a live page in a tab of its own and return at once (None: not a page loaded online).
+
+        Only the wait for the server's first answer blocks; a page that fails here fails when it is rendered.
+        """
+        from playwright.sync_api import Error as PlaywrightError, TimeoutError as PlaywrightTimeout
+
+        if target.kind != "page" or not re.match(r"^https?://", target.url, re.I):
+            return None
+        tab = self._idle_tabs.pop() if self._idle_tabs else _Tab(self._context(offline=False))
+        tab.network.reset()
+        tab.warnings = []
+        loading = _Loading(target, tab, time.monotonic())
+        try:
+            loading.response = tab.page.goto(target.url, wait_until="commit", timeout=self._ms(self.settings.timeout))
+        except PlaywrightTimeout:
+            loading.failure = CaptureError(f"the page did not answer within {self.settings.timeout:g} s",
+                                           path=target.label)
+        except PlaywrightError as exc:
+            loading.failure = CaptureError(_explain(exc), path=target.label)
+        return loading
+
+    def render(self, target: Target, loading: _Loading | None = None) -> _Rendered:
+        """Load (or finish loading, given ``start``'s result) and screenshot one target; raises CaptureError
+        (nothing written) when it fails."""
         if target.kind == "page":
             if not re.match(r"^https?://", target.url, re.I):
                 raise CaptureError("only http:// and https:// addresses are captured", path=target.label)
-            return self._render_live(target)
+            return self._finish_live(loading or self.start(target))  # type: ignore[arg-type]
         return self._render_offline(target)
 
     def _ms(self, seconds: float) -> float:
         return max(1.0, seconds * 1000)
 
-    def _render_live(self, target: Target) -> _Rendered:
+    def _finish_live(self, loading: _Loading) -> _Rendered:
         from playwright.sync_api import Error as PlaywrightError, TimeoutError as PlaywrightTimeout
 
         s = self.settings
-        page = self._live_page()
-        network, warnings = self._network, self._warnings
-        assert network is not None
+        target, tab = loading.target, loading.tab
+        page, warnings = tab.page, tab.warnings
         clean = False
         try:
-            try:
-                response = page.goto(target.url, wait_until="domcontentloaded", timeout=self._ms(s.timeout))
-            except PlaywrightTimeout:
-                raise CaptureError(f"the page did not answer within {s.timeout:g} s", path=target.label) from None
-            except PlaywrightError as exc:
-                raise CaptureError(_explain(exc), path=target.label) from None
+            if loading.failure is not None:
+                raise loading.failure
+            response = loading.response
             if response is not None and response.status >= 400:
                 raise CaptureError(f"the site answered HTTP {response.status} {response.status_text}".rstrip()
                                    + ": the page was not captured", path=target.label)
+            try:  # the time it spent loading in the background counts
+                page.wait_for_load_state("domcontentloaded",
+                                         timeout=self._ms(loading.started + s.timeout - time.monotonic()))
+            except PlaywrightTimeout:
+                raise CaptureError(f"the page did not answer within {s.timeout:g} s", path=target.label) from None
             try:
                 page.wait_for_load_state("load", timeout=self._ms(s.timeout))
             except PlaywrightTimeout:
                 warnings.append(f"the page had not finished loading after {s.timeout:g} s; captured as it was")
-            if not network.wait_quiet(page, s.quiet, s.idle_timeout):
+            if not tab.network.wait_quiet(page, s.quiet, s.idle_timeout):
                 warnings.append(f"the page was still loading data after {s.idle_timeout:g} s more; captured anyway")
             if self.wait_for:
                 self._wait_for(page, self.wait_for, target)
@@ -680,9 +727,10 @@ class Capturer:
         except PlaywrightError as exc:
             raise CaptureError(_explain(exc), path=target.label) from None
         finally:
-            if not clean:  # a failed or half-loaded page may still have requests or dialogs pending
-                page.close()
-                self._page = None
+            if clean:
+                self._idle_tabs.append(tab)
+            else:  # a failed or half-loaded page may still have requests or dialogs pending
+                tab.close()
 
     def _wait_for(self, page: "Page", wanted: str, target: Target) -> None:
         from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -881,8 +929,10 @@ def capture_targets(targets: Sequence[Target], out: str | Path, *, config: Track
                     max_photo_bytes: int | None, wait_for: str | None = None, timeout: float | None = None,
                     case_facts: dict[str, str] | None = None,
                     progress: Callable[[int, int], None] | None = None,
-                    browser: Browser | None = None) -> TrackResult:
+                    browser: Browser | None = None, tabs: int | None = None) -> TrackResult:
     """Capture every target with one browser; a target that fails is listed and the others go on.
+
+    ``tabs`` live pages load at once (default ``live_tabs()``); results come in the order of ``targets``.
 
     Raises MissingDependencyError when no Chromium is installed (nothing is written then).
     """
@@ -897,16 +947,25 @@ def capture_targets(targets: Sequence[Target], out: str | Path, *, config: Track
     try:
         result.browser = browser.version
         capturer = Capturer(browser, config, wait_for=wait_for, timeout=timeout, case_facts=case_facts)
+        tabs = max(1, tabs or live_tabs())
         saving: list[tuple[Target, Future[Capture]]] = []
-        # Stamping and encoding (Pillow, which releases the GIL) overlap with Chromium rendering the next page;
-        # Playwright's sync API itself stays on this thread.
+        loading: dict[int, _Loading] = {}  # live pages started ahead, by their place in ``targets``
+        next_start = 0
+        # Up to ``tabs`` live pages load at once while the earliest is finished, in the order given (so names and
+        # order are as with one page at a time). Stamping and encoding (Pillow, which releases the GIL) overlap
+        # with Chromium; Playwright's sync API itself stays on this thread.
         with ThreadPoolExecutor(max_workers=1) as saver:
             try:
                 for i, target in enumerate(targets):
                     if progress:
                         progress(i, len(targets))
+                    while next_start < len(targets) and len(loading) < tabs:
+                        started = capturer.start(targets[next_start])
+                        if started is not None:
+                            loading[next_start] = started
+                        next_start += 1
                     try:
-                        rendered = capturer.render(target)
+                        rendered = capturer.render(target, loading.pop(i, None))
                     except (InputError, LimitError) as exc:  # includes a bad events file, an unreadable saved page
                         result.failures.append((target, exc.message))
                         continue
