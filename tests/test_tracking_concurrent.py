@@ -16,8 +16,8 @@ import pytest
 from PIL import Image
 
 from evidence_kit.fsutil import sha256_file
-from evidence_kit.media.tracking import (Target, capture_targets, load_trackers, split_parts, stamp,
-                                         stamp_lines)
+from evidence_kit.media.tracking import (Target, capture_targets, load_trackers, parse_targets, split_parts,
+                                         stamp, stamp_lines)
 from evidence_kit.tools.chromium import Browser, find_chromium
 
 pytestmark = pytest.mark.skipif(find_chromium() is None, reason="needs Chromium (apt-get install chromium)")
@@ -52,7 +52,12 @@ class _Handler(BaseHTTPRequestHandler):
         log = self.server.log  # type: ignore[attr-defined]
         log.append(("start", self.path))
         found = re.fullmatch(r"/(page|slow|alert)/(\d+)", self.path)
-        if found:
+        if self.path.startswith("/late/"):  # the events arrive by script after the page has loaded and gone quiet
+            self._send("<!DOCTYPE html><html><body><h1>Tracking</h1><div id='events'></div><script>setTimeout(() => {"
+                       "const row = document.createElement('p'); row.className = 'row'; row.textContent = "
+                       "'Delivered in Kazan'; document.getElementById('events').append(row); }, 1500)</script>"
+                       "</body></html>")
+        elif found:
             kind, number = found.group(1), int(found.group(2))
             extra = {"page": "", "slow": f"<img src='/slow-image/{number}' width='10' height='10'>",
                      "alert": "<script>alert('Parcel notice')</script>"}[kind]
@@ -163,3 +168,17 @@ def test_one_page_at_a_time_gives_the_same_captures(server, browser, config, tmp
         page_b = Image.open(b.pngs[0]).crop((0, 0, 1280, b.page_height))
         assert page_a.tobytes() == page_b.tobytes()
         assert a.html.read_bytes() == b.html.read_bytes()
+
+
+def test_a_trackers_ready_sign_is_waited_for_and_a_missing_one_only_warns(server, browser, tmp_path):
+    override = tmp_path / "trackers.toml"
+    override.write_text(f'[capture]\ntimeout = {TIMEOUT}\nidle_timeout = 1\n[default]\ntrackers = ["late", "never"]\n'
+                        f'[trackers.late]\nurl = "{server.url("/late/{number}")}"\nready = "#events .row"\n'
+                        f'[trackers.never]\nurl = "{server.url("/late/never-{number}")}"\nready = "text=Returned"\n')
+    targets, problems = parse_targets(["LP00412345678901"], load_trackers(override))
+    assert not problems and [t.ready for t in targets] == ["#events .row", "text=Returned"]
+    result = capture_targets(targets, tmp_path / "out", config=load_trackers(override), max_photo_bytes=None,
+                             browser=browser)
+    found, missing = result.captures
+    assert '<p class="row">Delivered in Kazan</p>' in found.html.read_text() and not found.warnings
+    assert "'text=Returned'" in missing.warnings[0] and "had not appeared" in missing.warnings[0]

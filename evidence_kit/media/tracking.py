@@ -87,6 +87,7 @@ class TrackerTable(BaseModel):
     url: str
     carrier: StrictBool = False  # a carrier's own site (vs an aggregator such as 17TRACK)
     aliases: tuple[str, ...] = ()
+    ready: str = ""  # what shows the events have rendered (CSS selector or text=...): waited for, then captured
 
     @field_validator("url")
     @classmethod
@@ -119,6 +120,7 @@ class Tracker:
     url: str  # with {number}
     carrier: bool = False
     aliases: tuple[str, ...] = ()
+    ready: str = ""
 
     def url_for(self, number: str) -> str:
         return self.url.replace("{number}", quote(number, safe=""))
@@ -183,7 +185,8 @@ def load_trackers(*overrides: str | Path | None) -> TrackerConfig:
         settings = CaptureSettings.model_validate(capture)
     except ValidationError as exc:
         raise CaseError(texts[-1][0], problems_of(exc, CaptureSettings, prefix="capture")) from None
-    return TrackerConfig(settings, {key: Tracker(key, t.name or key, t.url, t.carrier, tuple(a.lower() for a in t.aliases))
+    return TrackerConfig(settings, {key: Tracker(key, t.name or key, t.url, t.carrier, tuple(a.lower() for a in t.aliases),
+                                                 t.ready)
                                     for key, t in trackers.items()}, default, tuple(source for source, _ in texts))
 
 
@@ -200,6 +203,7 @@ class Target:
     number: str = ""
     carrier: str = ""
     site: str = ""  # tracker name, when the URL came from a pattern
+    ready: str = ""  # the tracker's sign that its events have rendered
 
     @property
     def label(self) -> str:
@@ -220,7 +224,7 @@ def number_targets(number: str, carrier: str, config: TrackerConfig) -> list[Tar
     if not TRACKING_NUMBER.match(number):
         raise InputError("not a tracking number (letters, digits and dashes, 6 to 40 characters)", path=number)
     return [Target("page", f"{site.key}-{_slug(number)}", url=site.url_for(number), number=number,
-                   carrier=carrier, site=site.name) for site in config.sites_for(carrier)]
+                   carrier=carrier, site=site.name, ready=site.ready) for site in config.sites_for(carrier)]
 
 
 def file_target(path: Path, number: str = "", carrier: str = "") -> Target:
@@ -749,6 +753,9 @@ class Capturer:
                 page.wait_for_load_state("load", timeout=self._ms(s.timeout))
             except PlaywrightTimeout:
                 warnings.append(f"the page had not finished loading after {s.timeout:g} s; captured as it was")
+            if target.ready and not self._appears(page, target.ready):
+                warnings.append(f"the tracker's events ({target.ready!r}) had not appeared after {s.timeout:g} s; "
+                                "captured as it was")
             if not tab.network.wait_quiet(page, s.quiet, s.idle_timeout):
                 warnings.append(f"the page was still loading data after {s.idle_timeout:g} s more; captured anyway")
             if self.wait_for:
@@ -764,7 +771,8 @@ class Capturer:
             else:  # a failed or half-loaded page may still have requests or dialogs pending
                 tab.close()
 
-    def _wait_for(self, page: "Page", wanted: str, target: Target) -> None:
+    def _appears(self, page: "Page", wanted: str) -> bool:
+        """Wait until ``wanted`` (a CSS selector, ``text=...``, or plain text) is visible; False after the timeout."""
         from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
         if wanted.startswith(("text=", "css=", "xpath=", "//")):
@@ -777,8 +785,13 @@ class Capturer:
         try:
             locator.first.wait_for(state="visible", timeout=self._ms(self.settings.timeout))
         except PlaywrightTimeout:
+            return False
+        return True
+
+    def _wait_for(self, page: "Page", wanted: str, target: Target) -> None:
+        if not self._appears(page, wanted):
             raise CaptureError(f"waited {self.settings.timeout:g} s for {wanted!r} and it did not appear: "
-                               "the page was not captured", path=target.label) from None
+                               "the page was not captured", path=target.label)
 
     def _shoot(self, page: "Page", target: Target, status: int | None, warnings: list[str],
                tab: _Tab | None = None) -> _Rendered:
