@@ -1,7 +1,8 @@
-"""Benchmark: screenshot the same 10 local tracking pages with evidence-kit (one browser reused) and with
-one ``chromium --headless --screenshot`` process per page, in one run. Pages are served from 127.0.0.1.
+"""Benchmark: screenshot the same local tracking pages (10, then 30) with evidence-kit (one browser, several
+pages loading at once) and with one ``chromium --headless --screenshot`` process per page, side by side in one
+run. Pages are served from 127.0.0.1.
 
-    .venv/bin/python bench/tracking.py [--pages 10] [--rounds 1]
+    .venv/bin/python bench/tracking.py [--pages 10 30] [--rounds 1]
 
 evidence-kit does more per page than the plain CLI (full-page capture, stamp band, saved HTML, JSON record,
 and with JPEGs also a photo-sized JPEG), so its rows are an upper bound on the browser-reuse gain.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
 import shutil
 import subprocess
 import sys
@@ -21,7 +23,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from evidence_kit.tools.chromium import find_chromium, launch_flags
-from evidence_kit.media.tracking import Target, capture_targets, load_trackers
+from evidence_kit.media.tracking import Target, capture_targets, live_tabs, load_trackers
 
 CITIES = ["Shenzhen", "Guangzhou", "Hong Kong", "Almaty", "Moscow", "Kazan", "Warsaw", "Vilnius", "Madrid", "Lyon"]
 
@@ -77,20 +79,28 @@ def run_cli(chromium: Path, urls: list[str], out: Path) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pages", type=int, default=10)
+    parser.add_argument("--pages", type=int, nargs="+", default=[10, 30], help="page counts, one table each")
     parser.add_argument("--rounds", type=int, default=1, help="repeat each tool this many times, keep the best")
     args = parser.parse_args()
     chromium = find_chromium()
     if chromium is None:
         sys.exit("no Chromium found: apt-get install chromium")
+    version = subprocess.run([str(chromium), "--version"], capture_output=True, text=True).stdout.strip()
+    print(f"{chromium} ({version}); evidence-kit loads {live_tabs()} pages at once on {os.cpu_count()} cores")
+    for count in args.pages:
+        print()
+        compare(chromium, count, args.rounds)
+
+
+def compare(chromium: Path, count: int, rounds: int) -> None:
     work = Path(tempfile.mkdtemp(prefix="ek-bench-tracking-"))
     try:
         site = work / "site"
         site.mkdir()
         httpd, root = serve(site)
-        urls = [root + name for name in write_pages(site, args.pages)]
+        urls = [root + name for name in write_pages(site, count)]
         rows: dict[str, float] = {}
-        for _ in range(args.rounds):
+        for _ in range(rounds):
             for label, run in (
                     ("evidence-kit, PNG+stamp+HTML (one browser)", lambda out: run_evidence_kit(urls, out, False)),
                     ("evidence-kit, + JPEG under 2 MB (one browser)", lambda out: run_evidence_kit(urls, out, True)),
@@ -100,14 +110,12 @@ def main() -> None:
                 rows[label] = min(seconds, rows.get(label, seconds))
         httpd.shutdown()
         peer = rows["chromium --headless --screenshot per page"]
-        version = subprocess.run([str(chromium), "--version"], capture_output=True, text=True).stdout.strip()
-        print(f"{args.pages} local pages, {chromium} ({version})")
+        print(f"{count} local pages")
         print(f"{'tool':<48} {'total s':>8} {'per page s':>10} {'vs CLI':>7}")
         for label, seconds in rows.items():
-            print(f"{label:<48} {seconds:8.2f} {seconds / args.pages:10.3f} {seconds / peer:7.2f}")
+            print(f"{label:<48} {seconds:8.2f} {seconds / count:10.3f} {seconds / peer:7.2f}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
-
 
 if __name__ == "__main__":
     main()

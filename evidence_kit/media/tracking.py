@@ -10,6 +10,7 @@ final URL, HTTP status, times, hashes) and a stamped ``NAME.jpg`` under the prof
 """
 from __future__ import annotations
 
+import base64
 import contextlib
 import csv
 import hashlib
@@ -40,7 +41,7 @@ from ..media.photos import fit_image
 from ..model.validation import plain_error, problems_of
 
 if TYPE_CHECKING:
-    from playwright.sync_api import BrowserContext, Page
+    from playwright.sync_api import BrowserContext, CDPSession, Page
 
     from ..model.case import Case
 
@@ -86,6 +87,7 @@ class TrackerTable(BaseModel):
     url: str
     carrier: StrictBool = False  # a carrier's own site (vs an aggregator such as 17TRACK)
     aliases: tuple[str, ...] = ()
+    ready: str = ""  # what shows the events have rendered (CSS selector or text=...): waited for, then captured
 
     @field_validator("url")
     @classmethod
@@ -118,6 +120,7 @@ class Tracker:
     url: str  # with {number}
     carrier: bool = False
     aliases: tuple[str, ...] = ()
+    ready: str = ""
 
     def url_for(self, number: str) -> str:
         return self.url.replace("{number}", quote(number, safe=""))
@@ -182,7 +185,8 @@ def load_trackers(*overrides: str | Path | None) -> TrackerConfig:
         settings = CaptureSettings.model_validate(capture)
     except ValidationError as exc:
         raise CaseError(texts[-1][0], problems_of(exc, CaptureSettings, prefix="capture")) from None
-    return TrackerConfig(settings, {key: Tracker(key, t.name or key, t.url, t.carrier, tuple(a.lower() for a in t.aliases))
+    return TrackerConfig(settings, {key: Tracker(key, t.name or key, t.url, t.carrier, tuple(a.lower() for a in t.aliases),
+                                                 t.ready)
                                     for key, t in trackers.items()}, default, tuple(source for source, _ in texts))
 
 
@@ -199,6 +203,7 @@ class Target:
     number: str = ""
     carrier: str = ""
     site: str = ""  # tracker name, when the URL came from a pattern
+    ready: str = ""  # the tracker's sign that its events have rendered
 
     @property
     def label(self) -> str:
@@ -219,7 +224,7 @@ def number_targets(number: str, carrier: str, config: TrackerConfig) -> list[Tar
     if not TRACKING_NUMBER.match(number):
         raise InputError("not a tracking number (letters, digits and dashes, 6 to 40 characters)", path=number)
     return [Target("page", f"{site.key}-{_slug(number)}", url=site.url_for(number), number=number,
-                   carrier=carrier, site=site.name) for site in config.sites_for(carrier)]
+                   carrier=carrier, site=site.name, ready=site.ready) for site in config.sites_for(carrier)]
 
 
 def file_target(path: Path, number: str = "", carrier: str = "") -> Target:
@@ -482,6 +487,30 @@ _HIDE_OVERLAYS_JS = """
 }
 """
 
+# Screenshots go through DevTools rather than page.screenshot: Playwright has Chromium encode the PNG at zlib's
+# slow default, while optimizeForSpeed gives the same pixels (checked on the bench pages) in about two thirds
+# of the time, which was most of a page's time. So what page.screenshot(animations="disabled", caret="hide")
+# did is done here: fonts loaded, finite animations and transitions ended, endless ones stopped, caret hidden.
+_PREPARE_SHOT_JS = """
+async () => {
+  await document.fonts.ready;
+  for (const animation of document.getAnimations()) {
+    try {
+      const end = animation.effect ? animation.effect.getComputedTiming().endTime : Infinity;
+      if (Number.isFinite(end)) animation.finish(); else animation.cancel();
+    } catch (e) { animation.cancel(); }
+  }
+  const style = document.createElement('style');
+  style.id = '__evidence_kit_caret';
+  style.textContent = '*, *::before, *::after { caret-color: transparent !important; }';
+  (document.head || document.documentElement).append(style);
+  const root = document.documentElement, body = document.body;
+  return [Math.max(root.scrollWidth, body ? body.scrollWidth : 0, innerWidth),
+          Math.max(root.scrollHeight, body ? body.scrollHeight : 0)];
+}
+"""
+_AFTER_SHOT_JS = "() => { const style = document.getElementById('__evidence_kit_caret'); if (style) style.remove(); }"
+
 _NET_ERRORS = {
     "ERR_NAME_NOT_RESOLVED": "the site's name could not be found (DNS): check the address and the internet connection",
     "ERR_INTERNET_DISCONNECTED": "no internet connection",
@@ -579,9 +608,55 @@ class _NetworkWatch:
         return False
 
 
+def live_tabs() -> int:
+    """How many live pages load at once. Chromium lays out and paints each in its own renderer, so while one
+    page is screenshot the others load and go quiet; beyond two per core they only wait for the CPU."""
+    return max(2, 2 * (os.cpu_count() or 1))
+
+
+class _Tab:
+    """One page of the live context with its own request count and pop-up warnings, reused between clean
+    captures (a new tab costs 0.1-0.4 s)."""
+
+    def __init__(self, context: "BrowserContext") -> None:
+        self.page = context.new_page()
+        self.network = _NetworkWatch(self.page)
+        self.warnings: list[str] = []
+        self._session: CDPSession | None = None
+        self.page.on("dialog", self._dismiss)
+
+    def _dismiss(self, dialog: Any) -> None:
+        self.warnings.append(f"the page showed a pop-up message ({dialog.type}: {dialog.message[:80]!r}); "
+                             "it was dismissed")
+        dialog.dismiss()
+
+    def screenshots(self) -> "CDPSession":
+        """The tab's DevTools session, opened on its first screenshot and kept for the next."""
+        if self._session is None:
+            self._session = self.page.context.new_cdp_session(self.page)
+        return self._session
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):  # already closed with its context or the browser
+            self.page.close()
+
+
+@dataclass
+class _Loading:
+    """A live page whose navigation has started (``Capturer.start``); ``Capturer.render`` finishes it."""
+
+    target: Target
+    tab: _Tab
+    started: float  # time.monotonic() when the navigation began: the load timeout counts from here
+    response: Any = None
+    failure: CaptureError | None = None
+
+
 class Capturer:
     """Captures targets in one browser: live pages in one fresh context, offline pages in another.
 
+    Live pages can be started ahead (``start``) so that several load at once in their own tabs while the
+    earliest is finished and screenshot (``render``); each tab keeps its own requests, pop-ups and errors.
     ``wait_for`` is a CSS selector, ``text=...``, or plain text to wait for after the page loads.
     """
 
@@ -593,9 +668,7 @@ class Capturer:
         self.case_facts = case_facts or {}
         self._live: BrowserContext | None = None
         self._offline: BrowserContext | None = None
-        self._page: Page | None = None  # reused between clean captures: a new tab costs 0.1-0.4 s
-        self._network: _NetworkWatch | None = None
-        self._warnings: list[str] = []
+        self._idle_tabs: list[_Tab] = []
 
     def _context(self, offline: bool) -> "BrowserContext":
         viewport = {"width": self.settings.viewport_width, "height": self.settings.viewport_height}
@@ -613,21 +686,6 @@ class Capturer:
         if page.opener() is not None:  # a pop-up window the page opened: never followed
             page.close()
 
-    def _live_page(self) -> "Page":
-        if self._page is None or self._page.is_closed():
-            self._page = self._context(offline=False).new_page()
-            self._network = _NetworkWatch(self._page)
-            self._page.on("dialog", self._dismiss)
-        assert self._network is not None
-        self._network.reset()
-        self._warnings = []
-        return self._page
-
-    def _dismiss(self, dialog: Any) -> None:
-        self._warnings.append(f"the page showed a pop-up message ({dialog.type}: {dialog.message[:80]!r}); "
-                              "it was dismissed")
-        dialog.dismiss()
-
     def close(self) -> None:
         for context in (self._live, self._offline):
             if context is not None:
@@ -635,56 +693,86 @@ class Capturer:
                     context.close()
                 except Exception:  # the browser is already gone; nothing to release
                     pass
-        self._live = self._offline = self._page = None
+        self._live = self._offline = None
+        self._idle_tabs = []
 
-    def render(self, target: Target) -> _Rendered:
-        """Load and screenshot one target; raises CaptureError (nothing written) when it fails."""
+    def start(self, target: Target) -> _Loading | None:
+        """Begin loading a live page in a tab of its own and return at once (None: not a page loaded online).
+
+        Only the wait for the server's first answer blocks; a page that fails here fails when it is rendered.
+        """
+        from playwright.sync_api import Error as PlaywrightError, TimeoutError as PlaywrightTimeout
+
+        if target.kind != "page" or not re.match(r"^https?://", target.url, re.I):
+            return None
+        tab = self._idle_tabs.pop() if self._idle_tabs else _Tab(self._context(offline=False))
+        tab.network.reset()
+        tab.warnings = []
+        loading = _Loading(target, tab, time.monotonic())
+        try:
+            loading.response = tab.page.goto(target.url, wait_until="commit", timeout=self._ms(self.settings.timeout))
+        except PlaywrightTimeout:
+            loading.failure = CaptureError(f"the page did not answer within {self.settings.timeout:g} s",
+                                           path=target.label)
+        except PlaywrightError as exc:
+            loading.failure = CaptureError(_explain(exc), path=target.label)
+        return loading
+
+    def render(self, target: Target, loading: _Loading | None = None) -> _Rendered:
+        """Load (or finish loading, given ``start``'s result) and screenshot one target; raises CaptureError
+        (nothing written) when it fails."""
         if target.kind == "page":
             if not re.match(r"^https?://", target.url, re.I):
                 raise CaptureError("only http:// and https:// addresses are captured", path=target.label)
-            return self._render_live(target)
+            return self._finish_live(loading or self.start(target))  # type: ignore[arg-type]
         return self._render_offline(target)
 
     def _ms(self, seconds: float) -> float:
         return max(1.0, seconds * 1000)
 
-    def _render_live(self, target: Target) -> _Rendered:
+    def _finish_live(self, loading: _Loading) -> _Rendered:
         from playwright.sync_api import Error as PlaywrightError, TimeoutError as PlaywrightTimeout
 
         s = self.settings
-        page = self._live_page()
-        network, warnings = self._network, self._warnings
-        assert network is not None
+        target, tab = loading.target, loading.tab
+        page, warnings = tab.page, tab.warnings
         clean = False
         try:
-            try:
-                response = page.goto(target.url, wait_until="domcontentloaded", timeout=self._ms(s.timeout))
-            except PlaywrightTimeout:
-                raise CaptureError(f"the page did not answer within {s.timeout:g} s", path=target.label) from None
-            except PlaywrightError as exc:
-                raise CaptureError(_explain(exc), path=target.label) from None
+            if loading.failure is not None:
+                raise loading.failure
+            response = loading.response
             if response is not None and response.status >= 400:
                 raise CaptureError(f"the site answered HTTP {response.status} {response.status_text}".rstrip()
                                    + ": the page was not captured", path=target.label)
+            try:  # the time it spent loading in the background counts
+                page.wait_for_load_state("domcontentloaded",
+                                         timeout=self._ms(loading.started + s.timeout - time.monotonic()))
+            except PlaywrightTimeout:
+                raise CaptureError(f"the page did not answer within {s.timeout:g} s", path=target.label) from None
             try:
                 page.wait_for_load_state("load", timeout=self._ms(s.timeout))
             except PlaywrightTimeout:
                 warnings.append(f"the page had not finished loading after {s.timeout:g} s; captured as it was")
-            if not network.wait_quiet(page, s.quiet, s.idle_timeout):
+            if target.ready and not self._appears(page, target.ready):
+                warnings.append(f"the tracker's events ({target.ready!r}) had not appeared after {s.timeout:g} s; "
+                                "captured as it was")
+            if not tab.network.wait_quiet(page, s.quiet, s.idle_timeout):
                 warnings.append(f"the page was still loading data after {s.idle_timeout:g} s more; captured anyway")
             if self.wait_for:
                 self._wait_for(page, self.wait_for, target)
-            rendered = self._shoot(page, target, response.status if response else None, warnings)
+            rendered = self._shoot(page, target, response.status if response else None, warnings, tab)
             clean = not warnings
             return rendered
         except PlaywrightError as exc:
             raise CaptureError(_explain(exc), path=target.label) from None
         finally:
-            if not clean:  # a failed or half-loaded page may still have requests or dialogs pending
-                page.close()
-                self._page = None
+            if clean:
+                self._idle_tabs.append(tab)
+            else:  # a failed or half-loaded page may still have requests or dialogs pending
+                tab.close()
 
-    def _wait_for(self, page: "Page", wanted: str, target: Target) -> None:
+    def _appears(self, page: "Page", wanted: str) -> bool:
+        """Wait until ``wanted`` (a CSS selector, ``text=...``, or plain text) is visible; False after the timeout."""
         from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
         if wanted.startswith(("text=", "css=", "xpath=", "//")):
@@ -697,22 +785,33 @@ class Capturer:
         try:
             locator.first.wait_for(state="visible", timeout=self._ms(self.settings.timeout))
         except PlaywrightTimeout:
-            raise CaptureError(f"waited {self.settings.timeout:g} s for {wanted!r} and it did not appear: "
-                               "the page was not captured", path=target.label) from None
+            return False
+        return True
 
-    def _shoot(self, page: "Page", target: Target, status: int | None, warnings: list[str]) -> _Rendered:
+    def _wait_for(self, page: "Page", wanted: str, target: Target) -> None:
+        if not self._appears(page, wanted):
+            raise CaptureError(f"waited {self.settings.timeout:g} s for {wanted!r} and it did not appear: "
+                               "the page was not captured", path=target.label)
+
+    def _shoot(self, page: "Page", target: Target, status: int | None, warnings: list[str],
+               tab: _Tab | None = None) -> _Rendered:
         s = self.settings
         hidden = page.evaluate(_HIDE_OVERLAYS_JS, list(s.hide)) if target.kind != "events" else 0
-        height = page.evaluate("Math.max(document.documentElement.scrollHeight, document.body ? "
-                               "document.body.scrollHeight : 0)")
-        clip = None
+        width, height = page.evaluate(_PREPARE_SHOT_JS)
         if height > s.max_page_height:
             warnings.append(f"the page is {height} px tall; only the top {s.max_page_height} px were captured")
-            clip = {"x": 0, "y": 0, "width": s.viewport_width, "height": s.max_page_height}
-        png = page.screenshot(full_page=True, clip=clip, type="png", animations="disabled", caret="hide",
-                              timeout=self._ms(s.timeout))
-        return _Rendered(png=png, html=page.content().encode("utf-8"), final_url=page.url, status=status,
-                         title=page.title(), overlays_hidden=hidden, warnings=warnings)
+            width, height = s.viewport_width, s.max_page_height
+        session = tab.screenshots() if tab else page.context.new_cdp_session(page)
+        try:
+            shot = session.send("Page.captureScreenshot", {
+                "format": "png", "optimizeForSpeed": True, "captureBeyondViewport": True, "fromSurface": True,
+                "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}})
+        finally:
+            if tab is None:
+                session.detach()
+        page.evaluate(_AFTER_SHOT_JS)  # the saved HTML is the page's, without the caret style
+        return _Rendered(png=base64.b64decode(shot["data"]), html=page.content().encode("utf-8"), final_url=page.url,
+                         status=status, title=page.title(), overlays_hidden=hidden, warnings=warnings)
 
     def _render_offline(self, target: Target) -> _Rendered:
         from playwright.sync_api import Error as PlaywrightError
@@ -881,8 +980,10 @@ def capture_targets(targets: Sequence[Target], out: str | Path, *, config: Track
                     max_photo_bytes: int | None, wait_for: str | None = None, timeout: float | None = None,
                     case_facts: dict[str, str] | None = None,
                     progress: Callable[[int, int], None] | None = None,
-                    browser: Browser | None = None) -> TrackResult:
+                    browser: Browser | None = None, tabs: int | None = None) -> TrackResult:
     """Capture every target with one browser; a target that fails is listed and the others go on.
+
+    ``tabs`` live pages load at once (default ``live_tabs()``); results come in the order of ``targets``.
 
     Raises MissingDependencyError when no Chromium is installed (nothing is written then).
     """
@@ -897,16 +998,25 @@ def capture_targets(targets: Sequence[Target], out: str | Path, *, config: Track
     try:
         result.browser = browser.version
         capturer = Capturer(browser, config, wait_for=wait_for, timeout=timeout, case_facts=case_facts)
+        tabs = max(1, tabs or live_tabs())
         saving: list[tuple[Target, Future[Capture]]] = []
-        # Stamping and encoding (Pillow, which releases the GIL) overlap with Chromium rendering the next page;
-        # Playwright's sync API itself stays on this thread.
+        loading: dict[int, _Loading] = {}  # live pages started ahead, by their place in ``targets``
+        next_start = 0
+        # Up to ``tabs`` live pages load at once while the earliest is finished, in the order given (so names and
+        # order are as with one page at a time). Stamping and encoding (Pillow, which releases the GIL) overlap
+        # with Chromium; Playwright's sync API itself stays on this thread.
         with ThreadPoolExecutor(max_workers=1) as saver:
             try:
                 for i, target in enumerate(targets):
                     if progress:
                         progress(i, len(targets))
+                    while next_start < len(targets) and len(loading) < tabs:
+                        started = capturer.start(targets[next_start])
+                        if started is not None:
+                            loading[next_start] = started
+                        next_start += 1
                     try:
-                        rendered = capturer.render(target)
+                        rendered = capturer.render(target, loading.pop(i, None))
                     except (InputError, LimitError) as exc:  # includes a bad events file, an unreadable saved page
                         result.failures.append((target, exc.message))
                         continue
