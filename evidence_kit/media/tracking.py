@@ -636,9 +636,6 @@ class _Tab:
             self._session = self.page.context.new_cdp_session(self.page)
         return self._session
 
-    def close(self) -> None:
-        with contextlib.suppress(Exception):  # already closed with its context or the browser
-            self.page.close()
 
 
 @dataclass
@@ -766,10 +763,12 @@ class Capturer:
         except PlaywrightError as exc:
             raise CaptureError(_explain(exc), path=target.label) from None
         finally:
+            # A failed or half-loaded page may still have requests or dialogs pending, so it is not reused. It is
+            # not closed on its own either: Chromium 156 can accept Target.closeTarget on a page that has just
+            # committed an error response and never close it, and Playwright's page.close() then waits forever.
+            # Its context's close, at the end of the run, takes it down reliably.
             if clean:
                 self._idle_tabs.append(tab)
-            else:  # a failed or half-loaded page may still have requests or dialogs pending
-                tab.close()
 
     def _appears(self, page: "Page", wanted: str) -> bool:
         """Wait until ``wanted`` (a CSS selector, ``text=...``, or plain text) is visible; False after the timeout."""
