@@ -105,8 +105,10 @@ class Firefox:
         self.command("browsingContext.navigate", {"context": self.context, "url": url, "wait": "complete"})
 
     def set_viewport(self, width: int, height: int) -> None:
+        """Resize, and return once the page has laid itself out and painted at the new size."""
         self.command("browsingContext.setViewport",
                      {"context": self.context, "viewport": {"width": width, "height": height}})
+        self.evaluate("new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
 
     def screenshot(self, path: Path) -> None:
         """The whole page, not only the viewport."""
