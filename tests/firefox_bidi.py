@@ -134,11 +134,16 @@ class Firefox:
         return _value(result["result"])
 
     def element(self, selector: str) -> dict[str, str]:
-        """A shared reference to the first element matching ``selector`` (scrolled into view)."""
+        """A shared reference to the first element matching ``selector``, scrolled into view.
+
+        It returns two frames after the scroll: Firefox hit-tests pointer input on the compositor's copy of
+        the scroll position, and a click sent before that copy is updated lands where the element was."""
         result = self.command("script.callFunction", {
-            "functionDeclaration": "(s) => { const e = document.querySelector(s); "
-                                   "if (e) e.scrollIntoView({block: 'center'}); return e; }",
-            "arguments": [_remote(selector)], "target": {"context": self.context}, "awaitPromise": False})
+            "functionDeclaration": "async (s) => { const e = document.querySelector(s); if (!e) return null; "
+                                   "e.scrollIntoView({block: 'center'}); "
+                                   "await new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))); "
+                                   "return e; }",
+            "arguments": [_remote(selector)], "target": {"context": self.context}, "awaitPromise": True})
         if result["type"] == "exception" or result["result"]["type"] != "node":
             raise BiDiError(f"no element {selector!r}")
         return {"sharedId": result["result"]["sharedId"]}
