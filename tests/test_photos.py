@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageCms
 
@@ -279,6 +279,8 @@ def test_48_megapixel_high_noise_photo_fits(tmp_path):
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# Found by CI: raising the short side alone to the 16 px floor stretched a 178x10 strip to 167x16.
+@example(width=178, height=10, noise=78.0, seed=0, limit=3000, mode="RGB")
 @given(width=st.integers(1, 1500), height=st.integers(1, 1500), noise=st.floats(0, 80),
        seed=st.integers(0, 10_000), limit=st.integers(3_000, 400_000),
        mode=st.sampled_from(["RGB", "L", "RGBA", "CMYK", "P"]))
@@ -294,7 +296,8 @@ def test_property_any_image_fits_any_sane_limit(tmp_path, width, height, noise, 
     out = Image.open(io.BytesIO(encoded.data))
     out.load()
     assert out.format == "JPEG"
-    assert abs(out.width / out.height - width / height) < 0.05 + 2 / min(out.width, out.height)
+    # Whole pixels move each side by at most half a pixel: the ratio may differ by about 0.5/w + 0.5/h, relative.
+    assert abs((out.width / out.height) / (width / height) - 1) < 0.01 + 1 / out.width + 1 / out.height
 
 
 def test_tiny_limit_fails_loudly(tmp_path):

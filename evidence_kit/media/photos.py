@@ -436,7 +436,7 @@ class _Sample:
 
     def at(self, scale: float) -> Image.Image:
         if scale not in self._scaled:
-            size = (max(8, round(self.image.width * scale)), max(8, round(self.image.height * scale)))
+            size = scaled_size(self.image.size, scale, floor=8)
             self._scaled[scale] = self.image.resize(size, Image.Resampling.LANCZOS)
         return self._scaled[scale]
 
@@ -513,6 +513,14 @@ def _plan(sample: _Sample, budget: int, min_quality: int) -> list[Candidate]:
     return sorted(candidates, reverse=True)
 
 
+def scaled_size(size: tuple[int, int], scale: float, *, floor: int) -> tuple[int, int]:
+    """``size`` times ``scale``, with the short side kept at ``floor`` px or more (never above the original) and
+    the aspect ratio kept: raising one side alone to the floor turned a 178x10 strip into 167x16."""
+    width, height = size
+    scale = max(scale, min(1.0, floor / min(width, height)))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
 def fit_image(im: Image.Image, max_bytes: int, *, exif: bytes | None = None,
               min_quality: int = QUALITY_FLOOR, subsamplings: Sequence[str] = SUBSAMPLINGS) -> Encoded:
     """Encode ``im`` as a JPEG of at most ``max_bytes`` at the best measured quality.
@@ -537,7 +545,7 @@ def fit_image(im: Image.Image, max_bytes: int, *, exif: bytes | None = None,
         score, scale, quality, subsampling = plan[0]
         tried.add((scale, quality, subsampling))
         if scale not in resized:
-            size = (max(16, round(base.width * scale)), max(16, round(base.height * scale)))
+            size = scaled_size(base.size, scale, floor=16)
             resized[scale] = base.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
         current = resized[scale]
         data = _encode(current, quality, subsampling, exif)
@@ -550,8 +558,7 @@ def fit_image(im: Image.Image, max_bytes: int, *, exif: bytes | None = None,
     # The estimates were off (or nothing fits): fall back to a plain bisection on shrinking full images.
     scale = 1.0
     while scale > 0.02:
-        current = resized.get(scale) or base.resize((max(8, round(base.width * scale)),
-                                                     max(8, round(base.height * scale))), Image.Resampling.LANCZOS)
+        current = resized.get(scale) or base.resize(scaled_size(base.size, scale, floor=8), Image.Resampling.LANCZOS)
         lo, hi, found = 1, QUALITY_MAX, None
         while lo <= hi:
             mid = (lo + hi) // 2
