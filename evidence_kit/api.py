@@ -12,6 +12,7 @@ Heavy libraries are imported inside the doors that need them, so importing this 
 from __future__ import annotations
 
 import dataclasses
+from datetime import date
 import shutil
 import tempfile
 import time
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 from .errors import EvidenceKitError, ExitCode, FileAccessError, InputError, ToolError, VerifyError
 from .fsutil import atomic_path, atomic_write_bytes, case_lock, clear_leftovers
-from .model.case import PACKAGE_DIR, Case, load_case
+from .model.layout import PACKAGE_DIR
 from .model.fingerprint import case_fingerprint, input_hashes
 from .model.manifest import MANIFEST_NAME, FileRecord, Manifest, read_manifest, verify_package
 from .model.options import BuildOptions
@@ -31,6 +32,7 @@ from .names import shown, upload_stem
 from .progress import Progress, ProgressEvent
 
 if TYPE_CHECKING:
+    from .model.case import Case
     from .media.tracking import TrackResult
     from .media.video import VideoReport
     from .model.manifest import VerifyReport
@@ -71,6 +73,14 @@ def _profile(profile: Profile | str | Path | None) -> Profile:
     return profile if isinstance(profile, Profile) else load_profile(profile or DEFAULT_PROFILE)
 
 
+def load_case(path: str | Path, *, profile: Profile | str | Path | None = None, today: date | None = None) -> Case:
+    """Read and validate a case folder (or its case.toml); CaseError lists every problem.
+
+    The case model (pydantic, 0.1 s to build) is imported here on first use, so fitting photos alone skips it."""
+    from .model.case import load_case as load
+    return load(path, profile=profile, today=today)
+
+
 def current_package(case: Case, package: Path, options: BuildOptions) -> Manifest | None:
     """The package's manifest if it was built from exactly these inputs and settings and still verifies."""
     manifest = read_manifest(package)
@@ -96,6 +106,7 @@ def build(case: str | Path | Case, out: str | Path | None = None, *, profile: Pr
     from .stages import BuildResult, build_package
 
     options = options or BuildOptions()
+    from .model.case import Case
     loaded = case if isinstance(case, Case) else load_case(case, profile=profile, today=options.today)
     package = Path(out) if out else loaded.root / PACKAGE_DIR
     with case_lock(loaded.root):

@@ -16,7 +16,6 @@ from math import ceil, sqrt
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
-import numpy as np
 from PIL import (ExifTags, Image, ImageCms, ImageDraw, ImageFile, ImageFilter, ImageFont, ImageOps, ImageStat,
                  JpegImagePlugin)
 
@@ -24,7 +23,10 @@ from ..errors import InputError, LimitError
 from ..fsutil import atomic_path
 from ..tools import jpegtran
 
+# numpy (0.07 s to import) is imported in the functions that measure pixels: a photo copied losslessly, the
+# common case of one `evidence-kit photos` run, never needs it.
 if TYPE_CHECKING:
+    import numpy as np
     import imagehash
 
 
@@ -232,6 +234,7 @@ def _facts(im: Image.Image) -> SourceFacts:
 
 def _to_srgb(im: Image.Image, icc: bytes | None) -> Image.Image:
     """Convert any mode to 8-bit RGB or L in sRGB, flattening transparency on white."""
+    import numpy as np
     if im.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
         # 16-bit greyscale: keep the high byte (Pillow's convert("L") clips instead of scaling).
         array = np.asarray(im, dtype=np.uint32)
@@ -325,6 +328,7 @@ class SsimReference:
     """
 
     def __init__(self, reference: np.ndarray, mask: np.ndarray | None = None) -> None:
+        import numpy as np
         # scipy (0.3 s to import) only where a photo is re-encoded: a lossless or untouched photo never waits for it
         from scipy.ndimage import gaussian_filter
 
@@ -335,6 +339,7 @@ class SsimReference:
         self.sxx = self._blur(self.x * self.x) - self.mu_x * self.mu_x
 
     def score(self, test: np.ndarray) -> float:
+        import numpy as np
         c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
         y = test.astype(np.float32)
         mu_y = self._blur(y)
@@ -362,6 +367,7 @@ class ColourSsimReference:
         self.planes = [SsimReference(plane, mask) for plane in _planes(reference)]
 
     def score(self, test: np.ndarray) -> float:
+        import numpy as np
         return float(np.mean([ref.score(plane) for ref, plane in zip(self.planes, _planes(test))]))
 
 
@@ -375,6 +381,7 @@ def _planes(array: np.ndarray) -> list[np.ndarray]:
 
 
 def _pixels(im: Image.Image) -> np.ndarray:
+    import numpy as np
     return np.asarray(im if im.mode == "L" else im.convert("RGB"))
 
 
@@ -401,6 +408,7 @@ class _Sample:
     """
 
     def __init__(self, im: Image.Image, extra: int, subsamplings: Sequence[str] = SUBSAMPLINGS) -> None:
+        import numpy as np
         self.extra = extra
         self.correction: dict[str, float] = {}
         pixels = im.width * im.height
@@ -431,6 +439,7 @@ class _Sample:
         self._similarity: dict[tuple[float, int, str], float] = {}
 
     def _interior(self) -> np.ndarray:
+        import numpy as np
         rows, cols = np.arange(self.image.height) % TILE, np.arange(self.image.width) % TILE
         return (((rows >= SEAM) & (rows < TILE - SEAM))[:, None]) & (((cols >= SEAM) & (cols < TILE - SEAM))[None, :])
 
