@@ -12,12 +12,12 @@ Heavy libraries are imported inside the doors that need them, so importing this 
 from __future__ import annotations
 
 import dataclasses
-from datetime import date
 import shutil
 import tempfile
 import time
 from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
@@ -103,10 +103,10 @@ def build(case: str | Path | Case, out: str | Path | None = None, *, profile: Pr
     renames it into place. Raises the typed errors of ``evidence_kit.errors``; per-file problems are
     recorded in the manifest instead.
     """
+    from .model.case import Case
     from .stages import BuildResult, build_package
 
     options = options or BuildOptions()
-    from .model.case import Case
     loaded = case if isinstance(case, Case) else load_case(case, profile=profile, today=options.today)
     package = Path(out) if out else loaded.root / PACKAGE_DIR
     with case_lock(loaded.root):

@@ -31,6 +31,8 @@ PREFS = {
     "app.update.enabled": False, "datareporting.policy.dataSubmissionEnabled": False,
     "browser.startup.homepage_override.mstone": "ignore", "toolkit.telemetry.enabled": False,
 }
+# Resolves once the page has laid out and painted twice: after a resize or a scroll, before the next input.
+TWO_FRAMES = "new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))"
 
 
 class BiDiError(AssertionError):
@@ -108,7 +110,7 @@ class Firefox:
         """Resize, and return once the page has laid itself out and painted at the new size."""
         self.command("browsingContext.setViewport",
                      {"context": self.context, "viewport": {"width": width, "height": height}})
-        self.evaluate("new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
+        self.evaluate(TWO_FRAMES)
 
     def screenshot(self, path: Path) -> None:
         """The whole page, not only the viewport."""
@@ -140,9 +142,7 @@ class Firefox:
         the scroll position, and a click sent before that copy is updated lands where the element was."""
         result = self.command("script.callFunction", {
             "functionDeclaration": "async (s) => { const e = document.querySelector(s); if (!e) return null; "
-                                   "e.scrollIntoView({block: 'center'}); "
-                                   "await new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))); "
-                                   "return e; }",
+                                   f"e.scrollIntoView({{block: 'center'}}); await {TWO_FRAMES}; return e; }}",
             "arguments": [_remote(selector)], "target": {"context": self.context}, "awaitPromise": True})
         if result["type"] == "exception" or result["result"]["type"] != "node":
             raise BiDiError(f"no element {selector!r}")

@@ -637,7 +637,6 @@ class _Tab:
         return self._session
 
 
-
 @dataclass
 class _Loading:
     """A live page whose navigation has started (``Capturer.start``); ``Capturer.render`` finishes it."""
