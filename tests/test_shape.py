@@ -107,12 +107,12 @@ def test_importing_the_front_door_loads_no_heavy_library() -> None:
     assert done.stdout.strip() == ""
 
 
-def test_fitting_photos_does_not_load_the_pdf_or_browser_stack(tmp_path: Path) -> None:
+def test_fitting_photos_does_not_load_the_pdf_browser_or_scipy_stack(tmp_path: Path) -> None:
     from PIL import Image
 
     Image.new("RGB", (64, 48), (200, 30, 30)).save(tmp_path / "a.png")
     code = (f"import sys; from evidence_kit import api; api.fit_photos([{str(tmp_path / 'a.png')!r}], "
             f"{str(tmp_path / 'out')!r}); "
-            "print(','.join(m for m in ('reportlab', 'playwright', 'lingua', 'watchdog') if m in sys.modules))")
+            "print(','.join(m for m in ('reportlab', 'playwright', 'lingua', 'watchdog', 'scipy') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == ""
