@@ -22,6 +22,7 @@ from evidence_kit.errors import CaseError, ExitCode
 from evidence_kit.fsutil import sha256_file
 from evidence_kit.model.manifest import MANIFEST_NAME, verify_package
 from evidence_kit.model.options import BuildOptions
+from evidence_kit.model.profile import builtin_profile_text, builtin_profiles, load_profile, validated_profile
 
 from .conftest import CASE_TOML, ROOT, noisy_photo
 
@@ -95,6 +96,28 @@ def test_unknown_reason_lists_every_valid_one(make_case):
     with pytest.raises(CaseError) as caught:
         load_case(root)
     assert "not_received" in str(caught.value) and "delivered_elsewhere" in str(caught.value)
+
+
+@pytest.mark.parametrize("name", builtin_profiles())
+def test_every_builtin_profile_passes_the_validation_user_profiles_get(name):
+    # Built-in profiles are read without pydantic (start-up); this is the check they skip.
+    data = tomllib.loads(builtin_profile_text(name))
+    assert validated_profile(data, name) == load_profile(name)
+
+
+@pytest.mark.parametrize("text,problem", [
+    ("max_photo_bytes = true", "max_photo_bytes: must be a positive whole number, got True"),
+    ("max_photo_bytes = 2.5", "max_photo_bytes: must be a positive whole number, got 2.5"),
+    ('max_photo_bytes = "2MB"', "max_photo_bytes: must be a positive whole number, got '2MB'"),
+    ("max_photo_bytes = 0", "max_photo_bytes: must be a positive whole number, got 0"),
+    ("max_photo_byte = 5", "max_photo_byte: unknown key (did you mean 'max_photo_bytes'?)"),
+    ("", "name: missing")])
+def test_a_profile_file_is_checked_field_by_field(tmp_path, text, problem):
+    path = tmp_path / "mine.toml"
+    path.write_text(("" if "name" in problem else 'name = "mine"\n') + text + "\n", encoding="utf-8")
+    with pytest.raises(CaseError) as caught:
+        load_profile(path)
+    assert caught.value.problems == [f"profile.{problem}"]
 
 
 @pytest.mark.slow

@@ -162,3 +162,12 @@ def test_verifying_a_case_folder_points_to_its_package(built):
     result = cli_verify(case)
     assert result.returncode == ExitCode.VERIFY_FAILED
     assert f"its package is {case / 'evidence-package'}" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("value", ["2 MB", True, -5])
+def test_a_profile_limit_edited_to_nonsense_is_a_damaged_manifest_not_a_crash(package, value):
+    rewrite(package, lambda data: data["profile"].update(max_photo_bytes=value))
+    done = cli_verify(package)
+    assert done.returncode == ExitCode.VERIFY_FAILED, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "damaged manifest" in done.stdout + done.stderr and "max_photo_bytes" in done.stdout + done.stderr

@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..errors import VerifyError
+from ..errors import CaseError, VerifyError
 from ..fsutil import atomic_write_text, sha256_file
 from ..model.layout import CASE_FILE, PACKAGE_DIR, PHOTO_SUFFIXES, VIDEO_SUFFIXES
 from ..names import shown
-from ..model.profile import Profile
+from ..model.profile import Profile, validated_profile
 
 MANIFEST_NAME = "manifest.json"
 # 2: ``tools`` (the programs found before the first stage), no ``case.root`` (a local path), ``photo_selection``
@@ -267,10 +267,13 @@ def verify_package(package: str | Path) -> VerifyReport:
         raise VerifyError(f"not an evidence-kit manifest (expected schema {SCHEMA})", path=str(manifest_path))
     report = VerifyReport(package)
     try:
-        profile = Profile(**data["profile"])
+        # Checked, not only read: verify holds upload/ to these limits.
+        profile = validated_profile(data["profile"], MANIFEST_NAME)
         records = [FileRecord(**r) for r in data["outputs"]]
         for r in data.get("warnings", []) + data.get("errors", []):
             Problem(**r)
+    except CaseError as exc:
+        raise VerifyError(f"damaged manifest: {'; '.join(exc.problems)}", path=str(manifest_path)) from None
     except (KeyError, TypeError, AttributeError) as exc:
         raise VerifyError(f"damaged manifest: {exc}", path=str(manifest_path)) from None
 

@@ -1,23 +1,36 @@
-"""Platform profiles: every limit a stage checks comes from here, never from code."""
+"""Platform profiles: every limit a stage checks comes from here, never from code.
+
+A profile is a frozen dataclass, not a pydantic model: every run reads one (`evidence-kit photos` on one photo
+too), and importing pydantic and building a model cost 0.15 s of such a run. A profile a user gives (a .toml
+file, case.toml's [profile] overrides) and one read back from a manifest are validated by pydantic, imported
+then; the built-in profiles ship with the package and the tests validate each of them the same way.
+"""
 from __future__ import annotations
 
 import tomllib
+from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Mapping
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from ..errors import CaseError
 from .layout import DEFAULT_PROFILE
-from .validation import validated
 
 
-Count = Annotated[int, Field(gt=0, strict=True)]  # a positive whole number; true/false or 2.5 are refused
+class _PositiveCount:
+    """pydantic's rule for a count: a whole number above 0, strictly (true/false, 2.5 and "4" are refused)."""
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> Any:
+        from pydantic_core import core_schema
+        return core_schema.int_schema(gt=0, strict=True)
 
 
-class Profile(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+Count = Annotated[int, _PositiveCount()]
+
+
+@dataclass(frozen=True)
+class Profile:
+    __pydantic_config__ = {"extra": "forbid"}  # pydantic's ConfigDict is a TypedDict: this plain dict is one
 
     name: str
     description: str = ""
@@ -40,11 +53,17 @@ class Profile(BaseModel):
     negotiation_days: Count = 15
 
     def to_dict(self) -> dict[str, Any]:
-        return self.model_dump()
+        return asdict(self)
 
-    def with_overrides(self, overrides: Mapping[str, Any], source: str) -> "Profile":
+    def with_overrides(self, overrides: Mapping[str, Any], source: str) -> Profile:
         """A copy with ``overrides`` applied after validation (``source`` names the file in errors)."""
-        return validated(Profile, {**self.to_dict(), **overrides}, source, "profile")
+        return validated_profile({**self.to_dict(), **overrides}, source)
+
+
+def validated_profile(data: Any, source: str) -> Profile:
+    """``data`` as a Profile, or CaseError naming ``source`` with every problem found (pydantic checks it)."""
+    from .validation import validated
+    return validated(Profile, data, source, "profile")
 
 
 def builtin_profiles() -> list[str]:
@@ -66,10 +85,13 @@ def load_profile(name_or_path: str | Path = DEFAULT_PROFILE) -> Profile:
         if name not in builtin_profiles():
             raise CaseError("profile", [f"unknown profile '{name}' (built in: {', '.join(builtin_profiles())}; "
                                         "or give the path of a .toml profile file)"])
-        source = f"built-in profile {name}"
-        text = (resources.files("evidence_kit.model.profiles") / f"{name}.toml").read_text(encoding="utf-8")
+        return Profile(**tomllib.loads(builtin_profile_text(name)))
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise CaseError(source, [f"not valid TOML: {exc}"]) from None
-    return validated(Profile, data, source, "profile")
+    return validated_profile(data, source)
+
+
+def builtin_profile_text(name: str) -> str:
+    return (resources.files("evidence_kit.model.profiles") / f"{name}.toml").read_text(encoding="utf-8")

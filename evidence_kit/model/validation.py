@@ -2,15 +2,17 @@
 field, with a did-you-mean hint for a mistyped key."""
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import typing
 from typing import Any, Iterable, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import PydanticCustomError
 
 from ..errors import CaseError
 
-Model = TypeVar("Model", bound=BaseModel)
+Model = TypeVar("Model")  # a pydantic model, or a dataclass pydantic validates (model.profile.Profile)
 
 
 def _where(prefix: str, loc: Iterable[Any]) -> str:
@@ -43,14 +45,14 @@ def plain_error(message: str, field: str | None = None) -> PydanticCustomError:
     return PydanticCustomError(PLAIN_ERROR, "{message}", {"message": message, **({"field": field} if field else {})})
 
 
-def problem_pairs(exc: ValidationError, model: type[BaseModel], prefix: str = "") -> list[tuple[str, str]]:
+def problem_pairs(exc: ValidationError, model: type, prefix: str = "") -> list[tuple[str, str]]:
     """(where, plain sentence) for each problem in ``exc``; where is a dotted path like ``order.shipped``."""
     problems: list[tuple[str, str]] = []
     for error in exc.errors(include_url=False):
         loc = tuple(error["loc"])
         where = _where(prefix, loc)
         kind, ctx = error["type"], error.get("ctx") or {}
-        if kind == "extra_forbidden":
+        if kind in ("extra_forbidden", "unexpected_keyword_argument"):  # a model's and a dataclass's word
             known = _known_keys(model, loc[:-1])
             hint = difflib.get_close_matches(str(loc[-1]), known, n=1)
             problems.append((where, "unknown key" + (f" (did you mean '{hint[0]}'?)" if hint else
@@ -70,35 +72,49 @@ def problem_pairs(exc: ValidationError, model: type[BaseModel], prefix: str = ""
     return problems
 
 
-def problems_of(exc: ValidationError, model: type[BaseModel], prefix: str = "") -> list[str]:
+def problems_of(exc: ValidationError, model: type, prefix: str = "") -> list[str]:
     """One plain sentence per problem in ``exc``."""
     return [f"{where}: {message}" if where else message for where, message in problem_pairs(exc, model, prefix)]
 
 
-def _is_table(model: type[BaseModel], name: str) -> bool:
-    info = model.model_fields.get(name)
-    return info is not None and isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel)
+def _field_types(model: Any) -> dict[str, Any]:
+    """Field name -> annotation of a pydantic model or a dataclass ({} for anything else)."""
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return {name: info.annotation for name, info in model.model_fields.items()}
+    if dataclasses.is_dataclass(model):
+        hints = typing.get_type_hints(model)
+        return {f.name: hints[f.name] for f in dataclasses.fields(model)}
+    return {}
 
 
-def _known_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+def _is_record(annotation: Any) -> bool:
+    return isinstance(annotation, type) and (issubclass(annotation, BaseModel) or dataclasses.is_dataclass(annotation))
+
+
+def _is_table(model: type, name: str) -> bool:
+    return _is_record(_field_types(model).get(name))
+
+
+def _known_keys(model: type, loc: tuple[Any, ...]) -> list[str]:
     """The field names of the (nested) model at ``loc``."""
     current: Any = model
     for item in loc:
         if isinstance(item, int):
             continue
-        field = getattr(current, "model_fields", {}).get(item)
-        annotation = field.annotation if field else None
+        annotation = _field_types(current).get(item)
         args = getattr(annotation, "__args__", ()) or ()
-        nested = [a for a in (annotation, *args) if isinstance(a, type) and issubclass(a, BaseModel)]
+        nested = [a for a in (annotation, *args) if _is_record(a)]
         if not nested:
             return []
         current = nested[0]
-    return list(getattr(current, "model_fields", {}))
+    return list(_field_types(current))
 
 
 def validated(model: type[Model], data: Any, source: str, prefix: str = "") -> Model:
     """``model`` from ``data``, or CaseError naming ``source`` with every problem found."""
     try:
-        return model.model_validate(data)
+        if issubclass(model, BaseModel):
+            return model.model_validate(data)
+        return TypeAdapter(model).validate_python(data)
     except ValidationError as exc:
         raise CaseError(source, problems_of(exc, model, prefix)) from None
