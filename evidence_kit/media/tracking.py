@@ -491,8 +491,10 @@ _HIDE_OVERLAYS_JS = """
 # slow default, while optimizeForSpeed gives the same pixels (checked on the bench pages) in about two thirds
 # of the time, which was most of a page's time. So what page.screenshot(animations="disabled", caret="hide")
 # did is done here: fonts loaded, finite animations and transitions ended, endless ones stopped, caret hidden.
+# Overlays are hidden in the same call (selectors null: not at all), as every call to the page is a round trip.
 _PREPARE_SHOT_JS = """
-async () => {
+async (selectors) => {
+  const hidden = selectors === null ? 0 : (HIDE_OVERLAYS)(selectors);
   await document.fonts.ready;
   for (const animation of document.getAnimations()) {
     try {
@@ -505,11 +507,20 @@ async () => {
   style.textContent = '*, *::before, *::after { caret-color: transparent !important; }';
   (document.head || document.documentElement).append(style);
   const root = document.documentElement, body = document.body;
-  return [Math.max(root.scrollWidth, body ? body.scrollWidth : 0, innerWidth),
+  return [hidden, Math.max(root.scrollWidth, body ? body.scrollWidth : 0, innerWidth),
           Math.max(root.scrollHeight, body ? body.scrollHeight : 0)];
 }
+""".replace("HIDE_OVERLAYS", _HIDE_OVERLAYS_JS.strip())
+# After the shot: the caret style goes again, and the page's HTML (serialised as Playwright's page.content()
+# does) and title come back in the same call.
+_AFTER_SHOT_JS = """
+() => {
+  const style = document.getElementById('__evidence_kit_caret');
+  if (style) style.remove();
+  const doctype = document.doctype ? new XMLSerializer().serializeToString(document.doctype) : '';
+  return [doctype + (document.documentElement ? document.documentElement.outerHTML : ''), document.title];
+}
 """
-_AFTER_SHOT_JS = "() => { const style = document.getElementById('__evidence_kit_caret'); if (style) style.remove(); }"
 
 _NET_ERRORS = {
     "ERR_NAME_NOT_RESOLVED": "the site's name could not be found (DNS): check the address and the internet connection",
@@ -794,8 +805,7 @@ class Capturer:
     def _shoot(self, page: "Page", target: Target, status: int | None, warnings: list[str],
                tab: _Tab | None = None) -> _Rendered:
         s = self.settings
-        hidden = page.evaluate(_HIDE_OVERLAYS_JS, list(s.hide)) if target.kind != "events" else 0
-        width, height = page.evaluate(_PREPARE_SHOT_JS)
+        hidden, width, height = page.evaluate(_PREPARE_SHOT_JS, list(s.hide) if target.kind != "events" else None)
         if height > s.max_page_height:
             warnings.append(f"the page is {height} px tall; only the top {s.max_page_height} px were captured")
             width, height = s.viewport_width, s.max_page_height
@@ -810,9 +820,9 @@ class Capturer:
         finally:
             if tab is None:
                 session.detach()
-        page.evaluate(_AFTER_SHOT_JS)  # the saved HTML is the page's, without the caret style
-        return _Rendered(png=base64.b64decode(shot["data"]), html=page.content().encode("utf-8"), final_url=page.url,
-                         status=status, title=page.title(), overlays_hidden=hidden, warnings=warnings)
+        html, title = page.evaluate(_AFTER_SHOT_JS)  # the saved HTML is the page's, without the caret style
+        return _Rendered(png=base64.b64decode(shot["data"]), html=html.encode("utf-8"), final_url=page.url,
+                         status=status, title=title, overlays_hidden=hidden, warnings=warnings)
 
     def _render_offline(self, target: Target) -> _Rendered:
         from playwright.sync_api import Error as PlaywrightError
