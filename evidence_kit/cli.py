@@ -570,8 +570,8 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return int(ExitCode.BAD_ARGS)
-    except EvidenceKitError as exc:
-        click.echo(f"{type(exc).__name__}: {exc}", err=True)
+    except EvidenceKitError as exc:  # the buyer reads the message; the exit code tells scripts which kind it was
+        click.echo(f"error: {exc}", err=True)
         return int(exc.exit_code)
     except Terminated:
         click.echo("Stopped (SIGTERM); nothing half-written was left.", err=True)
@@ -581,7 +581,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(ExitCode.INTERRUPTED)
     except OSError as exc:  # the disk or the system said no (read-only, full, vanished): not a bug, exit 7
         error = access_error(exc, Path(exc.filename) if exc.filename else Path.cwd())
-        click.echo(f"{type(error).__name__}: {error}", err=True)
+        click.echo(f"error: {error}", err=True)
         return int(error.exit_code)
     except Exception:  # a bug: say so plainly, show the traceback only when asked
         if verbose:

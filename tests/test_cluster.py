@@ -104,7 +104,7 @@ def test_nothing_listening_is_a_clear_error_with_exit_8(tmp_path):
     done = subprocess.run([str(CLI), "build", "--all", str(tmp_path / "root"), "--cluster", address],
                           capture_output=True, text=True, timeout=90)
     assert done.returncode == 8, done.stderr
-    assert f"ClusterError: cannot reach a dask scheduler at {address}" in done.stderr
+    assert f"error: cannot reach a dask scheduler at {address}" in done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "root" / "case-00" / "evidence-package").exists()
 

@@ -116,18 +116,18 @@ def test_short_texts_keep_everything_and_name_exhibits(base_case):
 def test_fitting_drops_notes_before_shortening_evidence(base_case):
     case = with_facts(base_case, notes="The lid does not close. The handle is loose. The cord is short.")
     full, _ = compose(case, "dispute", today=TODAY, lettered=EXHIBITS)
-    tight = replace(case, profile=case.profile.model_copy(update={"max_text_chars": full.chars - 30}))
+    tight = replace(case, profile=replace(case.profile, max_text_chars=full.chars - 30))
     text, _ = compose(tight, "dispute", today=TODAY, lettered=EXHIBITS)
     assert text.chars <= full.chars - 30
     assert "thanks" in text.dropped and "evidence" not in text.shortened
-    very_tight = replace(case, profile=case.profile.model_copy(update={"max_text_chars": 260}))
+    very_tight = replace(case, profile=replace(case.profile, max_text_chars=260))
     text, _ = compose(very_tight, "dispute", today=TODAY, lettered=EXHIBITS)
     assert text.chars <= 260 and ORDER in text.text and "I request a full refund of USD 20.00" in text.text
     assert "The item" in text.text  # the problem stays, shortened if need be
 
 
 def test_a_limit_too_small_for_the_essentials_is_a_clear_error(base_case):
-    tiny = replace(base_case, profile=base_case.profile.model_copy(update={"max_text_chars": 60}))
+    tiny = replace(base_case, profile=replace(base_case.profile, max_text_chars=60))
     with pytest.raises(LimitError, match=r"the dispute text needs \d+ characters even in its shortest form.*limit is 60"):
         compose(tiny, "dispute", today=TODAY)
 
@@ -196,7 +196,7 @@ def test_property_any_facts_give_a_whole_text_within_the_limit(base_case, item, 
     case = with_facts(base_case, order={"item": item}, reason=reason, notes=notes, seller_reply=reply, amount=amount,
                       facts=facts)
     kind = REPORT if asked and kind == "appeal" and REPORT in kinds_for(case) else kind
-    case = replace(case, profile=case.profile.model_copy(update={"max_text_chars": limit}))
+    case = replace(case, profile=replace(case.profile, max_text_chars=limit))
     try:
         text, _ = compose(case, kind, today=TODAY, lettered=EXHIBITS)
     except LimitError as exc:
@@ -429,7 +429,7 @@ def test_complaint_command(make_case, capsys):
     assert [t["kind"] for t in data["texts"]] == list(KINDS) and all(t["chars"] <= 1000 for t in data["texts"])
     tiny = make_case(BASE_TOML + '\n[profile]\nname = "aliexpress"\nmax_text_chars = 40\n', name="tiny")
     assert main(["complaint", str(tiny)]) == 5
-    assert "LimitError: the seller text needs" in capsys.readouterr().err
+    assert "error: the seller text needs" in capsys.readouterr().err
 
 
 def test_build_command_prints_the_deadline_advice_and_negotiation_value(make_case, capsys):
@@ -686,7 +686,7 @@ def test_what_the_seller_did_is_reported_in_one_sentence(base_case):
 @pytest.mark.parametrize("limit", [600, 500, 420])
 def test_under_a_tight_limit_the_facts_that_win_stay_and_room_is_given_back(base_case, limit):
     case, lettered = golden_case(base_case, base_case, "not-received-ru")
-    case = replace(case, profile=case.profile.model_copy(update={"max_text_chars": limit}))
+    case = replace(case, profile=replace(case.profile, max_text_chars=limit))
     text, _ = compose(case, "dispute", today=TODAY, lettered=lettered)
     assert text.chars <= limit and "asked me to wait three times, most recently until 20 November" in text.text
     assert "Tracking has shown no movement since 10 October" in text.text
