@@ -436,6 +436,101 @@ def test_200_megapixel_photo_is_capped_in_little_memory_and_opens_in_default_pil
     assert out.width / out.height == pytest.approx(16320 / 12240, rel=0.01)
 
 
+def big_heic(path: Path, reference: Path, width: int, height: int, orientation: int) -> dict:
+    """A HEIC as a 200 MP phone writes it: 512 px HEVC tiles in a grid, a 320 px thumbnail, the orientation
+    as irot/imir. Made in a child interpreter (the encoder holds the pixels twice); ``reference`` gets the
+    stored pixels' 240 px block means, to check the output's content and orientation against."""
+    return run_python(f"""
+        import json
+        import numpy as np, pillow_heif
+        from PIL import Image
+        width, height, block = {width}, {height}, 240
+        # Gradients that differ across, down and by channel (so any turn or flip shows), plus sensor grain.
+        across = (60 * np.sin(np.linspace(0, 1, width)[:, None] * [37, 23, 11])).astype(np.int16)
+        down = (50 * np.cos(np.linspace(0, 1, height)[:, None] * [17, 29, 7])).astype(np.int16)
+        grain = np.random.default_rng(3).integers(-4, 5, (block, width, 3), dtype=np.int16)
+        pixels = np.empty((height, width, 3), np.uint8)
+        for top in range(0, height, block):
+            pixels[top:top + block] = np.clip(128 + across + down[top:top + block, None]
+                                              + np.roll(grain, top, axis=1), 0, 255)
+        means = pixels.reshape(height // block, block, width // block, block, 3).mean((1, 3))
+        Image.fromarray(means.round().astype(np.uint8)).save({str(reference)!r})
+        heif = pillow_heif.from_bytes("RGB", (width, height), memoryview(pixels).cast("B"))
+        exif = Image.Exif()
+        exif[0x0112] = {orientation}
+        heif.info.update(exif=exif.tobytes(), thumbnails=[320])
+        # x265's fastest settings: 768 tiles, each its own encoder (a thread pool apiece unless "pools" is none).
+        heif.save({str(path)!r}, quality=50, tile_size=512,
+                  enc_params={{"preset": "ultrafast", "x265:pools": "none"}})
+        stored = pillow_heif.open_heif({str(path)!r})
+        print(json.dumps({{"tiling": stored.info["tiling"], "thumbnails": stored.info["thumbnails"]}}))
+    """)
+
+
+@pytest.mark.slow
+def test_200_megapixel_heic_is_decoded_tile_by_tile_in_little_memory(tmp_path):
+    # Stored landscape and turned by irot, as phones store a portrait photo: the issue's 12240 x 16320.
+    src, dst, reference = tmp_path / "200mp.heic", tmp_path / "out.jpg", tmp_path / "reference.png"
+    made = big_heic(src, reference, 16320, 12240, orientation=6)
+    assert made["tiling"]["num_columns"] * made["tiling"]["num_rows"] == 768
+    assert made["thumbnails"] == [320]  # too small for draft(): the image itself is decoded
+    facts = run_python(f"""
+        import json, re
+        from pathlib import Path
+        from evidence_kit.media.photos import fit_photo
+        result = fit_photo({str(src)!r}, {str(dst)!r})
+        peak = re.search(r"VmHWM:\\s+(\\d+) kB", Path("/proc/self/status").read_text()).group(1)
+        print(json.dumps({{"quality": result.quality, "kib": int(peak), "source": [result.facts.width,
+                                                                              result.facts.height]}}))
+    """)
+    assert facts["source"] == [12240, 16320]
+    # Decoded whole, libheif's RGB alone is 600 MB (its YCbCr next to it 300 MB more, Pillow's copy 800 MB:
+    # 1371-1431 MiB before tiles); tile by tile the full-size image never exists (382 MiB; issue #13 asks < 1 GB).
+    assert facts["kib"] * 1024 < 600_000_000
+    assert facts["quality"] >= QUALITY_FLOOR
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # default Pillow: no DecompressionBombWarning, let alone the error
+        out = assert_valid_jpeg(dst, LIMIT)
+    assert out.width * out.height <= MAX_OUTPUT_PIXELS
+    assert out.width / out.height == pytest.approx(12240 / 16320, rel=0.01)
+    # Upright (orientation 6: the stored image turned clockwise) and the photo's own content.
+    expected = np.asarray(Image.open(reference).transpose(Image.Transpose.ROTATE_270), np.float32)
+    seen = np.asarray(out.convert("RGB").resize(expected.shape[1::-1], Image.Resampling.BOX), np.float32)
+    assert np.abs(seen - expected).mean() < 3
+
+
+def test_resizing_band_by_band_gives_the_pixels_of_one_resize():
+    # Bands of rows (here 37, so that output rows straddle them) as tiles or libheif's buffer give them.
+    from evidence_kit.media.heif_reduced import _resize_bands
+
+    im = noisy_photo(900, 700, seed=8, noise=30)
+    bands = (im.crop((0, top, 900, min(top + 37, 700))) for top in range(0, 700, 37))
+    ours = _resize_bands(bands, im.size, (311, 241))
+    whole = im.resize((311, 241), Image.Resampling.LANCZOS)
+    assert np.abs(np.asarray(ours, np.int16) - np.asarray(whole, np.int16)).max() <= 1  # float rounding
+
+
+@pytest.mark.parametrize("orientation,tile_size", [(o, 256) for o in range(1, 9)] + [(6, 0)])
+def test_heic_over_the_size_asked_is_resized_as_decoded_and_upright(tmp_path, orientation, tile_size):
+    # A grid (right and bottom tiles partly outside the image) is resized tile row by tile row, libheif's
+    # rotation and mirroring (irot/imir, from the EXIF orientation) applied after; a single HEVC image is
+    # resized from libheif's buffer. Either gives what Pillow's resize of libheif's whole decode gives.
+    import pillow_heif
+
+    from evidence_kit.media.heif_reduced import _from_tiles
+
+    pillow_heif.register_heif_opener()
+    stored, exif = stored_with_orientation(marker_image(720, 480), orientation)
+    src = tmp_path / f"o{orientation}.heic"
+    stored.save(src, "HEIF", quality=90, exif=exif, tile_size=tile_size)
+    im, facts = load_upright(src, 720 * 480 // 4)
+    assert (facts.width, facts.height) == (720, 480)
+    assert_upright(im, 360, 240)
+    whole = decoded(src).resize((360, 240), Image.Resampling.LANCZOS)
+    assert np.abs(np.asarray(im, np.int16) - np.asarray(whole, np.int16)).mean() < 0.5
+    assert (_from_tiles(src, (360, 240)) is not None) == (tile_size > 0)  # which of the two ran
+
+
 def best_fitting(im: Image.Image, limit: int, subsampling: str) -> bytes:
     """Pillow's own encode at the highest quality that fits ``limit`` with ``subsampling``."""
     lo, hi, best = 1, 95, b""

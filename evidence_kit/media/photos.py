@@ -204,13 +204,22 @@ def _open(path: Path, max_pixels: int | None = None) -> tuple[Image.Image, Sourc
 
     With ``max_pixels``, a larger photo is decoded reduced where the format allows (JPEG: libjpeg's DCT
     scaling, 1/2 to 1/8, never below the size asked for, so a 200 MP photo never exists in memory at full
-    size; HEIC: an embedded thumbnail at least that large, when there is one); ``_upright`` finishes.
+    size; HEIC: an embedded thumbnail at least that large, when there is one, else resized to that size as
+    it is decoded, see ``heif_reduced``); ``_upright`` finishes.
     """
     try:
         im = _open_lazy(path)
         facts = _facts(im)
         if max_pixels and im.width * im.height > max_pixels:
-            im.draft(None, _reduced_size(im.size, max_pixels))
+            size = _reduced_size(im.size, max_pixels)
+            if im.draft(None, size) is None and im.format == "HEIF" and im.mode == "RGB":
+                from .heif_reduced import decode_reduced
+
+                reduced = decode_reduced(path, size)
+                if reduced is not None:
+                    reduced.info = dict(im.info)  # ICC profile and EXIF, as the full decode has them
+                    im.close()
+                    return reduced, facts
         im.load()
     except DECODE_ERRORS as exc:
         raise _bad(path, exc) from None
