@@ -121,6 +121,9 @@ def test_lossless_rotation_keeps_pixels_exactly(tmp_path):
 
 def save_as(im: Image.Image, path: Path, fmt: str) -> None:
     if fmt == "HEIF":
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()  # evidence-kit registers it only when it first opens a photo
         im.save(path, "HEIF", quality=70)
     elif fmt == "GIF":
         im.save(path, "GIF", save_all=True, append_images=[im.rotate(90)], duration=100)
