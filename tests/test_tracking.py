@@ -174,7 +174,9 @@ class TestCapture:
         assert capture.status == 200 and capture.final_url == server.url("/static.html")  # after the redirect
         image = assert_stamped(capture.pngs[0], capture.page_height)
         assert image.getpixel((640, 300)) == (255, 255, 255)  # the page itself is untouched above the band
-        assert "Departed from sorting center" in capture.html.read_text()
+        html = capture.html.read_text()
+        assert html.startswith("<!DOCTYPE html>") and "Departed from sorting center" in html
+        assert "__evidence_kit_caret" not in html  # the page as the site sent it, not our screenshot style
         record = json.loads(capture.record.read_text())
         assert record["requested_url"] == server.url("/redirect")
         assert record["final_url"] == server.url("/static.html")
@@ -437,3 +439,16 @@ def test_a_bad_trackers_toml_lists_every_problem_at_once_with_its_file(tmp_path)
         "foo: unknown key (known: capture, default, trackers)",
         "capture.timeout: must be a number, got True",
         "capture.viewprt_width: unknown key (did you mean 'viewport_width'?)"]
+
+
+def test_playwright_driver_keeps_its_compiled_code_in_our_cache(tmp_path, monkeypatch):
+    monkeypatch.delenv("NODE_COMPILE_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    with Browser():
+        pass
+    cache = tmp_path / "evidence-kit" / "node-compile-cache"
+    assert any(path.is_file() for path in cache.rglob("*"))  # Node wrote the driver's compiled code there
+    monkeypatch.setenv("NODE_COMPILE_CACHE", str(tmp_path / "users-own"))
+    with Browser():
+        pass
+    assert any(path.is_file() for path in (tmp_path / "users-own").rglob("*"))

@@ -491,7 +491,10 @@ _HIDE_OVERLAYS_JS = """
 # slow default, while optimizeForSpeed gives the same pixels (checked on the bench pages) in about two thirds
 # of the time, which was most of a page's time. So what page.screenshot(animations="disabled", caret="hide")
 # did is done here: fonts loaded, finite animations and transitions ended, endless ones stopped, caret hidden.
-# Overlays are hidden in the same call (selectors null: not at all), as every call to the page is a round trip.
+# Overlays are hidden in the same call (selectors null: not at all), and the page's HTML (serialised as
+# Playwright's page.content() does, before the caret style goes in) and title come back with the page's size:
+# every call to the page is a round trip, and under load one costs 15-20 ms. Nothing removes the caret style:
+# the tab's next use is a new navigation, and an offline page is closed after its shot.
 _PREPARE_SHOT_JS = """
 async (selectors) => {
   const hidden = selectors === null ? 0 : (HIDE_OVERLAYS)(selectors);
@@ -502,25 +505,17 @@ async (selectors) => {
       if (Number.isFinite(end)) animation.finish(); else animation.cancel();
     } catch (e) { animation.cancel(); }
   }
+  const doctype = document.doctype ? new XMLSerializer().serializeToString(document.doctype) : '';
+  const html = doctype + (document.documentElement ? document.documentElement.outerHTML : '');
   const style = document.createElement('style');
   style.id = '__evidence_kit_caret';
   style.textContent = '*, *::before, *::after { caret-color: transparent !important; }';
   (document.head || document.documentElement).append(style);
   const root = document.documentElement, body = document.body;
   return [hidden, Math.max(root.scrollWidth, body ? body.scrollWidth : 0, innerWidth),
-          Math.max(root.scrollHeight, body ? body.scrollHeight : 0)];
+          Math.max(root.scrollHeight, body ? body.scrollHeight : 0), html, document.title];
 }
 """.replace("HIDE_OVERLAYS", _HIDE_OVERLAYS_JS.strip())
-# After the shot: the caret style goes again, and the page's HTML (serialised as Playwright's page.content()
-# does) and title come back in the same call.
-_AFTER_SHOT_JS = """
-() => {
-  const style = document.getElementById('__evidence_kit_caret');
-  if (style) style.remove();
-  const doctype = document.doctype ? new XMLSerializer().serializeToString(document.doctype) : '';
-  return [doctype + (document.documentElement ? document.documentElement.outerHTML : ''), document.title];
-}
-"""
 
 _NET_ERRORS = {
     "ERR_NAME_NOT_RESOLVED": "the site's name could not be found (DNS): check the address and the internet connection",
@@ -805,7 +800,8 @@ class Capturer:
     def _shoot(self, page: "Page", target: Target, status: int | None, warnings: list[str],
                tab: _Tab | None = None) -> _Rendered:
         s = self.settings
-        hidden, width, height = page.evaluate(_PREPARE_SHOT_JS, list(s.hide) if target.kind != "events" else None)
+        hidden, width, height, html, title = page.evaluate(_PREPARE_SHOT_JS,
+                                                           list(s.hide) if target.kind != "events" else None)
         if height > s.max_page_height:
             warnings.append(f"the page is {height} px tall; only the top {s.max_page_height} px were captured")
             width, height = s.viewport_width, s.max_page_height
@@ -820,7 +816,6 @@ class Capturer:
         finally:
             if tab is None:
                 session.detach()
-        html, title = page.evaluate(_AFTER_SHOT_JS)  # the saved HTML is the page's, without the caret style
         return _Rendered(png=base64.b64decode(shot["data"]), html=html.encode("utf-8"), final_url=page.url,
                          status=status, title=title, overlays_hidden=hidden, warnings=warnings)
 
