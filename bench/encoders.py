@@ -7,8 +7,8 @@ SSIM) against Google's jpegli (PyPI ``pyjpegli``) given the same 2 MB budget, in
 For jpegli, each scale gets the highest quality from the floor (60) up that fits; the best by colour SSIM is
 its row. Scores are bench/photos.py's (colour and luma SSIM against the upright source, the result resized
 back). Photos that evidence-kit keeps losslessly (already under the limit) are left out: no encoder is used.
-jpegli is adopted only if it wins here. MozJPEG is not tried: the imagecodecs wheel (
-2026.3.6 reports MOZJPEG unavailable).
+jpegli is adopted only if it wins here. MozJPEG is not tried: the imagecodecs 2026.3.6 wheel reports
+MOZJPEG unavailable.
 """
 from __future__ import annotations
 
