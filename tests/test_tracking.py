@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import ssl
@@ -452,3 +453,16 @@ def test_playwright_driver_keeps_its_compiled_code_in_our_cache(tmp_path, monkey
     with Browser():
         pass
     assert any(path.is_file() for path in (tmp_path / "users-own").rglob("*"))
+
+
+def test_a_user_without_a_home_folder_runs_without_the_compile_cache(monkeypatch):
+    from evidence_kit.tools.chromium import _cache_node_compilation
+
+    def no_home() -> Path:
+        raise RuntimeError("Could not determine home directory.")  # what Path.home() raises then
+
+    monkeypatch.delenv("NODE_COMPILE_CACHE", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setattr(Path, "home", staticmethod(no_home))
+    _cache_node_compilation()
+    assert "NODE_COMPILE_CACHE" not in os.environ

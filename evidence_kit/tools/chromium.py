@@ -91,7 +91,10 @@ def _cache_node_compilation() -> None:
     """Let Node keep the compiled Playwright driver between runs (Node's own compile cache, keyed by the code and
     Node's version): the driver then starts in 0.27-0.32 s instead of 0.43-0.48 s. A cache folder Node cannot
     write is skipped silently, and a NODE_COMPILE_CACHE the user set wins."""
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    try:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    except RuntimeError:  # no HOME and no passwd entry (an arbitrary container user): run without the cache
+        return
     os.environ.setdefault("NODE_COMPILE_CACHE", str(base / "evidence-kit" / "node-compile-cache"))
 
 
