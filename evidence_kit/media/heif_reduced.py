@@ -102,7 +102,8 @@ def _resize_bands(bands: Iterable[Image.Image], full: tuple[int, int], size: tup
     """Image.resize(size, LANCZOS) of a ``full``-size image given as full-width bands of rows, top to bottom.
 
     Only the rows the filter still needs are kept. Each slice of output rows is resized from a box of the
-    band with the filter's reach inside the band, which gives the pixels a resize of the whole image gives.
+    band with the filter's reach inside the band: at most scales the pixels a resize of the whole image gives,
+    and at the others as close to a floating-point resize (see photos._resize).
     """
     width, height = full
     out = Image.new("RGB", size)
