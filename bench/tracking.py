@@ -4,6 +4,10 @@ run. Pages are served from 127.0.0.1.
 
     .venv/bin/python bench/tracking.py [--pages 10 30] [--rounds 1]
 
+With each evidence-kit row comes the CPU time it used (this process, the bench's page server included, and
+every process it started: the node driver, Chromium's browser, GPU and renderer processes, sampled from /proc)
+and the floor that puts on its ratio: that CPU time spread perfectly over every core, over the peer's time.
+
 evidence-kit does more per page than the plain CLI (full-page capture, stamp band, saved HTML, JSON record,
 and with JPEGs also a photo-sized JPEG), so its rows are an upper bound on the browser-reuse gain.
 """
@@ -52,19 +56,64 @@ def serve(folder: Path) -> tuple[ThreadingHTTPServer, str]:
     return httpd, f"http://127.0.0.1:{httpd.server_address[1]}/"
 
 
-def run_evidence_kit(urls: list[str], out: Path, jpeg: bool) -> float:
+class ChildCpu:
+    """CPU seconds of every process this one started (and theirs), sampled from /proc while a run goes on:
+    getrusage cannot see them, as Chromium's renderers are reaped by Chromium, not by us."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._tick = os.sysconf("SC_CLK_TCK")
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> "ChildCpu":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        while True:
+            parents: dict[int, tuple[int, float]] = {}
+            for entry in Path("/proc").iterdir():
+                if entry.name.isdigit():
+                    try:
+                        fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                    except OSError:  # the process ended meanwhile
+                        continue
+                    parents[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / self._tick)
+            for pid, (_, cpu) in parents.items():
+                ancestor, seen = parents[pid][0], 0
+                while ancestor in parents and ancestor != os.getpid() and seen < 64:
+                    ancestor, seen = parents[ancestor][0], seen + 1
+                if ancestor == os.getpid():
+                    self.seconds[pid] = max(cpu, self.seconds.get(pid, 0.0))
+            if self._stop.wait(0.05):
+                return
+
+    @property
+    def total(self) -> float:
+        return sum(self.seconds.values())
+
+
+def run_evidence_kit(urls: list[str], out: Path, jpeg: bool) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (this process and all it started) of one capture of ``urls``."""
     base = load_trackers()
     config = replace(base, capture=base.capture.model_copy(update={"idle_timeout": 2.0}))
     targets = [Target("page", f"page-{i}", url=url) for i, url in enumerate(urls)]
-    started = time.perf_counter()
-    result = capture_targets(targets, out, config=config, max_photo_bytes=2_000_000 if jpeg else None)
-    elapsed = time.perf_counter() - started
+    own_cpu = time.process_time()
+    with ChildCpu() as children:
+        started = time.perf_counter()
+        result = capture_targets(targets, out, config=config, max_photo_bytes=2_000_000 if jpeg else None)
+        elapsed = time.perf_counter() - started
     if result.failures or len(result.captures) != len(urls):
         sys.exit(f"evidence-kit failed: {result.failures}")
-    return elapsed
+    return elapsed, time.process_time() - own_cpu + children.total
 
 
-def run_cli(chromium: Path, urls: list[str], out: Path) -> float:
+def run_cli(chromium: Path, urls: list[str], out: Path) -> tuple[float, float | None]:
     started = time.perf_counter()
     for i, url in enumerate(urls):
         with tempfile.TemporaryDirectory(prefix="ek-bench-profile-") as profile:
@@ -74,7 +123,7 @@ def run_cli(chromium: Path, urls: list[str], out: Path) -> float:
                            check=True, capture_output=True, timeout=120)
             if not png.is_file():
                 sys.exit(f"chromium wrote no screenshot for {url}")
-    return time.perf_counter() - started
+    return time.perf_counter() - started, None
 
 
 def main() -> None:
@@ -99,21 +148,23 @@ def compare(chromium: Path, count: int, rounds: int) -> None:
         site.mkdir()
         httpd, root = serve(site)
         urls = [root + name for name in write_pages(site, count)]
-        rows: dict[str, float] = {}
+        rows: dict[str, tuple[float, float | None]] = {}
         for _ in range(rounds):
             for label, run in (
                     ("evidence-kit, PNG+stamp+HTML (one browser)", lambda out: run_evidence_kit(urls, out, False)),
                     ("evidence-kit, + JPEG under 2 MB (one browser)", lambda out: run_evidence_kit(urls, out, True)),
                     ("chromium --headless --screenshot per page", lambda out: run_cli(chromium, urls, out))):
                 out = Path(tempfile.mkdtemp(dir=work))
-                seconds = run(out)
-                rows[label] = min(seconds, rows.get(label, seconds))
+                measured = run(out)
+                rows[label] = min(measured, rows.get(label, measured), key=lambda row: row[0])
         httpd.shutdown()
-        peer = rows["chromium --headless --screenshot per page"]
+        peer = rows["chromium --headless --screenshot per page"][0]
+        cores = os.cpu_count() or 1
         print(f"{count} local pages")
-        print(f"{'tool':<48} {'total s':>8} {'per page s':>10} {'vs CLI':>7}")
-        for label, seconds in rows.items():
-            print(f"{label:<48} {seconds:8.2f} {seconds / count:10.3f} {seconds / peer:7.2f}")
+        print(f"{'tool':<48} {'total s':>8} {'per page s':>10} {'vs CLI':>7} {'CPU s':>7} {'CPU floor vs CLI':>17}")
+        for label, (seconds, cpu) in rows.items():
+            floor = f"{cpu:7.2f} {cpu / cores / peer:17.2f}" if cpu is not None else ""
+            print(f"{label:<48} {seconds:8.2f} {seconds / count:10.3f} {seconds / peer:7.2f} {floor}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
