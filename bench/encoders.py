@@ -13,28 +13,30 @@ MOZJPEG unavailable.
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from PIL import Image, ImageOps
+from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.photos import make_inputs, score  # noqa: E402
+from bench.photos import make_inputs, score, upright  # noqa: E402
 from evidence_kit.media.photos import QUALITY_FLOOR, fit_photo  # noqa: E402
 from tests.conftest import SHARED_MEDIA  # noqa: E402
 
 
-def jpegli_best(src: Path, limit: int, scales: list[float]) -> tuple[float, float, float, int, float] | None:
-    """(colour SSIM, luma SSIM, scale, quality, seconds) of jpegli's best fitting candidate; None if none fits."""
+def jpegli_best(reference: Image.Image, limit: int,
+                scales: list[float]) -> tuple[float, float, float, int, float] | None:
+    """(colour SSIM, luma SSIM, scale, quality, seconds) of jpegli's best fitting candidate for the upright
+    ``reference``; None if none fits."""
     import pyjpegli
 
-    upright = ImageOps.exif_transpose(Image.open(src)).convert("RGB")
     best, seconds = None, 0.0
     for scale in scales:
-        image = upright if scale == 1.0 else upright.resize(
-            (round(upright.width * scale), round(upright.height * scale)), Image.Resampling.LANCZOS)
+        image = reference if scale == 1.0 else reference.resize(
+            (round(reference.width * scale), round(reference.height * scale)), Image.Resampling.LANCZOS)
         raw, low, high, fitting = image.tobytes(), QUALITY_FLOOR, 98, None
         started = time.perf_counter()
         while low <= high:  # highest quality that fits
@@ -47,9 +49,7 @@ def jpegli_best(src: Path, limit: int, scales: list[float]) -> tuple[float, floa
         seconds += time.perf_counter() - started
         if fitting is None:
             continue
-        with tempfile.NamedTemporaryFile(suffix=".jpg") as out:
-            Path(out.name).write_bytes(fitting[1])
-            colour, luma = score(src, Path(out.name))
+        colour, luma = score(reference, Image.open(io.BytesIO(fitting[1])))
         if best is None or colour > best[0]:
             best = (colour, luma, scale, fitting[0])
     return None if best is None else (*best, seconds)
@@ -79,8 +79,9 @@ def main() -> None:
             our_seconds = time.perf_counter() - started
             if ours.method != "reencode":
                 continue
-            colour, luma = score(src, out)
-            theirs = jpegli_best(src, args.limit, args.scales)
+            reference = upright(src)
+            colour, luma = score(reference, Image.open(out))
+            theirs = jpegli_best(reference, args.limit, args.scales)
             rows += 1
             if theirs is None:
                 wins += 1
@@ -88,7 +89,8 @@ def main() -> None:
                       f"{'nothing fits at >= q' + str(QUALITY_FLOOR):^38} |")
                 continue
             wins += colour >= theirs[0]
-            print(f"{src.name:<26} | {colour:.4f} {luma:.4f} q{ours.quality:<3} x{ours.scale:<5} {ours.subsampling:<5} | "
+            print(f"{src.name:<26} | {colour:.4f} {luma:.4f} q{ours.quality:<3} x{ours.scale:<5} "
+                  f"{ours.subsampling:<5} | "
                   f"{theirs[0]:.4f} {theirs[1]:.4f} q{theirs[3]:<3} x{theirs[2]:<5} {theirs[4]:6.1f} s | "
                   f"{our_seconds / theirs[4]:10.2f}")
     print(f"\nevidence-kit's colour SSIM >= jpegli's best on {wins} of {rows} re-encoded photos "

@@ -53,10 +53,14 @@ def make_inputs(folder: Path, large: bool, photos: Path) -> list[Path]:
     return inputs
 
 
-def score(source: Path, output: Path) -> tuple[float, float]:
-    """(colour SSIM, luma SSIM) of ``output`` against the upright ``source``."""
-    reference = ImageOps.exif_transpose(Image.open(source)).convert("RGB")
-    result = Image.open(output).convert("RGB")
+def upright(source: Path) -> Image.Image:
+    """The source as the scores compare against it: turned upright, RGB. Decoded once per photo."""
+    return ImageOps.exif_transpose(Image.open(source)).convert("RGB")
+
+
+def score(reference: Image.Image, result: Image.Image) -> tuple[float, float]:
+    """(colour SSIM, luma SSIM) of ``result``, resized back when scaled, against the RGB ``reference``."""
+    result = result.convert("RGB")
     if result.size != reference.size:
         result = result.resize(reference.size, Image.Resampling.BICUBIC)
     colour = colour_ssim(np.asarray(reference), np.asarray(result))
@@ -110,11 +114,12 @@ def main() -> None:
         for src in inputs:
             results = run_tools(src, out, args.limit)
             cells, scores = [], {}
+            reference = upright(src)
             for tool in tools:
                 path, seconds = results[tool]
                 size = path.stat().st_size
                 totals[tool] += seconds
-                colour, luma = score(src, path)
+                colour, luma = score(reference, Image.open(path))
                 scores[tool] = (colour, luma, size <= args.limit)
                 flag = "" if size <= args.limit else "OVER"
                 cells.append(f"{size:>10,} {colour:>6.4f} {luma:>6.4f} {seconds:>6.2f} {flag:>4}")

@@ -76,18 +76,17 @@ class ChildCpu:
 
     def _sample(self) -> None:
         while True:
-            parents: dict[int, tuple[int, float]] = {}
+            processes: dict[int, tuple[int, float]] = {}  # pid: (parent pid, CPU seconds so far)
             for entry in Path("/proc").iterdir():
                 if entry.name.isdigit():
                     try:
                         fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
                     except OSError:  # the process ended meanwhile
                         continue
-                    parents[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / self._tick)
-            for pid, (_, cpu) in parents.items():
-                ancestor, seen = parents[pid][0], 0
-                while ancestor in parents and ancestor != os.getpid() and seen < 64:
-                    ancestor, seen = parents[ancestor][0], seen + 1
+                    processes[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / self._tick)
+            for pid, (ancestor, cpu) in processes.items():
+                while ancestor in processes and ancestor != os.getpid():  # parent pids end at init's 0
+                    ancestor = processes[ancestor][0]
                 if ancestor == os.getpid():
                     self.seconds[pid] = max(cpu, self.seconds.get(pid, 0.0))
             if self._stop.wait(0.05):
