@@ -4,9 +4,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CLUSTER_STAMP := $(VENV)/.installed-cluster
-# Debian/Ubuntu packages: what the stages run (ffmpeg, chromium, jpegtran), what the tests check with
+# Debian/Ubuntu packages: what the stages run (ffmpeg, chromium and its headless shell, jpegtran), what the tests check with
 # (qpdf, poppler-utils), the benchmark peers (imagemagick, jpegoptim) and fonts for any script in the PDF.
-SYSTEM_PACKAGES := ffmpeg chromium qpdf poppler-utils imagemagick jpegoptim libjpeg-turbo-progs libgs-common \
+SYSTEM_PACKAGES := ffmpeg chromium chromium-headless-shell qpdf poppler-utils imagemagick jpegoptim libjpeg-turbo-progs libgs-common \
 	fontconfig fonts-noto-core fonts-noto-cjk fonts-dejavu-core
 # What only the tests need: a second browser for the web app's test in Firefox (tests/test_web_firefox.py).
 TEST_SYSTEM_PACKAGES := firefox-esr

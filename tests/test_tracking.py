@@ -1,8 +1,10 @@
 """Tracking stage: real headless Chromium against pages served from 127.0.0.1 (never the internet)."""
 from __future__ import annotations
 
+import io
 import json
 import os
+import random
 import shutil
 import socket
 import ssl
@@ -15,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 from evidence_kit.errors import CaseError, InputError
 from evidence_kit import api
@@ -25,7 +27,7 @@ from evidence_kit.cli import main
 from evidence_kit.fsutil import sha256_file
 from evidence_kit.model.options import BuildOptions
 from evidence_kit.media.tracking import (STAMP_BACKGROUND, Target, capture_targets, load_trackers, parse_targets,
-                                   read_events, stamp)
+                                   read_events, stamp, _png_bytes)
 
 from .conftest import CASE_TOML, ROOT
 
@@ -466,3 +468,71 @@ def test_a_user_without_a_home_folder_runs_without_the_compile_cache(monkeypatch
     monkeypatch.setattr(Path, "home", staticmethod(no_home))
     _cache_node_compilation()
     assert "NODE_COMPILE_CACHE" not in os.environ
+
+
+HEADLESS_SHELL = shutil.which("chromium-headless-shell")
+
+
+@pytest.mark.skipif(HEADLESS_SHELL is None or find_chromium(headless_shell=False) is None,
+                    reason="needs chromium-headless-shell and chromium (make test installs both)")
+def test_captures_run_the_headless_shell_and_it_renders_what_the_full_browser_does(server, config, tmp_path,
+                                                                                    monkeypatch):
+    monkeypatch.delenv("EVIDENCE_KIT_CHROMIUM", raising=False)
+    full = find_chromium(headless_shell=False)
+    assert find_chromium() == Path(HEADLESS_SHELL) and full.name in ("chromium", "chromium-browser",
+                                                                     "google-chrome", "google-chrome-stable")
+    pages = {}
+    for engine in (None, full):  # None: what a capture picks by itself
+        with Browser(engine) as running:
+            result = capture_targets([page(server.url("/static.html"), f"static-{running.executable.name}")],
+                                     tmp_path, config=config, max_photo_bytes=None, browser=running)
+        [capture] = result.captures
+        image = assert_stamped(capture.pngs[0], capture.page_height)
+        pages[running.executable] = image.crop((0, 0, image.width, capture.page_height))
+    assert list(pages) == [Path(HEADLESS_SHELL), full]
+    shell_page, full_page = pages.values()
+    assert shell_page.size == full_page.size and shell_page.tobytes() == full_page.tobytes()
+
+
+def test_playwright_s_own_headless_shell_is_found_beside_its_chromium(tmp_path):
+    from evidence_kit.tools.chromium import _playwright_headless_shell
+
+    browsers = tmp_path / "ms-playwright"
+    own = browsers / "chromium-1255" / "chrome-linux64" / "chrome"
+    own.parent.mkdir(parents=True)
+    own.touch()
+    assert _playwright_headless_shell(own) is None  # Chromium alone: no shell
+    old = browsers / "chromium_headless_shell-1140" / "chrome-linux" / "headless_shell"  # before Chrome for Testing
+    new = browsers / "chromium_headless_shell-1255" / "chrome-headless-shell-linux64" / "chrome-headless-shell"
+    for shell in (old, new):
+        shell.parent.mkdir(parents=True)
+        shell.touch()
+    assert _playwright_headless_shell(own) == new  # the newest revision
+
+
+@pytest.mark.parametrize("size", [(1, 1), (7, 3), (1280, 901)])
+def test_capture_pngs_hold_exactly_the_stamped_pixels_for_any_decoder(size, tmp_path):
+    rng = random.Random(size[0])
+    noise = Image.frombytes("RGB", size, rng.randbytes(size[0] * size[1] * 3))
+    for image in (noise, noise.convert("RGBA"), stamp(noise, ["URL: http://127.0.0.1/track"])):
+        data = _png_bytes(image)
+        decoded = Image.open(io.BytesIO(data))
+        assert (decoded.format, decoded.mode, decoded.size) == ("PNG", "RGB", image.size)
+        assert decoded.tobytes() == image.convert("RGB").tobytes()
+        if Path("/usr/bin/convert").is_file():  # libpng through ImageMagick: a second decoder, strict on CRCs
+            done = subprocess.run(["/usr/bin/convert", "png:-", "rgb:-"], input=data, capture_output=True,
+                                  timeout=60)
+            assert done.returncode == 0 and not done.stderr, done.stderr
+            assert done.stdout == image.convert("RGB").tobytes()
+
+
+def test_capture_pngs_are_smaller_than_pillows_on_a_tracking_page():
+    page = Image.new("RGB", (1280, 2400), "white")
+    draw = ImageDraw.Draw(page)
+    for row in range(60):
+        draw.text((24, 20 + 38 * row), f"2026-11-{1 + row % 28:02d} 08:15  Shenzhen  Departed from sorting center",
+                  fill=(20, 20, 20), font=ImageFont.load_default(size=18))
+        draw.line((24, 48 + 38 * row, 700, 48 + 38 * row), fill=(221, 221, 221))
+    pillow = io.BytesIO()
+    page.save(pillow, "PNG", compress_level=3)
+    assert len(_png_bytes(page)) < len(pillow.getvalue())

@@ -33,7 +33,7 @@ def browser() -> Iterator[Any]:
         try:
             launched = playwright.chromium.launch(args=launch_flags())
         except sync_api.Error:  # no browser of Playwright's own (it cannot be downloaded here): the system's
-            executable = find_chromium(playwright)
+            executable = find_chromium(playwright, headless_shell=False)  # the full browser a buyer runs
             if executable is None:
                 pytest.skip("no Chromium: sudo apt-get install chromium")
             launched = playwright.chromium.launch(executable_path=str(executable), args=launch_flags())

@@ -20,8 +20,10 @@ import json
 import os
 import re
 import string
+import struct
 import time
 import tomllib
+import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -402,7 +404,7 @@ def stamp(image: Image.Image, lines: Sequence[str]) -> Image.Image:
     line_height = round(size * 1.45)
     band = pad * 2 + line_height * len(wrapped) + 4
     out = Image.new("RGB", (image.width, image.height + band), STAMP_BACKGROUND)
-    out.paste(image.convert("RGB"), (0, 0))
+    out.paste(image if image.mode == "RGB" else image.convert("RGB"), (0, 0))
     draw = ImageDraw.Draw(out)
     draw.rectangle((0, image.height, image.width, image.height + 3), fill=STAMP_ACCENT)
     for i, line in enumerate(wrapped):
@@ -864,12 +866,31 @@ def _jpeg_bytes(image: Image.Image, max_bytes: int) -> bytes:
     return data if len(data) <= max_bytes else fit_image(image, max_bytes).data
 
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
 def _png_bytes(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    # zlib level 3, not Pillow's 6: on tracking pages (text on flat colour) it is both smaller (3 %) and about
-    # twice as fast (0.03 s against 0.06 s for a 1280x1400 page), and the pixels are the same.
-    image.save(buffer, "PNG", compress_level=3)
-    return buffer.getvalue()
+    """The stamped screenshot as an 8-bit RGB PNG whose rows are stored unfiltered, compressed at zlib level 3.
+
+    Pillow's PNG encoder tries every row filter on every row and cannot be told not to. Screenshots are text on
+    flat colour, where unfiltered rows deflate smaller as well as faster: a 1280x3927 tracking page gives
+    489 KB in 66 ms against Pillow's 514 KB in 110 ms (level 3), a web page 179 KB in 21 ms against 197 KB in
+    48 ms. The container is three chunks (header, data, end), each with its CRC; zlib does the rest.
+    """
+    rgb = image if image.mode == "RGB" else image.convert("RGB")
+    width, height = rgb.size
+    pixels, stride = memoryview(rgb.tobytes()), 3 * width
+    deflate = zlib.compressobj(3)
+    idat = [piece for top in range(0, len(pixels), stride)  # each row: filter type 0 (none), then its pixels
+            for piece in (deflate.compress(b"\0"), deflate.compress(pixels[top:top + stride]))]
+    idat.append(deflate.flush())
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8 bits, RGB, deflate, filters, no interlace
+    return PNG_SIGNATURE + b"".join(_png_chunk(kind, data) for kind, data in (
+        (b"IHDR", header), (b"IDAT", b"".join(idat)), (b"IEND", b"")))
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
 def _sha256(data: bytes) -> str:
