@@ -4,8 +4,8 @@ One ``Browser`` per run (starting Chromium costs about a second; a page in a run
 callers open a fresh context per case with ``Browser.context()``.
 
 Captures prefer Chromium's headless shell, the build Playwright itself runs for headless pages: the same Blink
-renders the same pixels, without the full browser's UI layers, so ten tracking pages cost 3.1-3.9 CPU seconds
-instead of 6.4-6.9 (bench/tracking.py). The full browser is the fallback.
+renders the same pixels, without the full browser's UI layers, so ten tracking pages cost 2.4-2.7 CPU seconds
+instead of 4.2-4.4 (bench/tracking.py). The full browser is the fallback.
 """
 from __future__ import annotations
 
