@@ -1,6 +1,6 @@
 """Headless Chromium through Playwright: find a browser, launch it with the flags this machine needs, close it.
 
-One ``Browser`` per run (starting Chromium costs about a second; a page in a running one 0.1-0.4 s);
+One ``Browser`` per run (starting the driver and Chromium costs 0.4-0.7 s; a page in a running one 0.1-0.4 s);
 callers open a fresh context per case with ``Browser.context()``.
 
 Captures prefer Chromium's headless shell, the build Playwright itself runs for headless pages: the same Blink
