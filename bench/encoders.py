@@ -22,12 +22,12 @@ from pathlib import Path
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.photos import make_inputs, score, upright  # noqa: E402
+from bench.photos import make_inputs, on_screen, score, upright  # noqa: E402
 from evidence_kit.media.photos import QUALITY_FLOOR, fit_photo  # noqa: E402
 from tests.conftest import SHARED_MEDIA  # noqa: E402
 
 
-def jpegli_best(reference: Image.Image, limit: int,
+def jpegli_best(reference: Image.Image, reference_on_screen: Image.Image, limit: int,
                 scales: list[float]) -> tuple[float, float, float, int, float] | None:
     """(colour SSIM, luma SSIM, scale, quality, seconds) of jpegli's best fitting candidate for the upright
     ``reference``; None if none fits."""
@@ -49,7 +49,7 @@ def jpegli_best(reference: Image.Image, limit: int,
         seconds += time.perf_counter() - started
         if fitting is None:
             continue
-        colour, luma = score(reference, Image.open(io.BytesIO(fitting[1])))
+        colour, luma, _ = score(reference, reference_on_screen, Image.open(io.BytesIO(fitting[1])))
         if best is None or colour > best[0]:
             best = (colour, luma, scale, fitting[0])
     return None if best is None else (*best, seconds)
@@ -80,8 +80,9 @@ def main() -> None:
             if ours.method != "reencode":
                 continue
             reference = upright(src)
-            colour, luma = score(reference, Image.open(out))
-            theirs = jpegli_best(reference, args.limit, args.scales)
+            reference_on_screen = on_screen(reference)
+            colour, luma, _ = score(reference, reference_on_screen, Image.open(out))
+            theirs = jpegli_best(reference, reference_on_screen, args.limit, args.scales)
             rows += 1
             if theirs is None:
                 wins += 1
