@@ -536,3 +536,28 @@ def test_capture_pngs_are_smaller_than_pillows_on_a_tracking_page():
     pillow = io.BytesIO()
     page.save(pillow, "PNG", compress_level=3)
     assert len(_png_bytes(page)) < len(pillow.getvalue())
+
+
+def test_preflight_finds_playwrights_own_download_when_no_system_browser_is_installed(tmp_path, monkeypatch):
+    from evidence_kit.tools.chromium import CHROMIUM
+
+    browsers = tmp_path / "browsers"
+    chrome = browsers / "chromium-1255" / "chrome-linux64" / "chrome"
+    shell = browsers / "chromium_headless_shell-1255" / "chrome-headless-shell-linux64" / "chrome-headless-shell"
+    monkeypatch.delenv("EVIDENCE_KIT_CHROMIUM", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path / "no-programs-here"))
+    monkeypatch.setenv("PLAYWRIGHT_BROWSERS_PATH", str(browsers))
+    assert CHROMIUM.path() is None
+    for found in (chrome, shell):  # the shell, once there, is preferred
+        found.parent.mkdir(parents=True)
+        found.touch()
+        assert CHROMIUM.path() == str(found)
+    monkeypatch.setenv("PLAYWRIGHT_BROWSERS_PATH", "0")  # Playwright's browsers inside its package: none here
+    assert CHROMIUM.path() is None
+
+    def no_home() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.delenv("PLAYWRIGHT_BROWSERS_PATH")
+    monkeypatch.setattr(Path, "home", staticmethod(no_home))
+    assert CHROMIUM.path() is None  # a user without a home folder gets "not installed", not a crash

@@ -9,6 +9,7 @@ instead of 4.2-4.4 (bench/tracking.py). The full browser is the fallback.
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import tempfile
@@ -48,13 +49,34 @@ def launch_flags() -> list[str]:
 
 
 class _Chromium(Program):
-    """Chromium as preflight sees it: Playwright's own download or a system browser (see ``find_chromium``)."""
+    """Chromium as preflight sees it, without starting Playwright: a system browser or headless shell (see
+    ``find_chromium``), else one of Playwright's own downloads."""
 
     def path(self) -> str | None:
-        own = [path for path in sorted(Path.home().glob(".cache/ms-playwright/chromium*-*/*/*"))
-               if path.name in ("chrome", *PLAYWRIGHT_SHELL_NAMES)]
-        found = find_chromium() or (own[-1] if own else None)
+        found = find_chromium() or _playwright_download()
         return str(found) if found else None
+
+
+def _playwright_download() -> Path | None:
+    """A headless shell or Chromium in Playwright's browser folder, looked up by name as Playwright lays it out:
+    $PLAYWRIGHT_BROWSERS_PATH (0: inside the playwright package), else ~/.cache/ms-playwright."""
+    folder = os.environ.get("PLAYWRIGHT_BROWSERS_PATH")
+    if folder == "0":
+        spec = importlib.util.find_spec("playwright")  # where the package is, without importing it
+        if spec is None or spec.origin is None:
+            return None
+        browsers = Path(spec.origin).parent / "driver" / "package" / ".local-browsers"
+    elif folder:
+        browsers = Path(folder)
+    else:
+        try:
+            browsers = Path.home() / ".cache" / "ms-playwright"
+        except RuntimeError:  # no HOME and no passwd entry: no download of Playwright's can be found either
+            return None
+    # Sorted by name: headless shells (chromium_headless_shell-N) after Chromium builds (chromium-N), newest last.
+    own = [path for path in sorted(browsers.glob("chromium*-*/*/*"))
+           if path.name in ("chrome", *PLAYWRIGHT_SHELL_NAMES)]
+    return own[-1] if own else None
 
 
 CHROMIUM = _Chromium("chromium", "chromium", "the tracking stage (page screenshots)", ("--version",))
