@@ -7,9 +7,8 @@ planes' SSIM, the metric evidence-kit ranks its candidates by), luma SSIM (both 
 upright source, outputs scaled back to the source size), colour SSIM at screen size (source and output both
 scaled to a long side of 1920 px, as a mediator sees a photo on a screen) and wall time; then totals, time
 ratios and on how many photos evidence-kit's colour and luma SSIM (and colour SSIM at screen size) are at least
-the best in-limit peer's. Inputs: generated
-photos (always) and real photos (``--photos``, default ../shared/media/photos) re-saved as phone-like JPEGs
-(quality 96), when that folder exists. Quote the ratios, not the absolute times: machines are noisy.
+the best in-limit peer's. Inputs: generated photos (always) and real photos (``--photos``, default
+../shared/media/photos) re-saved as phone-like JPEGs (quality 96), when that folder exists. Quote the ratios, not the absolute times: machines are noisy.
 """
 from __future__ import annotations
 

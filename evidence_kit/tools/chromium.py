@@ -73,10 +73,15 @@ def _playwright_download() -> Path | None:
             browsers = Path.home() / ".cache" / "ms-playwright"
         except RuntimeError:  # no HOME and no passwd entry: no download of Playwright's can be found either
             return None
-    # Sorted by name: headless shells (chromium_headless_shell-N) after Chromium builds (chromium-N), newest last.
-    own = [path for path in sorted(browsers.glob("chromium*-*/*/*"))
-           if path.name in ("chrome", *PLAYWRIGHT_SHELL_NAMES)]
-    return own[-1] if own else None
+    # Sorted by name: headless shells (chromium_headless_shell-N) after Chromium builds (chromium-N).
+    return _newest(browsers, "chromium*-*", ("chrome", *PLAYWRIGHT_SHELL_NAMES))
+
+
+def _newest(browsers: Path, folders: str, names: tuple[str, ...]) -> Path | None:
+    """The last by name of the executables called one of ``names`` in ``browsers/<folders>/<platform dir>/``
+    (Playwright's layout), so the newest revision."""
+    found = [path for path in sorted(browsers.glob(f"{folders}/*/*")) if path.name in names]
+    return found[-1] if found else None
 
 
 CHROMIUM = _Chromium("chromium", "chromium", "the tracking stage (page screenshots)", ("--version",))
@@ -114,9 +119,7 @@ def _playwright_headless_shell(own_browser: Path | None) -> Path | None:
     """Playwright keeps its headless shell beside its Chromium: ms-playwright/chromium_headless_shell-N/."""
     if own_browser is None or len(own_browser.parents) < 3:
         return None
-    shells = [path for path in sorted(own_browser.parents[2].glob("chromium_headless_shell-*/*/*"))
-              if path.name in PLAYWRIGHT_SHELL_NAMES]
-    return shells[-1] if shells else None
+    return _newest(own_browser.parents[2], "chromium_headless_shell-*", PLAYWRIGHT_SHELL_NAMES)
 
 
 SCRATCH_PREFIX = "evidence-kit-chromium-"
