@@ -22,6 +22,7 @@ from .errors import EvidenceKitError, ExitCode, Terminated
 from .fsutil import access_error, atomic_write_text
 from .model.layout import CASE_FILE, DEFAULT_PROFILE, SUBFOLDERS
 from .model.options import BuildOptions
+from .model.profile import MAX_DAYS
 from .progress import Progress, ProgressEvent
 
 if TYPE_CHECKING:
@@ -123,9 +124,18 @@ def _print_build(result: BuildResult) -> None:
         click.echo(f"error: {problem.path + ': ' if problem.path else ''}{problem.message}", err=True)
 
 
+def _plausible_day(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Click callback: --today within the years case.toml's dates may have (9999-12-31 overflowed every deadline)."""
+    from .model.case import FIRST_YEAR, LAST_YEAR
+
+    if value is not None and not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise click.BadParameter(f"{value:%Y-%m-%d} is outside the years {FIRST_YEAR} to {LAST_YEAR}")
+    return value
+
+
 def today_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), metavar="YYYY-MM-DD",
-                        help="Judge the deadlines as on this day (default: today).")(f)
+                        callback=_plausible_day, help="Judge the deadlines as on this day (default: today).")(f)
 
 
 def cluster_option(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -404,7 +414,7 @@ def video(file: Path, out: Path, start: float | None, end: float | None, stills:
 @cli.command()
 @click.argument("case", type=click.Path(path_type=Path))
 @today_option
-@click.option("--negotiation-days", type=click.IntRange(min=1), metavar="N",
+@click.option("--negotiation-days", type=click.IntRange(min=1, max=MAX_DAYS), metavar="N",
               help="Days of negotiation before escalation (guides say 15; some buyers report 3-5; default: the profile's).")
 @profile_option
 @json_option
@@ -580,7 +590,8 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("Interrupted.", err=True)
         return int(ExitCode.INTERRUPTED)
     except OSError as exc:  # the disk or the system said no (read-only, full, vanished): not a bug, exit 7
-        error = access_error(exc, Path(exc.filename) if exc.filename else Path.cwd())
+        named = isinstance(exc.filename, (str, bytes, os.PathLike))  # os.fdopen names the descriptor, an int
+        error = access_error(exc, Path(os.fsdecode(exc.filename)) if named and exc.filename else Path.cwd())
         click.echo(f"error: {error}", err=True)
         return int(error.exit_code)
     except Exception:  # a bug: say so plainly, show the traceback only when asked

@@ -9,7 +9,6 @@ case.toml or a web form; ``load_case`` reads a folder.
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -24,6 +23,8 @@ from ..errors import CaseError, InputError
 from ..model.profile import DEFAULT_PROFILE, Profile, load_profile
 from ..model.reasons import REASON_RULES, REASONS, RESOLUTIONS
 from ..model.validation import PROBLEMS, plain_error, problem_pairs
+from ..names import shown
+from .tomlfile import load_toml
 from .layout import (CASE_FILE, PACKAGE_DIR, PHOTO_SUFFIXES, RECEIPT_SUFFIXES, SUBFOLDERS, TRACKING_SUFFIXES,  # noqa: F401
                      VIDEO_SUFFIXES)
 
@@ -42,15 +43,26 @@ def _order_number(value: Any) -> Any:
     return _stripped(value)
 
 
+# Dates a deadline can count from: years ahead of 9999 overflow the date arithmetic, and an order dated
+# outside these years is a typo.
+FIRST_YEAR, LAST_YEAR = 1990, 2200
+
+
 def _day(value: Any) -> date:
+    day = None
     if isinstance(value, date) and not isinstance(value, datetime):
-        return value
-    if isinstance(value, str):
+        day = value
+    elif isinstance(value, str):
         try:
-            return date.fromisoformat(value.strip())
+            day = date.fromisoformat(value.strip())
         except ValueError:
             pass
-    raise plain_error(f"{value!r} is not a date (write it as 2026-11-25)")
+    if day is None:
+        raise plain_error(f"{value!r} is not a date (write it as 2026-11-25)")
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise plain_error(f"{day.isoformat()} is not a date of an order (years {FIRST_YEAR} to {LAST_YEAR}): "
+                          "check the year")
+    return day
 
 
 def _amount(value: Any) -> Decimal:
@@ -480,6 +492,15 @@ def validate_case_data(data: Mapping[str, Any], root: str | Path, *, profile: Pr
                 photo_hints=file.photos, facts=file.facts)
 
 
+def read_case_toml(toml_path: Path, root: Path, parse_float: Callable[[str], Any] = float) -> dict[str, Any]:
+    """case.toml parsed; CaseError for a missing one (saying how to start), a pipe, device, folder or huge
+    file, a text not in UTF-8, or TOML that does not parse (``model.tomlfile``)."""
+    try:
+        return load_toml(toml_path, str(toml_path), CASE_FILE, parse_float)
+    except FileNotFoundError:
+        raise CaseError(str(toml_path), [f"missing: run 'evidence-kit init {shown(str(root))}' to write a template"]) from None
+
+
 def load_case(path: str | Path, *, profile: Profile | str | Path | None = None, today: date | None = None) -> Case:
     """Read and validate a case folder (or its case.toml). Raises CaseError listing every problem.
 
@@ -492,14 +513,7 @@ def load_case(path: str | Path, *, profile: Profile | str | Path | None = None, 
         raise InputError("no such case folder", path=str(root))
     toml_path = root / CASE_FILE
     source = str(toml_path)
-    try:
-        data = tomllib.loads(toml_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CaseError(source, [f"missing: run 'evidence-kit init {root}' to write a template"]) from None
-    except UnicodeDecodeError:
-        raise CaseError(source, ["not UTF-8 text: save it as UTF-8"]) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise CaseError(source, [f"not valid TOML: {exc}"]) from None
+    data = read_case_toml(toml_path, root)
     return parse_case(data, root, source=source, profile=profile, today=today)
 
 
