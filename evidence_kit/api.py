@@ -11,6 +11,7 @@ Heavy libraries are imported inside the doors that need them, so importing this 
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import shutil
 import tempfile
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 from .errors import EvidenceKitError, ExitCode, FileAccessError, InputError, ToolError, VerifyError
-from .fsutil import atomic_path, atomic_write_bytes, case_lock, clear_leftovers
+from .fsutil import access_error, atomic_path, atomic_write_bytes, case_lock, clear_leftovers
 from .model.layout import PACKAGE_DIR
 from .model.fingerprint import case_fingerprint, input_hashes
 from .model.manifest import MANIFEST_NAME, FileRecord, Manifest, read_manifest, verify_package
@@ -370,15 +371,17 @@ def fit_video(src: str | Path, out: str | Path, *, profile: Profile | str | Path
     destination = out / f"{src.stem}.mp4"
     if destination.resolve() == src.resolve():
         raise FileAccessError("the output would replace the original: choose another --out folder", path=str(src))
-    report = process_video(src, destination, max_bytes=chosen.max_video_bytes,
-                           max_photo_bytes=chosen.max_photo_bytes, start=start, end=end, stills=stills,
-                           progress=(lambda label, f: progress(ProgressEvent("video", f, 1.0, label))) if progress
-                           else None)
-    manifest = Manifest(profile=chosen)
-    extras = [(out / f"{src.stem}-contact-sheet.jpg", report.contact_sheet, "contact_sheet", {})]
-    extras += [(out / f"{src.stem}-{s.name}", s.jpeg, "still", {"at": round(s.at, 3)}) for s in report.stills]
-    written = [destination]
+    made = [p for p in (out, *out.parents) if not p.exists()]  # folders this run creates (deepest first)
+    written: list[Path] = []  # an earlier run's files stay until this one has replaced them
     try:
+        report = process_video(src, destination, max_bytes=chosen.max_video_bytes,
+                               max_photo_bytes=chosen.max_photo_bytes, start=start, end=end, stills=stills,
+                               progress=(lambda label, f: progress(ProgressEvent("video", f, 1.0, label)))
+                               if progress else None)
+        written.append(destination)
+        manifest = Manifest(profile=chosen)
+        extras = [(out / f"{src.stem}-contact-sheet.jpg", report.contact_sheet, "contact_sheet", {})]
+        extras += [(out / f"{src.stem}-{s.name}", s.jpeg, "still", {"at": round(s.at, 3)}) for s in report.stills]
         manifest.inputs.append(FileRecord.of(src, src.parent, "video"))
         manifest.outputs.append(FileRecord.of(destination, out, "video", source=shown(str(src)), upload=True,
                                               transform=report.prepared.transform()))
@@ -394,9 +397,14 @@ def fit_video(src: str | Path, out: str | Path, *, profile: Profile | str | Path
         manifest.sections["video"] = report.to_dict()
         _remove_earlier(earlier, manifest, out)
         manifest.write(out)
-    except BaseException:
+    except BaseException as exc:
         for path in written:  # all or nothing: a folder without its manifest is a partial result
             path.unlink(missing_ok=True)
+        for folder in made:  # nor is an empty folder left behind (rmdir only removes an empty one)
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        if isinstance(exc, OSError):  # a full or read-only disk: named by where the output was going (exit 7)
+            raise access_error(exc, next(p for p in (out, *out.parents) if p.exists())) from None
         raise
     return report, manifest
 

@@ -5,6 +5,7 @@ Results go to stdout (``--json`` for machines); messages and progress go to stde
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import signal
@@ -18,8 +19,9 @@ from typing import TYPE_CHECKING, Any, Callable
 import click
 
 from . import __version__
-from .errors import EvidenceKitError, ExitCode, Terminated
+from .errors import AddressError, EvidenceKitError, ExitCode, Terminated
 from .fsutil import access_error, atomic_write_text
+from .names import json_safe, shown_lines
 from .model.layout import CASE_FILE, DEFAULT_PROFILE, SUBFOLDERS
 from .model.options import BuildOptions
 from .model.profile import MAX_DAYS
@@ -30,8 +32,14 @@ if TYPE_CHECKING:
     from .stages import BuildResult
 
 
+def _echo(message: Any = "", err: bool = False) -> None:
+    """Every line the CLI prints: control and bidi characters (a U+202E in a file name, in a message quoting
+    it) are shown as escapes, never acted on by the terminal (``names.shown_lines``)."""
+    click.echo(shown_lines(str(message)), err=err)
+
+
 def _echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    click.echo(json_safe(json.dumps(data, indent=2, ensure_ascii=False, default=str)))
 
 
 def _size(n: int) -> str:
@@ -98,30 +106,30 @@ def init(directory: Path, force: bool) -> None:
     atomic_write_text(target, template)
     for folder in SUBFOLDERS.values():
         (directory / folder).mkdir(parents=True, exist_ok=True)
-    click.echo(f"Wrote {target}. Fill it in, put your files in {', '.join(f + '/' for f in SUBFOLDERS.values())}"
+    _echo(f"Wrote {target}. Fill it in, put your files in {', '.join(f + '/' for f in SUBFOLDERS.values())}"
                f" and run: evidence-kit build {directory}")
 
 
 def _print_build(result: BuildResult) -> None:
     manifest = result.manifest
-    click.echo(f"Package: {result.package}")
+    _echo(f"Package: {result.package}")
     uploads = [r for r in manifest.outputs if r.upload]
     if uploads:
-        click.echo("Upload these:")
+        _echo("Upload these:")
         for record in uploads:
             note = f"  q{record.transform['quality']}" if record.transform.get("quality") else (
                 "  (pixels untouched)" if record.transform.get("method") == "lossless" else "")
-            click.echo(f"  {record.path}  {_size(record.bytes)}{note}")
+            _echo(f"  {record.path}  {_size(record.bytes)}{note}")
     for item in manifest.sections.get("photo_selection", {}).get("left_out", []):
-        click.echo(f"  not uploaded: {item['path']}: {item['reason']}")
+        _echo(f"  not uploaded: {item['path']}: {item['reason']}")
     deadlines = manifest.sections.get("deadlines")
     if deadlines:
-        click.echo(f"Deadlines: {deadlines['advice']}")
-        click.echo(f"{deadlines['negotiation_note']} {deadlines.get('negotiation_hint', '')}".rstrip())
+        _echo(f"Deadlines: {deadlines['advice']}")
+        _echo(f"{deadlines['negotiation_note']} {deadlines.get('negotiation_hint', '')}".rstrip())
     for problem in manifest.warnings:
-        click.echo(f"warning: {problem.path + ': ' if problem.path else ''}{problem.message}", err=True)
+        _echo(f"warning: {problem.path + ': ' if problem.path else ''}{problem.message}", err=True)
     for problem in manifest.errors:
-        click.echo(f"error: {problem.path + ': ' if problem.path else ''}{problem.message}", err=True)
+        _echo(f"error: {problem.path + ': ' if problem.path else ''}{problem.message}", err=True)
 
 
 def _plausible_day(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
@@ -200,7 +208,7 @@ def build(cases: tuple[Path, ...], all_root: Path | None, out: Path | None, jobs
         _echo_json(outcome.to_dict())
     else:
         if outcome.status == api.UNCHANGED:
-            click.echo("Unchanged since the last build (same inputs and settings): kept the package. "
+            _echo("Unchanged since the last build (same inputs and settings): kept the package. "
                        "Use --force to rebuild.", err=True)
         _print_build(outcome.result)
     sys.exit(int(outcome.exit_code))
@@ -228,7 +236,7 @@ def _build_many(planned: list[Any], jobs: int | None, as_json: bool, cluster: st
         _echo_json({"cases": [o.to_dict() for o in outcomes], "exit_code": int(code)})
     else:
         for line in summary_table(outcomes):
-            click.echo(line)
+            _echo(line)
     sys.exit(int(code))
 
 
@@ -298,12 +306,12 @@ def photos(files: tuple[Path, ...], out: Path, max_bytes: int | None, profile: s
                                   progress=progress, force=force)
     if not as_json:
         for problem in manifest.errors:
-            click.echo(f"error: {problem.path}: {problem.message}", err=True)
+            _echo(f"error: {problem.path}: {problem.message}", err=True)
         for record in manifest.outputs:
             t = record.transform
             how = "pixels untouched" if t.get("method") == "lossless" else f"quality {t.get('quality')}"
             scale = f", scaled to {t['scale']:.0%}" if t.get("scale", 1) < 1 else ""
-            click.echo(f"{record.source} -> {out / record.path}  {_size(record.bytes)} ({how}{scale})")
+            _echo(f"{record.source} -> {out / record.path}  {_size(record.bytes)} ({how}{scale})")
     if as_json:
         _echo_json(manifest.to_dict())
     sys.exit(int(ExitCode.SOME_INPUTS_FAILED if manifest.errors else ExitCode.OK))
@@ -345,11 +353,11 @@ def track(targets: tuple[str, ...], out: Path, carrier: str, wait_for: str | Non
     else:
         for capture in data["captures"]:
             parts = f" ({len(capture['png'])} parts)" if len(capture["png"]) > 1 else ""
-            click.echo(f"{capture['target']} -> {out / capture['png'][0]}{parts}")
+            _echo(f"{capture['target']} -> {out / capture['png'][0]}{parts}")
             for warning in capture["warnings"]:
-                click.echo(f"warning: {capture['target']}: {warning}", err=True)
+                _echo(f"warning: {capture['target']}: {warning}", err=True)
         for error in data["errors"]:
-            click.echo(f"error: {error['target']}: {error['message']}", err=True)
+            _echo(f"error: {error['target']}: {error['message']}", err=True)
     sys.exit(int(ExitCode.SOME_INPUTS_FAILED if data["errors"] else ExitCode.OK))
 
 
@@ -398,15 +406,15 @@ def video(file: Path, out: Path, start: float | None, end: float | None, stills:
         _echo_json(manifest.to_dict())
     else:
         for record in manifest.outputs:
-            click.echo(f"{out / record.path}  {_size(record.bytes)}  ({record.role})")
+            _echo(f"{out / record.path}  {_size(record.bytes)}  ({record.role})")
         done = report.prepared
         how = "stream copy, not re-encoded" if done.method == "stream_copy" else (
             f"re-encoded to H.264/AAC, {report.output_probe.display_size[0]}x{report.output_probe.display_size[1]}")
-        click.echo(f"Kept {format_time(done.span[0])}-{format_time(done.span[1])} ({how})")
+        _echo(f"Kept {format_time(done.span[0])}-{format_time(done.span[1])} ({how})")
         for finding in report.findings:
-            click.echo(f"{finding.severity}: {finding.message}", err=True)
+            _echo(f"{finding.severity}: {finding.message}", err=True)
         for problem in manifest.errors:
-            click.echo(f"error: {problem.message}", err=True)
+            _echo(f"error: {problem.message}", err=True)
     failed = manifest.errors or any(f.severity == "error" for f in report.findings)
     sys.exit(int(ExitCode.SOME_INPUTS_FAILED if failed else ExitCode.OK))
 
@@ -436,7 +444,7 @@ def deadlines(case: Path, today: Any, negotiation_days: int | None, profile: str
     if as_json:
         _echo_json(report.to_dict())
     else:
-        click.echo(format_report(report))
+        _echo(format_report(report))
 
 
 @cli.command()
@@ -469,16 +477,16 @@ def complaint(case: Path, kind: str | None, today: Any, profile: str | None, as_
         _echo_json({"texts": [t.to_dict() for t in texts], "warnings": warnings, "exhibits": lettered is not None})
         return
     if lettered is None:
-        click.echo("note: no package built yet, so the evidence is named by kind; after 'evidence-kit build' "
+        _echo("note: no package built yet, so the evidence is named by kind; after 'evidence-kit build' "
                    "the texts cite each file by exhibit letter and name.", err=True)
     for message in warnings:
-        click.echo(f"warning: {message}", err=True)
+        _echo(f"warning: {message}", err=True)
     for text in texts:
         if kind:
-            click.echo(f"{text.kind}: {text.chars}/{text.limit} characters", err=True)
-            click.echo(text.text)
+            _echo(f"{text.kind}: {text.chars}/{text.limit} characters", err=True)
+            _echo(text.text)
         else:
-            click.echo(f"== {text.kind} ({text.chars}/{text.limit} characters) ==\n{text.text}\n")
+            _echo(f"== {text.kind} ({text.chars}/{text.limit} characters) ==\n{text.text}\n")
 
 
 @cli.command()
@@ -497,8 +505,8 @@ def summary(case: Path, out: Path | None, profile: str | None) -> None:
     with _progress() or contextlib.nullcontext() as progress:
         result = api.build_summary(case, out, profile=profile, progress=progress)
     for problem in result.manifest.errors:
-        click.echo(f"error: {problem.path + ': ' if problem.path else ''}{problem.message}", err=True)
-    click.echo(result.package)
+        _echo(f"error: {problem.path + ': ' if problem.path else ''}{problem.message}", err=True)
+    _echo(result.package)
     sys.exit(int(result.exit_code))
 
 
@@ -521,11 +529,11 @@ def verify(package: Path, as_json: bool) -> None:
     if as_json:
         _echo_json(report.to_dict())
     elif report.ok:
-        click.echo(f"OK: {report.checked} files match the manifest, nothing unlisted is in the package, the "
+        _echo(f"OK: {report.checked} files match the manifest, nothing unlisted is in the package, the "
                    "manifest is unedited and upload/ is within the limits.")
     else:
         for problem in report.problems:
-            click.echo(f"FAIL: {problem}")
+            _echo(f"FAIL: {problem}")
     sys.exit(int(ExitCode.OK if report.ok else ExitCode.VERIFY_FAILED))
 
 
@@ -552,9 +560,27 @@ def serve(workspace: Path, port: int, host: str, no_browser: bool, jobs: int | N
     from .runners.batch import default_workers
     from .runners.web import WebSettings, serve as run_server
 
-    run_server(WebSettings(workspace=workspace.expanduser().resolve(), host=host, port=port,
-                           workers=jobs or default_workers(), max_upload_bytes=max_upload_mb * 1_000_000,
-                           open_browser=not no_browser))
+    try:
+        run_server(WebSettings(workspace=workspace.expanduser().resolve(), host=host, port=port,
+                               workers=jobs or default_workers(), max_upload_bytes=max_upload_mb * 1_000_000,
+                               open_browser=not no_browser))
+    except OSError as exc:
+        if exc.filename is None and (problem := _address_problem(exc.errno, host, port)):
+            raise AddressError(problem) from None
+        raise
+
+
+def _address_problem(code: int | None, host: str, port: int) -> str | None:
+    """What a failed bind means, in words, with the option that fixes it (None: not a bind problem)."""
+    if code == errno.EADDRINUSE:
+        return (f"port {port} is already in use: another program (or another evidence-kit serve) listens on it; "
+                "choose another with --port (0: any free port)")
+    if code == errno.EACCES:
+        why = "ports below 1024 are for the system" if 0 < port < 1024 else "the system does not allow it"
+        return f"cannot listen on port {port} ({why}); choose another with --port"
+    if code == errno.EADDRNOTAVAIL:
+        return f"{host} is not an address of this computer; choose another with --host"
+    return None
 
 
 def _raise_terminated(signum: int, frame: object) -> None:
@@ -573,32 +599,34 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     except click.exceptions.Abort as exc:  # click turns KeyboardInterrupt (so Terminated too) into Abort
         if isinstance(exc.__cause__, Terminated):
-            click.echo("Stopped (SIGTERM); nothing half-written was left.", err=True)
+            _echo("Stopped (SIGTERM); nothing half-written was left.", err=True)
             return int(ExitCode.TERMINATED)
-        click.echo("Interrupted.", err=True)
+        _echo("Interrupted.", err=True)
         return int(ExitCode.INTERRUPTED)
     except click.ClickException as exc:
         exc.show()
         return int(ExitCode.BAD_ARGS)
     except EvidenceKitError as exc:  # the buyer reads the message; the exit code tells scripts which kind it was
-        click.echo(f"error: {exc}", err=True)
+        _echo(f"error: {exc}", err=True)
+        if verbose and exc.detail:
+            _echo(f"  ({exc.detail})", err=True)
         return int(exc.exit_code)
     except Terminated:
-        click.echo("Stopped (SIGTERM); nothing half-written was left.", err=True)
+        _echo("Stopped (SIGTERM); nothing half-written was left.", err=True)
         return int(ExitCode.TERMINATED)
     except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
+        _echo("Interrupted.", err=True)
         return int(ExitCode.INTERRUPTED)
     except OSError as exc:  # the disk or the system said no (read-only, full, vanished): not a bug, exit 7
         named = isinstance(exc.filename, (str, bytes, os.PathLike))  # os.fdopen names the descriptor, an int
         error = access_error(exc, Path(os.fsdecode(exc.filename)) if named and exc.filename else Path.cwd())
-        click.echo(f"error: {error}", err=True)
+        _echo(f"error: {error}", err=True)
         return int(error.exit_code)
     except Exception:  # a bug: say so plainly, show the traceback only when asked
         if verbose:
             traceback.print_exc()
         else:
-            click.echo("Internal error: this is a bug in evidence-kit. Run again with -v and report the output.",
+            _echo("Internal error: this is a bug in evidence-kit. Run again with -v and report the output.",
                        err=True)
         return int(ExitCode.INTERNAL)
     return int(ExitCode.OK)

@@ -21,6 +21,7 @@ class ExitCode(IntEnum):
     VERIFY_FAILED = 6  # a package does not match its manifest
     FILE_ACCESS = 7  # cannot read or write a path
     CHILD_PROCESS = 8  # an external tool failed unexpectedly
+    ADDRESS_UNAVAILABLE = 9  # serve: the port (or address) cannot be listened on: in use, reserved, not ours
     INTERNAL = 15  # a bug: please report it
     INTERRUPTED = 130  # Ctrl-C
     TERMINATED = 143  # SIGTERM (kill, systemd, a container stop): cleaned up like Ctrl-C
@@ -30,6 +31,7 @@ class EvidenceKitError(Exception):
     """Base class: a problem the user can act on, with its exit code."""
 
     exit_code: ExitCode = ExitCode.INTERNAL
+    detail: str = ""  # a tool's own words behind the message (ffmpeg's last error line): shown with -v only
 
     def __init__(self, message: str, *, path: str | None = None) -> None:
         super().__init__(message)
@@ -80,6 +82,12 @@ class ToolError(EvidenceKitError):
     """An external program (ffmpeg, Chromium, ...) failed unexpectedly."""
 
     exit_code = ExitCode.CHILD_PROCESS
+
+
+class AddressError(EvidenceKitError):
+    """The web server cannot listen where it was told (``serve --port``/``--host``)."""
+
+    exit_code = ExitCode.ADDRESS_UNAVAILABLE
 
 
 class Terminated(KeyboardInterrupt):

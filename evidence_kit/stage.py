@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from .model.manifest import UPLOAD_DIR, FileRecord, Manifest  # noqa: F401 (UPLOAD_DIR: stages import it here)
-from .names import shown, upload_stem
+from .names import case_relative, upload_stem
 from .progress import Progress, ProgressEvent
 
 if TYPE_CHECKING:
@@ -94,7 +94,7 @@ class StageContext:
         return self.staging / UPLOAD_DIR
 
     def relative_input(self, path: Path) -> str:
-        return shown(path.relative_to(self.case.root).as_posix() if path.is_relative_to(self.case.root) else str(path))
+        return case_relative(path, self.case.root)  # a file outside the case: its name, never a local path
 
     def add_output(self, file: Path, role: str, *, source: Path | None = None, upload: bool = False,
                    transform: dict[str, Any] | None = None, **info: Any) -> FileRecord:

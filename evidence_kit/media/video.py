@@ -83,6 +83,17 @@ class VideoError(InputError):
     """A video that cannot be read or used; the message is written for the buyer."""
 
 
+NO_PICTURE_DATA = ("the video file holds no picture data: it may be damaged or incompletely copied; copy it "
+                   "again from the phone")
+# ffprobe's last line for a file it cannot open, said for the buyer (its own words go to ``detail``).
+_UNREADABLE = {
+    "moov atom not found": "not a video ffmpeg can read (the file ends before its index: it was probably cut "
+                           "short while copying; copy it again from the phone)",
+    "Invalid data found when processing input": "not a video ffmpeg can read (the file is damaged, or not a "
+                                                "video at all)",
+}
+
+
 # --- running ffmpeg -------------------------------------------------------------------------------------------
 
 def format_time(seconds: float) -> str:
@@ -117,6 +128,13 @@ class VideoProbe:
     audio_codec: str | None
     audio_channels: int
     created: str | None
+    video_streams: int = 1  # pictures in the file (cover art not counted); one is used
+    video_stream: int = 0  # the one used, counted among all video streams (ffmpeg's v:N), cover art included
+
+    @property
+    def video_map(self) -> str:
+        """ffmpeg's stream specifier of the picture used (every run maps this one, never a cover image)."""
+        return f"v:{self.video_stream}"
 
     @property
     def has_audio(self) -> bool:
@@ -174,10 +192,14 @@ def probe_video(path: str | Path) -> VideoProbe:
     except ffmpeg.Error as exc:
         lines = exc.stderr.decode("utf-8", "replace").strip().splitlines() if exc.stderr else []
         detail = ffmpeg.clean_line(lines[-1]).removeprefix(f"{path}: ") if lines else ""
-        raise VideoError(f"not a video ffmpeg can read ({detail or 'unknown format'})", path=str(path)) from None
+        error = VideoError(_UNREADABLE.get(detail, "not a video ffmpeg can read: it may be damaged, or not a "
+                                           "video at all"), path=str(path))
+        error.detail = detail
+        raise error from None
     streams = info.get("streams", [])
-    video = next((s for s in streams if s.get("codec_type") == "video"
-                  and not s.get("disposition", {}).get("attached_pic")), None)
+    videos = [s for s in streams if s.get("codec_type") == "video"]
+    pictures = [s for s in videos if not s.get("disposition", {}).get("attached_pic")]
+    video = pictures[0] if pictures else None
     if video is None:
         raise VideoError("has no video picture (is it an audio file?)", path=str(path))
     container = info.get("format", {}).get("format_name", "")
@@ -196,7 +218,8 @@ def probe_video(path: str | Path) -> VideoProbe:
         fps=round(_fps(video.get("avg_frame_rate")) or _fps(video.get("r_frame_rate")), 3),
         rotation=_rotation(video), audio_codec=audio.get("codec_name") if audio else None,
         audio_channels=int(audio.get("channels", 0)) if audio else 0,
-        created=tags.get("creation_time") or video.get("tags", {}).get("creation_time"))
+        created=tags.get("creation_time") or video.get("tags", {}).get("creation_time"),
+        video_streams=len(pictures), video_stream=videos.index(video))
 
 
 # --- checks ---------------------------------------------------------------------------------------------------
@@ -286,7 +309,7 @@ def check_video(path: str | Path, *, start: float | None = None, end: float | No
     probe = probe or probe_video(path)
     span = resolve_span(probe, start, end)
     findings = _static_findings(probe)
-    stream = (_input(probe.path, span, probe, skip_loop_filter="all").video
+    stream = (_input(probe.path, span, probe, skip_loop_filter="all")[probe.video_map]
               .filter("scale", ANALYSIS_WIDTH, -2, flags="fast_bilinear")
               .filter("scdet", threshold=CUT_SCORE)
               .filter("blackdetect", d=BLACK_MIN_SECONDS)
@@ -294,8 +317,15 @@ def check_video(path: str | Path, *, start: float | None = None, end: float | No
               .output("-", format="null"))
     try:
         run = ffmpeg.run_graph(stream, label="video: checking", duration=span[1] - span[0], progress=progress)
-    except ToolError as exc:
-        raise VideoError(f"cannot be decoded: {exc.message.split(': ', 1)[-1]}", path=str(probe.path)) from None
+    except ffmpeg.FfmpegError as exc:
+        # ffmpeg's own line ("Error marking filters as finished") names its filter graph, not the file.
+        if exc.out_time <= 0:
+            error = VideoError(NO_PICTURE_DATA, path=str(probe.path))
+        else:
+            error = VideoError(f"stops decoding at {format_time(span[0] + exc.out_time)}: it may be damaged or "
+                               "incompletely copied; copy it again from the phone", path=str(probe.path))
+        error.detail = exc.detail
+        raise error from None
     offset = span[0]
     decoded = run.out_time
     expected = span[1] - span[0]
@@ -305,10 +335,11 @@ def check_video(path: str | Path, *, start: float | None = None, end: float | No
             f"the file stops decoding at {format_time(offset + decoded)} although it claims to last "
             f"{format_time(probe.duration)}: it was probably cut short while copying. Copy it again from the "
             "phone; only the part up to that point can be used", at=offset + decoded))
-    errors = [ffmpeg.clean_line(line) for line in run.log if "[error]" in line]
+    errors = [line for line in run.log if "[error]" in line]
     if errors and decoded >= expected - TRUNCATION_TOLERANCE:
         findings.append(Finding("decode_errors", "warning",
-                                f"{len(errors)} decoding errors (first: {errors[0]}); some frames may show damage"))
+                                f"{len(errors)} decoding errors: some frames may show damage (blocks or smears); "
+                                "if the original on the phone plays cleanly, copy it again"))
     blacks = [(offset + float(a), offset + float(b)) for a, b in _BLACK.findall("\n".join(run.log))]
     for a, b in blacks:
         findings.append(Finding("black", "warning", f"black picture from {format_time(a)} to {format_time(b)}:"
@@ -358,6 +389,11 @@ def _static_findings(probe: VideoProbe) -> list[Finding]:
         what = ", ".join(reasons) or f"a {probe.path.suffix or probe.container} file"
         findings.append(Finding("format", "info", f"{what}: converted to H.264/AAC in MP4, which the form plays"
                                 if reasons else f"{what}: repackaged as MP4 without re-encoding"))
+    if probe.video_streams > 1:
+        w, h = probe.display_size
+        findings.append(Finding("streams", "warning", f"the file has {probe.video_streams} video streams; only the "
+                                f"first ({probe.video_codec.upper()} {w}x{h}) was used, the others are not in "
+                                "the upload: if they matter, export them from the phone as a video of their own"))
     if probe.rotation:
         w, h = probe.display_size
         findings.append(Finding("rotation", "info", f"stored turned by {probe.rotation} degrees; shown {w}x{h}, "
@@ -462,7 +498,7 @@ def stream_copy(probe: VideoProbe, dst: Path, span: tuple[float, float], *, prog
     playback at the start, so the requested span is always fully included.
     """
     inp = _input(probe.path, span, probe)
-    streams = [inp["v:0"]] + ([inp["a:0"]] if probe.has_audio else [])
+    streams = [inp[probe.video_map]] + ([inp["a:0"]] if probe.has_audio else [])
     codecs = {"vcodec": "copy", "acodec": "copy" if audio_copy else "aac"}
     if not audio_copy:
         codecs["audio_bitrate"] = AUDIO_BPS
@@ -475,7 +511,7 @@ def two_pass_encode(probe: VideoProbe, dst: Path, span: tuple[float, float], pla
                     pass_number: int, progress: Progress | None = None) -> float:
     """One pass of a two-pass x264 encode of the span to ``plan``; pass 1 writes only ``passlog``."""
     inp = _input(probe.path, span, probe)
-    video = inp["v:0"]  # ffmpeg turns the picture upright (autorotate) before any filter sees it
+    video = inp[probe.video_map]  # ffmpeg turns the picture upright (autorotate) before any filter sees it
     if plan.scaled:
         video = video.filter("scale", plan.width, plan.height, flags="lanczos")
     if plan.fps < probe.fps - 0.01:
@@ -562,10 +598,10 @@ def prepare_video(probe: VideoProbe, dst: str | Path, *, max_bytes: int, span: t
 
 # --- stills and contact sheet ---------------------------------------------------------------------------------
 
-def extract_frame(path: str | Path, at: float) -> Image.Image:
-    """The full-size frame shown at ``at`` seconds, upright (ffmpeg applies the rotation)."""
+def extract_frame(path: str | Path, at: float, stream: str = "v:0") -> Image.Image:
+    """The full-size frame of ``stream`` shown at ``at`` seconds, upright (ffmpeg applies the rotation)."""
     try:
-        data, _ = (ffmpeg.input(str(path), ss=f"{at:.3f}").video.output("pipe:", format="image2pipe", vcodec="png", frames=1)
+        data, _ = (ffmpeg.input(str(path), ss=f"{at:.3f}")[stream].output("pipe:", format="image2pipe", vcodec="png", frames=1)
                    .global_args("-hide_banner", "-nostdin").run(capture_stdout=True, capture_stderr=True))
     except FileNotFoundError:
         raise ffmpeg.FFMPEG.missing() from None
@@ -596,7 +632,7 @@ def extract_still(probe: VideoProbe, at: float, max_bytes: int) -> Still:
     if not 0 <= at < probe.duration:
         raise VideoError(f"the still at {format_time(at)} is outside the video (0:00 to "
                          f"{format_time(probe.duration)})", path=str(probe.path))
-    return Still(at, fit_image(extract_frame(probe.path, at), max_bytes))
+    return Still(at, fit_image(extract_frame(probe.path, at, probe.video_map), max_bytes))
 
 
 def _thumbnails(probe: VideoProbe, times: Sequence[float]) -> list[Image.Image]:

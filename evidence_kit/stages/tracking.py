@@ -98,7 +98,8 @@ def _record(ctx: StageContext, capture: Capture) -> None:
         if jpeg.parent.name == UPLOAD_DIR:
             transform = {"method": "reencode", "from": "stamped screenshot", "max_bytes": profile.max_photo_bytes}
             caption = (f"Tracking {target.number}: " if target.number else "Tracking: ") + (
-                "events entered by the buyer" if target.kind == "events" else capture.final_url or target.label)
+                "events entered by the buyer" if target.kind == "events"
+                else ctx.relative_input(target.path) if target.path else capture.final_url or target.label)
             ctx.add_output(jpeg, "photo", source=source, upload=True, transform=transform,
                            caption=caption, **{**info, "kind": "tracking", "capture_kind": target.kind})
         else:

@@ -5,6 +5,8 @@ The graph-building calls (``input``, ``output``, ``concat``, ``probe``, ``Error`
 """
 from __future__ import annotations
 
+import errno
+import os
 import re
 import subprocess
 import threading
@@ -38,6 +40,31 @@ def probe(path: str, **kwargs: Any) -> dict[str, Any]:
 
 def versions() -> dict[str, str]:
     return preflight([FFMPEG, FFPROBE]).found
+
+
+class FfmpegError(ToolError):
+    """ffmpeg exited with an error. The message is ours; ffmpeg's own last error line is ``detail`` (shown
+    with -v, never as the buyer's message: "checking): Error marking filters as finished" helps nobody), and
+    ``out_time`` says how far it got."""
+
+    def __init__(self, message: str, *, out_time: float, log: list[str], detail: str = "") -> None:
+        super().__init__(message)
+        self.out_time, self.log, self.detail = out_time, log, detail
+
+
+# ffmpeg's words for an output it could not write, and the errno they stand for.
+_WRITE_ERRORS = {"No space left on device": errno.ENOSPC, "Disk quota exceeded": errno.EDQUOT,
+                 "Read-only file system": errno.EROFS}
+
+
+def _raise_write_error(log: list[str]) -> None:
+    """OSError when ffmpeg could not write its output: ffmpeg 5.1 exits 0 when a full disk stops it writing
+    the MP4 index ("Error writing trailer ...: No space left on device"), leaving a file no player opens.
+    Raised as the OSError it was, so every caller reports it as the disk problem it is (exit 7)."""
+    for line in log:
+        for words, code in _WRITE_ERRORS.items():
+            if words in line:
+                raise OSError(code, os.strerror(code))
 
 
 @dataclass
@@ -77,9 +104,12 @@ def run_graph(stream: Any, *, label: str, duration: float, progress: Callable[[s
         raise
     finally:
         reader.join(timeout=5)
+    _raise_write_error(log)
     if proc.returncode != 0:
         errors = [line for line in log if "[error]" in line or "[fatal]" in line] or log[-3:]
-        raise ToolError(f"ffmpeg failed ({label}): {clean_line(errors[-1]) if errors else 'no message'}")
+        raise FfmpegError(f"ffmpeg stopped with an error ({label}): the video may be damaged, or in a form "
+                          "ffmpeg cannot convert", out_time=out_time, log=log,
+                          detail=clean_line(errors[-1]) if errors else "")
     if progress:
         progress(label, 1.0)
     return GraphRun(out_time, log)
