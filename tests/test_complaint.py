@@ -408,12 +408,14 @@ def test_verify_catches_a_dispute_text_made_too_long(built_example, tmp_path):
 
 
 def test_build_with_a_tiny_text_limit_fails_only_the_texts(make_case):
-    root = make_case(BASE_TOML + '\n[profile]\nname = "aliexpress"\nmax_text_chars = 50\n', name="tiny")
+    # The smallest limit a profile allows (250, issue 24), with an order number too long for even the shortest text.
+    root = make_case(BASE_TOML.replace(ORDER, "8" * 300) + '\n[profile]\nname = "aliexpress"\nmax_text_chars = 250\n',
+                     name="tiny")
     result = api.build(root, options=BuildOptions(today=TODAY), reuse_unchanged=False).result
     assert not any(r.role == "complaint" for r in result.manifest.outputs)
     assert {e.path for e in result.manifest.errors} == {"upload/dispute.txt", "texts/seller-message.txt",
                                                         "texts/appeal.txt"}
-    assert all("limit is 50" in e.message for e in result.manifest.errors)
+    assert all("limit is 250" in e.message for e in result.manifest.errors)
     assert int(result.exit_code) == 1 and not (result.package / "upload" / "dispute.txt").exists()
     assert "deadlines" in result.manifest.sections and "checklist" in result.manifest.sections
 
@@ -427,7 +429,9 @@ def test_complaint_command(make_case, capsys):
     assert main(["complaint", str(root), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert [t["kind"] for t in data["texts"]] == list(KINDS) and all(t["chars"] <= 1000 for t in data["texts"])
-    tiny = make_case(BASE_TOML + '\n[profile]\nname = "aliexpress"\nmax_text_chars = 40\n', name="tiny")
+    # The smallest limit a profile allows (250), with an order number too long for even the shortest text.
+    tiny = make_case(BASE_TOML.replace(ORDER, "8" * 300) + '\n[profile]\nname = "aliexpress"\nmax_text_chars = 250\n',
+                     name="tiny")
     assert main(["complaint", str(tiny)]) == 5
     assert "error: the seller text needs" in capsys.readouterr().err
 
