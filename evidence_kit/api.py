@@ -38,10 +38,11 @@ if TYPE_CHECKING:
     from .media.video import VideoReport
     from .model.manifest import VerifyReport
     from .stages import BuildResult
+    from .stages.plan import Analyse, PlannedPhoto, PlannedVideo
 
 __all__ = ["BuildOptions", "BuildOutcome", "Progress", "ProgressEvent", "build", "build_many", "build_summary",
            "capture_tracking", "fit_photos", "fit_video", "load_case", "verify", "BUILT", "UNCHANGED", "FAILED",
-           "CaseJob", "CaseOutcome", "plan_jobs", "run_jobs", "prepare_video"]
+           "CaseJob", "CaseOutcome", "plan_jobs", "run_jobs", "prepare_video", "plan_upload", "UploadPlan"]
 
 BUILT, UNCHANGED, FAILED = "built", "unchanged", "failed"
 
@@ -115,6 +116,40 @@ def build(case: str | Path | Case, out: str | Path | None = None, *, profile: Pr
         if reuse_unchanged and (manifest := current_package(loaded, package, options)):
             return BuildOutcome(UNCHANGED, BuildResult(loaded, package, manifest))
         return BuildOutcome(BUILT, build_package(loaded, package, options, progress))
+
+
+@dataclass(frozen=True)
+class UploadPlan:
+    """What a build of the case will upload, in the form's order, and why the rest is left out."""
+
+    photos: list[PlannedPhoto]  # upload order (slot 1 first), then the grid's members, then those left out
+    videos: list[PlannedVideo]
+    max_photos: int
+    grid: bool  # the last photo slot holds a grid of the photos beyond the others
+
+    def to_dict(self, relative_to: Path) -> dict[str, Any]:
+        def rel(path: Path | None) -> str | None:
+            return None if path is None else (
+                path.relative_to(relative_to).as_posix() if path.is_relative_to(relative_to) else str(path))
+
+        return {"max_photos": self.max_photos, "grid": self.grid,
+                "photos": [{"path": rel(p.path), "status": p.status, "slot": p.slot, "twin": rel(p.twin),
+                            "message": p.message} for p in self.photos],
+                "videos": [{"path": rel(v.path), "used": v.used, "why": v.why} for v in self.videos]}
+
+
+def plan_upload(case: str | Path | Case, *, options: BuildOptions | None = None,
+                analyse: Analyse | None = None) -> UploadPlan:
+    """The photos and the video a build of ``case`` would upload, decided by the same code the build runs
+    (``stages.plan``). Reads every photo (``analyse``: a cached ``media.photos.analyse_photo``, for pages
+    that ask often); writes nothing."""
+    from .model.case import Case
+    from .stages.plan import plan_photos, plan_video
+
+    options = options or BuildOptions()
+    loaded = case if isinstance(case, Case) else load_case(case, today=options.today)
+    photos = plan_photos(loaded, grid=options.grid, **({"analyse": analyse} if analyse else {}))
+    return UploadPlan(photos.photos, plan_video(loaded), loaded.profile.max_photos, photos.use_grid)
 
 
 # --- many cases ---------------------------------------------------------------------------------------------
@@ -263,10 +298,11 @@ def prepare_video(job: CaseJob) -> Path | None:
     after the build), or None when the case has no video. Raises the typed errors of the video stage.
     """
     from .media.video import store_cached_video
+    from .stages.plan import chosen_video
     from .stages.video import cache_entry
 
     case = load_case(job.case, profile=job.profile, today=job.options.today)
-    source = case.video.file or (case.media.videos[0] if case.media.videos else None)
+    source = chosen_video(case)
     if source is None:
         return None
     cache_root, key = cache_entry(Path(job.out) if job.out else case.root / PACKAGE_DIR, case, source)

@@ -126,6 +126,10 @@ Resolution = Annotated[str, BeforeValidator(_one_of(RESOLUTIONS))]
 CUSTOMS_PROMISES = {"chat": "in a message to the buyer", "listing": "in the item description"}
 CustomsPromise = Annotated[str, BeforeValidator(_one_of(CUSTOMS_PROMISES))]
 Offer = Annotated[Decimal | str, BeforeValidator(_offer)]
+# The platform's decision on an escalated dispute (an appeal argues against the first two).
+DECISIONS = {"seller": "closed in the seller's favour, with no refund", "partial_refund": "a partial refund",
+             "full_refund": "a full refund"}
+Decision = Annotated[str, BeforeValidator(_one_of(DECISIONS))]
 
 
 class _Table(BaseModel):
@@ -159,8 +163,12 @@ class Dispute(_Table):
     resolution: Resolution
     amount: Amount | None = None
     opened: Day | None = None
-    escalated_closed: Day | None = None
+    escalated: Day | None = None  # the day the dispute went to the platform (by the buyer, or after negotiation)
+    escalated_closed: Day | None = None  # the day the platform decided the escalated dispute
+    decision: Decision | None = None  # what the platform decided then
+    decision_amount: Amount | None = None  # the partial refund it granted
     seller_contacted: Day | None = None
+    seller_replied: Day | None = None  # the day the seller's reply (seller_reply) came
     seller_reply: Text = ""
     notes: Text = ""
     notes_en: Text = ""  # the buyer's (or a translator's) English version of notes in another language
@@ -205,6 +213,8 @@ class Facts(_Table):
     distance_km: Count | None = None  # from that city to the buyer's
     customs_fee: Amount | None = None
     customs_promised_in: CustomsPromise | None = None  # where the seller promised to pay it: chat or listing
+    expiry_date: Day | None = None  # the best-before or use-by date printed on an expired item
+    promised_delivery_by: Day | None = None  # the latest delivery day the listing or checkout promised
 
     def given(self) -> list[str]:
         """The facts set in case.toml (or filled in), in field order."""
@@ -223,6 +233,7 @@ FACT_REASONS: dict[str, frozenset[str] | None] = {
     "listing_said": _DESCRIBED, "received": _DESCRIBED,
     "delivered_to": frozenset({"delivered_elsewhere"}), "distance_km": frozenset({"delivered_elsewhere"}),
     "customs_fee": frozenset({"customs"}), "customs_promised_in": frozenset({"customs"}),
+    "expiry_date": frozenset({"expired"}), "promised_delivery_by": frozenset({"late_delivery"}),
 }
 
 
@@ -250,6 +261,7 @@ class VideoSpec(_Table):
     start: Seconds | None = None  # seconds
     end: Seconds | None = None
     stills: tuple[Seconds, ...] = ()
+    skip: StrictBool = False  # true: upload no video (the buyer's choice in the web app)
 
     _file = field_validator("file", mode="before")(_case_path)
 
@@ -269,6 +281,7 @@ class PhotoHint(_Table):
     file: Path  # resolved against the case folder
     rank: Count | None = None
     caption: Text = ""
+    skip: StrictBool = False  # true: never upload this photo (the selection runs over the others)
 
     _file = field_validator("file", mode="before")(_case_path)
 
@@ -281,7 +294,7 @@ def _profile_value(value: Any) -> Any:
 
 # Dates of what has already happened; protection_ends and the seller's promises may lie ahead.
 PAST_DATES = {"order": ("ordered", "shipped", "delivered"),
-              "dispute": ("opened", "escalated_closed", "seller_contacted"), "facts": ("tracking_last_update",)}
+              "dispute": ("opened", "escalated", "escalated_closed", "seller_contacted", "seller_replied"), "facts": ("tracking_last_update",)}
 TIME_ZONE_SLACK = timedelta(days=1)  # a buyer east of this machine may already be in tomorrow
 
 
@@ -309,6 +322,7 @@ class CaseFile(_Table):
                 if day is not None and day > today + TIME_ZONE_SLACK:
                     problems.append((f"{table}.{name}", f"{day.isoformat()} is in the future (today is "
                                                         f"{today.isoformat()}): check the date"))
+        problems += _sequence_problems(self)
         reason = self.dispute.reason
         for name in self.facts.given():
             reasons = FACT_REASONS[name]
@@ -318,6 +332,38 @@ class CaseFile(_Table):
         if problems:
             raise PydanticCustomError(PROBLEMS, "{count} problems", {"problems": problems, "count": len(problems)})
         return self
+
+
+def _sequence_problems(file: "CaseFile") -> list[tuple[str, str]]:
+    """Dates of the dispute in the order they happen, and a decision with what it needs."""
+    order, dispute, facts = file.order, file.dispute, file.facts
+    problems = []
+    steps = (("dispute.opened", dispute.opened), ("dispute.escalated", dispute.escalated),
+             ("dispute.escalated_closed", dispute.escalated_closed))
+    known = [(name, day) for name, day in steps if day is not None]
+    for (before, first), (after, then) in zip(known, known[1:]):
+        if then < first:
+            problems.append((after, f"{then.isoformat()} is before {before} ({first.isoformat()}): check the dates"))
+    if dispute.seller_replied and dispute.seller_contacted and dispute.seller_replied < dispute.seller_contacted:
+        problems.append(("dispute.seller_replied", "is before dispute.seller_contacted: a reply comes after the "
+                                                   "first message"))
+    if dispute.decision and not dispute.escalated_closed:
+        problems.append(("dispute.decision", "needs dispute.escalated_closed, the day the platform decided"))
+    if dispute.decision_amount is not None:
+        if dispute.decision != "partial_refund":
+            problems.append(("dispute.decision_amount", 'is the partial refund the platform granted: set '
+                                                        'dispute.decision = "partial_refund" or remove it'))
+        elif order.price is not None and dispute.decision_amount > order.price:
+            problems.append(("dispute.decision_amount", f"{dispute.decision_amount} is more than order.price "
+                                                        f"{order.price}"))
+    if facts.expiry_date and order.delivered and facts.expiry_date > order.delivered:
+        problems.append(("facts.expiry_date", f"{facts.expiry_date.isoformat()} is after order.delivered: the item "
+                                              "was not yet expired when it arrived"))
+    if facts.promised_delivery_by and order.delivered and order.delivered <= facts.promised_delivery_by:
+        problems.append(("facts.promised_delivery_by", "is on or after order.delivered: the parcel came in time"))
+    if facts.promised_delivery_by and order.shipped and facts.promised_delivery_by < order.shipped:
+        problems.append(("facts.promised_delivery_by", "is before order.shipped: check the date"))
+    return problems
 
 
 def _amount_problem(amount: Decimal | None, price: Decimal | None) -> list[tuple[str, str]]:

@@ -1,9 +1,12 @@
 """Photo stage: choose up to the profile's photo count, fit each under the byte limit, optionally grid the rest."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from ..errors import InputError, LimitError
-from ..media.photos import analyse_photo, fit_photo, make_grid, select_photos
+from ..media.photos import PhotoAnalysis, analyse_photo, fit_photo, make_grid
 from ..stage import PhotoSelection, StageContext
+from .plan import SKIPPED, plan_photos
 
 NAME = "photos"
 NEEDS = ("jpegtran",)
@@ -19,23 +22,24 @@ def run(ctx: StageContext) -> None:
     if missing := ctx.tools.problem(*NEEDS):
         ctx.error(missing.message, None, NAME, int(missing.exit_code))
         return
-    analyses = []
-    for i, path in enumerate(case.media.photos):
-        ctx.report(NAME, i, len(case.media.photos), f"reading {path.name}")
-        try:
-            analyses.append(analyse_photo(path))
-        except InputError as exc:
-            ctx.error(exc.message, ctx.relative_input(path), NAME, int(exc.exit_code))
-    if not analyses:
-        ctx.warn("no usable photos in this case", stage=NAME)
+    read = iter(range(len(case.media.photos)))
+
+    def analyse(path: Path) -> PhotoAnalysis:
+        ctx.report(NAME, next(read, 0), len(case.media.photos), f"reading {path.name}")
+        return analyse_photo(path)
+
+    # The same plan the web page shows before Build (``api.plan_upload``).
+    plan = plan_photos(case, grid=ctx.options.grid, analyse=analyse)
+    for path, exc in plan.unreadable:
+        ctx.error(exc.message, ctx.relative_input(path), NAME, int(exc.exit_code))
+    skipped = [{"path": ctx.relative_input(p.path), "reason": "skipped by the buyer"} for p in plan.photos
+               if p.status == SKIPPED]
+    if plan.selection is None:
+        ctx.photos = PhotoSelection(left_out=skipped)
+        if plan.unreadable or not skipped:  # every photo skipped by the buyer: nothing to warn about
+            ctx.warn("no usable photos in this case", stage=NAME)
         return
-    ranks = {h.file: h.rank for h in case.photo_hints if h.rank is not None}
-    distinct = len(analyses) - len(select_photos(analyses, len(analyses), ranks).duplicates_of)
-    use_grid = ctx.options.grid and distinct > profile.max_photos
-    slots = profile.max_photos - 1 if use_grid else profile.max_photos
-    selection = select_photos(analyses, slots, ranks)
-    # Candidates beyond the chosen ones stand in if a chosen photo fails to encode.
-    spares = [a for a, _ in selection.left_out if a.path not in selection.duplicates_of]
+    selection, use_grid, slots, spares = plan.selection, plan.use_grid, plan.slots, plan.spares
     queue, written = list(selection.chosen), []
     while queue and len(written) < slots:
         analysis = queue.pop(0)
@@ -69,5 +73,5 @@ def run(ctx: StageContext) -> None:
     ctx.photos = PhotoSelection(
         uploaded=[ctx.relative_input(a.path) for a in written],
         left_out=[{"path": ctx.relative_input(a.path), "reason": reasons[a.path]} for a, _ in selection.left_out
-                  if a not in written])
+                  if a not in written] + skipped)
     ctx.report(NAME, 1, 1)

@@ -10,6 +10,7 @@ from ..media.video import (CONTACT_SHEET_FRAMES, VIDEO_CACHE_DIR, CaseVideo, Vid
                            take_cached_video, video_cache_key)
 from ..model.case import Case
 from ..stage import StageContext
+from .plan import chosen_video
 
 NAME = "video"
 NEEDS = ("ffmpeg", "ffprobe")
@@ -17,7 +18,7 @@ NEEDS = ("ffmpeg", "ffprobe")
 
 def run(ctx: StageContext) -> None:
     case, profile = ctx.case, ctx.case.profile
-    source = case.video.file or (case.media.videos[0] if case.media.videos else None)
+    source = chosen_video(case)  # the one the web page shows as used (``api.plan_upload``)
     if source is None:
         return
     if not case.video.file and len(case.media.videos) > 1:
