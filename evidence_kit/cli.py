@@ -24,7 +24,7 @@ from .fsutil import access_error, atomic_write_text
 from .names import json_safe, shown_lines
 from .model.layout import CASE_FILE, DEFAULT_PROFILE, SUBFOLDERS
 from .model.options import BuildOptions
-from .model.profile import MAX_DAYS
+from .model.profile import MAX_DAYS, MAX_PHOTO_BYTES, MAX_VIDEO_BYTES
 from .progress import Progress, ProgressEvent
 
 if TYPE_CHECKING:
@@ -112,6 +112,9 @@ def init(directory: Path, force: bool) -> None:
 
 def _print_build(result: BuildResult) -> None:
     manifest = result.manifest
+    deadlines = manifest.sections.get("deadlines")
+    if deadlines and deadlines.get("stage"):
+        _echo(deadlines["stage"]["headline"])  # where the case stands first: it decides the texts
     _echo(f"Package: {result.package}")
     uploads = [r for r in manifest.outputs if r.upload]
     if uploads:
@@ -122,9 +125,8 @@ def _print_build(result: BuildResult) -> None:
             _echo(f"  {record.path}  {_size(record.bytes)}{note}")
     for item in manifest.sections.get("photo_selection", {}).get("left_out", []):
         _echo(f"  not uploaded: {item['path']}: {item['reason']}")
-    deadlines = manifest.sections.get("deadlines")
     if deadlines:
-        _echo(f"Deadlines: {deadlines['advice']}")
+        _echo(f"Deadlines: {deadlines['advice']}" + (f" {deadlines['hint']}" if deadlines.get("hint") else ""))
         _echo(f"{deadlines['negotiation_note']} {deadlines.get('negotiation_hint', '')}".rstrip())
     for problem in manifest.warnings:
         _echo(f"warning: {problem.path + ': ' if problem.path else ''}{problem.message}", err=True)
@@ -287,7 +289,8 @@ def watch(ctx: click.Context, inbox: Path, outbox: Path | None, archive: Path | 
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
-@click.option("--max-bytes", type=click.IntRange(min=1000), help="Byte limit per photo (default: the profile's).")
+@click.option("--max-bytes", type=click.IntRange(min=1000, max=MAX_PHOTO_BYTES),
+              help="Byte limit per photo (default: the profile's).")
 @profile_option
 @keep_metadata_option
 @replace_run_option
@@ -380,7 +383,8 @@ def _seconds(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
 @click.option("--end", callback=_seconds, metavar="TIME", help="Keep up to here (included).")
 @click.option("--still", "stills", multiple=True, callback=_seconds, metavar="TIME",
               help="Also save the frame at TIME as a photo (repeatable).")
-@click.option("--max-bytes", type=click.IntRange(min=100_000), help="Byte limit for the video (default: the profile's).")
+@click.option("--max-bytes", type=click.IntRange(min=100_000, max=MAX_VIDEO_BYTES),
+              help="Byte limit for the video (default: the profile's).")
 @profile_option
 @replace_run_option
 @json_option
@@ -436,11 +440,13 @@ def deadlines(case: Path, today: Any, negotiation_days: int | None, profile: str
     from . import api
     from datetime import date
 
+    from .dispute.complaint import stage_of
     from .dispute.deadlines import compute_deadlines, format_report
 
-    report = compute_deadlines(api.load_case(case, profile=profile, today=today.date() if today else None),
-                               today.date() if today else date.today(),
-                               negotiation_days=negotiation_days)
+    loaded = api.load_case(case, profile=profile, today=today.date() if today else None)
+    day = today.date() if today else date.today()
+    report = compute_deadlines(loaded, day, negotiation_days=negotiation_days)
+    report.stage = stage_of(loaded, day)
     if as_json:
         _echo_json(report.to_dict())
     else:
@@ -451,12 +457,14 @@ def deadlines(case: Path, today: Any, negotiation_days: int | None, profile: str
 @click.argument("case", type=click.Path(path_type=Path))
 @click.option("--kind", type=click.Choice(["seller", "dispute", "appeal", "report"]),
               help="Print only this text: the message to the seller, the dispute description, the appeal or the "
-                   "report against the seller (written only when the facts show a Trade Rules violation).")
+                   "report against the seller (written only when the facts show a Trade Rules violation). A "
+                   "text for another stage is written too, with a warning.")
 @today_option
 @profile_option
 @json_option
 def complaint(case: Path, kind: str | None, today: Any, profile: str | None, as_json: bool) -> None:
-    """The English texts for the forms, within the profile's character limit.
+    """The English texts the case's stage needs, within the profile's character limit (counted as the form
+    counts: UTF-16 units, line ends as two). The stage and the deadline that binds are printed first.
 
     Evidence is cited by exhibit letter and file name once the package is built (evidence-kit build).
 
@@ -467,20 +475,35 @@ def complaint(case: Path, kind: str | None, today: Any, profile: str | None, as_
     from . import api
     from datetime import date
 
+    from .dispute.checklist import check_evidence
     from .dispute.complaint import compose_texts, package_exhibits
+    from .dispute.deadlines import compute_deadlines
 
+    day = today.date() if today else date.today()
     loaded = api.load_case(case, profile=profile, today=today.date() if today else None)
     lettered = package_exhibits(loaded)
-    texts, warnings = compose_texts(loaded, (kind,) if kind else None, lettered=lettered,
-                                    today=today.date() if today else date.today())
+    texts, warnings, stage = compose_texts(loaded, (kind,) if kind else None, lettered=lettered, today=day)
+    report = compute_deadlines(loaded, day)
+    missing = [g.message + (f" ({g.hint})" if g.hint else "") for g in check_evidence(loaded).gaps if g.required]
     if as_json:
-        _echo_json({"texts": [t.to_dict() for t in texts], "warnings": warnings, "exhibits": lettered is not None})
+        _echo_json({"stage": stage.to_dict(), "deadlines": {"status": report.status, "advice": report.advice},
+                    "texts": [t.to_dict() for t in texts], "warnings": warnings, "missing_evidence": missing,
+                    "exhibits": lettered is not None})
         return
+    # Where the case stands comes first: it decides which texts are written.
+    _echo(stage.headline, err=bool(kind))
+    _echo(f"Deadlines: {report.advice}" + (f" {report.hint}" if report.hint else ""), err=bool(kind))
+    if not kind:
+        _echo("")
     if lettered is None:
         _echo("note: no package built yet, so the evidence is named by kind; after 'evidence-kit build' "
                    "the texts cite each file by exhibit letter and name.", err=True)
     for message in warnings:
         _echo(f"warning: {message}", err=True)
+    for message in missing:
+        _echo(f"missing evidence: {message}", err=True)
+    if not texts and not kind:
+        _echo("No texts for this stage.")
     for text in texts:
         if kind:
             _echo(f"{text.kind}: {text.chars}/{text.limit} characters", err=True)

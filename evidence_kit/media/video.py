@@ -28,7 +28,7 @@ from PIL import Image, ImageDraw, ImageFont
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..tools import ffmpeg
-from ..errors import FileAccessError, InputError, LimitError, MissingDependencyError, ToolError
+from ..errors import FileAccessError, InputError, LimitError, MissingDependencyError
 from ..fsutil import atomic_path, atomic_write_bytes
 from ..model.manifest import FileRecord, Manifest, library_versions
 from ..media.photos import Encoded, fit_image
@@ -601,7 +601,8 @@ def prepare_video(probe: VideoProbe, dst: str | Path, *, max_bytes: int, span: t
 def extract_frame(path: str | Path, at: float, stream: str = "v:0") -> Image.Image:
     """The full-size frame of ``stream`` shown at ``at`` seconds, upright (ffmpeg applies the rotation)."""
     try:
-        data, _ = (ffmpeg.input(str(path), ss=f"{at:.3f}")[stream].output("pipe:", format="image2pipe", vcodec="png", frames=1)
+        data, _ = (ffmpeg.input(str(path), ss=f"{at:.3f}")[stream]
+                   .output("pipe:", format="image2pipe", vcodec="png", frames=1)
                    .global_args("-hide_banner", "-nostdin").run(capture_stdout=True, capture_stderr=True))
     except FileNotFoundError:
         raise ffmpeg.FFMPEG.missing() from None

@@ -544,7 +544,8 @@ def read_case_toml(toml_path: Path, root: Path, parse_float: Callable[[str], Any
     try:
         return load_toml(toml_path, str(toml_path), CASE_FILE, parse_float)
     except FileNotFoundError:
-        raise CaseError(str(toml_path), [f"missing: run 'evidence-kit init {shown(str(root))}' to write a template"]) from None
+        raise CaseError(str(toml_path),
+                        [f"missing: run 'evidence-kit init {shown(str(root))}' to write a template"]) from None
 
 
 def load_case(path: str | Path, *, profile: Profile | str | Path | None = None, today: date | None = None) -> Case:

@@ -45,8 +45,9 @@ MAX_DAYS = 3650  # ten years: no dispute window is longer
 MIN_TEXT_CHARS = 250  # the shortest essentials (order number, problem, resolution) measured up to 226 characters
 Days = Annotated[int, _Bounded(1, MAX_DAYS, "days")]
 Files = Annotated[int, _Bounded(1, 100, "files")]
-PhotoBytes = Annotated[int, _Bounded(1_000, 100_000_000, "bytes")]  # 1 kB (photos --max-bytes) to 100 MB
-VideoBytes = Annotated[int, _Bounded(10_000, 100_000_000_000, "bytes")]  # 10 kB to 100 GB
+MAX_PHOTO_BYTES, MAX_VIDEO_BYTES = 100_000_000, 100_000_000_000  # 100 MB, 100 GB (--max-bytes too)
+PhotoBytes = Annotated[int, _Bounded(1_000, MAX_PHOTO_BYTES, "bytes")]  # from 1 kB, as photos --max-bytes
+VideoBytes = Annotated[int, _Bounded(10_000, MAX_VIDEO_BYTES, "bytes")]  # from 10 kB
 TextChars = Annotated[int, _Bounded(MIN_TEXT_CHARS, 100_000, "characters",
                                     ": no dispute text fits in fewer (the order number, the problem and the "
                                     "resolution alone take up to 226)")]
