@@ -80,7 +80,7 @@ EXHIBITS = [("A", record("upload/photo-1-IMG_0104.jpg", caption="Crack across th
 
 LONG_ITEM = ("Universal Electric Kettle Stainless Steel 1.7 L 2200 W Fast Boil Auto Shut-Off Boil-Dry Protection "
              "Cordless 360 Degree Base LED Indicator BPA Free for Home Office Travel Kitchen Gift ") * 3
-LONG_NOTES = " ".join(f"On day {i} I checked the kettle again and the crack had grown a little longer." for i in range(40))
+LONG_NOTES = " ".join(f"On day {i} I measured the crack at {i * 2} millimetres." for i in range(40))
 
 
 def problem_variants(reason: str) -> list[str]:
@@ -168,10 +168,13 @@ def test_chinese_store_name_is_kept_and_text_is_clean(base_case):
     assert all(ch.isprintable() for ch in text.text)  # the dispute text is one paragraph
 
 
-def test_newlines_count_as_one_character(base_case):
+def test_characters_are_counted_as_the_form_counts_them(base_case):
+    """UTF-16 code units with CRLF line ends (a browser's maxlength): a line end is two, an emoji two."""
     text, _ = compose(base_case, "seller", today=TODAY)
-    assert text.text.startswith("Hello,\n\nI am writing about my order") and text.text.endswith("\n\nThank you.")
-    assert text.chars == len(text.text)
+    assert text.text.startswith("Hello,\n\nI am writing again about my order") and text.text.endswith("\n\nThank you.")
+    assert text.chars == len(text.text) + text.text.count("\n")
+    assert count_chars("a\nb") == count_chars("a\r\nb") == 4 and count_chars("box 📦") == 6
+    assert count_chars("Cafe\u0301") == 4  # NFC: one character for e and its accent
 
 
 def test_no_false_claim_of_contacting_the_seller(base_case):
@@ -195,7 +198,7 @@ def test_property_any_facts_give_a_whole_text_within_the_limit(base_case, item, 
              "seller_asked_to_wait_until": date(2026, 11, 20) if times else None}
     case = with_facts(base_case, order={"item": item}, reason=reason, notes=notes, seller_reply=reply, amount=amount,
                       facts=facts)
-    kind = REPORT if asked and kind == "appeal" and REPORT in kinds_for(case) else kind
+    kind = REPORT if asked and kind == "appeal" and REPORT in kinds_for(case, TODAY) else kind
     case = replace(case, profile=replace(case.profile, max_text_chars=limit))
     try:
         text, _ = compose(case, kind, today=TODAY, lettered=EXHIBITS)
@@ -350,7 +353,7 @@ def golden_case(base_case, kettle_case, name):
 @pytest.mark.parametrize("name", sorted(GOLDEN_CASES))
 def test_golden_texts(base_case, kettle_case, name):
     case, lettered = golden_case(base_case, kettle_case, name)
-    for kind in kinds_for(case):
+    for kind in kinds_for(case, TODAY):
         text, _ = compose(case, kind, today=TODAY, lettered=lettered)
         path = GOLDEN / f"{name}-{kind}.txt"
         if os.environ.get("EVIDENCE_KIT_UPDATE_GOLDEN"):
@@ -413,8 +416,8 @@ def test_build_with_a_tiny_text_limit_fails_only_the_texts(make_case):
                      name="tiny")
     result = api.build(root, options=BuildOptions(today=TODAY), reuse_unchanged=False).result
     assert not any(r.role == "complaint" for r in result.manifest.outputs)
-    assert {e.path for e in result.manifest.errors} == {"upload/dispute.txt", "texts/seller-message.txt",
-                                                        "texts/appeal.txt"}
+    # Talking to the seller: the message to the seller and the dispute description (no appeal before a decision).
+    assert {e.path for e in result.manifest.errors} == {"upload/dispute.txt", "texts/seller-message.txt"}
     assert all("limit is 250" in e.message for e in result.manifest.errors)
     assert int(result.exit_code) == 1 and not (result.package / "upload" / "dispute.txt").exists()
     assert "deadlines" in result.manifest.sections and "checklist" in result.manifest.sections
@@ -428,7 +431,8 @@ def test_complaint_command(make_case, capsys):
     assert "dispute: " in captured.err and "/1000 characters" in captured.err and "spanish" in captured.err
     assert main(["complaint", str(root), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert [t["kind"] for t in data["texts"]] == list(KINDS) and all(t["chars"] <= 1000 for t in data["texts"])
+    assert [t["kind"] for t in data["texts"]] == ["seller", "dispute"] and all(t["chars"] <= 1000 for t in data["texts"])
+    assert data["stage"]["key"] == "talking_to_seller" and data["stage"]["binding"]["key"] == "last_open"
     # The smallest limit a profile allows (250), with an order number too long for even the shortest text.
     tiny = make_case(BASE_TOML.replace(ORDER, "8" * 300) + '\n[profile]\nname = "aliexpress"\nmax_text_chars = 250\n',
                      name="tiny")
@@ -557,14 +561,14 @@ def test_a_request_to_confirm_receipt_is_warned_about_in_english_or_russian(base
 
 
 def test_report_against_the_seller_only_when_the_facts_support_it(base_case):
-    assert kinds_for(base_case) == KINDS
+    assert kinds_for(base_case, TODAY) == ("seller", "dispute")
     with pytest.raises(ValueError, match="no Trade Rules violation"):
         compose(base_case, "report", today=TODAY)
     arrived_but_asked = with_facts(base_case, facts={"seller_asked_to_confirm_receipt": True})
-    assert kinds_for(arrived_but_asked) == KINDS  # asking after delivery is bad advice, not a Trade Rules case
+    assert kinds_for(arrived_but_asked, TODAY) == ("seller", "dispute")  # bad advice, not a Trade Rules case
     pressed = with_facts(base_case, order={"delivered": None}, reason="not_received",
                          facts={"seller_asked_to_confirm_receipt": True})
-    assert kinds_for(pressed) == (*KINDS, "report")
+    assert kinds_for(pressed, TODAY) == ("seller", "dispute", "report")
     text, _ = compose(pressed, "report", today=TODAY, lettered=GOLDEN_CASES["invalid-tracking-report"][1])
     assert "asked me to confirm receipt of the order although the parcel has not been delivered" in text.text
     assert "B) photo-2-chat.jpg" in text.text and "A) photo-1-17track.jpg" not in text.text  # only what it rests on

@@ -25,11 +25,18 @@ def without_sources(text: str) -> str:
 _BUILT_KINDS = frozenset({PHOTOS, VIDEO})
 
 
+# Where each kind of evidence goes, for the command line (never the PDF).
+_HINTS = {PHOTOS: "put them in photos/", VIDEO: "put it in video/", TRACKING: "put screenshots or saved pages in "
+          "tracking/, or add [[tracking]] url in case.toml", CHAT: "put the screenshots in chat/",
+          RECEIPT: "put it in receipts/"}
+
+
 @dataclass(frozen=True)
 class Gap:
     kind: str  # evidence kind, or "seller_contact" / "resolution"
     message: str  # plain words, starting with the reason: "not received: no tracking screenshot ..."
     required: bool = True  # False: recommended, not asked for by the form
+    hint: str = ""  # where in case.toml or the case folder to add it (command line only)
 
 
 @dataclass
@@ -54,10 +61,17 @@ class Checklist:
                 "gaps": [asdict(g) for g in self.gaps], "complete": self.complete}
 
 
+# Tracking events the buyer typed in (tracking.csv / .json): a table, not the screenshot of a tracking site the
+# articles ask for. Listed as present under their own name, and the screenshot stays a gap.
+TYPED_EVENTS = "tracking_events_typed"
+
+
 def _output_kind(record: FileRecord) -> str | None:
     kind = record.info.get("kind")
     if record.role.startswith("tracking") or kind == "tracking":  # screenshots, saved pages, JPEG copies
-        return TRACKING
+        return TYPED_EVENTS if record.info.get("capture_kind") == "events" or kind == "events" else TRACKING
+    if record.role == "photo" and kind == "chat":  # a chat screenshot in a free photo slot
+        return CHAT
     if record.role == "photo":
         return PHOTOS
     return {"video": VIDEO, "chat": CHAT, "receipt": RECEIPT}.get(record.role)
@@ -66,8 +80,10 @@ def _output_kind(record: FileRecord) -> str | None:
 def evidence_present(case: Case, outputs: Iterable[FileRecord] | None = None) -> dict[str, list[str]]:
     """Evidence kind -> the files that show it. With ``outputs`` (a build), photos and video count only if written."""
     media = case.media
-    found: dict[str, list[str]] = {PHOTOS: [], VIDEO: [], TRACKING: [], CHAT: [], RECEIPT: []}
-    inputs = {PHOTOS: media.photos, VIDEO: media.videos, TRACKING: media.tracking, CHAT: media.chat,
+    found: dict[str, list[str]] = {PHOTOS: [], VIDEO: [], TRACKING: [], TYPED_EVENTS: [], CHAT: [], RECEIPT: []}
+    pages = tuple(p for p in media.tracking if p.suffix.lower() not in (".csv", ".json"))
+    typed = tuple(p for p in media.tracking if p.suffix.lower() in (".csv", ".json"))
+    inputs = {PHOTOS: media.photos, VIDEO: media.videos, TRACKING: pages, TYPED_EVENTS: typed, CHAT: media.chat,
               RECEIPT: media.receipts}
     built = outputs is not None
     for kind, files in inputs.items():
@@ -76,7 +92,7 @@ def evidence_present(case: Case, outputs: Iterable[FileRecord] | None = None) ->
         found[kind] += [p.relative_to(case.root).as_posix() if p.is_relative_to(case.root) else str(p) for p in files]
     for record in outputs or ():
         kind = _output_kind(record)
-        if kind and (record.upload or kind not in _BUILT_KINDS):
+        if kind and (record.upload or kind not in (*_BUILT_KINDS, CHAT)):
             found[kind].append(Path(record.path).name)
     return {kind: files for kind, files in found.items() if files}
 
@@ -90,11 +106,17 @@ def check_evidence(case: Case, outputs: Iterable[FileRecord] | None = None) -> C
                        without_sources(reason.caveat), present, source=reason.source)
     for need in reason.needs:
         if need.kind not in present:
-            result.gaps.append(Gap(need.kind, f"{label}: {need.missing}", need.required))
+            typed = need.kind == TRACKING and TYPED_EVENTS in present
+            message = f"{label}: {need.missing}" + (
+                " (the tracking events you typed in are attached as a table, but a screenshot of the tracking "
+                "site itself is what the articles ask for)" if typed else "")
+            result.gaps.append(Gap(need.kind, message, need.required, _HINTS.get(need.kind, "")))
     if not case.dispute.seller_contacted and CHAT not in present:
         # The platform weighs peaceful attempts (002, 004): say when you wrote to the seller.
         result.gaps.append(Gap("seller_contact", f"{label}: no record that you contacted the seller first "
-                                                 "(set dispute.seller_contacted or add chat screenshots)", False))
+                                                 "(the date you wrote to them, or screenshots of the chat)", False,
+                               "set dispute.seller_contacted in case.toml or put the screenshots in chat/"))
     if not reason.parcel_arrived and case.dispute.resolution != "refund_only":
-        result.gaps.append(Gap("resolution", f"{label}: choose \"refund only\" when the parcel never came"))
+        result.gaps.append(Gap("resolution", f"{label}: choose \"refund only\" when the parcel never came", True,
+                               'dispute.resolution = "refund_only" in case.toml'))
     return result

@@ -1,13 +1,16 @@
 """The English texts (message to the seller, dispute description, appeal, and a report against the seller when
-the facts support one), composed from the case.
+the facts support one), composed from the case for the stage it is at (``dispute.stage``).
 
-Sentences and their shorter variants are data (``templates/complaint/*.toml``). The texts lean on the
-structured facts (``[order]``, ``[dispute]``, ``[facts]``), which become English whatever language the notes are
-in; the buyer's notes (or ``notes_en``) add colour only when they are English, and a notes sentence that only
-repeats a composed one (the same event on the same date) is dropped and recorded. A date is written in full
-the first time and short after that. A text over the profile's ``max_text_chars`` loses its lowest-priority
-sentences first (or takes their shorter variants); nothing is cut inside a sentence, and the order number,
-the problem and the requested resolution always stay.
+Sentences and their shorter variants are data (``templates/complaint/*.toml``); each template names the stages
+it serves. The texts lean on the structured facts (``[order]``, ``[dispute]``, ``[facts]``), which become
+English whatever language the notes are in. The buyer's notes (or ``notes_en``) are material, not text: a
+sentence goes in only when it is English, calm, formal first-person prose (``notes.read_notes``) and says
+something the facts do not already say (by its words, or the same event on the same date); the rest is left
+out, recorded and warned about, each with how to say it instead. The seller's reply is read for what it says
+(``seller.read_reply``). A date is written in full the first time and short after that. A text over the
+profile's ``max_text_chars`` (counted as the form counts: UTF-16 units, CRLF line ends) loses its
+lowest-priority sentences first, repeats before unique evidence, each listed in a warning; nothing is cut
+inside a sentence, and the order number, the problem and the requested resolution always stay.
 """
 from __future__ import annotations
 
@@ -22,14 +25,16 @@ from pathlib import Path
 from typing import Any
 
 from ..dispute.deadlines import compute_deadlines
-from ..dispute.notes import clean, is_english, latin_share, read_notes, sentences, tone_problems
+from ..dispute.notes import NoteSentence, clean, is_english, latin_share, read_notes, sentences, tone_problems
+from ..dispute.seller import SellerWords, read_reply
+from ..dispute.stage import BEFORE_DISPUTE, CaseStage, case_stage
 from ..errors import InputError, LimitError
 from ..fsutil import atomic_write_text
 from ..model.case import FACT_REASONS, PACKAGE_DIR, Case
 from ..model.manifest import FileRecord, count_chars, exhibits, read_manifest
 from ..model.reasons import REASON_RULES
 
-KINDS = ("seller", "dispute", "appeal")  # always written
+KINDS = ("seller", "dispute", "appeal")  # each written at the stages its template names
 REPORT = "report"  # written only when the facts show a Trade Rules violation (``report_grounds``)
 ALL_KINDS = (*KINDS, REPORT)
 # Where build writes each text, relative to the package. Only the dispute description goes into the form.
@@ -41,7 +46,9 @@ _DATE_TOKEN = re.compile("\x00(\\d{4}-\\d{2}-\\d{2})\x00")  # a date, written in
 # Date fields -> the event they date: two sentences must not state the same event on the same day.
 DATE_EVENTS = {"shipped": "shipped", "delivered": "delivered", "contacted": "contacted",
                "tracking_last_update": "tracking", "seller_asked_to_wait_until": "wait",
-               "seller_extended_protection_to": "protection", "closed": "closed", "dispute_by": "plan"}
+               "seller_extended_protection_to": "protection", "closed": "closed", "dispute_by": "plan",
+               "opened": "opened", "replied": "replied", "protection_ends": "protection_end", "last_open": "plan",
+               "expiry_date": "expiry", "promised_delivery_by": "promised"}
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,7 @@ class Slot:
     variants: tuple[str, ...]
     paragraph: bool = False
     events: frozenset[tuple[str, date]] = frozenset()  # what its fullest variant dates (event, day)
+    redundancy: float = 0.0  # share of its words other sentences already say: dropped first for length
 
 
 @dataclass
@@ -64,14 +72,23 @@ class ComposedText:
     shortened: list[str] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
     repeated: list[str] = field(default_factory=list)  # notes sentences left out: they only repeat a fact
+    dropped_sentences: list[str] = field(default_factory=list)  # the words of each sentence dropped for length
+    notes_left_out: list[dict[str, str]] = field(default_factory=list)  # {"sentence", "why"}: every one left out
+    stage: str = ""
 
     @property
     def chars(self) -> int:
         return count_chars(self.text)
 
+    def length_warnings(self) -> list[str]:
+        return [f"{self.kind} text: left out to stay within {self.limit} characters: \"{sentence}\""
+                for sentence in self.dropped_sentences]
+
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "text": self.text, "chars": self.chars, "limit": self.limit, "kept": self.kept,
-                "shortened": self.shortened, "dropped": self.dropped, "repeated_notes_left_out": self.repeated}
+                "shortened": self.shortened, "dropped": self.dropped, "repeated_notes_left_out": self.repeated,
+                "dropped_for_length": self.dropped_sentences, "notes_left_out": self.notes_left_out,
+                "stage": self.stage}
 
 
 @dataclass
@@ -85,22 +102,27 @@ class WrittenText:
     dropped: list[str] = field(default_factory=list)
     shortened: list[str] = field(default_factory=list)
     repeated: list[str] = field(default_factory=list)
+    dropped_sentences: list[str] = field(default_factory=list)
+    notes_left_out: list[dict[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "chars": self.chars, "dropped": self.dropped, "shortened": self.shortened,
-                "repeated_notes_left_out": self.repeated}
+                "repeated_notes_left_out": self.repeated, "dropped_for_length": self.dropped_sentences,
+                "notes_left_out": self.notes_left_out}
 
 
 def write_text(composed: ComposedText, package: Path) -> WrittenText:
-    """Write ``composed`` into its file in ``package`` and re-count it there; LimitError if it is over."""
+    """Write ``composed`` into its file in ``package`` with CRLF line ends (what a form submits) and re-count it
+    there; LimitError if it is over."""
     path = package / TEXT_FILES[composed.kind]
-    atomic_write_text(path, composed.text)  # no final newline: the file is pasted as it is
-    chars = count_chars(path.read_text(encoding="utf-8"))
+    # No final newline: the file is pasted as it is (written as bytes: no platform rewrites the line ends).
+    atomic_write_text(path, composed.text.replace("\r\n", "\n").replace("\n", "\r\n"))
+    chars = count_chars(path.read_bytes().decode("utf-8"))
     if chars > composed.limit:  # checked on the written file, not on the string
         path.unlink(missing_ok=True)
         raise LimitError(f"{chars} characters written, over the limit of {composed.limit}")
     return WrittenText(composed.kind, TEXT_FILES[composed.kind], chars, composed.limit, composed.dropped,
-                       composed.shortened, composed.repeated)
+                       composed.shortened, composed.repeated, composed.dropped_sentences, composed.notes_left_out)
 
 
 @lru_cache(maxsize=None)
@@ -140,14 +162,39 @@ def _join(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def _describe(record: FileRecord, arrived: bool) -> str:
-    """Words for one exhibit: the photo's caption when it is calm English, else what kind of file it is."""
+_CHAT_CAPTION = re.compile(r"chat|conversation|message|correspondence", re.IGNORECASE)
+_PAGE_SUFFIXES = frozenset({".html", ".htm", ".mhtml", ".png", ".jpg", ".jpeg", ".webp"})  # become screenshots
+_TABLE_SUFFIXES = frozenset({".csv", ".json"})  # events the buyer typed in
+
+
+def exhibit_kind(record: FileRecord) -> str:
+    """What an exhibit is: "photo", "video", "still", "chat", "tracking_page" (a screenshot of a tracking site,
+    live or saved) or "tracking_table" (the events the buyer typed in, drawn as a table)."""
     kind = record.info.get("kind")
-    if record.role == "tracking" or kind == "tracking":
-        return "tracking screenshot"
+    if record.role.startswith("tracking") or kind == "tracking":
+        return "tracking_table" if record.info.get("capture_kind") == "events" else "tracking_page"
+    if record.role == "video":
+        return "video"
+    if kind == "still":
+        return "still"
+    if record.role == "chat" or kind == "chat" or _CHAT_CAPTION.search(str(record.info.get("caption") or "")):
+        return "chat"
+    return "photo"
+
+
+def describe_exhibit(record: FileRecord, arrived: bool) -> str:
+    """Words for one exhibit, by what it is: the photo's caption when it is calm English."""
+    kind = exhibit_kind(record)
+    if kind == "tracking_table":
+        return "table of the tracking events I entered"
+    if kind == "tracking_page":
+        capture, site = record.info.get("capture_kind"), record.info.get("site")
+        if capture == "saved_page":
+            return "screenshot of the tracking page I saved"
+        return "screenshot of the tracking page" + (f" on {site}" if site else "")
     if kind == "still":
         return "frame from the unboxing video"
-    if record.role == "video":
+    if kind == "video":
         return "unboxing video" if arrived else "video"
     if record.info.get("combines"):
         return f"{len(record.info['combines'])} more photos in one image"
@@ -155,47 +202,60 @@ def _describe(record: FileRecord, arrived: bool) -> str:
     if caption and is_english(caption) and not tone_problems(caption):
         # "Crack across the body" reads on after a comma as "crack across the body"; "iPhone" stays.
         return caption[0].lower() + caption[1:] if caption[:1].isupper() and caption[1:2].islower() else caption
-    return ""  # a photo without a usable caption: its file name says enough
+    return "screenshot of my chat with the seller" if kind == "chat" else ""  # a photo: its file name says enough
 
 
-def _evidence_counts(case: Case, lettered: list[tuple[str, FileRecord]] | None, *, for_form: bool = False) -> str | None:
-    """"3 photos and an unboxing video": what the buyer can show, from the package or else the case folder.
+@dataclass(frozen=True)
+class Holdings:
+    """How many of each kind of evidence there is: in a built package, or else in the case folder."""
 
-    ``for_form``: before a build, count no more photos and videos than the form takes.
-    """
-    arrived = REASON_RULES[case.dispute.reason].parcel_arrived
-    tracking_word = ("a tracking screenshot", "tracking screenshots")
+    photos: int = 0
+    videos: int = 0
+    tracking_pages: int = 0
+    tracking_tables: int = 0
+    chats: int = 0
+
+    def words(self, arrived: bool, *, chats: bool = True) -> str | None:
+        """"3 photos, an unboxing video and a screenshot of the tracking page"; None when there is nothing."""
+        video = "unboxing video" if arrived else "video"
+        parts = [p for n, p in (
+            (self.photos, _count(self.photos, "a photo", "photos")),
+            (self.videos, _count(self.videos, f"an {video}" if arrived else "a video", f"{video}s")),
+            (self.tracking_pages, _count(self.tracking_pages, "a screenshot of the tracking page",
+                                         "screenshots of the tracking pages")),
+            (self.tracking_tables, _count(self.tracking_tables, "a table of the tracking events I entered",
+                                          "tables of the tracking events I entered")),
+            (self.chats if chats else 0, _count(self.chats, "a screenshot of my chat with the seller",
+                                                "screenshots of my chat with the seller"))) if n]
+        return _join(parts) if parts else None
+
+
+def holdings(case: Case, lettered: list[tuple[str, FileRecord]] | None) -> Holdings:
+    """What the package holds (``lettered``), or what the case folder holds that a build will upload."""
     if lettered is not None:
-        records = [r for _, r in lettered]
-        tracking = sum(r.role == "tracking" or r.info.get("kind") == "tracking" for r in records)
-        photos = sum(r.role == "photo" and r.info.get("kind") != "tracking" for r in records)
-        videos = sum(r.role == "video" for r in records)
-    else:
-        media, profile = case.media, case.profile
-        photos, videos = len(media.photos), len(media.videos)
-        if for_form:
-            photos, videos = min(photos, profile.max_photos), min(videos, profile.max_videos)
-        tracking = len(media.tracking) + len([t for t in case.tracking if t.number or t.url])
-        tracking_word = ("the tracking details", "the tracking details")  # saved pages and numbers, not yet captured
-    video_word = "unboxing video" if arrived else "video"
-    parts = [p for n, p in ((photos, _count(photos, "a photo", "photos")),
-                            (videos, _count(videos, f"an {video_word}" if arrived else "a video", f"{video_word}s")),
-                            (tracking, tracking_word[0] if tracking == 1 else tracking_word[1])) if n]
-    return _join(parts) if parts else None
+        kinds = [exhibit_kind(r) for _, r in lettered]
+        return Holdings(kinds.count("photo") + kinds.count("still"), kinds.count("video"),
+                        kinds.count("tracking_page"), kinds.count("tracking_table"), kinds.count("chat"))
+    media, profile = case.media, case.profile
+    suffixes = [p.suffix.lower() for p in media.tracking]
+    pages = sum(s in _PAGE_SUFFIXES for s in suffixes) + sum(bool(t.url) for t in case.tracking)
+    return Holdings(min(len(media.photos), profile.max_photos), min(len(media.videos), profile.max_videos),
+                    pages, sum(s in _TABLE_SUFFIXES for s in suffixes), len(media.chat))
 
 
 def _evidence_variants(case: Case, lettered: list[tuple[str, FileRecord]] | None) -> tuple[str, ...]:
-    """The evidence sentence: exhibits by letter and file name (with what they show), then shorter forms."""
-    if not lettered:
-        counts = _evidence_counts(case, None, for_form=True) if lettered is None else None
-        return (f"I am attaching {counts} as evidence.",) if counts else ()
+    """The evidence sentence: exhibits by letter and file name (with what they are), then shorter forms.
+    Before a build, only what the case folder holds (a tracking number alone is no attachment)."""
     arrived = REASON_RULES[case.dispute.reason].parcel_arrived
-    full = "; ".join(f"{letter}) {Path(r.path).name}" + (f", {words}" if (words := _describe(r, arrived)) else "")
-                     for letter, r in lettered)
+    if not lettered:
+        counts = holdings(case, None).words(arrived) if lettered is None else None
+        return (f"I am attaching {counts} as evidence.",) if counts else ()
+    full = "; ".join(f"{letter}) {Path(r.path).name}" + (f", {words}" if (words := describe_exhibit(r, arrived))
+                                                         else "") for letter, r in lettered)
     names = "; ".join(f"{letter}) {Path(r.path).name}" for letter, r in lettered)
     first, last = lettered[0][0], lettered[-1][0]
     span = first if first == last else f"{first} to {last}"
-    counts = _evidence_counts(case, lettered)
+    counts = holdings(case, lettered).words(arrived)
     return (f"Evidence attached: {full}.", f"Evidence attached: {names}.",
             f"Evidence attached: files {span} ({counts}).")
 
@@ -207,18 +267,20 @@ _REPORTED = re.compile(r"^(?:(?:they|the seller|seller|he|she)\s+)?((?:has\s+|ha
                        r"refused|promised|suggested|replied|answered|wrote|insisted|claimed|agreed|denied|wanted|"
                        r"advised|proposed|sent|ignored|blamed|demanded|stopped|stated)\b.*)$",
                        re.IGNORECASE | re.DOTALL)
-# "Confirm receipt" in the buyer's English or Russian summary of the seller's reply.
-_CONFIRM_RECEIPT = re.compile(r"confirm\w*\s+(?:the\s+|my\s+)?(?:receipt|delivery|(?:that\s+)?(?:i|you)\s+(?:have\s+)?"
-                              r"received)|подтверд\w*\s+(?:\w+\s+)?(?:получени|доставк)", re.IGNORECASE)
 
 
 def reply_asks_to_confirm_receipt(reply: str) -> bool:
-    return bool(_CONFIRM_RECEIPT.search(reply))
+    return read_reply(reply).asks_to_confirm
 
 
 def asked_to_confirm_receipt(case: Case) -> bool:
     """The seller asked the buyer to confirm receipt (a fact, or the reply says so in English or Russian)."""
-    return case.facts.seller_asked_to_confirm_receipt or reply_asks_to_confirm_receipt(case.dispute.seller_reply)
+    return case.facts.seller_asked_to_confirm_receipt or read_reply(case.dispute.seller_reply).asks_to_confirm
+
+
+def asked_to_cancel_dispute(case: Case) -> bool:
+    """The seller asked the buyer to cancel the dispute (a fact, or the reply says so in English or Russian)."""
+    return case.facts.seller_asked_to_cancel_dispute or read_reply(case.dispute.seller_reply).asks_to_cancel_dispute
 
 
 def _phrase(name: str, **values: str) -> str:
@@ -231,19 +293,21 @@ def _times(n: int) -> str:
     return words[n - 1] if n <= len(words) else _phrase("many_times", count=str(n))
 
 
-def _reported_reply(reply: str) -> str:
-    """The clause after "they": "asked me to confirm receipt first and then open a dispute", or the reply quoted."""
+def _reported_reply(reply: str) -> str | None:
+    """The clause after "they" ("asked me to confirm receipt first and then open a dispute"), or None."""
     text = " ".join(sentences(reply)).strip()
     match = _REPORTED.match(text)
     if match and len(sentences(reply)) == 1:
         clause = match.group(1).rstrip(".")
         clause = re.sub(r",\s*then\s+", " and then ", clause)
         return clause[0].lower() + clause[1:]
-    return _phrase("quoted_reply", reply=text.rstrip("."))
+    return None
 
 
-def _seller_did(case: Case, reply: str | None) -> str | None:
-    """What the seller did, in the past tense after "they": from the facts, else from the reply."""
+def _seller_did(case: Case, reply: str | None, words: SellerWords) -> str | None:
+    """What the seller did, in the past tense after "they": the facts, then what their reply was read to say
+    (its own words when the buyer reported them, else each request, promise and claim found), else the reply
+    quoted."""
     facts = case.facts
     clauses = []
     if facts.seller_asked_to_confirm_receipt:
@@ -256,9 +320,23 @@ def _seller_did(case: Case, reply: str | None) -> str | None:
         clauses.append(_phrase("extended_protection", day=str(_date_field(facts.seller_extended_protection_to))))
     if facts.seller_asked_to_cancel_dispute:
         clauses.append(_phrase("asked_to_cancel_dispute"))
+    reported = _reported_reply(reply) if reply else None
+    if reported and not clauses:
+        return reported
+    found = [name for name, flag in (
+        ("asked_to_confirm_receipt", words.asks_to_confirm and not facts.seller_asked_to_confirm_receipt),
+        ("asked_to_cancel_dispute", words.asks_to_cancel_dispute and not facts.seller_asked_to_cancel_dispute),
+        ("asked_to_cancel_order", words.asks_to_cancel_order),
+        ("promised_resend", "resend" in words.promises and facts.seller_offered != "replacement"),
+        ("promised_refund", "refund" in words.promises),
+        ("promised_extension", "extension" in words.promises and not facts.seller_extended_protection_to),
+        ("claimed_original", "original" in words.claims)) if flag]
+    clauses += [_phrase(name) for name in found]
     if clauses:
         return _join(clauses)
-    return _reported_reply(reply) if reply else None
+    if reply:
+        return _phrase("quoted_reply", reply=reply.rstrip("."))
+    return None
 
 
 def _seller_wait(case: Case) -> str | None:
@@ -286,44 +364,49 @@ class _Facts:
 
     fields: dict[str, str | None]
     conditions: dict[str, Any]
-    notes: list[str]
+    notes: list[NoteSentence]  # usable in the texts (``about_seller`` ones not in the message to the seller)
     evidence: tuple[str, ...]
     warnings: list[str]
     report_grounds: list[str]
     report_evidence: tuple[str, ...]  # the evidence sentence of the report: only the exhibits it rests on
+    stage: CaseStage
+    left_out: list[dict[str, str]]  # {"sentence", "why"}: the buyer's sentences the texts do not use
 
 
 def report_grounds(case: Case) -> list[str]:
     """The Trade Rules violations the facts show (004), each as a template id in report.toml; empty: no report."""
-    facts, reason = case.facts, case.dispute.reason
+    reason = case.dispute.reason
     arrived = REASON_RULES[reason].parcel_arrived and case.order.delivered is not None
     grounds = []
     if asked_to_confirm_receipt(case) and not arrived:
         grounds.append("confirm_before_delivery")
     if reason == "invalid_tracking":
         grounds.append("fake_tracking")
-    if facts.seller_asked_to_cancel_dispute:
+    if asked_to_cancel_dispute(case):
         grounds.append("cancel_pressure")
     return grounds
 
 
-def _facts(case: Case, today: date | None, lettered: list[tuple[str, FileRecord]] | None) -> _Facts:
-    order, dispute, facts = case.order, case.dispute, case.facts
-    warnings: list[str] = []
-    reply = None
-    if dispute.seller_reply:
-        cleaned = " ".join(sentences(dispute.seller_reply))
-        if not is_english(cleaned):
-            warnings.append("seller_reply is not in English: it is left out of the English texts (the situation "
-                            "facts in [facts], such as seller_asked_to_wait_until, say it in English).")
-        elif tone_problems(cleaned):
-            warnings.append(f"seller_reply: {'; '.join(tone_problems(cleaned))}; it is left out of the texts.")
-        else:
-            reply = cleaned
-    if asked_to_confirm_receipt(case):
-        warnings.append("The seller asked you to confirm receipt. Do not confirm receipt of this order while the "
-                        "problem is not solved, even if the parcel has arrived: confirming tells the platform that "
-                        "everything is fine and can end your buyer protection.")
+def stage_of(case: Case, today: date) -> CaseStage:
+    """Where the case stands on ``today`` (``dispute.stage``), knowing whether a report stays possible."""
+    return case_stage(case, today, report_grounds=bool(report_grounds(case)))
+
+
+# Fields a buyer can state a left-out sentence as, by reason: the warning names them.
+_FACT_HINTS = {"not_received": "tracking_last_update, tracking_last_status", "damaged": "defect, works",
+               "defective": "defect, works", "incomplete": "missing", "wrong_size": "ordered_size, received_size",
+               "wrong_colour": "listing_said, received", "wrong_item": "listing_said, received",
+               "not_as_described": "listing_said, received", "counterfeit": "listing_said, received",
+               "expired": "expiry_date", "late_delivery": "promised_delivery_by",
+               "delivered_elsewhere": "delivered_to, distance_km", "customs": "customs_fee, customs_promised_in",
+               "invalid_tracking": "tracking_last_status", "returned_to_seller": "tracking_last_status"}
+_VIDEO_WORDS = re.compile(r"\b(video|videos|filmed|filming|recorded)\b", re.IGNORECASE)
+
+
+def _judge_notes(case: Case, lettered: list[tuple[str, FileRecord]] | None,
+                 warnings: list[str]) -> tuple[list[NoteSentence], list[dict[str, str]]]:
+    """The buyer's sentences the texts may use, and every other one with why (warned about, with what to do)."""
+    dispute = case.dispute
     notes_text, notes_field = (dispute.notes_en, "notes_en") if dispute.notes_en else (dispute.notes, "notes")
     judged = read_notes(notes_text) if notes_text else []
     foreign = sorted({n.language for n in judged if n.language not in (None, "english")})
@@ -337,13 +420,66 @@ def _facts(case: Case, today: date | None, lettered: list[tuple[str, FileRecord]
                             f"{', '.join(foreign)}); they are kept out of the English texts. Add notes_en in "
                             "[dispute] with your English version (an automatic translator is fine): the texts then "
                             "use it, and the summary PDF shows your notes and the English side by side.")
+    has_video = holdings(case, lettered).videos > 0
+    hint = _FACT_HINTS.get(dispute.reason, "")
+    usable: list[NoteSentence] = []
+    left_out: list[dict[str, str]] = []
     for note in judged:
-        if note.problems and note.language in (None, "english"):
-            warnings.append(f"{notes_field}: \"{note.text}\" is kept out of the texts: {'; '.join(note.problems)}.")
+        why = ""
+        if note.language not in (None, "english"):
+            why = f"not in English ({note.language})"
+        elif note.problems:
+            why = "; ".join(note.problems)
+        elif _VIDEO_WORDS.search(note.text) and not has_video:
+            why = "it mentions a video, but the package has none: put the video in video/"
+        if why:
+            left_out.append({"sentence": note.original or note.text, "why": why})
+            if note.language in (None, "english"):
+                warnings.append(f"{notes_field}: \"{note.original or note.text}\" is left out of the texts: {why}. "
+                                f"Say it as a fact in [facts]{f' ({hint})' if hint else ''} or calmly in notes_en; "
+                                "it stays in the summary PDF's buyer's own account.")
+            continue
+        usable.append(note)
+    if any(n.about_seller for n in usable):
+        for note in usable:
+            if note.about_seller:
+                left_out.append({"sentence": note.original, "why": "speaks of the seller in the third person: "
+                                                                   "left out of the message to the seller only"})
+        warnings.append(f"{notes_field}: sentences about \"the seller\" are used in the dispute texts but left out of "
+                        "the message to the seller, which speaks to them as \"you\".")
+    return usable, left_out
+
+
+def _facts(case: Case, today: date | None, lettered: list[tuple[str, FileRecord]] | None) -> _Facts:
+    order, dispute, facts = case.order, case.dispute, case.facts
+    today = today or date.today()
+    warnings: list[str] = []
+    reply = None
+    words = read_reply(dispute.seller_reply)
+    if dispute.seller_reply and not words.no_answer:
+        cleaned = " ".join(sentences(dispute.seller_reply))
+        if not is_english(cleaned):
+            found = words.anything
+            warnings.append("seller_reply is not in English: " + (
+                "the texts report what it asks, promises or claims, in English; " if found else
+                "it is left out of the English texts; ") + "the situation facts in [facts] (such as "
+                "seller_asked_to_wait_until) can say more, and the summary PDF shows the reply as written.")
+        elif tone_problems(cleaned):
+            warnings.append(f"seller_reply: {'; '.join(tone_problems(cleaned))}; the texts report only what it "
+                            "asks, promises or claims.")
+        else:
+            reply = cleaned
+    if asked_to_confirm_receipt(case):
+        warnings.append("The seller asked you to confirm receipt. Do not confirm receipt of this order while the "
+                        "problem is not solved, even if the parcel has arrived: confirming tells the platform that "
+                        "everything is fine and can end your buyer protection.")
+    notes, left_out = _judge_notes(case, lettered, warnings)
     text_facts: dict[str, str | None] = {}
     for name in ("tracking_last_status", "defect", "missing", "ordered_size", "received_size", "listing_said",
                  "received", "delivered_to"):
         value = _one_line(getattr(facts, name)).rstrip(".")
+        if name in ("ordered_size", "received_size"):
+            value = re.sub(r"^size\s+", "", value, flags=re.IGNORECASE)  # the sentence says "size" itself
         if value and not _english_fact(value):
             warnings.append(f"facts.{name} is not in English: it is left out of the English texts "
                             f"(write it in English, an automatic translator is fine).")
@@ -351,24 +487,34 @@ def _facts(case: Case, today: date | None, lettered: list[tuple[str, FileRecord]
         text_facts[name] = value or None
     status = text_facts["tracking_last_status"]
     shipped = order.shipped
-    days_since = (today - shipped).days if today and shipped and today >= shipped else None
+    days_since = (today - shipped).days if shipped and today >= shipped else None
     store, item = _one_line(order.store), _one_line(order.item)
-    offer = _evidence_counts(case, lettered)
     arrived = REASON_RULES[dispute.reason].parcel_arrived
+    report = compute_deadlines(case, today)
+    stage = case_stage(case, today, report=report, report_grounds=bool(report_grounds(case)))
     dispute_by = None
-    if today and not arrived and not facts.seller_extended_protection_to:
-        best = compute_deadlines(case, today).get("best_open_if_not_received")
+    if not arrived and not facts.seller_extended_protection_to:
+        best = report.get("best_open_if_not_received")
         planned = best and (best.start or best.day)
         dispute_by = planned if planned and planned >= today else None
+    last_open = report.get("last_open")
+    offer = holdings(case, lettered).words(arrived, chats=False)
+    replied = dispute.seller_replied if dispute.seller_replied != dispute.seller_contacted else None
+    days_late = (order.delivered - facts.promised_delivery_by).days if order.delivered and \
+        facts.promised_delivery_by else None
     fields: dict[str, str | None] = {
         "order": _one_line(order.number), "store": store or None, "item": f"\"{item}\"" if item else None,
         "shipped": _date_field(shipped), "delivered": _date_field(order.delivered),
         "days_since_shipped": str(days_since) if days_since is not None else None,
         "tracking": next((_one_line(t.number) for t in case.tracking if t.number), None) or None,
         "contacted": _date_field(dispute.seller_contacted), "closed": _date_field(dispute.escalated_closed),
+        "opened": _date_field(dispute.opened), "replied": _date_field(replied if reply or words.anything else None),
+        "protection_ends": _date_field(order.protection_ends),
+        "last_open": _date_field(last_open.day if last_open and last_open.day and last_open.day >= today else None),
         "refund": refund_phrase(case), "offer": offer,
         "offer_show": "shows" if offer and re.match(r"(a|an|the) ", offer) and " and " not in offer else "show",
-        "seller_did": _seller_did(case, reply), "seller_wait": _seller_wait(case),
+        "seller_did": None if words.no_answer else _seller_did(case, reply, words),
+        "seller_wait": _seller_wait(case),
         "tracking_last_update": _date_field(facts.tracking_last_update),
         "tracking_last_status": f"\"{status}\"" if status else None,
         **{k: v for k, v in text_facts.items() if k != "tracking_last_status"},
@@ -377,18 +523,23 @@ def _facts(case: Case, today: date | None, lettered: list[tuple[str, FileRecord]
         "customs_fee": _money(case, facts.customs_fee) if facts.customs_fee is not None else None,
         "customs_promised": _template("facts")["customs_promised"].get(facts.customs_promised_in or ""),
         "customs_promised_you": _template("facts")["customs_promised_seller"].get(facts.customs_promised_in or ""),
-        "dispute_by": _date_field(dispute_by)}
-    contacted = bool(dispute.seller_contacted or case.media.chat or fields["seller_did"] or fields["seller_wait"])
+        "dispute_by": _date_field(dispute_by), "expiry_date": _date_field(facts.expiry_date),
+        "promised_delivery_by": _date_field(facts.promised_delivery_by),
+        "days_late": str(days_late) if days_late and days_late > 0 else None,
+        "decision_amount": _money(case, dispute.decision_amount) if dispute.decision_amount is not None else None,
+        "price": _money(case, order.price) if order.price is not None else None}
+    contacted = bool(dispute.seller_contacted or case.media.chat or fields["seller_did"] or fields["seller_wait"]
+                     or words.no_answer)
     grounds = report_grounds(case)
     conditions = {"resolution": dispute.resolution, "parcel_arrived": arrived, "seller_contacted": contacted,
                   "reason": dispute.reason, "chat_grounds": any(g != "fake_tracking" for g in grounds),
                   # What the seller did weighs like the evidence; a bare "I contacted them" is context.
-                  "seller_facts": bool(fields["seller_did"] or fields["seller_wait"])}
-    return _Facts(fields, conditions, [n.text for n in judged if n.usable], _evidence_variants(case, lettered),
-                  warnings, grounds, _evidence_variants(case, _report_exhibits(lettered, grounds)))
-
-
-_CHAT_CAPTION = re.compile(r"chat|conversation|message|correspondence", re.IGNORECASE)
+                  "seller_facts": bool(fields["seller_did"] or fields["seller_wait"]),
+                  "no_answer": words.no_answer and not fields["seller_wait"], "stage": stage.key,
+                  "before_dispute": stage.key in BEFORE_DISPUTE, "protection_ended": stage.protection_ended,
+                  "extended": bool(facts.seller_extended_protection_to), "decision": dispute.decision}
+    return _Facts(fields, conditions, notes, _evidence_variants(case, lettered), warnings, grounds,
+                  _evidence_variants(case, _report_exhibits(lettered, grounds)), stage, left_out)
 
 
 def _report_exhibits(lettered: list[tuple[str, FileRecord]] | None,
@@ -398,9 +549,10 @@ def _report_exhibits(lettered: list[tuple[str, FileRecord]] | None,
         return None
 
     def shows(record: FileRecord) -> bool:
-        tracking = record.role == "tracking" or record.info.get("kind") == "tracking"
-        chat = record.role == "chat" or bool(_CHAT_CAPTION.search(str(record.info.get("caption") or "")))
-        return (tracking and "fake_tracking" in grounds) or (chat and any(g != "fake_tracking" for g in grounds))
+        kind = exhibit_kind(record)
+        # A table the buyer typed shows nothing about the number's validity; a tracking site's page does.
+        return (kind == "tracking_page" and "fake_tracking" in grounds) or (kind == "chat" and any(g != "fake_tracking"
+                                                                                    for g in grounds))
 
     return [(letter, r) for letter, r in lettered if shows(r)]
 
@@ -411,8 +563,14 @@ def _one_line(text: str) -> str:
 
 
 def _fill(variant: str, fields: dict[str, str | None]) -> str | None:
-    """The variant with its fields filled in, or None when one of them is unknown."""
-    if any(not fields.get(name) for name in _FIELD.findall(variant)):
+    """The variant with its fields filled in, or None when one of them is unknown or says another's words
+    again (an item "Hoodie, navy blue" ordered "in navy blue": the variant without the item is used)."""
+    names = _FIELD.findall(variant)
+    if any(not fields.get(name) for name in names):
+        return None
+    values = [str(fields[n]).strip("\"").lower() for n in names if not str(fields[n]).startswith("\x00")]
+    if any(len(a) >= 2 and a != b and re.search(rf"(?<!\w){re.escape(a)}(?!\w)", b)
+           for a in values for b in values):
         return None
     return _FIELD.sub(lambda m: str(fields[m.group(1)]), variant)
 
@@ -477,10 +635,48 @@ def only_repeats(sentence: str, stated: set[tuple[str, date]]) -> bool:
     return False
 
 
+_STOP = frozenset("the a an my our this that it its his her their they them i me we you on in at of to for by from "
+                  "and or but so with as was were is are has have had been be being did do does not no also still "
+                  "only just already then when which who what there here very all any some one finally again "
+                  "day days parcel package order item items goods product seller store shop received receive got "
+                  "came arrived arrive ordered bought paid says said shows show see seen".split())
+
+
+def _stem(word: str) -> str:
+    """A crude stem that matches "cracked"/"crack" and "leaks"/"leak": enough to tell a repeat."""
+    return word[:5] if len(word) >= 6 else word.rstrip("s") if len(word) > 3 else word
+
+
+def content_words(text: str) -> set[str]:
+    """The words that carry facts (numbers included), stemmed; dates and grammar words left out."""
+    text = _DATE_TOKEN.sub(" ", text)
+    return {_stem(w) for w in re.findall(r"[^\W_]+", text.lower()) if w not in _STOP and (len(w) > 1 or w.isdigit())}
+
+
+def redundancy(sentence: str, stated: set[str]) -> float:
+    """The share of ``sentence``'s fact words already stated elsewhere in the text."""
+    words = content_words(sentence)
+    return len(words & stated) / len(words) if words else 1.0
+
+
+def repeats_facts(sentence: str, stated: set[str]) -> bool:
+    """The buyer's sentence says nothing the composed sentences do not: every fact word of it is stated, or all
+    but one in a sentence of four or more (the tracking status, the defect or the wrong item said again)."""
+    words = content_words(sentence)
+    new = words - stated
+    return len(words) >= 2 and (not new or (len(new) == 1 and len(words) >= 4))
+
+
+# A number, a reference or a report: what the buyer alone can say, kept over context when space is short.
+_UNIQUE_EVIDENCE = re.compile(r"\d{3,}|\b(report|reference|receipt|certificate|claim number|case number)\b",
+                              re.IGNORECASE)
+
+
 def _slots(kind: str, case: Case, facts: _Facts) -> tuple[list[Slot], list[str]]:
     """The text's sentences in reading order, and the notes sentences left out as repeats."""
     slots: list[Slot] = []
-    pending_notes: list[tuple[int, int]] = []  # (index in slots, notes number): judged once every fact is known
+    pending_notes: list[int] = []  # indexes in slots: judged once every fact is known
+    notes = [n for n in facts.notes if not (kind == "seller" and n.about_seller)]
     for spec in _template(kind)["sentence"]:
         if any(facts.conditions.get(k) != v and not (isinstance(v, list) and facts.conditions.get(k) in v)
                for k, v in spec.get("when", {}).items()):
@@ -488,9 +684,10 @@ def _slots(kind: str, case: Case, facts: _Facts) -> tuple[list[Slot], list[str]]
         priority, paragraph = int(spec["priority"]), bool(spec.get("paragraph", False))
         source = spec.get("source")
         if source == "notes":
-            for i, text in enumerate(facts.notes, 1):
-                pending_notes.append((len(slots), i))
-                slots.append(Slot(f"notes.{i}", priority, (text,)))
+            for i, note in enumerate(notes, 1):
+                pending_notes.append(len(slots))
+                slots.append(Slot(f"notes.{i}", 3 if _UNIQUE_EVIDENCE.search(note.text) else priority,
+                                  (note.text,)))
             continue
         if source == "facts":
             for fact in _template("facts")["fact"]:
@@ -510,8 +707,20 @@ def _slots(kind: str, case: Case, facts: _Facts) -> tuple[list[Slot], list[str]]
                else (facts.report_evidence if kind == REPORT else facts.evidence) if source == "evidence"
                else spec["variants"])
         _add(slots, spec["id"], priority, raw, facts, paragraph, kind)
-    stated = set().union(*(s.events for s in slots if not s.id.startswith("notes.")))
-    repeated = [slots[i].variants[0] for i, _ in pending_notes if only_repeats(slots[i].variants[0], stated)]
+    composed = [s for s in slots if not s.id.startswith("notes.")]
+    stated_events = set().union(*(s.events for s in composed))
+    stated_words = set().union(*(content_words(s.variants[0]) for s in composed)) | content_words(
+        " ".join(str(v) for v in facts.fields.values() if v))
+    repeated: list[str] = []
+    kept_words: set[str] = set()
+    for i in pending_notes:
+        text = slots[i].variants[0]
+        if only_repeats(text, stated_events) or repeats_facts(text, stated_words | kept_words):
+            repeated.append(text)
+            continue
+        # How much of it the other sentences say: the more, the sooner it goes when space is short.
+        slots[i] = replace(slots[i], redundancy=redundancy(text, stated_words | kept_words))
+        kept_words |= content_words(text)
     return [s for s in slots if not (s.id.startswith("notes.") and s.variants[0] in repeated)], repeated
 
 
@@ -561,7 +770,8 @@ def fit(kind: str, slots: list[Slot], limit: int) -> ComposedText:
     shortened: set[str] = set()
     dropped: list[str] = []
     for priority, action in _STEPS:
-        for i in reversed(range(len(slots))):
+        # The last sentence first, and among the buyer's sentences the ones others say most of.
+        for i in sorted(range(len(slots)), key=lambda i: (slots[i].redundancy, i), reverse=True):
             slot = slots[i]
             if slot.priority != priority:
                 continue
@@ -582,7 +792,8 @@ def fit(kind: str, slots: list[Slot], limit: int) -> ComposedText:
     kept = [s.id for s, c in zip(slots, choice) if c is not None]
     shortened = {s.id for s, c in zip(slots, choice) if c}
     dropped = [i for i in dropped if i not in kept]
-    return ComposedText(kind, text, limit, kept, sorted(shortened), dropped)
+    words = [_dates(s.variants[0]) for s in slots if s.id in dropped and s.id not in ("thanks", "greeting")]
+    return ComposedText(kind, text, limit, kept, sorted(shortened), dropped, dropped_sentences=words)
 
 
 def _give_back(slots: list[Slot], choice: list[int | None], limit: int) -> None:
@@ -614,7 +825,12 @@ def compose(case: Case, kind: str, *, today: date | None = None,
     slots, repeated = _slots(kind, case, facts)
     composed = fit(kind, slots, case.profile.max_text_chars)
     composed.repeated = repeated
-    return composed, facts.warnings
+    composed.stage = facts.stage.key
+    seller_only = kind != "seller"  # sentences about "the seller" are left out of the seller's message only
+    composed.notes_left_out = [item for item in facts.left_out if not (seller_only and "third person" in item["why"])]
+    composed.notes_left_out += [{"sentence": text, "why": "only repeats what the text already states"}
+                                for text in repeated]
+    return composed, facts.warnings + composed.length_warnings()
 
 
 def _event_day(text: str) -> date | None:
@@ -659,14 +875,35 @@ def with_tracking_facts(case: Case, events: list[tuple[str, str]]) -> tuple[Case
     return replace(case, facts=case.facts.model_copy(update=update)), sorted(update)
 
 
-def kinds_for(case: Case) -> tuple[str, ...]:
-    """The texts this case gets: the three always, and the report when the facts support one."""
-    return (*KINDS, REPORT) if report_grounds(case) else KINDS
+def served_stages(kind: str) -> frozenset[str]:
+    """The stages a text kind is written for, as its template names them."""
+    return frozenset(_template(kind)["stages"])
 
 
-def notes_warnings(case: Case) -> list[str]:
+def kinds_for(case: Case, today: date | None = None, *, stage: CaseStage | None = None) -> tuple[str, ...]:
+    """The texts this case gets at its stage: each kind whose template serves the stage; the message to the
+    seller only with days enough to wait for an answer; the report only when the facts support one."""
+    stage = stage or stage_of(case, today or date.today())
+    grounds = bool(report_grounds(case))
+    return tuple(kind for kind in ALL_KINDS if stage.key in served_stages(kind)
+                 and (kind != "seller" or stage.negotiable) and (kind != REPORT or grounds))
+
+
+def stage_warning(kind: str, stage: CaseStage) -> str | None:
+    """Why an asked-for text does not fit the case's stage, or None when it does."""
+    if stage.key not in served_stages(kind):
+        where = ", ".join(sorted(served_stages(kind)))
+        return (f"the {kind} text is for another stage ({where.replace('_', ' ')}); this case is at: "
+                f"{stage.title}. It is written as asked; read it before you use it.")
+    if kind == "seller" and not stage.negotiable:
+        return ("the message to the seller is written as asked, but there is no time to wait for an answer: "
+                "open the dispute now.")
+    return None
+
+
+def notes_warnings(case: Case, today: date | None = None) -> list[str]:
     """What is kept out of the texts from the buyer's own words (notes, seller_reply), and why."""
-    return _facts(case, None, None).warnings
+    return _facts(case, today, None).warnings
 
 
 def package_exhibits(case: Case) -> list[tuple[str, FileRecord]] | None:
@@ -676,17 +913,25 @@ def package_exhibits(case: Case) -> list[tuple[str, FileRecord]] | None:
 
 
 def compose_texts(case: Case, kinds: tuple[str, ...] | None = None, *, today: date | None = None,
-                  lettered: list[tuple[str, FileRecord]] | None = None) -> tuple[list[ComposedText], list[str]]:
-    """Several texts (by default every one the case gets) and the warnings about the buyer's own words (the
-    ``complaint`` command); tracking events fill the last tracking update as in a build."""
+                  lettered: list[tuple[str, FileRecord]] | None = None
+                  ) -> tuple[list[ComposedText], list[str], CaseStage]:
+    """Several texts (by default those the case's stage needs), the warnings about the buyer's own words and
+    about each text, and the stage (the ``complaint`` command); tracking events fill the last tracking update
+    as in a build. An asked-for kind of another stage is written with a warning."""
     case, _ = with_tracking_facts(case, tracking_events(case))  # as the build does
+    today = today or date.today()
+    stage = stage_of(case, today)
     composed: list[ComposedText] = []
-    warnings = notes_warnings(case)  # the same for every text
-    for kind in kinds or kinds_for(case):
+    warnings = _facts(case, today, lettered).warnings  # the same for every text
+    for kind in kinds or kinds_for(case, stage=stage):
         if kind == REPORT and not report_grounds(case):
             warnings.append("no report against the seller: the facts show no Trade Rules violation (a request to "
                             "confirm receipt before delivery, a tracking number that is not valid, or pressure to "
                             "cancel the dispute)")
             continue
-        composed.append(compose(case, kind, today=today, lettered=lettered)[0])
-    return composed, warnings
+        if kinds and (problem := stage_warning(kind, stage)):
+            warnings.append(problem)
+        text = compose(case, kind, today=today, lettered=lettered)[0]
+        warnings += text.length_warnings()
+        composed.append(text)
+    return composed, warnings, stage

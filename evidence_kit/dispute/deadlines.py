@@ -6,19 +6,29 @@ a deadline that needs one says which case.toml field to fill in.
 from __future__ import annotations
 
 import calendar
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..model.case import Case
 from ..model.reasons import REASON_RULES
 from .checklist import without_sources
+
+if TYPE_CHECKING:
+    from .stage import CaseStage
 
 # Statuses for "what can I do today"
 TOO_EARLY, OPEN_NOW, LAST_DAYS, TOO_LATE, UNKNOWN = "too_early", "open_now", "last_days", "too_late", "unknown"
 DISPUTE_OPEN, APPEAL_OPEN, APPEAL_TOO_LATE = "dispute_open", "appeal_open", "appeal_too_late"
 
 HIDDEN_DEFECT_REASONS = frozenset({"damaged", "defective"})
+# "(000)", "(000, 004)", "(000: 57-59)": the article a rule came from.
+_SOURCE_TAG = re.compile(r"\s*\((\d{3}(?:[,:][^)]*)?)\)")
+# case.toml fields a deadline can need, as the buyer would name them.
+FIELD_WORDS = {"order.shipped": "the shipping date", "order.delivered": "the delivery date",
+               "order.protection_ends": "the day buyer protection ends", "dispute.opened": "the day the dispute "
+               "was opened", "dispute.escalated_closed": "the day the platform decided the escalated dispute"}
 
 
 def add_months(day: date, months: int) -> date:
@@ -41,12 +51,26 @@ class Deadline:
     rule: str  # how it is computed and from which article
     start: date | None = None  # first day, for a window
     needs: tuple[str, ...] = ()  # case.toml fields that are missing for it
+    source: str = ""  # the articles the rule comes from ("000, 004"): manifest and JSON only
+
+    def __post_init__(self) -> None:
+        # A rule may be written with its source in brackets; the buyer reads the rule, the source is kept apart.
+        found = _SOURCE_TAG.search(self.rule)
+        if found:
+            object.__setattr__(self, "rule", _SOURCE_TAG.sub("", self.rule).strip())
+            object.__setattr__(self, "source", self.source or found.group(1))
+
+    @property
+    def missing_words(self) -> str:
+        """What is missing, in plain words ("the shipping date"), for the PDF."""
+        return ", ".join(FIELD_WORDS.get(name, name.rsplit(".", 1)[-1].replace("_", " ")) for name in self.needs)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["day"] = self.day.isoformat() if self.day else None
         data["start"] = self.start.isoformat() if self.start else None
         data["needs"] = list(self.needs)
+        data["missing"] = self.missing_words
         return data
 
 
@@ -59,8 +83,10 @@ class DeadlineReport:
     negotiation_days: int
     negotiation_note: str  # how long the seller has to answer, in the buyer's words
     negotiation_hint: str = ""  # where the value came from and how to change it (command line only)
+    hint: str = ""  # which case.toml field would complete the advice (command line only)
     full_refund_now: bool | None = None  # non-delivery only: None when it cannot be told
     notes: list[str] = field(default_factory=list)  # caveats and missing facts
+    stage: CaseStage | None = None  # where the case stands (``dispute.stage``), when it was worked out
 
     def get(self, key: str) -> Deadline | None:
         return next((d for d in self.deadlines if d.key == key), None)
@@ -73,9 +99,10 @@ class DeadlineReport:
     def to_dict(self) -> dict[str, Any]:
         return {"today": self.today.isoformat(), "status": self.status, "advice": self.advice,
                 "negotiation_days": self.negotiation_days, "negotiation_note": self.negotiation_note,
-                "negotiation_hint": self.negotiation_hint,
+                "negotiation_hint": self.negotiation_hint, "hint": self.hint,
                 "full_refund_now": self.full_refund_now, "deadlines": [d.to_dict() for d in self.deadlines],
-                "needed": self.needed, "notes": self.notes}
+                "needed": self.needed, "notes": [without_sources(n) for n in self.notes],
+                "stage": self.stage.to_dict() if self.stage else None}
 
 
 # The guides disagree on how long the seller has to answer: 15 days (004) or "usually 3-5 days" (000). The buyer
@@ -214,7 +241,8 @@ def _set_status(report: DeadlineReport, case: Case, parcel_missing: bool) -> Non
         report.advice = f"Too late to open a dispute: the last day was {human_date(last)}."
         return
     if earliest is None:
-        report.advice = "Cannot tell whether a dispute can be opened today: add order.shipped to case.toml."
+        report.advice = "Cannot tell whether a dispute can be opened today: the shipping date is missing."
+        report.hint = "Add order.shipped to case.toml."
         return
     if today < earliest:
         report.status = TOO_EARLY
@@ -236,7 +264,9 @@ def _set_status(report: DeadlineReport, case: Case, parcel_missing: bool) -> Non
                               else f" The best day for a parcel that has not come ({human_date(best.day)}) has passed.")
         return
     report.status = OPEN_NOW
-    closing = f" until {human_date(last)}" if last else " (add order.protection_ends to know until when)"
+    closing = f" until {human_date(last)}" if last else " (until when depends on the day buyer protection ends)"
+    if not last:
+        report.hint = "Add order.protection_ends to case.toml to know the last day."
     report.advice = f"You can open a dispute now{closing}."
     if parcel_missing and best and best.day:
         report.advice += f" For a parcel that has not come, the best moment is {_window(best)}."
@@ -254,13 +284,16 @@ def _window(d: Deadline) -> str:
 
 def format_report(report: DeadlineReport) -> str:
     """The report as the ``deadlines`` command prints it."""
-    lines = [f"Today: {human_date(report.today)}", f"Status: {report.status.replace('_', ' ')}. {report.advice}", ""]
+    lines = [*([report.stage.headline] if report.stage else []), f"Today: {human_date(report.today)}",
+             f"Status: {report.status.replace('_', ' ')}. {report.advice}", ""]
     for d in report.deadlines:
         when = _window(d) if d.start else (human_date(d.day) if d.day else "unknown")
         missing = f"  (needs {', '.join(d.needs)})" if d.needs else ""
         lines.append(f"  {d.title}: {when}{missing}")
-        lines.append(f"      rule: {without_sources(d.rule)}")
+        lines.append(f"      rule: {d.rule}")
     if report.full_refund_now is not None:
         lines.append(f"  Full refund for non-delivery today: {'yes' if report.full_refund_now else 'not yet'}")
     lines += ["", report.negotiation_note, report.negotiation_hint, *map(without_sources, report.notes)]
+    if report.hint:
+        lines.append(report.hint)
     return "\n".join(lines)

@@ -18,7 +18,6 @@ _INSULTS = re.compile(
     r"robb(ed|ery|ers?)|incompetent|pathetic|useless|disgusting|garbage|trash|crap\w*|shit\w*|fuck\w*|damn\w*|"
     r"bastards?|hate|hated|furious|angry|outraged?|ridiculous|worst|horrible|terrible|awful|shameful|"
     r"unacceptable|joke)\b", re.IGNORECASE)
-_EXCLAIM = re.compile(r"[!?]*![!?]*!|!\?|\?!")
 _WORD = re.compile(r"\b\w{3,}\b")
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")
 
@@ -95,36 +94,86 @@ def is_english(text: str) -> bool:
     return language_of(text) in (None, "english")
 
 
+# Words in capitals that are names or units, not shouting.
+_NAMES_IN_CAPITALS = frozenset("USB LED LCD DHL UPS EMS TNT DPD GLS USPS CAINIAO YANWEN EU UK USA USD EUR GBP RUB CNY "
+                               "PDF SMS GPS SIM HDMI ASAP".split())
+_SHOUTED = re.compile(r"\b[A-Z]{4,}\b")
+_REPEATED_MARKS = re.compile(r"[!?]*![!?]*!|!\?|\?!|\?\?")
+# Speaking to someone (the notes are the buyer's account, not a message).
+_ADDRESSING = re.compile(r"\b(you|your|yours|u|ur)\b", re.IGNORECASE)
+# A sentence that opens with a demand ("Refund me now.") belongs in the request the texts already make.
+_DEMANDS = frozenset("refund give send return fix answer reply stop explain tell pay help please".split())
+# The seller named in the third person: wrong inside a message to the seller (who is "you" there).
+_ABOUT_SELLER = re.compile(r"\b(the |this |that |my )?(seller|store|shop|vendor)('s)?\b", re.IGNORECASE)
+# Contractions written out (a formal complaint spells them), most specific first; "'s" is left alone
+# except where it can only be "is"/"has".
+_CONTRACTIONS = ((r"\bcan't\b", "cannot"), (r"\bwon't\b", "will not"), (r"\bshan't\b", "shall not"),
+                 (r"\b(\w+)n't\b", r"\1 not"), (r"\bI'm\b", "I am"), (r"\b(\w+)'ve\b", r"\1 have"),
+                 (r"\b(\w+)'ll\b", r"\1 will"), (r"\b(\w+)'re\b", r"\1 are"), (r"\bI'd\b", "I would"),
+                 (r"\b(it|that|there|what)'s been\b", r"\1 has been"), (r"\b(it|that|there)'s\b", r"\1 is"))
+
+
 def tone_problems(sentence: str) -> list[str]:
     """Why a sentence would hurt a formal complaint, each with a suggestion; empty when it reads calmly."""
     problems = []
     words = sorted({m.group(0).lower() for m in _INSULTS.finditer(sentence)})
     if words:
         problems.append(f"insulting or emotional words ({', '.join(words)}): describe what happened instead")
-    caps = [w for w in _WORD.findall(sentence) if w.isalpha() and w.isupper()]
+    caps = [w for w in _WORD.findall(sentence) if w.isalpha() and w.isupper() and w not in _NAMES_IN_CAPITALS]
     letters = [ch for ch in sentence if ch.isalpha()]
     upper = sum(ch.isupper() for ch in letters)
-    if len(caps) >= 3 or (len(letters) >= 10 and upper / len(letters) > 0.6):
+    shouted = [w for w in _SHOUTED.findall(sentence) if w not in _NAMES_IN_CAPITALS]
+    if shouted or len(caps) >= 3 or (len(letters) >= 10 and upper / len(letters) > 0.6):
         problems.append("written in capitals (reads as shouting): use normal sentence case")
-    if _EXCLAIM.search(sentence):
-        problems.append('repeated "!": end the sentence with a full stop')
+    if _REPEATED_MARKS.search(sentence):
+        problems.append('repeated "!" or "?": end the sentence with a full stop')
     return problems
+
+
+def form_problems(sentence: str) -> list[str]:
+    """Why an English sentence is not the buyer's formal account: a question, a demand, words to someone."""
+    problems = []
+    if sentence.rstrip("\"'”’) ").endswith("?"):
+        problems.append("a question: write what happened as a statement")
+    first = re.match(r"[^\W\d_]+", sentence)
+    if first and first.group(0).lower() in _DEMANDS:
+        problems.append("a demand: the texts make the request themselves; write what happened instead")
+    if _ADDRESSING.search(sentence):
+        problems.append("speaks to someone (\"you\"): write what happened in the first person")
+    return problems
+
+
+def formal(sentence: str) -> str:
+    """The safe repairs of a buyer's sentence: contractions spelled out, a capital first letter and "I", one
+    closing full stop for "!" or "...", no space before punctuation. Words and meaning stay as written."""
+    text = sentence.replace("’", "'")
+    for pattern, replacement in _CONTRACTIONS:
+        text = re.sub(pattern, replacement, text, flags=re.IGNORECASE)
+    text = re.sub(r"\bi\b", "I", text)
+    text = re.sub(r"\s+([,.;:!?])", r"\1", text)
+    text = re.sub(r"(\.\s*){2,}$|…$", ".", text.strip())
+    text = re.sub(r"(?<![!?])!$", ".", text)
+    if text and text[-1] not in ".?!\"'”)":
+        text += "."
+    return text[:1].upper() + text[1:] if text[:1].islower() else text
 
 
 @dataclass(frozen=True)
 class NoteSentence:
-    text: str
+    text: str  # as it can go into a text: ``formal`` applied to what the buyer wrote
     language: str | None  # None: no words to judge
-    problems: tuple[str, ...]  # tone problems
+    problems: tuple[str, ...]  # why it cannot go into a formal text (tone, form)
+    original: str = ""  # as the buyer wrote it
+    about_seller: bool = False  # names the seller in the third person (not for the message to the seller)
 
     @property
     def usable(self) -> bool:
-        """Goes into the English texts: English (or no words) and calm."""
+        """Goes into the English texts: English (or no words), calm and formal."""
         return self.language in (None, "english") and not self.problems
 
 
 def read_notes(text: str) -> list[NoteSentence]:
-    """The buyer's notes as sentences, each judged for language and tone."""
+    """The buyer's notes as sentences, each judged for language, tone and form."""
     parts = sentences(text)
     overall = language_of(" ".join(parts)) if parts else None
     judged = []
@@ -132,6 +181,8 @@ def read_notes(text: str) -> list[NoteSentence]:
         language = language_of(part) if len(part.split()) >= 3 else (overall if latin_share(part) else None)
         if latin_share(part) is not None and latin_share(part) < 0.5:
             language = language_of(part)  # another script: sure even when short
-        calm = re.sub(r"(?<![!?])!$", ".", part)  # a single closing "!" reads better as a full stop
-        judged.append(NoteSentence(calm, language, tuple(tone_problems(part))))
+        english = language in (None, "english")
+        problems = (*tone_problems(part), *(form_problems(part) if english else ()))
+        judged.append(NoteSentence(formal(part) if english else part, language, tuple(problems), part,
+                                   bool(_ABOUT_SELLER.search(part))))
     return judged

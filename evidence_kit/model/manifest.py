@@ -157,8 +157,10 @@ def summary_hash(data: dict[str, Any]) -> str:
 
 
 def count_chars(text: str) -> int:
-    """Characters as a web form counts them: code points of the NFC text, CRLF as one."""
-    return len(unicodedata.normalize("NFC", text.replace("\r\n", "\n")))
+    """Characters as a web form counts them: UTF-16 code units of the NFC text (an emoji or a rare CJK
+    character is two), with every line end as CRLF (two), as a browser's maxlength and the submitted form do."""
+    normal = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n")).replace("\n", "\r\n")
+    return len(normal.encode("utf-16-le")) // 2
 
 
 # What ``verify`` can find, one kind per problem (``evidence-kit verify --json``: ``problems[].kind``).

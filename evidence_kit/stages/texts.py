@@ -1,5 +1,6 @@
-"""Texts stage: the message to the seller, the dispute description (uploaded), the appeal, and the report
-against the seller when the facts show a Trade Rules violation.
+"""Texts stage: the texts the case's stage needs (``dispute.stage``) among the message to the seller, the
+dispute description (uploaded), the appeal, and the report against the seller when the facts show a Trade
+Rules violation.
 
 Runs after the tracking stage; the latest event of the case's tracking events files (tracking.csv / .json)
 fills ``tracking_last_update``/``tracking_last_status`` when case.toml leaves them out.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from ..dispute.complaint import (TEXT_FILES, compose, kinds_for, notes_warnings, tracking_events,
+from ..dispute.complaint import (TEXT_FILES, compose, kinds_for, notes_warnings, stage_of, tracking_events,
                                  with_tracking_facts, write_text)
 from ..errors import LimitError
 from ..model.manifest import exhibits
@@ -21,9 +22,13 @@ def run(ctx: StageContext) -> None:
     case, filled = with_tracking_facts(ctx.case, tracking_events(ctx.case))
     today = ctx.options.today or date.today()
     lettered = exhibits(ctx.ledger.outputs)
-    for message in notes_warnings(case):
+    for message in notes_warnings(case, today):
         ctx.warn(message, stage=NAME)
-    kinds = kinds_for(case)
+    # The deadlines stage worked the stage out (manifest: deadlines.stage); alone, the stage is worked out here.
+    stage = ctx.deadlines.stage if ctx.deadlines and ctx.deadlines.stage else stage_of(case, today)
+    kinds = kinds_for(case, stage=stage)
+    if not kinds:
+        ctx.warn(f"no texts for this stage ({stage.title}): {stage.headline}", stage=NAME)
     for i, kind in enumerate(kinds):
         ctx.report(NAME, i, len(kinds), kind)
         try:
@@ -32,9 +37,12 @@ def run(ctx: StageContext) -> None:
         except LimitError as exc:
             ctx.error(exc.message, TEXT_FILES[kind], NAME, int(exc.exit_code))
             continue
+        for message in composed.length_warnings():
+            ctx.warn(message, TEXT_FILES[kind], NAME)
         ctx.add_output(ctx.staging / written.path, "complaint", upload=kind == "dispute", kind=kind,
                        chars=written.chars, limit=written.limit, dropped=written.dropped,
                        shortened=written.shortened, repeated_notes_left_out=written.repeated,
-                       facts_from_tracking_events=filled)
+                       dropped_for_length=written.dropped_sentences, notes_left_out=written.notes_left_out,
+                       stage=stage.key, facts_from_tracking_events=filled)
         ctx.texts[kind] = written
     ctx.report(NAME, 1, 1)
