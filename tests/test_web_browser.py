@@ -160,6 +160,11 @@ def test_the_buyers_journey(browser: Any, tmp_path: Path) -> None:
         assert "6.0" in page.text_content(".video .duration")
         page.locator("#photo-list").scroll_into_view_if_needed()  # thumbnails load lazily, when seen
         until(page, "[...document.querySelectorAll('#photo-list img')].every(i => i.complete && i.naturalWidth > 0)")
+        # Before any move the list is the build's own choice, in its upload order (api.plan_upload).
+        initial = page.eval_on_selector_all("#photo-list li.photo", "els => els.map(e => e.dataset.path)")
+        planned = [p["path"] for p in server.client.post("/api/cases/cracked-kettle/plan", json={}).json()[
+            "plan"]["photos"]]
+        assert initial == planned and page.text_content("#photo-list li.photo .slot").startswith("Photo 1 of 3")
         # The last photo first, with a caption; the video trimmed to 1 s - 5 s.
         last = page.locator("#photo-list li.photo").nth(2)
         last.locator("button.up").click()
@@ -168,7 +173,7 @@ def test_the_buyers_journey(browser: Any, tmp_path: Path) -> None:
         # and by dragging: the third photo onto the second
         page.locator("#photo-list li.photo").nth(2).drag_to(page.locator("#photo-list li.photo").nth(1))
         order = page.eval_on_selector_all("#photo-list li.photo", "els => els.map(e => e.dataset.path)")
-        assert order == ["photos/IMG_102.jpg", "photos/IMG_101.jpg", "photos/IMG_100.jpg"]
+        assert order == initial[::-1]
         page.fill("#video-start", "1")
         page.fill("#video-end", "5")
         page.dispatch_event("#video-end", "input")
@@ -184,7 +189,7 @@ def test_the_buyers_journey(browser: Any, tmp_path: Path) -> None:
         stages = page.eval_on_selector_all("#stages li .label", "els => els.map(e => e.textContent)")
         assert {"Photos", "Video", "Texts", "Summary PDF"} <= set(stages)
         facts = server.client.get("/api/cases/cracked-kettle").json()["facts"]
-        assert facts["photos"][0] == {"file": "photos/IMG_102.jpg", "rank": 1, "caption": "Crack across the body"}
+        assert facts["photos"][0] == {"file": order[0], "rank": 1, "caption": "Crack across the body"}
         assert facts["video"] == {"start": 1.0, "end": 5.0}
         assert "Open the dispute" in page.text_content("#result .banner") or page.locator("#result .banner").count()
 
@@ -212,8 +217,8 @@ def test_the_buyers_journey(browser: Any, tmp_path: Path) -> None:
         assert len(videos) == 1 and videos[0].file_size <= MAX_VIDEO_BYTES
         assert texts and all(len(unicodedata.normalize("NFC", archive.read(i).decode())) <= MAX_TEXT_CHARS
                              for i in texts)
-        assert [i.filename for i in photos] == ["upload/photo-1-IMG_102.jpg", "upload/photo-2-IMG_101.jpg",
-                                                "upload/photo-3-IMG_100.jpg"]  # the order chosen on the page
+        assert [i.filename for i in photos] == [f"upload/photo-{n}-{Path(p).stem}.jpg" for n, p in
+                                                enumerate(order, 1)]  # the order chosen on the page
 
         # The switch to Russian: the start page lists the case with its deadline in colour.
         page.goto(f"{server.base}/?lang=ru")

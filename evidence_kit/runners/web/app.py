@@ -103,9 +103,7 @@ def create_app(settings: WebSettings, *, port: int | None = None, on_ready: Call
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(root), autoescape=True,
                              extensions=["jinja2.ext.i18n"], undefined=jinja2.StrictUndefined)
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
-    env.globals.update(format_day=i18n.format_day, megabytes=lambda n: f"{n / 1e6:.2f}",
-                       size=lambda n: i18n.gettext("%(n)s MB") % {"n": f"{n / 1e6:.2f}"} if n >= 100_000
-                       else i18n.gettext("%(n)s kB") % {"n": f"{n / 1000:.1f}"})  # as the CLI prints sizes
+    env.globals.update(i18n.template_globals())  # dates, numbers and sizes in the buyer's language
     app.state.templates = env
     app.state.settings = settings
     app.state.jobs = jobs

@@ -129,14 +129,20 @@ _AMOUNTS = (("order", "price"), ("dispute", "amount"), ("facts", "customs_fee"),
 def facts_to_data(facts: Any) -> dict[str, Any]:
     if not isinstance(facts, dict):
         raise Invalid(["the request body must be a JSON object with case.toml's fields"])
+    from .i18n import parse_amount
+
     data = _clean(facts)
     for table, key in _AMOUNTS:
         value = data.get(table, {}).get(key) if isinstance(data.get(table), dict) else None
-        if isinstance(value, (str, float)) and not isinstance(value, bool):
-            try:  # a decimal keeps 34.90 as written; "34,90" is how many countries type it
-                data[table][key] = Decimal(str(value).replace(",", "."))
-            except InvalidOperation:
-                pass  # left as it is: the validator names the problem
+        if isinstance(value, float) and not isinstance(value, bool):
+            value = str(value)
+        if isinstance(value, str):  # typed as the buyer's language writes it ("2 990,00"), or any common way
+            parsed = parse_amount(value)
+            if parsed is not None:
+                data[table][key] = parsed  # otherwise left as typed: the validator names the problem
+    price, asked = data.get("order", {}).get("price"), data.get("dispute", {}).get("amount")
+    if isinstance(price, Decimal) and isinstance(asked, Decimal) and asked.as_tuple().exponent > price.as_tuple().exponent:
+        data["dispute"]["amount"] = asked.quantize(price)  # 2990 asked of 2990.00 is written 2990.00
     return data
 
 

@@ -15,12 +15,17 @@ import contextvars
 import functools
 import gettext as _gettext
 import io
+import re
+from decimal import Decimal, InvalidOperation
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
-LANGUAGES = ("en", "ru")
+LANGUAGES = ("en", "ru")  # es and pt_BR join once their catalogs are written
 DEFAULT_LANGUAGE = "en"
-LANGUAGE_NAMES = {"en": "English", "ru": "Русский"}
+LANGUAGE_NAMES = {"en": "English", "ru": "Русский", "es": "Español", "pt_BR": "Português (Brasil)"}
+# Accept-Language's primary tags -> our catalogs (a buyer in Portugal reads Brazilian Portuguese well enough).
+PRIMARY = {"en": "en", "ru": "ru"}
 
 _current: contextvars.ContextVar[str] = contextvars.ContextVar("evidence_kit_web_language", default=DEFAULT_LANGUAGE)
 
@@ -79,8 +84,8 @@ def negotiate(accept_language: str | None) -> str:
                 quality = float(params.strip()[2:])
             except ValueError:
                 quality = 0.0
-        primary = tag.strip().lower().split("-")[0]
-        if primary in LANGUAGES and quality > 0:
+        primary = PRIMARY.get(tag.strip().lower().split("-")[0])
+        if primary and quality > 0:
             weighted.append((-quality, i, primary))
     return min(weighted)[2] if weighted else DEFAULT_LANGUAGE
 
@@ -94,6 +99,89 @@ def format_day(iso_day: str | None) -> str:
     from babel.dates import format_date
 
     return format_date(date.fromisoformat(iso_day), format="long", locale=_current.get())
+
+
+def html_lang() -> str:
+    """The current language as HTML and BCP 47 write it (``pt-BR``)."""
+    return _current.get().replace("_", "-")
+
+
+def number(value: float | int) -> str:
+    """A whole number in the current language (``12 345`` in Russian, ``12.345`` in Spanish)."""
+    from babel.numbers import format_decimal
+
+    return format_decimal(value, locale=_current.get())
+
+
+def decimal(value: float | Decimal | str, places: int) -> str:
+    """A number with exactly ``places`` decimals in the current language (``0,40``)."""
+    from babel.numbers import format_decimal
+
+    pattern = "#,##0" + ("." + "0" * places if places else "")
+    return format_decimal(Decimal(str(value)), format=pattern, locale=_current.get(), decimal_quantization=True)
+
+
+def amount(value: Any) -> str:
+    """An amount of money as typed into the form, with its own precision kept (``2990.00`` -> ``2 990,00``);
+    text that is not a number comes back as it is."""
+    try:
+        number_ = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return "" if value is None else str(value)
+    if not number_.is_finite():
+        return str(value)
+    places = max(0, -int(number_.as_tuple().exponent))  # type: ignore[arg-type]
+    return decimal(number_, places)
+
+
+def megabytes(size: int) -> str:
+    return decimal(size / 1e6, 2)
+
+
+def file_size(size: int) -> str:
+    """A size as the CLI prints it (MB from 0.1 MB, else kB), in the current language."""
+    if size >= 100_000:
+        return gettext("%(n)s MB") % {"n": decimal(size / 1e6, 2)}
+    return gettext("%(n)s kB") % {"n": decimal(size / 1000, 1)}
+
+
+_SPACES = re.compile(r"[\s\u00a0\u202f'’]")
+
+
+def parse_amount(text: str) -> Decimal | None:
+    """An amount typed in the current language's way, or any common way: ``2 990,00`` and ``2.990,00`` in
+    Russian or Spanish, ``2,990.00`` in English, ``34,90`` anywhere. None when it is not a number."""
+    from babel.numbers import get_decimal_symbol
+
+    plain = _SPACES.sub("", text.strip())
+    if not re.fullmatch(r"\d[\d.,]*", plain or "x"):
+        return None
+    dots, commas = plain.count("."), plain.count(",")
+    if dots and commas:  # both: the last one is the decimal mark
+        point = "." if plain.rfind(".") > plain.rfind(",") else ","
+    elif dots + commas == 1:
+        mark = "." if dots else ","
+        decimals = len(plain) - plain.index(mark) - 1
+        # one mark and three digits after it is either way round ("1.500"): the language decides
+        point = mark if decimals != 3 or get_decimal_symbol(_current.get()) == mark else ""
+    else:
+        point = ""  # none, or the same mark repeated: thousands
+    whole, _, fraction = plain.partition(point) if point else (plain, "", "")
+    if point and (not fraction or not fraction.isdigit()):
+        return None
+    if not whole.isdigit() and not re.fullmatch(r"\d{1,3}([.,]\d{3})+", whole):
+        return None  # thousands come in threes: "1.2.3" is no amount
+    digits = re.sub(r"[.,]", "", whole) + (f".{fraction}" if point else "")
+    try:
+        return Decimal(digits)
+    except InvalidOperation:
+        return None
+
+
+def template_globals() -> dict[str, Any]:
+    """The formatting helpers the templates call (each in the current language)."""
+    return {"format_day": format_day, "megabytes": megabytes, "size": file_size, "number": number,
+            "decimal": decimal, "amount": amount, "html_lang": html_lang}
 
 
 # Strings the page's JavaScript shows; handed to it translated, as JSON.

@@ -71,6 +71,11 @@ class Jobs:
         self._pool.submit(self._run, job)
         return job, True
 
+    def running(self, case_id: str) -> Job | None:
+        """The case's unfinished build (a page loaded during a build follows it)."""
+        with self._lock:
+            return self._running.get(case_id)
+
     def get(self, job_id: str) -> Job | None:
         return self._jobs.get(job_id)
 

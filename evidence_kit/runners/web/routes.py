@@ -214,6 +214,19 @@ async def start_build(request: Request) -> Response:
     return JSONResponse({"job": job.id}, status_code=202, headers={"location": f"/api/jobs/{job.id}/events"})
 
 
+async def upload_plan(request: Request) -> Response:
+    """What Build would upload with the page's unsaved photo order, skips and video choice."""
+    root = _root(request)
+    facts = await _json_body(request)
+    return JSONResponse(await run_in_threadpool(views.plan_with, root, facts), headers={"cache-control": "no-store"})
+
+
+async def case_build(request: Request) -> Response:
+    """The case's running build, if any (a reloaded page follows it)."""
+    job = request.app.state.jobs.running(_root(request).name)
+    return JSONResponse({"job": job.id if job else None}, headers={"cache-control": "no-store"})
+
+
 def _job(request: Request) -> Any:
     job = request.app.state.jobs.get(request.path_params["job"])
     if job is None:
@@ -293,6 +306,8 @@ def routes(static: Path) -> list[Any]:
         Route("/api/cases/{case}/files/{path:path}", delete_file, methods=["DELETE"]),
         Route("/api/cases/{case}/thumb/{path:path}", thumbnail, methods=["GET"]),
         Route("/api/cases/{case}/build", start_build, methods=["POST"]),
+        Route("/api/cases/{case}/build", case_build, methods=["GET"]),
+        Route("/api/cases/{case}/plan", upload_plan, methods=["POST"]),
         Route("/api/cases/{case}/verify", verify_package, methods=["GET"]),
         Route("/api/cases/{case}/package.zip", package_zip, methods=["GET"]),
         Route("/api/cases/{case}/package/{path:path}", package_file, methods=["GET"]),

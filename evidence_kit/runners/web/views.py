@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from ... import api
+from ...errors import EvidenceKitError
 from ...model.case import CUSTOMS_PROMISES, FACT_REASONS, PACKAGE_DIR
 from ...model.manifest import count_chars
 from ...model.reasons import REASON_RULES, RESOLUTIONS
@@ -95,8 +96,73 @@ def fact_fields() -> list[dict[str, Any]]:
     return fields
 
 
+# Upload plan statuses (``stages.plan``) as the page says them.
+PLAN_LABELS = {
+    "upload": N_("Photo %(slot)s of %(max)s in the form"),
+    "grid": N_("In the grid image (photo %(slot)s of %(max)s)"),
+    "ranked_lower": N_("Not uploaded: the form takes %(max)s photos and the ones above come first. Move it up to use it."),
+    "duplicate": N_("Not uploaded: the same shot as %(twin)s"),
+    "unreadable": N_("Not uploaded: this file cannot be read as a picture"),
+    "skipped": N_("Skipped: you chose not to upload it"),
+}
+VIDEO_LABELS = {
+    "chosen": N_("Uploaded as the video"), "first": N_("Uploaded as the video"),
+    "other": N_("Not uploaded: the form takes one video"), "skipped": N_("Not uploaded: you chose no video"),
+}
+
+_analyses: dict[tuple[str, int, int], Any] = {}
+
+
+def _analyse(path: Path) -> Any:
+    """``analyse_photo``, remembered by path, size and modification time (the page asks on every change)."""
+    from ...media.photos import analyse_photo
+
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _analyses:
+        if len(_analyses) > 2000:
+            _analyses.clear()
+        _analyses[key] = analyse_photo(path)
+    return _analyses[key]
+
+
+def upload_plan(case: Any) -> dict[str, Any]:
+    """``api.plan_upload`` of a validated case, each entry with the words the page shows."""
+    plan = api.plan_upload(case, analyse=_analyse).to_dict(case.root)
+    for photo in plan["photos"]:
+        twin = Path(photo["twin"]).name if photo["twin"] else ""
+        photo["label"] = i18n.gettext(PLAN_LABELS[photo["status"]]) % {
+            "slot": i18n.number(photo["slot"] or 0), "max": i18n.number(plan["max_photos"]), "twin": twin}
+        photo["used"] = photo["status"] in ("upload", "grid")
+    for video in plan["videos"]:
+        video["label"] = i18n.gettext(VIDEO_LABELS[video["why"]])
+    return plan
+
+
+def plan_with(root: Path, facts: Any) -> dict[str, Any]:
+    """The upload plan with the page's unsaved photo order, skips and video choice (``photos`` and ``video``
+    of ``facts``) over the saved case.toml: what Build will upload once it has saved them."""
+    import tomllib
+    from decimal import Decimal
+
+    from .cases import CASE_FILE, Invalid, facts_to_data, validate
+
+    form = facts_to_data(facts)
+    data = tomllib.loads((root / CASE_FILE).read_text(encoding="utf-8"), parse_float=Decimal)
+    for key in ("photos", "video"):
+        if key in form:
+            data[key] = form[key]
+        else:
+            data.pop(key, None)
+    try:
+        return {"plan": upload_plan(validate(data, root)), "problems": []}
+    except Invalid as exc:
+        return {"plan": None, "problems": exc.problems}
+
+
 def files_view(root: Path, facts: dict[str, Any], cache: Path) -> dict[str, Any]:
-    """The case's files by kind, photos in upload order (rank from case.toml, then name) with captions."""
+    """The case's files by kind; photos in the order the build uploads them (``api.plan_upload``), with their
+    slot or why they are left out, and captions. A case.toml with problems has no plan (the build refuses it)."""
     from .cases import media_files
 
     files = media_files(root)
@@ -107,17 +173,36 @@ def files_view(root: Path, facts: dict[str, Any], cache: Path) -> dict[str, Any]
         hint = hints.get(photo["path"], {})
         photo["rank"] = hint.get("rank")
         photo["caption"] = hint.get("caption", "")
-    files["photos"].sort(key=lambda p: (p["rank"] is None, p["rank"] or 0, p["name"]))
+        photo["skip"] = hint.get("skip") is True
+    plan = None
+    try:
+        plan = upload_plan(api.load_case(root))
+    except EvidenceKitError:
+        pass  # the page lists the problems of case.toml; Build would refuse it too
+    if plan is not None:
+        place = {p["path"]: (i, p) for i, p in enumerate(plan["photos"])}
+        for photo in files["photos"]:
+            photo["plan"] = place.get(photo["path"], (0, None))[1]
+        files["photos"].sort(key=lambda p: (place.get(p["path"], (len(place), None))[0], p["name"]))
+    else:
+        for photo in files["photos"]:
+            photo["plan"] = None
+        files["photos"].sort(key=lambda p: (p["rank"] is None, p["rank"] or 0, p["name"]))
     video = facts.get("video", {}) if isinstance(facts.get("video"), dict) else {}
+    planned_videos = {v["path"]: v for v in (plan["videos"] if plan else [])}
     for item in files["videos"]:
         info = video_info(root / item["path"], cache)
         item["duration"] = info["duration"]
         item["poster"] = info["poster"] is not None
         item["start"] = video.get("start")
         item["end"] = video.get("end")
+        item["plan"] = planned_videos.get(item["path"])
+    used = next((v for v in files["videos"] if v["plan"] and v["plan"]["used"]), None)
     sheet = root / PACKAGE_DIR / "video" / "contact-sheet.jpg"
     return {"by_kind": files, "titles": {k: i18n.gettext(v) for k, v in KIND_TITLES.items()},
-            "contact_sheet": sheet.is_file(), "count": sum(len(v) for v in files.values())}
+            "contact_sheet": sheet.is_file(), "count": sum(len(v) for v in files.values()),
+            "plan": plan, "trimmed": used or (files["videos"][0] if files["videos"] and plan is None else None),
+            "video_skipped": video.get("skip") is True}
 
 
 _verified: dict[str, tuple[int, dict[str, Any]]] = {}

@@ -60,8 +60,10 @@
         const hint = { file: li.dataset.path, caption: $(".caption", li).value.trim() };
         const rank = ranked ? i + 1 : Number(li.dataset.rank) || 0;
         if (rank) hint.rank = rank;
+        const use = $(".use", li);
+        if (use && !use.checked) hint.skip = true;  // never uploaded; the build chooses among the others
         return hint;
-      }).filter((hint) => hint.rank || hint.caption);
+      }).filter((hint) => hint.rank || hint.caption || hint.skip);
     }
     const start = $("#video-start"), end = $("#video-end");
     if (start && end) {
@@ -70,6 +72,15 @@
       delete video.start; delete video.end;
       if (Number(start.value) > 0) video.start = Number(start.value);
       if (Number(end.value) < duration - 0.05) video.end = Number(end.value);
+      if (Object.keys(video).length) facts.video = video; else delete facts.video;
+    }
+    const choice = $("input[name='video-choice']:checked");
+    if (choice) {  // which video the form gets: one of them, or none
+      const video = { ...(facts.video || {}) };
+      const named = Boolean(video.file);
+      delete video.file; delete video.skip;
+      if (choice.value === "") video.skip = true;
+      else if (named || $$("input[name='video-choice']").length > 2) video.file = choice.value;
       if (Object.keys(video).length) facts.video = video; else delete facts.video;
     }
     return facts;
@@ -291,6 +302,9 @@
   const filesBox = $("#files");
   if (filesBox) {
     filesBox.addEventListener("input", (event) => { if (event.target.classList.contains("caption")) dirty = true; });
+    filesBox.addEventListener("change", (event) => {
+      if (event.target.classList.contains("use") || event.target.name === "video-choice") dirty = true;
+    });
     filesBox.addEventListener("click", async (event) => {
       const button = event.target.closest("button");
       if (!button) return;
