@@ -5,9 +5,12 @@ into its own OUTBOX/<stem>/. A drop is processed once it has stopped changing (s
 ``settle`` seconds, every file readable), exactly once however many file-system events it caused. The
 original is then moved (never deleted): to ARCHIVE after success, to FAILED/<name>/ with a plain-language
 ``error.txt`` after failure. Builds run in worker processes; on stop the jobs in flight are finished.
+A drop whose package is already in OUTBOX (same files and settings: a watcher stopped after building it but
+before moving it out) is not built again; its original is only moved to ARCHIVE.
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import shutil
@@ -19,7 +22,7 @@ from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Iterator
 
 from watchdog.events import EVENT_TYPE_CLOSED_NO_WRITE, EVENT_TYPE_OPENED, FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
@@ -27,12 +30,14 @@ from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
 from .. import api
-from ..errors import EvidenceKitError, ExitCode, InputError
-from ..fsutil import TEMP_PREFIX, atomic_write_text, clear_leftovers, replace_dir
+from ..errors import EvidenceKitError, ExitCode, InputError, VerifyError
+from ..fsutil import TEMP_PREFIX, atomic_write_text, clear_leftovers, current_umask, replace_dir, sha256_file
 from ..model.case import PHOTO_SUFFIXES, VIDEO_SUFFIXES
+from ..model.manifest import Manifest, read_manifest, verify_package
 from ..model.options import BuildOptions
-from ..model.profile import Profile
-from .batch import BUILT, FAILED, CaseJob, CaseOutcome, RetryingPool, run_job
+from ..model.profile import DEFAULT_PROFILE, Profile, load_profile
+from ..names import shown, shown_lines
+from .batch import BUILT, FAILED, UNCHANGED, CaseJob, CaseOutcome, RetryingPool, run_job, skip_if_current
 
 log = logging.getLogger("evidence_kit.watch")
 
@@ -129,6 +134,7 @@ def _loose(src: Path, package: Path, profile: Profile | str | Path | None, kind:
     package.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{package.name}-", dir=package.parent))
     try:
+        os.chmod(staging, 0o777 & ~current_umask())  # mkdtemp makes 0700; the output gets the usual mode
         if kind == "photo":
             manifest = api.fit_photos([src], staging, profile=profile)
             if not manifest.outputs:  # the only input failed: that is the drop's failure, with its reason
@@ -137,6 +143,7 @@ def _loose(src: Path, package: Path, profile: Profile | str | Path | None, kind:
                                    message=problem.message, seconds=round(time.monotonic() - started, 3))
         else:
             _, manifest = api.fit_video(src, staging, profile=profile)
+        _name_by_file_name(manifest, src, staging)
         replace_dir(staging, package)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -144,6 +151,28 @@ def _loose(src: Path, package: Path, profile: Profile | str | Path | None, kind:
                        package=str(package), uploads=sum(1 for r in manifest.outputs if r.upload),
                        problems=[{"path": p.path, "message": p.message} for p in manifest.errors],
                        warnings=len(manifest.warnings), seconds=round(time.monotonic() - started, 3))
+
+
+def _name_by_file_name(manifest: Manifest, src: Path, package: Path) -> None:
+    """Rewrite the manifest naming the drop by its file name. ``fit_photos``/``fit_video`` record the path
+    they were given, which here is this machine's inbox: a local path the package must not carry."""
+    local, name = shown(str(src)), shown(src.name)
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, str):
+            return value.replace(local, name)
+        if isinstance(value, dict):
+            return {key: plain(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [plain(item) for item in value]
+        return value
+
+    for record in manifest.outputs:
+        record.source = plain(record.source)
+    for problem in (*manifest.warnings, *manifest.errors):
+        problem.path, problem.message = plain(problem.path), plain(problem.message)
+    manifest.sections = plain(manifest.sections)
+    manifest.write(package)
 
 
 def process_loose_file(src: Path, package: Path, profile: Profile | str | Path | None, kind: str) -> CaseOutcome:
@@ -155,6 +184,31 @@ def process_loose_file(src: Path, package: Path, profile: Profile | str | Path |
     except Exception as exc:  # one bad file must not stop the watcher
         return CaseOutcome(str(src), FAILED, int(ExitCode.INTERNAL),
                            message=f"internal error (a bug in evidence-kit): {type(exc).__name__}: {exc}")
+
+
+def loose_package(src: Path, package: Path, profile: Profile | str | Path | None) -> CaseOutcome | None:
+    """The ``unchanged`` outcome when ``package`` is the fitted result of exactly this loose file (same name,
+    bytes and content) with this profile, and still verifies; else None."""
+    manifest = read_manifest(package)
+    if manifest is None or [(i.path, i.bytes) for i in manifest.inputs] != [(shown(src.name), src.stat().st_size)]:
+        return None
+    chosen = profile if isinstance(profile, Profile) else load_profile(profile or DEFAULT_PROFILE)
+    if manifest.profile.to_dict() != chosen.to_dict() or manifest.inputs[0].sha256 != sha256_file(src):
+        return None
+    try:
+        if not verify_package(package).ok:
+            return None
+    except VerifyError:
+        return None
+    return CaseOutcome(str(src), UNCHANGED, int(ExitCode.SOME_INPUTS_FAILED if manifest.errors else ExitCode.OK),
+                       package=str(package), uploads=sum(1 for r in manifest.outputs if r.upload),
+                       problems=[{"path": p.path, "message": p.message} for p in manifest.errors],
+                       warnings=len(manifest.warnings))
+
+
+def _files_in(path: Path, seen: tuple) -> set[tuple[str, int]]:
+    """(path as a manifest names it, size) of each file in a drop's snapshot (a loose file: by its name)."""
+    return {(shown(rel.removeprefix("./") or path.name), size) for rel, size, _ in seen if size >= 0}
 
 
 # --- the watcher ----------------------------------------------------------------------------------------------
@@ -221,6 +275,9 @@ class Watcher:
                 drop.changed_at = time.monotonic()
 
     def emit(self, kind: str, name: str, message: str = "") -> None:
+        # Names are any bytes (a Latin-1 caf\xe9) and may hold controls: shown escaped, so the log, the
+        # terminal and the events are always printable text.
+        name, message = shown(name), shown_lines(message)
         event = WatchEvent(datetime.now(timezone.utc), kind, name, message)
         log.info("%s: %s%s", kind, name, f": {message}" if message else "")
         if self.on_event:
@@ -340,8 +397,28 @@ class Watcher:
         with self._lock:
             self._claimed.discard(drop.output)
 
+    def _already_built(self, path: Path, stem: str, seen: tuple) -> CaseOutcome | None:
+        """The outcome of a package in OUTBOX made from exactly this drop (by content and settings), when
+        there is one: a watcher stopped after writing it but before moving the original out leaves both."""
+        for candidate in itertools.takewhile(os.path.lexists, _numbered(self.folders.outbox / stem)):
+            manifest = read_manifest(candidate)
+            # Cheap first: every file its manifest lists must be in the drop with that size.
+            if manifest and manifest.inputs and {(i.path, i.bytes) for i in manifest.inputs} <= _files_in(path, seen):
+                if path.is_dir():
+                    found = skip_if_current(CaseJob(path, candidate, self.profile, self.options))
+                else:
+                    found = loose_package(path, candidate, self.profile)
+                if found is not None:
+                    return found
+        return None
+
     def _submit(self, pool: RetryingPool, drop: _Drop, path: Path, seen: tuple) -> None:
         suffix = path.suffix.lower()
+        # A drop changed while it was built keeps its output and is built again (drop.output is set).
+        if drop.output is None and (path.is_dir() or suffix in PHOTO_SUFFIXES or suffix in VIDEO_SUFFIXES):
+            if (built := self._already_built(path, drop.name if path.is_dir() else path.stem, seen)) is not None:
+                self._finish(drop, seen, built)
+                return
         if path.is_dir():
             job = CaseJob(path, self._claim(drop, drop.name), self.profile, self.options)
             future = pool.submit(run_job, job)
@@ -399,7 +476,8 @@ class Watcher:
                       f"moved to {self.folders.archive}: {exc.strerror or exc}")
             return
         rejected = "; ".join(f"{p['path']}: {p['message']}" for p in outcome.problems)
-        self.emit("done", drop.name, f"{outcome.status}: {outcome.package} ({outcome.uploads} to upload"
+        status = "already built (same files and settings)" if outcome.status == UNCHANGED else outcome.status
+        self.emit("done", drop.name, f"{status}: {outcome.package} ({outcome.uploads} to upload"
                   f"{', rejected ' + rejected if rejected else ''}); original moved to {archived}")
 
     def _fail(self, name: str, message: str) -> None:
@@ -413,11 +491,12 @@ class Watcher:
                       f"{exc.strerror or exc}")
             return
         stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        shown_name = shown(name)  # error.txt is UTF-8 text; the name on disk may be any bytes
         atomic_write_text(holder / ERROR_FILE, (
-            f'evidence-kit could not make a package from "{name}" ({stamp}).\n\n'
-            f"What went wrong:\n{_indent(message)}\n\n"
-            f'What to do: fix the problem, then drag "{name}" from this folder back into {self.folders.inbox}.\n'
-            f"Your original is unchanged, next to this file.\n"))
+            f'evidence-kit could not make a package from "{shown_name}" ({stamp}).\n\n'
+            f"What went wrong:\n{_indent(shown_lines(message))}\n\n"
+            f'What to do: fix the problem, then drag "{shown_name}" from this folder back into '
+            f"{shown(str(self.folders.inbox))}.\nYour original is unchanged, next to this file.\n"))
         self.emit("failed", name, f"{message.splitlines()[0].rstrip('.') if message else 'failed'}; "
                   f"original moved to {moved or holder}, see {holder / ERROR_FILE}")
 
@@ -440,11 +519,16 @@ def _indent(text: str) -> str:
 def _unique(target: Path, taken: set[Path] | frozenset[Path] = frozenset()) -> Path:
     """``target``, or ``target-2``, ``target-3``... when an earlier drop of the same name is already there
     (or has ``taken`` that name for an output not written yet)."""
-    candidate, n = target, 1
-    while os.path.lexists(candidate) or candidate in taken:
+    return next(c for c in _numbered(target) if not os.path.lexists(c) and c not in taken)
+
+
+def _numbered(target: Path) -> Iterator[Path]:
+    """``target``, ``target-2``, ``target-3``... (``name-2.jpg`` for a name with a suffix)."""
+    yield target
+    n = 1
+    while True:
         n += 1
-        candidate = target.with_name(f"{target.stem}-{n}{target.suffix}" if target.suffix else f"{target.name}-{n}")
-    return candidate
+        yield target.with_name(f"{target.stem}-{n}{target.suffix}" if target.suffix else f"{target.name}-{n}")
 
 
 def _move_aside(path: Path, folder: Path, name: str) -> Path:
