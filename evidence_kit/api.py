@@ -39,10 +39,13 @@ if TYPE_CHECKING:
     from .model.manifest import VerifyReport
     from .stages import BuildResult
     from .stages.plan import Analyse, PlannedPhoto, PlannedVideo
+    from .dispute.complaint import ComposedText
+    from .dispute.stage import CaseStage
 
 __all__ = ["BuildOptions", "BuildOutcome", "Progress", "ProgressEvent", "build", "build_many", "build_summary",
            "capture_tracking", "fit_photos", "fit_video", "load_case", "verify", "BUILT", "UNCHANGED", "FAILED",
-           "CaseJob", "CaseOutcome", "plan_jobs", "run_jobs", "prepare_video", "plan_upload", "UploadPlan"]
+           "CaseJob", "CaseOutcome", "plan_jobs", "run_jobs", "prepare_video", "plan_upload", "UploadPlan",
+           "case_stage", "stage_texts"]
 
 BUILT, UNCHANGED, FAILED = "built", "unchanged", "failed"
 
@@ -491,3 +494,28 @@ def build_summary(case: str | Path, out: str | Path | None = None, *, profile: s
             shutil.copyfile(result.package / SUMMARY_NAME, tmp)
     result.package = destination
     return result
+
+
+# --- where the case stands, and its texts ---------------------------------------------------------------------
+
+def case_stage(case: str | Path | Case, *, today: date | None = None) -> CaseStage:
+    """Where the case stands (before contacting the seller ... too late) and the deadline that binds, from its
+    dates and facts; ``kinds`` of ``stage_texts`` follow from it. For pages that show the stage before a build."""
+    from .dispute.complaint import stage_of
+    from .model.case import Case
+
+    loaded = case if isinstance(case, Case) else load_case(case, today=today)
+    return stage_of(loaded, today or date.today())
+
+
+def stage_texts(case: str | Path | Case, kinds: Sequence[str] | None = None, *, today: date | None = None
+                ) -> tuple[list[ComposedText], list[str], CaseStage]:
+    """The texts the case's stage needs (or ``kinds``, with a warning for a kind of another stage), the warnings
+    about the buyer's words and each text, and the stage: what ``evidence-kit complaint`` prints. Evidence is
+    cited by exhibit letter once the case's package is built."""
+    from .dispute.complaint import compose_texts, package_exhibits
+    from .model.case import Case
+
+    loaded = case if isinstance(case, Case) else load_case(case, today=today)
+    return compose_texts(loaded, tuple(kinds) if kinds else None, today=today or date.today(),
+                         lettered=package_exhibits(loaded))

@@ -373,10 +373,10 @@ def built_example(tmp_path_factory):
 def test_build_writes_the_texts_deadlines_and_checklist(built_example):
     package, manifest = built_example.package, built_example.manifest
     texts = {r.info["kind"]: r for r in manifest.outputs if r.role == "complaint"}
-    assert set(texts) == set(KINDS)
+    assert set(texts) == {"seller", "dispute"}  # talking to the seller: no appeal before a decision
     assert texts["dispute"].path == "upload/dispute.txt" and texts["dispute"].upload
     assert texts["seller"].path == "texts/seller-message.txt" and not texts["seller"].upload
-    assert texts["appeal"].path == "texts/appeal.txt" and not texts["appeal"].upload
+    assert manifest.sections["deadlines"]["stage"]["key"] == "talking_to_seller"
     for rec in texts.values():
         written = (package / rec.path).read_text(encoding="utf-8")
         assert count_chars(written) == rec.info["chars"] <= manifest.profile.max_text_chars
@@ -711,3 +711,156 @@ def test_complaint_command_reads_the_tracking_events_as_the_build_does(make_case
         encoding="utf-8")
     assert main(["complaint", str(root), "--kind", "dispute", "--today", "2026-11-25"]) == 0
     assert 'since 9 October, when the last status was "Arrived at the sorting centre".' in capsys.readouterr().out
+
+
+# --- issue 22: notes as material, the seller's words as facts, honest evidence, limits, plain words --------
+
+ANGRY = ("are you kidding me??? i paid for this and i got NOTHING. the seller is a liar and a thief. "
+         "the lid doesn't close. The seller never answered my second message.")
+
+
+def test_notes_are_judged_cleaned_and_left_out_with_a_warning_each(base_case):
+    case = with_facts(base_case, notes=ANGRY)
+    dispute, warnings = compose(case, "dispute", today=TODAY)
+    assert "The lid does not close." in dispute.text  # capital, contraction spelled out
+    for raw in ("kidding", "NOTHING", "liar", "thief", "???"):
+        assert raw not in dispute.text, raw
+    for sentence in ("are you kidding me???", "i paid for this and i got NOTHING.",
+                     "the seller is a liar and a thief."):
+        assert any(f'"{sentence}" is left out of the texts' in w and "notes_en" in w and "[facts]" in w
+                   for w in warnings), sentence
+    assert "The seller never answered my second message." in dispute.text  # third person is right for the platform
+    seller, _ = compose(case, "seller", today=TODAY)
+    assert "The seller never answered" not in seller.text and "The lid does not close." in seller.text
+    assert {"sentence": "The seller never answered my second message.",
+            "why": "speaks of the seller in the third person: left out of the message to the seller only"} \
+        in seller.notes_left_out
+    assert len(dispute.notes_left_out) == 3  # every sentence left out is recorded, nothing is lost
+
+
+def test_a_notes_sentence_that_a_fact_states_is_dropped_by_content(base_case):
+    case = with_facts(base_case, reason="wrong_colour", order={"item": "Hoodie, navy blue, size M"},
+                      notes="I got a black hoodie. The hoodie they sent is black, not navy. The stitching is loose.",
+                      facts={"listing_said": "navy blue", "received": "black"})
+    text, _ = compose(case, "dispute", today=TODAY)
+    assert '"Hoodie, navy blue, size M" in navy blue' not in text.text  # not the colour twice in one sentence
+    assert "I ordered the item in navy blue, but the one delivered on 30 October 2026 is black." in text.text
+    assert "The stitching is loose." in text.text
+    assert "black hoodie" not in text.text and "is black, not navy" not in text.text
+    assert text.repeated == ["I got a black hoodie.", "The hoodie they sent is black, not navy."]
+
+
+def test_the_seller_reply_no_answer_dates_promises_and_claims(base_case):
+    quiet = compose(with_facts(base_case, seller_reply="No reply so far"), "dispute", today=TODAY)[0].text
+    assert "I contacted the seller on 1 November and have had no answer." in quiet
+    assert "replied" not in quiet and "No reply so far" not in quiet
+    promised = with_facts(base_case, reason="counterfeit", seller_replied=date(2026, 11, 4),
+                          seller_reply="Это оригинал, мы отправим новый заново.")
+    text, warnings = compose(promised, "dispute", today=TODAY)
+    assert ("I contacted the seller on 1 November; on 4 November, they promised to send the item again and "
+            "said that the item is original.") in text.text
+    assert any("the texts report what it asks, promises or claims" in w for w in warnings)
+
+
+@pytest.mark.parametrize("reply", ["Please cancel the dispute first.", "Просим отменить спор, мы всё вернём."])
+def test_a_cancel_request_in_the_reply_alone_draws_a_report(base_case, reply):
+    case = with_facts(base_case, seller_reply=reply)
+    assert "report" in kinds_for(case, TODAY)
+    text, _ = compose(case, "report", today=TODAY)
+    assert "The seller asked me to cancel my dispute instead of resolving the problem." in text.text
+
+
+def test_exhibits_are_named_by_what_they_are_and_only_what_exists_is_claimed(base_case):
+    missing = with_facts(base_case, order={"delivered": None}, reason="not_received", notes="I filmed the courier.")
+    typed = [("A", record("upload/photo-1-tracking-events.jpg", kind="tracking", capture_kind="events")),
+             ("B", record("upload/photo-2-tracking-page.jpg", kind="tracking", capture_kind="page",
+                          site="17TRACK")),
+             ("C", record("upload/photo-3-chat-1.jpg", kind="chat"))]
+    text, warnings = compose(missing, "dispute", today=TODAY, lettered=typed)
+    assert ("A) photo-1-tracking-events.jpg, table of the tracking events I entered; B) photo-2-tracking-page.jpg, "
+            "screenshot of the tracking page on 17TRACK; C) photo-3-chat-1.jpg, screenshot of my chat with the "
+            "seller.") in text.text
+    assert "I filmed the courier." not in text.text  # no video in the package
+    assert any("it mentions a video, but the package has none" in w for w in warnings)
+    # Before a build, a tracking number alone is not an attachment.
+    alone, _ = compose(missing, "dispute", today=TODAY)
+    assert "attaching" not in alone.text and "tracking details" not in alone.text
+
+
+def test_typed_tracking_events_do_not_stand_for_a_tracking_screenshot(make_case):
+    toml = BASE_TOML.replace('reason = "damaged"', 'reason = "not_received"').replace("delivered = 2026-10-30\n", "")
+    root = make_case(toml, name="typed")
+    (root / "tracking").mkdir()
+    (root / "tracking" / "tracking.csv").write_text("time,place,status\n2026-10-05 09:00,Shenzhen,Accepted\n",
+                                                    encoding="utf-8")
+    checklist = check_evidence(load_case(root))
+    gap = next(g for g in checklist.gaps if g.kind == "tracking")
+    assert "typed in are attached as a table" in gap.message and gap.hint.startswith("put screenshots")
+    built = check_evidence(load_case(root), [record("upload/photo-1-tracking-x.jpg", kind="tracking",
+                                                    capture_kind="events")])
+    assert "tracking" in [g.kind for g in built.gaps] and "tracking_events_typed" in built.present
+
+
+@pytest.mark.slow
+def test_chat_screenshots_take_free_photo_slots_after_the_item_photos(make_case):
+    from .conftest import noisy_photo
+
+    toml = BASE_TOML.replace('notes = "The box was crushed."', 'notes = ""')
+    root = make_case(toml, photos={"item.jpg": noisy_photo(640, 480, seed=1)}, name="chat-slots")
+    (root / "chat").mkdir()
+    noisy_photo(400, 800, seed=2).save(root / "chat" / "talk.png")
+    result = api.build(root, options=BuildOptions(today=TODAY), reuse_unchanged=False).result
+    uploads = [(r.path, r.info.get("kind")) for r in result.manifest.outputs if r.upload and r.role == "photo"]
+    assert uploads == [("upload/photo-1-item.jpg", None), ("upload/photo-2-chat-talk.jpg", "chat")]
+    assert "B) photo-2-chat-talk.jpg, screenshot of my chat with the seller" in \
+        (result.package / "upload/dispute.txt").read_text(encoding="utf-8")
+    assert result.manifest.sections["checklist"]["present"]["chat"]
+
+
+def test_every_sentence_dropped_for_length_is_warned_and_unique_evidence_stays(base_case):
+    notes = ("The box was crushed on one corner. The post office wrote damage report 4471-2026 on arrival. "
+             "The kettle was crushed on one corner too. The box corner was crushed badly.")
+    case = with_facts(base_case, notes=notes)
+    full, _ = compose(case, "dispute", today=TODAY, lettered=EXHIBITS)
+    tight = replace(case, profile=replace(case.profile, max_text_chars=full.chars - 60))
+    text, warnings = compose(tight, "dispute", today=TODAY, lettered=EXHIBITS)
+    assert "damage report 4471-2026" in text.text  # a number only the buyer has outlives the repeats
+    assert text.dropped_sentences and all(
+        any(f'left out to stay within {full.chars - 60} characters: "{s}"' in w for w in warnings)
+        for s in text.dropped_sentences)
+
+
+def test_the_written_file_has_crlf_line_ends_and_is_counted_as_the_form_counts(base_case, tmp_path):
+    from evidence_kit.dispute.complaint import write_text
+
+    case = with_facts(base_case, order={"item": "Kettle 🫖"})
+    text, _ = compose(case, "seller", today=TODAY)
+    written = write_text(text, tmp_path)
+    raw = (tmp_path / written.path).read_bytes().decode("utf-8")
+    assert "\r\n" in raw and "\n" not in raw.replace("\r\n", "")
+    assert written.chars == len(raw.encode("utf-16-le")) // 2 == text.chars
+    over = replace(text, limit=text.chars - 1)
+    with pytest.raises(LimitError, match="over the limit"):
+        write_text(over, tmp_path / "over")
+
+
+def test_the_pdf_uses_plain_words_and_keeps_the_buyers_account_apart(make_case, tmp_path):
+    from evidence_kit.report.summary import SUMMARY_NAME
+
+    toml = (BASE_TOML.replace('seller_contacted = 2026-11-01', 'seller_contacted = 2026-11-01\nopened = 2026-11-20')
+            .replace('notes = "The box was crushed."', f'notes = "{ANGRY}"'))
+    root = make_case(toml, name="plain-pdf")
+    result = api.build(root, options=BuildOptions(today=TODAY), reuse_unchanged=False).result
+    text = " ".join(subprocess.run(["pdftotext", str(result.package / SUMMARY_NAME), "-"], capture_output=True,
+                                   text=True, check=True).stdout.split())
+    for word in ("evidence_kit.", "fill in", "dispute.opened", "the articles do not say", "(000", "case.toml"):
+        assert word not in text, word
+    texts_section = text[text.index("Texts for the dispute form"):text.index("Exhibit A") if "Exhibit A" in text
+                         else text.index("Evidence checklist")]
+    assert "liar" not in texts_section and "NOTHING" not in texts_section
+    account = text[text.rindex("The buyer's own account"):]
+    assert "the seller is a liar and a thief." in account and "Why the texts leave it out" in account
+    data = json.loads((result.package / "manifest.json").read_text(encoding="utf-8"))
+    left_out = data["texts"]["dispute"]["notes_left_out"]
+    assert any(item["sentence"] == "the seller is a liar and a thief." and "insulting" in item["why"]
+               for item in left_out)

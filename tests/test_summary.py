@@ -401,7 +401,8 @@ def test_full_example_case(example_case: Path, tmp_path: Path) -> None:
     text = " ".join(pdf_text(pdf).split())
     letters = [letter for letter, _ in exhibits(result.manifest.outputs)]
     assert letters and all(f"Exhibit {letter}:" in text for letter in letters)
-    for phrase in ("Dispute description", "Message to the seller", "Appeal", "Evidence checklist", "阳光家居",
+    assert "Appeal" not in text  # the example is at "talking to the seller": no appeal before a decision
+    for phrase in ("Dispute description", "Message to the seller", "Evidence checklist", "阳光家居",
                    "Deadlines · status on 25 Nov 2026", result.manifest.sections["deadlines"]["advice"].split(".")[0]):
         assert phrase in text, phrase
     assert result.case.media.videos and "Checks on the video" in text and "No video in this case." not in text

@@ -46,7 +46,7 @@ _UNBOXING = Need(VIDEO, "no unboxing video (ideally filmed from the unopened par
 _CHAT_ALWAYS = Need(CHAT, "no screenshots of your conversation with the seller", required=False)
 _RECEIPT = Need(RECEIPT, "no receipt or invoice for the order", required=False)
 _ARRIVED = (_DEFECT_PHOTOS, _UNBOXING, _CHAT_ALWAYS, _RECEIPT)
-_UNSTATED = "a full or partial refund (the articles do not say which)"
+_UNSTATED = "a full or partial refund, depending on how serious the problem is"
 
 _REASONS = (
     Reason("not_received", "Item not received", "a full refund once more than two months have passed since "

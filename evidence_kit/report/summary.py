@@ -13,6 +13,7 @@ temporary package).
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import subprocess
 import tempfile
@@ -41,7 +42,8 @@ from ..tools import pdftoppm
 from ..model.manifest import FileRecord, Manifest, count_chars, exhibits, summary_hash
 from ..report.fonts import FontChain
 from ..dispute.checklist import without_sources
-from ..dispute.complaint import asked_to_confirm_receipt
+from ..dispute.complaint import asked_to_confirm_receipt, describe_exhibit
+from ..model.reasons import REASON_RULES
 from ..media.photos import load_upright
 from ..model.reasons import REASONS, RESOLUTIONS
 
@@ -141,6 +143,12 @@ def _fact_value(value: Any, currency: str) -> str:
     if isinstance(value, Decimal):
         return _money(value, currency)
     return str(value)
+
+
+def _plain_why(why: str) -> str:
+    """Why a sentence is left out, without the advice meant for the person editing case.toml."""
+    return re.sub(r"(: (?:describe|use normal|end the|write|put) [^;]*)", "", why).replace("speaks of the seller in the "
+                                                                                         "third person: ", "")
 
 
 def _hash_lines(digest: str) -> str:
@@ -421,6 +429,7 @@ class _Builder:
         self.exhibit_sections()
         self.supporting()
         self.checklist()
+        self.own_account()
         self.appendix()
         return self.story
 
@@ -472,8 +481,10 @@ class _Builder:
         kind = record.info.get("kind")
         if record.role == "video":
             return "Unboxing video"
-        if record.role == "photo" and kind == "tracking":
-            return "Tracking screenshot" + (f": {record.info['caption']}" if record.info.get("caption") else "")
+        if record.role == "photo" and kind in ("tracking", "chat"):  # by what it is: typed table or screenshot
+            words = describe_exhibit(record, REASON_RULES[self.case.dispute.reason].parcel_arrived)
+            number = record.info.get("number")
+            return words[0].upper() + words[1:] + (f" (tracking number {number})" if number else "")
         if record.role == "photo" and kind == "still":
             return str(record.info.get("caption") or "Frame from the video")
         if record.role == "photo":
@@ -485,12 +496,14 @@ class _Builder:
         report = self.results.deadlines
         inner: list[Flowable] = [self.para(f"Deadlines · status on {_day(self.today)}", "label"), Spacer(1, 2)]
         if report is not None:
+            if report.stage:
+                inner.append(self.para(report.stage.headline, "strong"))
             if report.advice:
                 inner.append(self.para(report.advice, "strong"))
             rows = []
             for item in report.deadlines:
                 when = (f"{_day(item.start)} – {_day(item.day)}" if item.start else _day(item.day)) if item.day else (
-                    "unknown: fill in " + ", ".join(item.needs) if item.needs else "unknown")
+                    f"unknown: {item.missing_words} not given" if item.needs else "unknown")
                 rows.append((item.title, when))
             if rows:
                 inner.append(Spacer(1, 4))
@@ -546,9 +559,15 @@ class _Builder:
                                + (" · OVER THE LIMIT" if chars > limit else ""), "small"))
             s.append(Spacer(1, 3))
             s.append(self.boxed([Paragraph(self.fonts.markup(text), self.styles["paste"])], colors.white))
+        s.append(PageBreak())
+
+    def own_account(self) -> None:
+        """The buyer's notes as written, in a section of their own (after the texts, apart from them): nothing of
+        the buyer's is lost, and what the texts left out is listed with why."""
+        s = self.story
         notes, notes_en = self.case.dispute.notes, self.case.dispute.notes_en
-        s.append(CondPageBreak(40 * mm))
-        s.append(self.heading("The buyer's own account", 1))
+        s.append(CondPageBreak(60 * mm))
+        s.append(self.heading("The buyer's own account", 0))
         if notes and notes_en:
             s.append(self.para("As written by the buyer, beside the English version the texts use.", "small"))
             s.append(Spacer(1, 3))
@@ -559,7 +578,18 @@ class _Builder:
             s.append(self.boxed([Paragraph(self.fonts.markup(notes or notes_en), self.styles["paste"])], colors.white))
         else:
             s.append(self.missing("The buyer gave no notes in this case."))
-        s.append(PageBreak())
+        left_out: dict[str, str] = {}
+        for record in self.manifest.outputs:
+            if record.role == "complaint":
+                for item in record.info.get("notes_left_out") or ():
+                    left_out.setdefault(str(item.get("sentence")), str(item.get("why")))
+        if left_out:
+            s.append(Spacer(1, 5))
+            s.append(self.para("Sentences of the buyer's account that the texts do not use, and why:", "small"))
+            rows = [[self.para(self.fonts.markup(sentence), "small"), self.para(_plain_why(why), "small")]
+                    for sentence, why in left_out.items()]
+            s.append(self.grid_table(["Sentence", "Why the texts leave it out"], rows,
+                                     [FRAME_WIDTH * 0.55, FRAME_WIDTH * 0.45]))
 
     def side_by_side(self, left: tuple[str, str], right: tuple[str, str]) -> Table:
         """Two texts in two columns with their labels (the buyer's notes and their English version)."""
@@ -781,8 +811,7 @@ class _Builder:
         s.append(self.para(
             "It recomputes every hash below, re-checks every upload limit of the profile, and checks the manifest "
             "hash printed in this document's footer. That hash is the SHA-256 of manifest.json as it was when this "
-            "document was made (every fact, file and problem, without this summary's own entry; "
-            "evidence_kit.model.manifest.summary_hash): it identifies exactly which facts and files this document "
+            "document was made (every fact, file and problem, without this summary's own entry): it identifies exactly which facts and files this document "
             "describes. It is not a signature: it shows a change, not who made the package.", "small"))
         for title, records, base in (("Evidence as given (inputs)", self.manifest.inputs, "case folder"),
                                      ("Package contents (outputs)", [r for r in self.manifest.outputs

@@ -1,6 +1,6 @@
 """The pipeline: the stages in order, run over one staging folder that becomes the package.
 
-Evidence first (photos, video, tracking: in that order they fill the form's photo slots), then the
+Evidence first (photos, video, tracking, chat: in that order they fill the form's photo slots), then the
 deadlines, the checklist and the texts (which look at what evidence exists), then the summary PDF (which
 shows everything). Each stage module has ``NAME``, optionally ``NEEDS`` (external programs) and
 ``run(ctx)``. To add a stage: write ``stages/NAME.py`` with those, store its typed result on the
@@ -25,9 +25,9 @@ from ..model.options import BuildOptions
 from ..progress import Progress
 from ..stage import StageContext
 from ..tools import Program, preflight
-from . import checklist, deadlines, photos, summary, texts, tracking, video
+from . import chat, checklist, deadlines, photos, summary, texts, tracking, video
 
-STAGES: list[ModuleType] = [photos, video, tracking, deadlines, checklist, texts, summary]
+STAGES: list[ModuleType] = [photos, video, tracking, chat, deadlines, checklist, texts, summary]
 INPUT_ROLES = {"photos": "photo", "videos": "video", "chat": "chat", "tracking": "tracking", "receipts": "receipt"}
 
 
@@ -62,7 +62,7 @@ def needed_programs(case: Case, options: BuildOptions) -> list[Program]:
     from ..tools.pdftoppm import PDFTOPPM
 
     programs = [FC_MATCH, FC_LIST]
-    if case.media.photos:
+    if case.media.photos or case.media.chat:  # chat screenshots may take free photo slots
         programs.append(JPEGTRAN)
     if case.media.videos or case.video.file:
         programs += [FFMPEG, FFPROBE]
