@@ -283,7 +283,7 @@ def kettle_case(tmp_path_factory):
     return load_case(root)
 
 
-# Representative cases whose texts are kept in tests/golden, each read as a mediator would read it.
+# Representative cases for the tests below (the golden set itself: tests/golden/cases.toml).
 NOT_ARRIVED = {"delivered": None, "store": "Best Audio Store", "item": "Wireless earbuds, black",
                "price": Decimal("12.50"), "currency": "EUR"}
 GOLDEN_CASES = {
@@ -348,18 +348,6 @@ GOLDEN_CASES = {
 def golden_case(base_case, kettle_case, name):
     facts, lettered = GOLDEN_CASES[name]
     return (kettle_case if name == "kettle-damaged" else with_facts(base_case, **facts)), lettered
-
-
-@pytest.mark.parametrize("name", sorted(GOLDEN_CASES))
-def test_golden_texts(base_case, kettle_case, name):
-    case, lettered = golden_case(base_case, kettle_case, name)
-    for kind in kinds_for(case, TODAY):
-        text, _ = compose(case, kind, today=TODAY, lettered=lettered)
-        path = GOLDEN / f"{name}-{kind}.txt"
-        if os.environ.get("EVIDENCE_KIT_UPDATE_GOLDEN"):
-            path.parent.mkdir(exist_ok=True)
-            path.write_text(text.text, encoding="utf-8")
-        assert text.text == path.read_text(encoding="utf-8"), f"{path} differs (EVIDENCE_KIT_UPDATE_GOLDEN=1 rewrites)"
 
 
 @pytest.fixture(scope="module")
@@ -466,14 +454,6 @@ def split_sentences(text: str) -> list[str]:
     return [s for s in re.split(r"(?<=[.?!])\s+(?=[A-Z])", text.replace("\n", " ")) if s.strip()]
 
 
-def test_golden_set_covers_six_situations_and_every_text_kind():
-    names = {p.name.rsplit("-", 1)[0] for p in GOLDEN.glob("*.txt")}
-    reasons = {name: (GOLDEN_CASES[name][0].get("reason") or "damaged") for name in names}
-    assert len(names) >= 6 and len(set(reasons.values())) >= 6
-    kinds = {p.stem.rsplit("-", 1)[1] for p in GOLDEN.glob("*.txt")}
-    assert kinds == {"seller", "dispute", "appeal", "report"}
-
-
 def test_no_two_sentences_state_the_same_date_for_the_same_event():
     for name, text in golden_texts():
         seen: dict[tuple[str, str], str] = {}
@@ -497,7 +477,7 @@ def test_dates_are_written_in_full_once_then_short():
 
 def test_the_request_is_stated_once_and_the_seller_is_never_promised_a_confirmation():
     for name, text in golden_texts():
-        asks = len(re.findall(r"\b(I request|please send me [^.?]*refund|grant|I will open a dispute and ask for|"
+        asks = len(re.findall(r"\b(I request|please send me [^.?]*refund|agree to [^.?]*refund|grant\b|I will open a dispute and ask for|"
                               r"Please review)", text, re.IGNORECASE))
         assert asks == 1, f"{name}: {asks} requests"
         if name.endswith("-seller.txt"):

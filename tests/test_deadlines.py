@@ -119,7 +119,9 @@ def test_negotiation_days_from_profile_or_argument(case_of):
 
 def test_missing_dates_are_named_not_guessed(case_of):
     report = compute_deadlines(case_of(shipped=None, protection_ends=None), date(2026, 11, 25))
-    assert report.status == dl.UNKNOWN and "order.shipped" in report.advice
+    # The advice is plain words (it goes into the PDF); the field to fill in is the command line's hint.
+    assert report.status == dl.UNKNOWN and "the shipping date is missing" in report.advice
+    assert "order.shipped" not in report.advice and "order.shipped" in report.hint
     assert report.get("earliest_open").day is None and report.get("last_open").day is None
     needed = " | ".join(report.needed)
     assert "order.shipped: needed for first day to open a dispute" in needed
@@ -193,4 +195,6 @@ def test_nothing_the_cli_prints_names_the_source_articles(make_case, capsys):
     for word in ("seed", "article", "(000", "(001", "(002", "(003", "(004", "disagree"):
         assert word not in text.lower(), word
     manifest = json.loads((root / "evidence-package" / "manifest.json").read_text(encoding="utf-8"))
-    assert "(000" in json.dumps(manifest["deadlines"])  # the sources are kept for the record
+    # The sources are kept for the record, apart from the rules the buyer reads.
+    assert "(000" not in json.dumps(manifest["deadlines"])
+    assert {d["key"]: d["source"] for d in manifest["deadlines"]["deadlines"]}["last_open"] == "000, 004"

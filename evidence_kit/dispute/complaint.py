@@ -371,6 +371,7 @@ class _Facts:
     report_evidence: tuple[str, ...]  # the evidence sentence of the report: only the exhibits it rests on
     stage: CaseStage
     left_out: list[dict[str, str]]  # {"sentence", "why"}: the buyer's sentences the texts do not use
+    carrying: set[str] = field(default_factory=set)  # notes sentences that say a fact in the buyer's words
 
 
 def report_grounds(case: Case) -> list[str]:
@@ -485,6 +486,16 @@ def _facts(case: Case, today: date | None, lettered: list[tuple[str, FileRecord]
                             f"(write it in English, an automatic translator is fine).")
             value = ""
         text_facts[name] = value or None
+    # A buyer's sentence that says a fact and more ("The handle came off when I lifted it") says it once: the
+    # fact's own words give way, and the sentence weighs like a fact.
+    carrying: set[str] = set()
+    for name in ("defect", "missing", "received"):
+        value = text_facts[name]
+        for note in notes:
+            if value and len(value.split()) >= 2 and value.lower() in note.text.lower() and \
+                    len(content_words(note.text) - content_words(value)) >= 2:
+                text_facts[name] = None
+                carrying.add(note.text)
     status = text_facts["tracking_last_status"]
     shipped = order.shipped
     days_since = (today - shipped).days if shipped and today >= shipped else None
@@ -537,9 +548,10 @@ def _facts(case: Case, today: date | None, lettered: list[tuple[str, FileRecord]
                   "seller_facts": bool(fields["seller_did"] or fields["seller_wait"]),
                   "no_answer": words.no_answer and not fields["seller_wait"], "stage": stage.key,
                   "before_dispute": stage.key in BEFORE_DISPUTE, "protection_ended": stage.protection_ended,
+                  "protection_soon": stage.protection_soon,
                   "extended": bool(facts.seller_extended_protection_to), "decision": dispute.decision}
     return _Facts(fields, conditions, notes, _evidence_variants(case, lettered), warnings, grounds,
-                  _evidence_variants(case, _report_exhibits(lettered, grounds)), stage, left_out)
+                  _evidence_variants(case, _report_exhibits(lettered, grounds)), stage, left_out, carrying)
 
 
 def _report_exhibits(lettered: list[tuple[str, FileRecord]] | None,
@@ -686,8 +698,8 @@ def _slots(kind: str, case: Case, facts: _Facts) -> tuple[list[Slot], list[str]]
         if source == "notes":
             for i, note in enumerate(notes, 1):
                 pending_notes.append(len(slots))
-                slots.append(Slot(f"notes.{i}", 3 if _UNIQUE_EVIDENCE.search(note.text) else priority,
-                                  (note.text,)))
+                weight = 2 if note.text in facts.carrying else 3 if _UNIQUE_EVIDENCE.search(note.text) else priority
+                slots.append(Slot(f"notes.{i}", weight, (note.text,)))
             continue
         if source == "facts":
             for fact in _template("facts")["fact"]:
@@ -885,8 +897,13 @@ def kinds_for(case: Case, today: date | None = None, *, stage: CaseStage | None 
     seller only with days enough to wait for an answer; the report only when the facts support one."""
     stage = stage or stage_of(case, today or date.today())
     grounds = bool(report_grounds(case))
+    # Too early to open a dispute: no dispute text yet; a parcel still on its way gives nothing to write about
+    # (a tracking number that is not valid does).
+    in_transit = stage.too_early and not REASON_RULES[case.dispute.reason].parcel_arrived and \
+        case.dispute.reason != "invalid_tracking"
     return tuple(kind for kind in ALL_KINDS if stage.key in served_stages(kind)
-                 and (kind != "seller" or stage.negotiable) and (kind != REPORT or grounds))
+                 and (kind != "seller" or (stage.negotiable and not in_transit))
+                 and (kind != "dispute" or not stage.too_early) and (kind != REPORT or grounds))
 
 
 def stage_warning(kind: str, stage: CaseStage) -> str | None:

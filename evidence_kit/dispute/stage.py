@@ -9,7 +9,7 @@ refund), and too late to open a dispute. Each text kind names the stages it serv
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from ..model.case import Case
@@ -28,6 +28,8 @@ ENDED = frozenset({APPEAL_CLOSED, TOO_LATE})
 # With fewer days than this before the deadline that binds, there is no time to wait for the seller's answer
 # (they usually take days): the buyer opens the dispute instead of writing to the seller.
 NEGOTIATION_MIN_DAYS = 3
+# Asking the seller to extend buyer protection makes sense when it is about to end (002), not weeks ahead.
+PROTECTION_SOON_DAYS = 10
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,8 @@ class CaseStage:
     escalated_on: date | None  # the day the dispute went to the platform, given or expected
     possible: tuple[str, ...] = ()  # what is still possible when the dispute itself is over, in plain words
     detail: str = ""  # a sentence of what the stage means for the texts
+    too_early: bool = False  # a dispute cannot be opened yet (too few days since shipment)
+    protection_soon: bool = False  # buyer protection ends within PROTECTION_SOON_DAYS: time to ask for an extension
 
     @property
     def title(self) -> str:
@@ -73,7 +77,7 @@ class CaseStage:
                 "binding": self.binding.to_dict() if self.binding else None, "days_left": self.days_left,
                 "protection_ended": self.protection_ended, "negotiable": self.negotiable,
                 "escalated_on": self.escalated_on.isoformat() if self.escalated_on else None,
-                "possible": list(self.possible)}
+                "possible": list(self.possible), "too_early": self.too_early}
 
 
 def _days(n: int) -> str:
@@ -111,9 +115,11 @@ def case_stage(case: Case, today: date, *, report: DeadlineReport | None = None,
     expected = report.get("escalation_expected")
     escalated_on = dispute.escalated or (expected.day if expected and expected.day and dispute.opened else None)
 
+    soon = bool(order.protection_ends and today <= order.protection_ends <= today + timedelta(PROTECTION_SOON_DAYS))
+
     def stage(key: str, binding: Deadline | None, *, negotiable: bool = False, possible: tuple[str, ...] = (),
-              detail: str = "") -> CaseStage:
-        return CaseStage(key, today, binding, ended, negotiable, escalated_on, possible, detail)
+              detail: str = "", too_early: bool = False) -> CaseStage:
+        return CaseStage(key, today, binding, ended, negotiable, escalated_on, possible, detail, too_early, soon)
 
     if dispute.escalated_closed:
         appeal = report.get("appeal_until")
@@ -143,6 +149,12 @@ def case_stage(case: Case, today: date, *, report: DeadlineReport | None = None,
     negotiable = left is None or left >= NEGOTIATION_MIN_DAYS
     detail = "" if negotiable else ("Open the dispute now: there is no time to wait for the seller's answer, so no "
                                     "message to the seller is written.")
+    earliest = report.get("earliest_open")
+    early = bool(earliest and earliest.day and today < earliest.day)
+    if early:
+        detail = (f"Too early to open a dispute: it can be opened from {human_date(earliest.day)}, so no dispute "
+                  "text is written yet.")
     contacted = bool(dispute.seller_contacted or dispute.seller_reply or case.media.chat)
-    return stage(TALKING if contacted else BEFORE_CONTACT, binding, negotiable=negotiable, detail=detail)
+    return stage(TALKING if contacted else BEFORE_CONTACT, binding, negotiable=negotiable, detail=detail,
+                 too_early=early)
 
