@@ -75,3 +75,32 @@ def test_clean_and_split():
     assert clean("Cafe\u0301\x00 kettle\r\n\tbroken  ") == "Café kettle\nbroken"
     assert sentences("It leaks\nThe lid is cracked! Is it new?") == ["It leaks.", "The lid is cracked!", "Is it new?"]
     assert read_notes("The lid is cracked!")[0].text == "The lid is cracked."
+
+
+@pytest.mark.parametrize("raw, cleaned", [
+    ("the box was crushed", "The box was crushed."),
+    ("i didn't open it... it's been a week", "I did not open it. It has been a week."),
+    ("It can't be used , the lid won't close!", "It cannot be used, the lid will not close."),
+    ("I'm sure the parcel wasn't opened", "I am sure the parcel was not opened."),
+])
+def test_safe_cleaning_keeps_the_words(raw, cleaned):
+    assert " ".join(n.text for n in read_notes(raw)) == cleaned
+    assert all(n.usable for n in read_notes(raw))
+
+
+@pytest.mark.parametrize("sentence, flag", [
+    ("are you kidding me???", "a question"),
+    ("i paid for this and i got NOTHING.", "capitals"),
+    ("Refund me now.", "a demand"),
+    ("You sent me the wrong item.", "speaks to someone"),
+    ("Why is it broken??", 'repeated "!" or "?"'),
+])
+def test_what_is_not_formal_first_person_prose_is_flagged(sentence, flag):
+    [judged] = read_notes(sentence)
+    assert not judged.usable and any(flag in p for p in judged.problems), judged.problems
+    assert judged.original == sentence
+
+
+def test_the_seller_in_the_third_person_is_marked():
+    judged = read_notes("The seller never answered. The lid is cracked.")
+    assert [n.about_seller for n in judged] == [True, False] and all(n.usable for n in judged)
