@@ -539,6 +539,11 @@ def _facts(case: Case, today: date | None, lettered: list[tuple[str, FileRecord]
         "days_late": str(days_late) if days_late and days_late > 0 else None,
         "decision_amount": _money(case, dispute.decision_amount) if dispute.decision_amount is not None else None,
         "price": _money(case, order.price) if order.price is not None else None}
+    if reply and fields["seller_did"] and not words.anything and _reported_reply(reply) == fields["seller_did"]:
+        # "They promised in chat to pay customs" after "The seller promised me in a message to pay the customs fees".
+        others = " ".join(str(v) for k, v in fields.items() if v and k not in ("seller_did", "order", "refund"))
+        if repeats_facts(fields["seller_did"], content_words(others)):
+            fields["seller_did"] = None
     contacted = bool(dispute.seller_contacted or case.media.chat or fields["seller_did"] or fields["seller_wait"]
                      or words.no_answer)
     grounds = report_grounds(case)
@@ -651,12 +656,17 @@ _STOP = frozenset("the a an my our this that it its his her their they them i me
                   "and or but so with as was were is are has have had been be being did do does not no also still "
                   "only just already then when which who what there here very all any some one finally again "
                   "day days parcel package order item items goods product seller store shop received receive got "
-                  "came arrived arrive ordered bought paid says said shows show see seen".split())
+                  "came arrived arrive ordered bought paid says said shows show see seen sent send instead".split())
 
 
 def _stem(word: str) -> str:
     """A crude stem that matches "cracked"/"crack" and "leaks"/"leak": enough to tell a repeat."""
     return word[:5] if len(word) >= 6 else word.rstrip("s") if len(word) > 3 else word
+
+
+# Said of a seller who does not answer: a buyer's sentence of these words only repeats "no answer".
+_NO_ANSWER_WORDS = frozenset(_stem(w) for w in "ignore ignores ignored answer answered reply replied respond "
+                             "responded message messages".split())
 
 
 def content_words(text: str) -> set[str]:
@@ -722,7 +732,8 @@ def _slots(kind: str, case: Case, facts: _Facts) -> tuple[list[Slot], list[str]]
     composed = [s for s in slots if not s.id.startswith("notes.")]
     stated_events = set().union(*(s.events for s in composed))
     stated_words = set().union(*(content_words(s.variants[0]) for s in composed)) | content_words(
-        " ".join(str(v) for v in facts.fields.values() if v))
+        " ".join(str(v) for v in facts.fields.values() if v)) | (_NO_ANSWER_WORDS if facts.conditions["no_answer"]
+                                                                 else set())
     repeated: list[str] = []
     kept_words: set[str] = set()
     for i in pending_notes:
