@@ -118,7 +118,7 @@ def test_seller_message_wording_follows_the_stage(base):
 def test_a_kind_for_another_stage_is_written_with_a_warning(base):
     texts, warnings, stage = compose_texts(base, ("appeal",), today=TODAY)
     assert [t.kind for t in texts] == ["appeal"] and stage.key == TALKING
-    assert any("the appeal text is for another stage" in w and "talking to the seller" in w for w in warnings)
+    assert any("the appeal text is for another stage (decided, appeal window open)" in w and "talking to the seller" in w for w in warnings)
 
 
 def test_complaint_prints_the_stage_and_deadline_first(make_case, capsys):

@@ -27,12 +27,12 @@ from typing import Any
 from ..dispute.deadlines import compute_deadlines
 from ..dispute.notes import NoteSentence, clean, is_english, latin_share, read_notes, sentences, tone_problems
 from ..dispute.seller import SellerWords, read_reply
-from ..dispute.stage import BEFORE_DISPUTE, CaseStage, case_stage
+from ..dispute.stage import BEFORE_DISPUTE, STAGES, CaseStage, case_stage
 from ..errors import InputError, LimitError
 from ..fsutil import atomic_write_text
 from ..model.case import FACT_REASONS, PACKAGE_DIR, Case
 from ..model.manifest import FileRecord, count_chars, exhibits, read_manifest
-from ..model.reasons import REASON_RULES
+from ..model.reasons import REASON_RULES, TRACKING
 
 KINDS = ("seller", "dispute", "appeal")  # each written at the stages its template names
 REPORT = "report"  # written only when the facts show a Trade Rules violation (``report_grounds``)
@@ -215,15 +215,15 @@ class Holdings:
     tracking_tables: int = 0
     chats: int = 0
 
-    def words(self, arrived: bool, *, chats: bool = True) -> str | None:
+    def words(self, arrived: bool, *, chats: bool = True, tracking: bool = True) -> str | None:
         """"3 photos, an unboxing video and a screenshot of the tracking page"; None when there is nothing."""
         video = "unboxing video" if arrived else "video"
         parts = [p for n, p in (
             (self.photos, _count(self.photos, "a photo", "photos")),
             (self.videos, _count(self.videos, f"an {video}" if arrived else "a video", f"{video}s")),
-            (self.tracking_pages, _count(self.tracking_pages, "a screenshot of the tracking page",
-                                         "screenshots of the tracking pages")),
-            (self.tracking_tables, _count(self.tracking_tables, "a table of the tracking events I entered",
+            (self.tracking_pages if tracking else 0, _count(self.tracking_pages, "a screenshot of the tracking page",
+                                                            "screenshots of the tracking pages")),
+            (self.tracking_tables if tracking else 0, _count(self.tracking_tables, "a table of the tracking events I entered",
                                           "tables of the tracking events I entered")),
             (self.chats if chats else 0, _count(self.chats, "a screenshot of my chat with the seller",
                                                 "screenshots of my chat with the seller"))) if n]
@@ -509,7 +509,9 @@ def _facts(case: Case, today: date | None, lettered: list[tuple[str, FileRecord]
         planned = best and (best.start or best.day)
         dispute_by = planned if planned and planned >= today else None
     last_open = report.get("last_open")
-    offer = holdings(case, lettered).words(arrived, chats=False)
+    # What the seller is offered to see: the item's evidence (tracking only where the reason rests on it).
+    offer = holdings(case, lettered).words(arrived, chats=False, tracking=any(
+        need.kind == TRACKING for need in REASON_RULES[dispute.reason].needs))
     replied = dispute.seller_replied if dispute.seller_replied != dispute.seller_contacted else None
     days_late = (order.delivered - facts.promised_delivery_by).days if order.delivered and \
         facts.promised_delivery_by else None
@@ -920,9 +922,9 @@ def kinds_for(case: Case, today: date | None = None, *, stage: CaseStage | None 
 def stage_warning(kind: str, stage: CaseStage) -> str | None:
     """Why an asked-for text does not fit the case's stage, or None when it does."""
     if stage.key not in served_stages(kind):
-        where = ", ".join(sorted(served_stages(kind)))
-        return (f"the {kind} text is for another stage ({where.replace('_', ' ')}); this case is at: "
-                f"{stage.title}. It is written as asked; read it before you use it.")
+        where = "; ".join(STAGES[key] for key in STAGES if key in served_stages(kind))
+        return (f"the {kind} text is for another stage ({where}); this case is at: {stage.title}. It is written "
+                "as asked; read it before you use it.")
     if kind == "seller" and not stage.negotiable:
         return ("the message to the seller is written as asked, but there is no time to wait for an answer: "
                 "open the dispute now.")
