@@ -419,7 +419,8 @@ def test_complaint_command(make_case, capsys):
     assert "dispute: " in captured.err and "/1000 characters" in captured.err and "spanish" in captured.err
     assert main(["complaint", str(root), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert [t["kind"] for t in data["texts"]] == ["seller", "dispute"] and all(t["chars"] <= 1000 for t in data["texts"])
+    assert [t["kind"] for t in data["texts"]] == ["seller", "dispute"]
+    assert all(t["chars"] <= 1000 for t in data["texts"])
     assert data["stage"]["key"] == "talking_to_seller" and data["stage"]["binding"]["key"] == "last_open"
     # The smallest limit a profile allows (250), with an order number too long for even the shortest text.
     tiny = make_case(BASE_TOML.replace(ORDER, "8" * 300) + '\n[profile]\nname = "aliexpress"\nmax_text_chars = 250\n',
@@ -477,7 +478,8 @@ def test_dates_are_written_in_full_once_then_short():
 
 def test_the_request_is_stated_once_and_the_seller_is_never_promised_a_confirmation():
     for name, text in golden_texts():
-        asks = len(re.findall(r"\b(I request|please send me [^.?]*refund|agree to [^.?]*refund|grant\b|I will open a dispute and ask for|"
+        asks = len(re.findall(r"\b(I request|please send me [^.?]*refund|agree to [^.?]*refund|grant\b|"
+                              r"I will open a dispute and ask for|"
                               r"Please review)", text, re.IGNORECASE))
         assert asks == 1, f"{name}: {asks} requests"
         if name.endswith("-seller.txt"):

@@ -118,7 +118,8 @@ def test_seller_message_wording_follows_the_stage(base):
 def test_a_kind_for_another_stage_is_written_with_a_warning(base):
     texts, warnings, stage = compose_texts(base, ("appeal",), today=TODAY)
     assert [t.kind for t in texts] == ["appeal"] and stage.key == TALKING
-    assert any("the appeal text is for another stage (decided, appeal window open)" in w and "talking to the seller" in w for w in warnings)
+    assert any("the appeal text is for another stage (decided, appeal window open)" in w
+               and "talking to the seller" in w for w in warnings)
 
 
 def test_complaint_prints_the_stage_and_deadline_first(make_case, capsys):
@@ -155,7 +156,8 @@ def test_new_fields_are_validated_all_at_once(make_case):
 
 def test_new_fields_reach_the_texts(base):
     expired = with_facts(base, reason="expired", facts={"expiry_date": date(2026, 10, 15)})
-    assert "delivered on 30 October 2026, was already past its expiry date of 15 October on arrival." in compose(expired, "dispute", today=TODAY)[0].text
+    assert "delivered on 30 October 2026, was already past its expiry date of 15 October on arrival." in \
+        compose(expired, "dispute", today=TODAY)[0].text
     late = with_facts(base, reason="late_delivery", facts={"promised_delivery_by": date(2026, 10, 20)})
     assert "only delivered on 30 October, 10 days later than the promised delivery date of 20 October." in \
         compose(late, "dispute", today=TODAY)[0].text

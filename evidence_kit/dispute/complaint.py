@@ -223,8 +223,9 @@ class Holdings:
             (self.videos, _count(self.videos, f"an {video}" if arrived else "a video", f"{video}s")),
             (self.tracking_pages if tracking else 0, _count(self.tracking_pages, "a screenshot of the tracking page",
                                                             "screenshots of the tracking pages")),
-            (self.tracking_tables if tracking else 0, _count(self.tracking_tables, "a table of the tracking events I entered",
-                                          "tables of the tracking events I entered")),
+            (self.tracking_tables if tracking else 0, _count(self.tracking_tables,
+                                                             "a table of the tracking events I entered",
+                                                             "tables of the tracking events I entered")),
             (self.chats if chats else 0, _count(self.chats, "a screenshot of my chat with the seller",
                                                 "screenshots of my chat with the seller"))) if n]
         return _join(parts) if parts else None

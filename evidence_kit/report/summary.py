@@ -147,8 +147,8 @@ def _fact_value(value: Any, currency: str) -> str:
 
 def _plain_why(why: str) -> str:
     """Why a sentence is left out, without the advice meant for the person editing case.toml."""
-    return re.sub(r"(: (?:describe|use normal|end the|write|put) [^;]*)", "", why).replace("speaks of the seller in the "
-                                                                                         "third person: ", "")
+    why = re.sub(r"(: (?:describe|use normal|end the|write|put) [^;]*)", "", why)
+    return why.replace("speaks of the seller in the third person: ", "")
 
 
 def _hash_lines(digest: str) -> str:
@@ -811,8 +811,9 @@ class _Builder:
         s.append(self.para(
             "It recomputes every hash below, re-checks every upload limit of the profile, and checks the manifest "
             "hash printed in this document's footer. That hash is the SHA-256 of manifest.json as it was when this "
-            "document was made (every fact, file and problem, without this summary's own entry): it identifies exactly which facts and files this document "
-            "describes. It is not a signature: it shows a change, not who made the package.", "small"))
+            "document was made (every fact, file and problem, without this summary's own entry): it identifies "
+            "exactly which facts and files this document describes. It is not a signature: it shows a change, not "
+            "who made the package.", "small"))
         for title, records, base in (("Evidence as given (inputs)", self.manifest.inputs, "case folder"),
                                      ("Package contents (outputs)", [r for r in self.manifest.outputs
                                                                      if r.role != SUMMARY_ROLE], "package")):
