@@ -192,7 +192,7 @@ def build(cases: tuple[Path, ...], all_root: Path | None, out: Path | None, jobs
       evidence-kit build --all /shared/disputes --cluster tcp://10.0.0.5:8786
     """
     from . import api  # on use: --help and init stay free of pydantic and the models
-    from .runners.batch import collect_cases, plan_jobs
+    from .runners.batch import collect_cases, plan_jobs, sweep_video_caches
 
     if not cases and not all_root:
         raise click.UsageError("give at least one CASE folder, or --all ROOT")
@@ -202,6 +202,7 @@ def build(cases: tuple[Path, ...], all_root: Path | None, out: Path | None, jobs
                         out_per_case=bool(all_root))
     if len(planned) > 1 or all_root or cluster:
         _build_many(planned, jobs, as_json, cluster)
+    sweep_video_caches(planned)  # what a cluster run that lost its scheduler left in the case
     job = planned[0]
     with _progress() or contextlib.nullcontext() as progress:
         outcome = api.build(job.case, job.out, profile=job.profile, options=job.options, progress=progress,

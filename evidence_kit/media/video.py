@@ -779,6 +779,20 @@ class _CachedReport(BaseModel):
     report: VideoReport
 
 
+def video_cache_root(package: Path) -> Path:
+    """The cache folder of the encodes made ahead for ``package``: beside it, on the same file system."""
+    return package.parent / VIDEO_CACHE_DIR
+
+
+def remove_video_cache(package: Path) -> bool:
+    """Remove every encode made ahead for ``package`` (and any half-written one); True if there were any."""
+    root = video_cache_root(package)
+    if not root.is_dir() or root.is_symlink():
+        return False
+    shutil.rmtree(root, ignore_errors=True)
+    return True
+
+
 def video_cache_key(source_sha256: str, *, max_bytes: int, max_photo_bytes: int, start: float | None,
                     end: float | None, stills: Sequence[float]) -> str:
     """Everything the video stage's outputs depend on: the source's content, the trim, the stills, the

@@ -192,6 +192,19 @@ class RetryingPool:
             self._pool.shutdown(wait=wait, cancel_futures=True)
 
 
+def sweep_video_caches(jobs: Sequence[CaseJob]) -> list[Path]:
+    """Remove the video encodes a cluster run made ahead and left behind (it lost its scheduler before the
+    builds took them): they are hidden folders in the user's case, and a new run makes its own. Returns the
+    cache folders removed. Run before a run's first build, and by a cluster run when it ends."""
+    from ..media.video import remove_video_cache, video_cache_root  # on use: video pulls in pydantic models
+
+    removed = []
+    for package in {Path(job.out) if job.out else Path(job.case) / PACKAGE_DIR for job in jobs}:
+        if remove_video_cache(package):
+            removed.append(video_cache_root(package))
+    return sorted(removed)
+
+
 def _worker_died(job: CaseJob) -> CaseOutcome:
     return CaseOutcome(str(job.case), FAILED, int(ExitCode.INTERNAL),
                        message="the build process stopped unexpectedly (crashed or was killed); run again")
@@ -204,6 +217,7 @@ def run_batch(jobs: Sequence[CaseJob], *, workers: int | None = None,
     ``executor``: run the builds there instead (a dask ``Client.get_executor()``, a thread pool, ...); it
     is not shut down here, and retrying a lost worker is then the executor's business.
     """
+    sweep_video_caches(jobs)
     if executor is not None:
         yield from api.run_jobs(jobs, executor)
         return

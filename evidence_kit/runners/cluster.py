@@ -13,11 +13,16 @@ the ``api`` doors (``api.prepare_video``, ``api.run_job``); nothing here builds 
 - Crash safety: a worker that dies mid-task has its tasks rescheduled by dask (``allowed-failures``, 3 by
   default); ``api.build``'s case lock and staging rename leave no half package, so the retry builds it
   (or finds it already in place and reports it unchanged).
+- A scheduler that goes away mid-run (killed, its machine down) fails each case not yet done with one plain
+  message and exit 8, like an unreachable scheduler (the run exits 1: some cases failed). The encodes such a
+  run left (``.ek-video-cache``) are removed at its end, by a worker that finds its scheduler gone when its
+  encode ends, and by the next run of any kind before it builds (``runners.batch.sweep_video_caches``).
 
 dask is imported only here, and only when a cluster is asked for.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import shutil
@@ -29,6 +34,7 @@ from typing import TYPE_CHECKING, Iterator, Sequence
 from .. import api
 from ..api import FAILED, CaseJob, CaseOutcome, run_job, skip_if_current
 from ..errors import EvidenceKitError, ExitCode, MissingDependencyError, ToolError
+from .batch import sweep_video_caches
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor
@@ -36,6 +42,8 @@ if TYPE_CHECKING:
     from distributed import Client, Future
 
 log = logging.getLogger("evidence_kit.cluster")
+
+CLUSTER_GONE = "not built: the cluster went away before this case finished; run again"
 
 VIDEO_RESOURCE = "ffmpeg"
 CONNECT_TIMEOUT = 5.0  # seconds: an address where nothing answers is reported, not waited on
@@ -54,6 +62,16 @@ def connect(address: str, *, timeout: float = CONNECT_TIMEOUT) -> Client:
     except ImportError:
         raise MissingDependencyError("--cluster needs dask.distributed, an optional extra: "
                                      "pip install 'evidence-kit[cluster]'") from None
+    from distributed.comm import get_address_host_port, parse_address
+
+    try:
+        # A malformed address is refused before a Client exists: a Client that fails in its constructor
+        # is closed again by its __del__, which waits 10 s and prints a traceback.
+        if parse_address(address)[0] in ("tcp", "tls", "ws", "wss"):
+            get_address_host_port(address)
+    except ValueError as exc:
+        raise ClusterError(f"{address} is not a dask scheduler address ({exc}); give one like "
+                           "tcp://HOST:8786") from None
     try:
         return Client(address, timeout=timeout, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:
@@ -76,7 +94,22 @@ def encode_video(job: CaseJob) -> tuple[str | None, float]:
     except Exception as exc:  # typed errors and bugs alike: the build task runs the stage and reports them
         log.info("%s: the video encode failed here (%s); the build will report it", job.case, exc)
         entry = None
+    if entry and _scheduler_lost():  # no build task will come to take it: leave nothing in the case
+        _discard(entry)
+        entry = None
     return (str(entry) if entry else None), round(time.monotonic() - started, 3)
+
+
+def _scheduler_lost() -> bool:
+    """On a dask worker: whether it has lost its scheduler (it is closing; tasks already running go on)."""
+    from distributed import get_worker
+    from distributed.core import Status
+
+    try:
+        worker = get_worker()
+    except ValueError:  # not running as a task (called directly)
+        return False
+    return worker.status not in (Status.running, Status.paused)
 
 
 def build_case(job: CaseJob, video: tuple[str | None, float] | None = None) -> CaseOutcome:
@@ -127,7 +160,17 @@ def submit_case(client: Client, job: CaseJob, *, video_resource: bool, run: str)
                          retries=TASK_RETRIES)
 
 
-def _lost(job: CaseJob, exc: BaseException) -> CaseOutcome:
+def _lost(job: CaseJob, exc: BaseException, client: Client) -> CaseOutcome:
+    from concurrent.futures import CancelledError
+
+    from distributed import KilledWorker
+
+    if isinstance(exc, KilledWorker):  # this case's worker died on every try: a crash worth reporting
+        return CaseOutcome(str(job.case), FAILED, int(ExitCode.INTERNAL), message=(
+            "not built: the worker building this case stopped on every try (crashed or was killed); run again"))
+    if isinstance(exc, (CancelledError, OSError, TimeoutError)) or client.status != "running":
+        # FutureCancelledError "scheduler-connection-lost", CommClosedError: the scheduler went away.
+        return CaseOutcome(str(job.case), FAILED, int(ExitCode.CHILD_PROCESS), message=CLUSTER_GONE)
     return CaseOutcome(str(job.case), FAILED, int(ExitCode.INTERNAL),
                        message=f"the cluster could not build this case ({type(exc).__name__}: {exc}); run again")
 
@@ -141,30 +184,50 @@ def run_on_client(jobs: Sequence[CaseJob], client: Client) -> Iterator[CaseOutco
         log.warning("no worker offers the '%s' resource (dask worker --resources %s=1): video encodes run on "
                     "any worker", VIDEO_RESOURCE, VIDEO_RESOURCE)
     run = uuid.uuid4().hex[:8]
+    sweep_video_caches(jobs)  # what an earlier run that lost its cluster left
     futures: dict[Future, CaseJob] = {}
-    for job in jobs:
-        if (current := skip_if_current(job)) is not None:
-            yield current
-        else:
-            futures[submit_case(client, job, video_resource=video_resource, run=run)] = job
     try:
+        for job in jobs:
+            if (current := skip_if_current(job)) is not None:
+                yield current
+            else:
+                futures[submit_case(client, job, video_resource=video_resource, run=run)] = job
         for future in as_completed(futures, loop=client.loop):
             try:
                 yield future.result()
             except Exception as exc:  # KilledWorker (it died on every try), a lost scheduler, ...
-                yield _lost(futures[future], exc)
+                yield _lost(futures[future], exc, client)
     finally:
         for future in futures:
             future.cancel()
+        sweep_video_caches(jobs)  # every task has ended or been given up: an encode left now has no taker
 
 
 def build_on_cluster(jobs: Sequence[CaseJob], address: str) -> Iterator[CaseOutcome]:
     """Connect to the scheduler at ``address``, build every job there, disconnect."""
     client = connect(address)
     try:
-        yield from run_on_client(jobs, client)
+        with _quiet_dask():
+            yield from run_on_client(jobs, client)
     finally:
-        client.close()
+        with _quiet_dask():
+            client.close()
+
+
+@contextlib.contextmanager
+def _quiet_dask() -> Iterator[None]:
+    """No dask log lines (with tracebacks) while the run lasts: a lost scheduler is reported per case, in
+    words, instead. dask's configuration gives its loggers levels of their own, so each one is set."""
+    names = ["distributed"] + [n for n in logging.root.manager.loggerDict if n.startswith("distributed.")]
+    loggers = [logging.getLogger(name) for name in names]
+    previous = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, previous):
+            logger.setLevel(level)
 
 
 def cluster_executor(address: str) -> tuple[Client, Executor]:
