@@ -78,6 +78,8 @@ FACT_FIELDS = (
     ("seller_offered", N_("What the seller offered instead"), "offer", N_("An amount (a partial refund, 5.00) or the word replacement.")),
     ("seller_asked_to_confirm_receipt", N_("The seller asked me to confirm receipt"), "check", N_("Never confirm receipt of a problem order.")),
     ("seller_asked_to_cancel_dispute", N_("The seller pressed me to cancel the dispute"), "check", ""),
+    ("expiry_date", N_("The expiry date printed on the item"), "date", ""),
+    ("promised_delivery_by", N_("The latest delivery day the listing promised"), "date", ""),
 )
 CUSTOMS_TITLES = {"chat": N_("In a message to me"), "listing": N_("In the item description")}
 WORKS_TITLES = {"": N_("Not said"), "true": N_("It works, with the problem above"), "false": N_("It does not work at all")}
