@@ -100,7 +100,9 @@ def test_cli_single_case_keeps_its_output_and_says_when_unchanged(cases, capsys)
     case = cases(1)[0]
     assert main(["build", str(case)]) == 0
     first = capsys.readouterr()
-    assert first.out.startswith(f"Package: {case / 'evidence-package'}") and "Unchanged" not in first.err
+    lines = first.out.splitlines()  # where the case stands first, then the package
+    assert lines[0].startswith("Stage: ") and lines[1] == f"Package: {case / 'evidence-package'}"
+    assert "Unchanged" not in first.err
     assert main(["build", str(case)]) == 0
     second = capsys.readouterr()
     assert second.out == first.out and "Unchanged since the last build" in second.err

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import base64
 import io
-import unicodedata
 import zipfile
 from pathlib import Path
 from typing import Iterator
 
 import pytest
+
+from evidence_kit.model.manifest import count_chars
 
 from .firefox_bidi import Firefox, find_firefox
 from .test_web_api import WebServer
@@ -124,18 +125,18 @@ def test_the_buyers_journey_in_firefox(firefox: Firefox, tmp_path: Path) -> None
         assert firefox.page_errors() == []
         shoot(firefox, "04-result")
 
-        # The texts' counts are code points of the NFC text against 1000, and follow an edit.
+        # The texts' counts are the form's (UTF-16 units, CRLF line ends) against 1000, and follow an edit.
         kinds = firefox.evaluate("[...document.querySelectorAll('#result textarea.paste')].map((t) => t.id)")
         assert "text-dispute" in kinds
         for kind in kinds:
             text = value(firefox, f"#{kind}")
             count = firefox.call("(s) => document.querySelector(s).textContent", f"#count-{kind[5:]}")
-            assert count.startswith(f"{len(unicodedata.normalize('NFC', text))} / {MAX_TEXT_CHARS}"), (kind, count)
-        before = len(value(firefox, "#text-dispute"))
+            assert count.startswith(f"{count_chars(text)} / {MAX_TEXT_CHARS}"), (kind, count)
+        edited = value(firefox, "#text-dispute") + " Thanks."
         firefox.click("#text-dispute")
         firefox.keys("Control+End", " Thanks.")
         assert firefox.evaluate("document.getElementById('count-dispute').textContent").startswith(
-            f"{before + 8} / {MAX_TEXT_CHARS}")
+            f"{count_chars(edited)} / {MAX_TEXT_CHARS}")
 
         # "Download all (zip)": the page fetches its link (with its cookie); upload/ first, within the limits.
         link = firefox.evaluate("document.getElementById('download-zip').href")
@@ -156,7 +157,7 @@ def test_the_buyers_journey_in_firefox(firefox: Firefox, tmp_path: Path) -> None
         texts = [i for i in uploads if i.filename.endswith(".txt")]
         assert 1 <= len(photos) <= MAX_PHOTOS and all(i.file_size <= MAX_PHOTO_BYTES for i in photos)
         assert len(videos) == 1 and videos[0].file_size <= MAX_VIDEO_BYTES
-        assert texts and all(len(unicodedata.normalize("NFC", archive.read(i).decode())) <= MAX_TEXT_CHARS
+        assert texts and all(count_chars(archive.read(i).decode()) <= MAX_TEXT_CHARS
                              for i in texts)
 
         # Russian, chosen with the switch.

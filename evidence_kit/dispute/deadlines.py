@@ -9,14 +9,21 @@ import calendar
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ..model.case import Case
 from ..model.reasons import REASON_RULES
 from .checklist import without_sources
 
-if TYPE_CHECKING:
-    from .stage import CaseStage
+class StageHeadline(Protocol):
+    """What a report needs of the case's stage (``dispute.stage.CaseStage``, which is worked out from this
+    report, so it is named by shape here rather than imported)."""
+
+    @property
+    def headline(self) -> str: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
 
 # Statuses for "what can I do today"
 TOO_EARLY, OPEN_NOW, LAST_DAYS, TOO_LATE, UNKNOWN = "too_early", "open_now", "last_days", "too_late", "unknown"
@@ -86,7 +93,7 @@ class DeadlineReport:
     hint: str = ""  # which case.toml field would complete the advice (command line only)
     full_refund_now: bool | None = None  # non-delivery only: None when it cannot be told
     notes: list[str] = field(default_factory=list)  # caveats and missing facts
-    stage: CaseStage | None = None  # where the case stands (``dispute.stage``), when it was worked out
+    stage: StageHeadline | None = None  # where the case stands (``dispute.stage``), when it was worked out
 
     def get(self, key: str) -> Deadline | None:
         return next((d for d in self.deadlines if d.key == key), None)

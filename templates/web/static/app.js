@@ -399,7 +399,8 @@
       const block = area.closest(".text-block");
       const limit = Number(block.dataset.limit);
       const count = $(".count", block);
-      const chars = [...area.value.normalize("NFC")].length;  // as the library counts: code points of the NFC text
+      // As the library and the dispute form count: UTF-16 units of the NFC text, every line end as CRLF (two).
+      const chars = area.value.normalize("NFC").replace(/\r\n|\r|\n/g, "\r\n").length;
       count.textContent = `${chars} / ${limit}` + (chars > limit ? ` ${M.over_limit}` : "");
       count.classList.toggle("over", chars > limit);
     });
