@@ -129,7 +129,8 @@ def _print_build(result: BuildResult) -> None:
         _echo(f"Deadlines: {deadlines['advice']}" + (f" {deadlines['hint']}" if deadlines.get("hint") else ""))
         _echo(f"{deadlines['negotiation_note']} {deadlines.get('negotiation_hint', '')}".rstrip())
     for problem in manifest.warnings:
-        _echo(f"warning: {problem.path + ': ' if problem.path else ''}{problem.message}", err=True)
+        hint = f" {problem.hint}" if problem.hint else ""
+        _echo(f"warning: {problem.path + ': ' if problem.path else ''}{problem.message}{hint}", err=True)
     for problem in manifest.errors:
         _echo(f"error: {problem.path + ': ' if problem.path else ''}{problem.message}", err=True)
 
@@ -479,6 +480,7 @@ def complaint(case: Path, kind: str | None, today: Any, profile: str | None, as_
     from .dispute.checklist import check_evidence
     from .dispute.complaint import compose_texts, package_exhibits
     from .dispute.deadlines import compute_deadlines
+    from .model.manifest import with_hint
 
     day = today.date() if today else date.today()
     loaded = api.load_case(case, profile=profile, today=today.date() if today else None)
@@ -488,7 +490,7 @@ def complaint(case: Path, kind: str | None, today: Any, profile: str | None, as_
     missing = [g.message + (f" ({g.hint})" if g.hint else "") for g in check_evidence(loaded).gaps if g.required]
     if as_json:
         _echo_json({"stage": stage.to_dict(), "deadlines": {"status": report.status, "advice": report.advice},
-                    "texts": [t.to_dict() for t in texts], "warnings": warnings, "missing_evidence": missing,
+                    "texts": [t.to_dict() for t in texts], "warnings": [with_hint(w) for w in warnings], "missing_evidence": missing,
                     "exhibits": lettered is not None})
         return
     # Where the case stands comes first: it decides which texts are written.
@@ -500,7 +502,7 @@ def complaint(case: Path, kind: str | None, today: Any, profile: str | None, as_
         _echo("note: no package built yet, so the evidence is named by kind; after 'evidence-kit build' "
                    "the texts cite each file by exhibit letter and name.", err=True)
     for message in warnings:
-        _echo(f"warning: {message}", err=True)
+        _echo(f"warning: {with_hint(message)}", err=True)
     for message in missing:
         _echo(f"missing evidence: {message}", err=True)
     if not texts and not kind:

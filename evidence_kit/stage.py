@@ -103,8 +103,8 @@ class StageContext:
         self.ledger.outputs.append(record)
         return record
 
-    def warn(self, message: str, path: str | None = None, stage: str = "") -> None:
-        self.ledger.warn(message, path, stage)
+    def warn(self, message: str, path: str | None = None, stage: str = "", hint: str = "") -> None:
+        self.ledger.warn(message, path, stage, hint)
 
     def error(self, message: str, path: str | None = None, stage: str = "", code: int | None = None) -> None:
         self.ledger.error(message, path, stage, code)

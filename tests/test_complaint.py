@@ -22,7 +22,7 @@ from evidence_kit.cli import main
 from evidence_kit.dispute.complaint import (KINDS, REPORT, compose, kinds_for, refund_phrase,
                                            with_tracking_facts)
 from evidence_kit.errors import CaseError, LimitError
-from evidence_kit.model.manifest import FileRecord, count_chars, verify_package
+from evidence_kit.model.manifest import FileRecord, count_chars, verify_package, with_hint
 from evidence_kit import api
 from evidence_kit.model.options import BuildOptions
 from evidence_kit.model.reasons import REASON_RULES, REASONS, RESOLUTIONS
@@ -144,8 +144,11 @@ def test_non_english_notes_are_kept_out_with_a_warning(base_case):
     text, warnings = compose(with_facts(base_case, notes=notes), "dispute", today=TODAY)
     assert "The lid is cracked." in text.text
     assert "Посылка" not in text.text and "hervidor" not in text.text
-    assert any("2 of 3 sentences are not in English (detected: russian, spanish)" in w and "summary PDF" in w
-               for w in warnings)
+    warned = [w for w in warnings if "2 of 3 sentences of your notes are not in English (detected: russian, "
+              "spanish)" in w]
+    # The words say what happened (PDF, web page); what to change in case.toml is the command line's hint only.
+    assert warned and "summary PDF" in warned[0] and "notes_en" not in warned[0]
+    assert "Add notes_en in [dispute]" in with_hint(warned[0])
 
 
 def test_insults_and_shouting_are_flagged_with_a_suggestion(base_case):
@@ -516,7 +519,7 @@ def test_russian_notes_with_facts_keep_the_facts_that_win_a_non_delivery_case(ba
     assert "Tracking has shown no movement since 10 October" in text.text
     assert "they have asked me to wait three times, most recently until 20 November" in text.text
     assert "Посылка" not in text.text
-    assert any("Add notes_en in [dispute]" in w and "side by side" in w for w in warnings)
+    assert any("Add notes_en in [dispute]" in with_hint(w) and "side by side" in with_hint(w) for w in warnings)
 
 
 def test_notes_en_replaces_notes_in_the_texts(base_case):
@@ -582,7 +585,7 @@ def test_tracking_events_fill_the_last_update_unless_case_toml_gives_it(base_cas
 def test_a_fact_not_in_english_is_left_out_with_a_warning(base_case):
     case = with_facts(base_case, facts={"defect": "трещина на корпусе"})
     text, warnings = compose(case, "dispute", today=TODAY)
-    assert "трещина" not in text.text and any("facts.defect is not in English" in w for w in warnings)
+    assert "трещина" not in text.text and any("The defect you gave is not in English" in w for w in warnings)
 
 
 def test_summary_shows_notes_beside_notes_en_and_the_confirm_receipt_advice(make_case, tmp_path):
@@ -709,8 +712,8 @@ def test_notes_are_judged_cleaned_and_left_out_with_a_warning_each(base_case):
         assert raw not in dispute.text, raw
     for sentence in ("are you kidding me???", "i paid for this and i got NOTHING.",
                      "the seller is a liar and a thief."):
-        assert any(f'"{sentence}" is left out of the texts' in w and "notes_en" in w and "[facts]" in w
-                   for w in warnings), sentence
+        assert any(f'"{sentence}" is left out of the texts' in w and "[facts]" not in w
+                   and "notes_en" in with_hint(w) and "[facts]" in with_hint(w) for w in warnings), sentence
     assert "The seller never answered my second message." in dispute.text  # third person is right for the platform
     seller, _ = compose(case, "seller", today=TODAY)
     assert "The seller never answered" not in seller.text and "The lid does not close." in seller.text
@@ -835,7 +838,8 @@ def test_the_pdf_uses_plain_words_and_keeps_the_buyers_account_apart(make_case, 
     result = api.build(root, options=BuildOptions(today=TODAY), reuse_unchanged=False).result
     text = " ".join(subprocess.run(["pdftotext", str(result.package / SUMMARY_NAME), "-"], capture_output=True,
                                    text=True, check=True).stdout.split())
-    for word in ("evidence_kit.", "fill in", "dispute.opened", "the articles do not say", "(000", "case.toml"):
+    for word in ("evidence_kit.", "fill in", "dispute.opened", "the articles do not say", "(000", "case.toml",
+                 "notes_en", "[facts]", "[dispute]", "--"):
         assert word not in text, word
     texts_section = text[text.index("Texts for the dispute form"):text.index("Exhibit A") if "Exhibit A" in text
                          else text.index("Evidence checklist")]
@@ -843,6 +847,9 @@ def test_the_pdf_uses_plain_words_and_keeps_the_buyers_account_apart(make_case, 
     account = text[text.rindex("The buyer's own account"):]
     assert "the seller is a liar and a thief." in account and "Why the texts leave it out" in account
     data = json.loads((result.package / "manifest.json").read_text(encoding="utf-8"))
+    # What to change in case.toml stays with the warning, for the command line to print.
+    assert any("[facts]" in w["hint"] and "notes_en" in w["hint"] and "left out of the texts" in w["message"]
+               for w in data["warnings"])
     left_out = data["texts"]["dispute"]["notes_left_out"]
     assert any(item["sentence"] == "the seller is a liar and a thief." and "insulting" in item["why"]
                for item in left_out)

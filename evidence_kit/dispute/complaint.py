@@ -31,7 +31,7 @@ from ..dispute.stage import BEFORE_DISPUTE, STAGES, CaseStage, case_stage
 from ..errors import InputError, LimitError
 from ..fsutil import atomic_write_text
 from ..model.case import FACT_REASONS, PACKAGE_DIR, Case
-from ..model.manifest import FileRecord, count_chars, exhibits, read_manifest
+from ..model.manifest import FileRecord, Hinted, count_chars, exhibits, read_manifest
 from ..model.reasons import REASON_RULES, TRACKING
 
 KINDS = ("seller", "dispute", "appeal")  # each written at the stages its template names
@@ -415,13 +415,15 @@ def _judge_notes(case: Case, lettered: list[tuple[str, FileRecord]] | None,
     if foreign:
         count = sum(n.language in foreign for n in judged)
         if notes_field == "notes_en":
-            warnings.append(f"notes_en: {count} of {len(judged)} sentences are not in English (detected: "
-                            f"{', '.join(foreign)}); they are kept out of the English texts.")
+            warnings.append(f"{count} of {len(judged)} sentences of your English notes are not in English "
+                            f"(detected: {', '.join(foreign)}); they are kept out of the English texts.")
         else:
-            warnings.append(f"notes: {count} of {len(judged)} sentences are not in English (detected: "
-                            f"{', '.join(foreign)}); they are kept out of the English texts. Add notes_en in "
-                            "[dispute] with your English version (an automatic translator is fine): the texts then "
-                            "use it, and the summary PDF shows your notes and the English side by side.")
+            warnings.append(Hinted(
+                f"{count} of {len(judged)} sentences of your notes are not in English (detected: "
+                f"{', '.join(foreign)}); they are kept out of the English texts and shown as written in the "
+                "summary PDF.",
+                "Add notes_en in [dispute] with your English version (an automatic translator is fine): the texts "
+                "then use it, and the summary PDF shows your notes and the English side by side."))
     has_video = holdings(case, lettered).videos > 0
     hint = _FACT_HINTS.get(dispute.reason, "")
     usable: list[NoteSentence] = []
@@ -437,9 +439,10 @@ def _judge_notes(case: Case, lettered: list[tuple[str, FileRecord]] | None,
         if why:
             left_out.append({"sentence": note.original or note.text, "why": why})
             if note.language in (None, "english"):
-                warnings.append(f"{notes_field}: \"{note.original or note.text}\" is left out of the texts: {why}. "
-                                f"Say it as a fact in [facts]{f' ({hint})' if hint else ''} or calmly in notes_en; "
-                                "it stays in the summary PDF's buyer's own account.")
+                warnings.append(Hinted(
+                    f"Your {'English ' if notes_field == 'notes_en' else ''}notes: \"{note.original or note.text}\" "
+                    f"is left out of the texts: {why}. It stays in the summary PDF's buyer's own account.",
+                    f"Say it as a fact in [facts]{f' ({hint})' if hint else ''} or calmly in notes_en."))
             continue
         usable.append(note)
     if any(n.about_seller for n in usable):
@@ -447,9 +450,15 @@ def _judge_notes(case: Case, lettered: list[tuple[str, FileRecord]] | None,
             if note.about_seller:
                 left_out.append({"sentence": note.original, "why": "speaks of the seller in the third person: "
                                                                    "left out of the message to the seller only"})
-        warnings.append(f"{notes_field}: sentences about \"the seller\" are used in the dispute texts but left out of "
+        warnings.append("Your notes' sentences about \"the seller\" are used in the dispute texts but left out of "
                         "the message to the seller, which speaks to them as \"you\".")
     return usable, left_out
+
+
+# The text facts in a buyer's words, for warnings the PDF and the web page show.
+_FACT_WORDS = {"tracking_last_status": "last tracking status", "defect": "defect", "missing": "missing part",
+               "ordered_size": "size ordered", "received_size": "size received", "listing_said": "listing's words",
+               "received": "item received", "delivered_to": "delivery place"}
 
 
 def _facts(case: Case, today: date | None, lettered: list[tuple[str, FileRecord]] | None) -> _Facts:
@@ -462,13 +471,13 @@ def _facts(case: Case, today: date | None, lettered: list[tuple[str, FileRecord]
         cleaned = " ".join(sentences(dispute.seller_reply))
         if not is_english(cleaned):
             found = words.anything
-            warnings.append("seller_reply is not in English: " + (
+            warnings.append(Hinted("The seller's reply is not in English: " + (
                 "the texts report what it asks, promises or claims, in English; " if found else
-                "it is left out of the English texts; ") + "the situation facts in [facts] (such as "
-                "seller_asked_to_wait_until) can say more, and the summary PDF shows the reply as written.")
+                "it is left out of the English texts; ") + "the summary PDF shows the reply as written.",
+                "The situation facts in [facts] (such as seller_asked_to_wait_until) can say more."))
         elif tone_problems(cleaned):
-            warnings.append(f"seller_reply: {'; '.join(tone_problems(cleaned))}; the texts report only what it "
-                            "asks, promises or claims.")
+            warnings.append(f"The seller's reply: {'; '.join(tone_problems(cleaned))}; the texts report only what "
+                            "it asks, promises or claims.")
         else:
             reply = cleaned
     if asked_to_confirm_receipt(case):
@@ -483,8 +492,9 @@ def _facts(case: Case, today: date | None, lettered: list[tuple[str, FileRecord]
         if name in ("ordered_size", "received_size"):
             value = re.sub(r"^size\s+", "", value, flags=re.IGNORECASE)  # the sentence says "size" itself
         if value and not _english_fact(value):
-            warnings.append(f"facts.{name} is not in English: it is left out of the English texts "
-                            f"(write it in English, an automatic translator is fine).")
+            warnings.append(Hinted(f"The {_FACT_WORDS[name]} you gave is not in English: it is left out of the "
+                                   "English texts.",
+                                   f"Write facts.{name} in English (an automatic translator is fine)."))
             value = ""
         text_facts[name] = value or None
     # A buyer's sentence that says a fact and more ("The handle came off when I lifted it") says it once: the

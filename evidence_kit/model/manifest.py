@@ -63,9 +63,28 @@ class FileRecord:
 @dataclass
 class Problem:
     path: str | None
-    message: str
+    message: str  # plain words, shown everywhere (command line, summary PDF, web page)
     stage: str = ""
     code: int | None = None
+    hint: str = ""  # what to change in case.toml or on the command line: printed by the command line only
+
+
+class Hinted(str):
+    """A warning in plain words (the string itself) that carries a command-line ``hint``: the command line
+    prints both, the summary PDF and the web page only the words."""
+
+    hint: str
+
+    def __new__(cls, message: str, hint: str = "") -> "Hinted":
+        made = super().__new__(cls, message)
+        made.hint = hint
+        return made
+
+
+def with_hint(message: str) -> str:
+    """A warning as the command line prints it: its words, then its hint if it has one."""
+    hint = getattr(message, "hint", "")
+    return f"{message} {hint}" if hint else str(message)
 
 
 @dataclass
@@ -80,8 +99,8 @@ class Manifest:
     created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
     tool: dict[str, str] = field(default_factory=library_versions)
 
-    def warn(self, message: str, path: str | None = None, stage: str = "") -> None:
-        self.warnings.append(Problem(path, message, stage))
+    def warn(self, message: str, path: str | None = None, stage: str = "", hint: str = "") -> None:
+        self.warnings.append(Problem(path, str(message), stage, hint=hint or getattr(message, "hint", "")))
 
     def error(self, message: str, path: str | None = None, stage: str = "", code: int | None = None) -> None:
         self.errors.append(Problem(path, message, stage, code))

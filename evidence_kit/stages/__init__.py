@@ -100,8 +100,10 @@ def _cap_notes(ctx: StageContext) -> Case:
         end = end if end > NOTES_CAP * 0.9 else NOTES_CAP
         cut[name] = text[:end].rstrip()
         ctx.notes_left_out[name] = text[end:].lstrip()
-        ctx.warn(f"dispute.{name} is {len(text):,} characters; the texts and the summary PDF use the first "
-                 f"{end:,}, and the rest is kept in manifest.json (notes_left_out)", "case.toml")
+        words = "English notes" if name == "notes_en" else "notes"
+        ctx.warn(f"Your {words} are {len(text):,} characters long; the texts and the summary PDF use the first "
+                 f"{end:,}, and the rest is kept in the package's manifest.", "case.toml",
+                 hint=f"The rest is manifest.json's notes_left_out.{name}; shorten dispute.{name} to use it.")
     return replace(ctx.case, dispute=dispute.model_copy(update=cut)) if cut else ctx.case
 
 

@@ -23,7 +23,7 @@ def run(ctx: StageContext) -> None:
     today = ctx.options.today or date.today()
     lettered = exhibits(ctx.ledger.outputs)
     for message in notes_warnings(case, today):
-        ctx.warn(message, stage=NAME)
+        ctx.warn(message, stage=NAME)  # a Hinted message keeps its command-line hint apart
     # The deadlines stage worked the stage out (manifest: deadlines.stage); alone, the stage is worked out here.
     stage = ctx.deadlines.stage if ctx.deadlines and ctx.deadlines.stage else stage_of(case, today)
     kinds = kinds_for(case, stage=stage)

@@ -36,8 +36,9 @@ def run(ctx: StageContext) -> None:
         result.errors.append({"target": problem.path or "", "message": problem.message})
     result.trackers = list(config.sources)
     for item in result.not_looked_up:
-        ctx.warn(f"tracking number {item['number']} was not looked up online (build with "
-                 f"--look-up-tracking, or run: evidence-kit track {item['number']} --out DIR)", stage=NAME)
+        ctx.warn(f"Tracking number {item['number']} was not looked up online, so the package has no screenshot "
+                 "of its tracking page.", stage=NAME,
+                 hint=f"Build with --look-up-tracking, or run: evidence-kit track {item['number']} --out DIR")
     if not targets:
         return
     out = ctx.staging / "tracking"

@@ -9,6 +9,7 @@ from ..fsutil import atomic_write_bytes, sha256_file
 from ..media.video import (CONTACT_SHEET_FRAMES, VIDEO_CACHE_DIR, CaseVideo, VideoError, format_time, process_video,
                            take_cached_video, video_cache_key)
 from ..model.case import Case
+from ..names import shown
 from ..stage import StageContext
 from .plan import chosen_video
 
@@ -22,8 +23,8 @@ def run(ctx: StageContext) -> None:
     if source is None:
         return
     if not case.video.file and len(case.media.videos) > 1:
-        ctx.warn(f"{len(case.media.videos)} videos found; using {source.name} (set [video] file in "
-                 "case.toml to choose another)", stage=NAME)
+        ctx.warn(f"{len(case.media.videos)} videos found; using {shown(source.name)}.", stage=NAME,
+                 hint="Set [video] file in case.toml to choose another.")
     rel = ctx.relative_input(source)
     started = time.monotonic()
     # An encode made ahead by its own task (cluster builds: ``api.prepare_video``); a local build finds none.
