@@ -513,6 +513,14 @@ def test_a_notes_sentence_that_only_repeats_a_fact_is_dropped_and_recorded(kettl
     assert notes in text.text and not text.repeated
 
 
+def test_the_defect_said_again_with_a_digit_and_another_light_verb_is_a_repeat(kettle_case):
+    case = with_facts(kettle_case, facts={"defect": "stops heating after about two minutes and becomes very hot"},
+                      notes="Kettle stops heating after 2 minutes and gets very hot. I tried three sockets.")
+    text, _ = compose(case, "dispute", today=TODAY)
+    assert text.repeated == ["Kettle stops heating after 2 minutes and gets very hot."]
+    assert "I tried three sockets." in text.text and text.text.count("very hot") == 1
+
+
 def test_russian_notes_with_facts_keep_the_facts_that_win_a_non_delivery_case(base_case):
     case, lettered = golden_case(base_case, base_case, "not-received-ru")
     text, warnings = compose(case, "dispute", today=TODAY, lettered=lettered)

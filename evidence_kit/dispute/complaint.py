@@ -669,7 +669,12 @@ _STOP = frozenset("the a an my our this that it its his her their they them i me
                   "and or but so with as was were is are has have had been be being did do does not no also still "
                   "only just already then when which who what there here very all any some one finally again "
                   "day days parcel package order item items goods product seller store shop received receive got "
-                  "came arrived arrive ordered bought paid says said shows show see seen sent send instead".split())
+                  "came arrived arrive ordered bought paid says said shows show see seen sent send instead "
+                  "get gets getting got become becomes became becoming".split())  # light verbs carry no fact
+# "two minutes" in a fact and "2 minutes" in the notes are the same fact.
+_NUMBER_WORDS = {w: str(n) for n, w in enumerate("zero one two three four five six seven eight nine ten eleven "
+                                                 "twelve thirteen fourteen fifteen sixteen seventeen eighteen "
+                                                 "nineteen twenty".split())}
 
 
 def _stem(word: str) -> str:
@@ -685,7 +690,8 @@ _NO_ANSWER_WORDS = frozenset(_stem(w) for w in "ignore ignores ignored answer an
 def content_words(text: str) -> set[str]:
     """The words that carry facts (numbers included), stemmed; dates and grammar words left out."""
     text = _DATE_TOKEN.sub(" ", text)
-    return {_stem(w) for w in re.findall(r"[^\W_]+", text.lower()) if w not in _STOP and (len(w) > 1 or w.isdigit())}
+    words = (_NUMBER_WORDS.get(w, w) for w in re.findall(r"[^\W_]+", text.lower()))
+    return {_stem(w) for w in words if w not in _STOP and (len(w) > 1 or w.isdigit())}
 
 
 def redundancy(sentence: str, stated: set[str]) -> float:
