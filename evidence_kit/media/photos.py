@@ -23,6 +23,7 @@ from PIL import (ExifTags, Image, ImageCms, ImageDraw, ImageFile, ImageFilter, I
 
 from ..errors import InputError, LimitError
 from ..fsutil import atomic_path
+from ..names import shown
 from ..tools import jpegtran
 
 # numpy (0.07 s to import) is imported in the functions that measure pixels: a photo copied losslessly, the
@@ -46,11 +47,13 @@ MAX_PIXELS = 200_000_000
 # Below this JPEG quality the image is scaled down instead: measured on real photos (TOOLCHAIN.md),
 # q34 at full size scored SSIM 0.932 while 0.75x at q68 scored 0.940.
 QUALITY_FLOOR = 60
-QUALITY_MAX = 95
+# For evidence the best quality that fits is the default, up to libjpeg's top (all quantisers 1): a photo that
+# fits easily (a PNG, WebP or HEIC source of a few MP) was written at a q95 cap using a fraction of the limit.
+QUALITY_MAX = 100
 # Re-encodes are baseline (sequential) JPEGs with optimised Huffman tables, which every decoder reads.
 # Measured on a 13 MP photo at q85: optimised tables save 2.8 % over standard ones for 2x a 0.04 s encode;
 # progressive would save another 2.7 % but costs 2.2x the encode time and is not baseline; 4:4:4 chroma
-# costs 22 % more bytes, so it is used only when q95 fits with room to spare (bench/photos.py).
+# costs 22 % more bytes, so it is chosen per photo by measured colour SSIM (bench/photos.py).
 ENCODER = {"optimize": True}
 # Small images are encoded whole; larger ones are first measured on a sample of MCU-aligned tiles.
 SAMPLE_MIN_PIXELS = 2_000_000
@@ -547,6 +550,11 @@ class _Sample:
             lo, hi = (mid, hi) if self.predict(mid, scale, subsampling) <= budget else (lo, mid - 1)
         return lo
 
+    def scored_above(self, quality: int, scale: float, subsampling: str) -> int | None:
+        """The lowest quality above ``quality`` already scored at ``scale`` and ``subsampling``, if any."""
+        return min((q for s, q, ss in self._similarity if s == scale and ss == subsampling and q > quality),
+                   default=None)
+
     def similarity(self, quality: int, scale: float = 1.0, subsampling: str = "4:2:0") -> float:
         key = (scale, quality, subsampling)
         if key not in self._similarity:
@@ -582,8 +590,10 @@ def _plan(sample: _Sample, budget: int, min_quality: int) -> list[Candidate]:
             for scale in (floor_scale, round(floor_scale * 0.8 * 50) / 50):
                 leads.append((scale, sample.best_quality(budget, scale, subsampling), subsampling))
     leads = [lead for lead in leads if lead[1] > 0]
-    if len(leads) == 1 and leads[0][1] == QUALITY_MAX:  # the best setting fits: nothing to weigh against it
-        return [(1.0, *leads[0])]
+    # The best setting fits: nothing to weigh against it. At q100 full chroma keeps all 4:2:0 keeps and more.
+    top = [lead for lead in leads if lead[1] == QUALITY_MAX and lead[2] == sample.subsamplings[-1]]
+    if top:
+        return [(1.0, *top[0])]
     if any(quality >= min_quality for _, quality, _ in leads):
         leads = [lead for lead in leads if lead[1] >= min_quality]
     candidates = [(sample.similarity(q, scale, ss), scale, q, ss) for scale, q, ss in leads]
@@ -605,6 +615,32 @@ def scaled_size(size: tuple[int, int], scale: float, *, floor: int) -> tuple[int
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
+def _highest_that_fits(best: Encoded, image: Image.Image, sample: _Sample, max_bytes: int, exif: bytes | None,
+                       ceiling: int) -> Encoded:
+    """``best`` raised to the highest quality whose full encode of ``image`` fits, at its scale and subsampling.
+
+    The sample's size estimate is a few per cent off, so the plan's choice can sit a step or more below what
+    fits (q95 at 0.98 MB where q97 fits 2 MB). Sizes grow with quality, so the highest that fits is found by
+    bisection over full encodes between ``best`` (fits) and ``ceiling`` (excluded: measured over the limit, or
+    scored on the sample and passed over); the first probe is one step up, where the estimate usually is. A
+    higher quality is kept only when it scores at least as well on the sample: re-quantising a camera JPEG's
+    own blocks can lose SSIM at a higher quality.
+    """
+    lo, hi, found = best.quality, ceiling, best
+    probe = lo + 1
+    while lo < probe < hi:
+        data = _encode(image, probe, best.subsampling, exif)
+        if len(data) <= max_bytes:
+            lo, found = probe, Encoded(data, probe, best.scale, image.width, image.height, best.subsampling)
+        else:
+            hi = probe
+        probe = (lo + hi) // 2
+    if found is not best and (sample.similarity(found.quality, best.scale, best.subsampling)
+                              < sample.similarity(best.quality, best.scale, best.subsampling)):
+        return best
+    return found
+
+
 def fit_image(im: Image.Image, max_bytes: int, *, exif: bytes | None = None,
               min_quality: int = QUALITY_FLOOR, subsamplings: Sequence[str] = SUBSAMPLINGS) -> Encoded:
     """Encode ``im`` as a JPEG of at most ``max_bytes`` at the best measured quality.
@@ -622,6 +658,7 @@ def fit_image(im: Image.Image, max_bytes: int, *, exif: bytes | None = None,
     best: Encoded | None = None
     best_score = -1.0
     tried: set[tuple[float, int, str]] = set()
+    over: dict[tuple[float, str], int] = {}  # (scale, subsampling): the lowest quality measured over the limit
     for _ in range(FULL_ENCODE_ATTEMPTS):
         plan = [c for c in _plan(sample, max_bytes, min_quality) if c[0] > best_score and c[1:] not in tried]
         if not plan:
@@ -637,8 +674,14 @@ def fit_image(im: Image.Image, max_bytes: int, *, exif: bytes | None = None,
         if len(data) <= max_bytes:
             best = Encoded(data, quality, scale, current.width, current.height, subsampling)
             best_score = score
+        else:
+            key = (scale, subsampling)
+            over[key] = min(quality, over.get(key, QUALITY_MAX + 1))
     if best is not None:
-        return best
+        # Above the best, only qualities neither measured over the limit nor scored (and passed over) are left.
+        ceiling = min(over.get((best.scale, best.subsampling), QUALITY_MAX + 1),
+                      sample.scored_above(best.quality, best.scale, best.subsampling) or QUALITY_MAX + 1)
+        return _highest_that_fits(best, resized[best.scale], sample, max_bytes, exif, ceiling)
     # The estimates were off (or nothing fits): fall back to a plain bisection on shrinking full images.
     scale = 1.0
     while scale > 0.02:
@@ -889,7 +932,7 @@ def select_photos(analyses: Sequence[PhotoAnalysis], count: int,
         else:
             twin, distance = analyses[keepers[found[0]]], found[1]
             duplicates_of[analyses[i].path] = twin.path
-            left_out.append((analyses[i], f"near-duplicate of {twin.path.name} (hash distance {distance})"))
+            left_out.append((analyses[i], f"near-duplicate of {shown(twin.path.name)} (hash distance {distance})"))
     ranked = [k for k in keepers if rank_of[k] is not None]
     pool = [k for k in keepers if rank_of[k] is None]
     chosen = ranked[:count]
