@@ -292,6 +292,8 @@ def media_files(root: Path) -> dict[str, list[dict[str, Any]]]:
 
 def case_file(root: Path, relative: str) -> Path:
     """A file of the case by its relative path; NotFound unless it is an existing file inside the case folder."""
+    if "\x00" in relative:  # the file system refuses it (ValueError), and no file has one
+        raise NotFound(relative)
     path = root / relative
     if ".." in Path(relative).parts or not inside(root, path) or not path.is_file():
         raise NotFound(relative)

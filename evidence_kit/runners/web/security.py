@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 import json
 from typing import Any, Awaitable, Callable, Iterable
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -54,6 +54,9 @@ class Guard:
         if host not in self.hosts:
             await _refuse(receive, send, "this address is not served here (unexpected Host header)")
             return
+        if "\x00" in scope["path"]:  # %00: no file or page has one, and the file system would refuse it
+            await _refuse(receive, send, "this address is not valid: it holds a NUL character", status=400)
+            return
         if scope["method"] not in SAFE_METHODS:
             origin = headers.get("origin")
             fetch_site = headers.get("sec-fetch-site")
@@ -65,7 +68,7 @@ class Guard:
         if "token" in query and self._valid(query["token"]) and scope["method"] in SAFE_METHODS:
             # The token leaves the address bar at once: it goes into the cookie and the page reloads without it.
             rest = urlencode({k: v for k, v in query.items() if k != "token"})
-            await _redirect(send, scope["path"] + (f"?{rest}" if rest else ""),
+            await _redirect(send, same_origin_path(scope["path"]) + (f"?{rest}" if rest else ""),
                             f"{self.cookie}={query['token']}; HttpOnly; SameSite=Strict; Path=/")
             return
         if not (self._valid(_bearer(headers.get("authorization", ""))) or
@@ -102,10 +105,17 @@ def _cookie(header: str, name: str) -> str | None:
     return None
 
 
+def same_origin_path(path: str) -> str:
+    """``path`` as a Location header that stays on this server: percent-encoded, so raw UTF-8, CR or LF
+    never reach the header, and with one leading slash (to a browser ``//host/`` and ``/\\host`` name
+    another site)."""
+    return "/" + quote(path.lstrip("/\\"), safe="/", errors="surrogateescape")
+
+
 DRAIN_LIMIT = 64_000_000  # a refused body is read up to this much, so the client sees the 403, not a reset
 
 
-async def _refuse(receive: Receive, send: Send, why: str) -> None:
+async def _refuse(receive: Receive, send: Send, why: str, status: int = 403) -> None:
     seen = 0
     while seen <= DRAIN_LIMIT:
         message = await receive()
@@ -115,7 +125,7 @@ async def _refuse(receive: Receive, send: Send, why: str) -> None:
         if not message.get("more_body"):
             break
     body = json.dumps({"problems": [why]}).encode()
-    await send({"type": "http.response.start", "status": 403,
+    await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                             *SECURITY_HEADERS]})
     await send({"type": "http.response.body", "body": body})
