@@ -309,3 +309,8 @@ def test_the_browser_gets_an_icon(server: WebServer) -> None:
         assert image.format == "ICO" and image.size[0] >= 16
     page = server.client.get("/")
     assert '<link rel="icon" href="/favicon.ico"' in page.text
+    # Also on the page that asks for the token (the icon is the only thing served without it).
+    import httpx
+
+    assert httpx.get(server.base + "/favicon.ico").content == icon.content
+    assert httpx.get(server.base + "/static/favicon.ico").status_code == 403

@@ -291,8 +291,14 @@ async def package_zip(request: Request) -> Response:
 
 
 def routes(static: Path) -> list[Any]:
+    async def favicon(request: Request) -> Response:
+        # Browsers ask for it on every page: without it each page logs a 404 in the console.
+        return FileResponse(static / "favicon.ico", media_type="image/x-icon",
+                            headers={"cache-control": "max-age=86400"})
+
     return [
         Route("/", index),
+        Route("/favicon.ico", favicon, methods=["GET"]),
         Route("/cases/{case}", case_page),
         Route("/cases/{case}/fragment/files", files_fragment),
         Route("/cases/{case}/fragment/result", result_fragment),

@@ -18,6 +18,7 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 SAFE_METHODS = frozenset({"GET", "HEAD"})
+PUBLIC_ICON = "/favicon.ico"  # the one address served without the token
 # Sent with every response: no framing, no sniffing, no referrer (the URL may carry the token once).
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -56,6 +57,9 @@ class Guard:
             return
         if "\x00" in scope["path"]:  # %00: no file or page has one, and the file system would refuse it
             await _refuse(receive, send, "this address is not valid: it holds a NUL character", status=400)
+            return
+        if scope["path"] == PUBLIC_ICON and scope["method"] in SAFE_METHODS:
+            await self.app(scope, receive, send)  # the app's icon is no secret; a 403 would be a console error
             return
         if scope["method"] not in SAFE_METHODS:
             origin = headers.get("origin")
