@@ -17,6 +17,7 @@ import hashlib
 import html
 import io
 import json
+import mimetypes
 import os
 import re
 import string
@@ -30,12 +31,12 @@ from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Callable, Sequence
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from PIL import Image, ImageDraw, ImageFont
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
 
-from .. import __version__
+from .. import __version__, names
 from ..tools.chromium import Browser
 from ..errors import CaseError, InputError, LimitError, MissingDependencyError, ToolError
 from ..fsutil import atomic_path
@@ -43,7 +44,7 @@ from ..media.photos import fit_image
 from ..model.validation import plain_error, problems_of
 
 if TYPE_CHECKING:
-    from playwright.sync_api import BrowserContext, CDPSession, Page
+    from playwright.sync_api import BrowserContext, CDPSession, Page, Route
 
     from ..model.case import Case
 
@@ -206,9 +207,16 @@ class Target:
     carrier: str = ""
     site: str = ""  # tracker name, when the URL came from a pattern
     ready: str = ""  # the tracker's sign that its events have rendered
+    shown: str = ""  # how a file is named in records and messages (case-relative): never a local path
+    folder: Path | None = None  # the folder a saved page may load files from (the case's tracking folder)
 
     @property
     def label(self) -> str:
+        return self.url or self.shown or (self.path.name if self.path else "")
+
+    @property
+    def key(self) -> str:
+        """What the target is, for telling repeats apart (the full path: two page.html may be two pages)."""
         return self.url or str(self.path)
 
 
@@ -229,13 +237,18 @@ def number_targets(number: str, carrier: str, config: TrackerConfig) -> list[Tar
                    carrier=carrier, site=site.name, ready=site.ready) for site in config.sites_for(carrier)]
 
 
-def file_target(path: Path, number: str = "", carrier: str = "") -> Target:
-    suffix = path.suffix.lower()
+def file_target(path: Path, number: str = "", carrier: str = "", *, shown: str = "",
+                folder: Path | None = None) -> Target:
+    """A saved page or events file. ``shown`` names it in records (default: its file name); a saved page loads
+    files from ``folder`` only, else only from the folder browsers save beside a page (``NAME_files``)."""
+    suffix, shown = path.suffix.lower(), shown or names.shown(path.name)
     if suffix in PAGE_SUFFIXES:
-        return Target("saved_page", f"saved-{_slug(path.stem)}", path=path, number=number, carrier=carrier)
+        return Target("saved_page", f"saved-{_slug(path.stem)}", path=path, number=number, carrier=carrier,
+                      shown=shown, folder=folder)
     if suffix in EVENT_SUFFIXES:
-        return Target("events", f"timeline-{_slug(path.stem)}", path=path, number=number, carrier=carrier)
-    raise InputError("not a saved tracking page (.html) or an events file (.csv, .json)", path=str(path))
+        return Target("events", f"timeline-{_slug(path.stem)}", path=path, number=number, carrier=carrier,
+                      shown=shown)
+    raise InputError("not a saved tracking page (.html) or an events file (.csv, .json)", path=shown)
 
 
 def parse_targets(words: Sequence[str], config: TrackerConfig,
@@ -283,10 +296,13 @@ def case_targets(case: "Case", config: TrackerConfig, *,
         else:
             not_looked_up.append({"number": ref.number, "carrier": ref.carrier,
                                   "urls": [s.url_for(ref.number) for s in config.sites_for(ref.carrier)]})
+    folder = case.root / "tracking"
     for path in case.media.tracking:
         if path.name == TRACKERS_FILE or path.suffix.lower() not in PAGE_SUFFIXES | EVENT_SUFFIXES:
             continue
-        targets.append(file_target(path, single.number if single else "", single.carrier if single else ""))
+        targets.append(file_target(path, single.number if single else "", single.carrier if single else "",
+                                   shown=names.case_relative(path, case.root),
+                                   folder=folder if path.is_relative_to(folder) else None))
     return _unique(targets), not_looked_up, problems
 
 
@@ -296,9 +312,9 @@ def _unique(targets: list[Target]) -> list[Target]:
     seen: set[tuple[str, str]] = set()
     result = []
     for target in targets:
-        if (target.kind, target.label) in seen:
+        if (target.kind, target.key) in seen:
             continue
-        seen.add((target.kind, target.label))
+        seen.add((target.kind, target.key))
         count = seen_names.get(target.name, 0) + 1
         seen_names[target.name] = count
         result.append(target if count == 1 else replace(target, name=f"{target.name}-{count}"))
@@ -645,6 +661,132 @@ class _Tab:
         return self._session
 
 
+# A file a saved page may load is read here and handed to Chromium whole; a bigger one is not loaded.
+SAVED_FILE_MAX_BYTES = 64 * 1024 * 1024
+
+
+def _file_url_path(url: str) -> Path | None:
+    """The local path a ``file:`` URL names (None for any other address, or a file on another host)."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "file" or parts.netloc.lower() not in ("", "localhost"):
+        return None
+    path = unquote(parts.path)
+    return Path(os.path.normpath(path)) if path.startswith("/") else None
+
+
+def _listed(items: list[str], one: str, many: str, limit: int = 4) -> str:
+    """``a file (x.png)`` / ``3 files (a, b, c)``: each name once, the first ``limit`` of them."""
+    unique = list(dict.fromkeys(items))
+    shown_names = ", ".join(unique[:limit]) + (f" and {len(unique) - limit} more" if len(unique) > limit else "")
+    return f"{one if len(unique) == 1 else f'{len(unique)} {many}'} ({shown_names})"
+
+
+class _SavedPageRules:
+    """What a saved page may load while it is shown offline: itself, and the files inside its folder (the
+    case's tracking folder; a page given on its own: only the ``NAME_files`` folder browsers save beside it),
+    links resolved first. Any other local file, any network address and any move of the page to another page
+    is refused and remembered, so the build can say in plain words what was not loaded.
+
+    Allowed files are read here and handed to Chromium (``route.fulfill``): Chromium never opens a local path
+    itself, so what was checked is what is shown, whatever the page's ``<base>``, ``..`` or ``%2e%2e`` say.
+    """
+
+    def __init__(self, target: Target) -> None:
+        assert target.path is not None
+        self.target = target
+        self.page = Path(os.path.normpath(target.path.absolute()))
+        self.page_bytes = target.path.read_bytes()
+        folder = target.folder or target.path.parent / f"{target.path.stem}_files"
+        self.folder = folder.resolve()
+        self.where = "the tracking folder" if target.folder else f"the folder saved with it ({folder.name})"
+        self.opened = False
+        self.outside: list[str] = []
+        self.network: list[str] = []
+        self.navigations: list[str] = []
+
+    @property
+    def url(self) -> str:
+        return self.page.as_uri()
+
+    def allows(self, url: str) -> bool:
+        """True for what a frame of the page may show: the page, an allowed file, inline content."""
+        if url in ("", "about:blank", "about:srcdoc") or url.lower().startswith("data:"):
+            return True
+        path = _file_url_path(url)
+        return path is not None and (path == self.page or self.inside(path) is not None)
+
+    def inside(self, path: Path) -> Path | None:
+        with contextlib.suppress(OSError, RuntimeError):  # a link loop or an unreadable folder: refused
+            resolved = path.resolve()
+            if resolved.is_relative_to(self.folder):
+                return resolved
+        return None
+
+    def handle(self, route: "Route") -> None:
+        request = route.request
+        navigation = request.is_navigation_request()
+        # A refused navigation is "aborted" so that no error page replaces the page (or fills its frame).
+        refuse = "aborted" if navigation else "blockedbyclient"
+        path = _file_url_path(request.url)
+        if navigation and _main_frame(request):
+            if path == self.page and not self.opened:
+                self.opened = True
+                route.fulfill(status=200, body=self.page_bytes, content_type="text/html")
+                return
+            if path != self.page:  # a refresh of the page itself is only stopped, not reported
+                self.navigations.append(names.shown(path.name or "/") if path else _host(request.url))
+            route.abort(refuse)
+            return
+        if path is None:
+            self.network.append(_host(request.url))
+            route.abort(refuse)
+            return
+        if path == self.page:
+            route.fulfill(status=200, body=self.page_bytes, content_type="text/html")
+            return
+        resolved = self.inside(path)
+        if resolved is None:
+            self.outside.append(names.shown(path.name or "/"))
+            route.abort(refuse)
+            return
+        try:
+            if not resolved.is_file() or resolved.stat().st_size > SAVED_FILE_MAX_BYTES:
+                raise OSError("not a file that can be shown")
+            body = resolved.read_bytes()
+        except OSError:
+            route.abort("aborted" if navigation else "failed")
+            return
+        kind = mimetypes.guess_type(resolved.name)[0] or "application/octet-stream"
+        route.fulfill(status=200, body=body, content_type=kind)
+
+    def warnings(self) -> list[str]:
+        page, out = self.target.label, []
+        if self.outside:
+            they = "it was" if len(set(self.outside)) == 1 else "they were"
+            out.append(f"{page} asked for {_listed(self.outside, 'a file', 'files')} outside {self.where}; "
+                       f"{they} not loaded")
+        if self.network:
+            they = "it was" if len(set(self.network)) == 1 else "they were"
+            out.append(f"{page} asked for {_listed(self.network, 'an address', 'addresses')} on the network; "
+                       f"a saved page is shown offline, so {they} not loaded")
+        if self.navigations:
+            out.append(f"{page} tried to open another page ({', '.join(dict.fromkeys(self.navigations))}); "
+                       "it was not followed")
+        return out
+
+
+def _main_frame(request: Any) -> bool:
+    try:
+        return request.frame.parent_frame is None
+    except Exception:  # Playwright raises its own error for a request without a frame (a service worker's)
+        return False
+
+
+def _host(url: str) -> str:
+    parts = urlsplit(url)
+    return names.shown(parts.hostname or parts.scheme or "an address")
+
+
 @dataclass
 class _Loading:
     """A live page whose navigation has started (``Capturer.start``); ``Capturer.render`` finishes it."""
@@ -673,18 +815,27 @@ class Capturer:
         self._live: BrowserContext | None = None
         self._offline: BrowserContext | None = None
         self._idle_tabs: list[_Tab] = []
+        self._rules: _SavedPageRules | None = None  # the saved page being shown; None: nothing may load
 
     def _context(self, offline: bool) -> "BrowserContext":
         viewport = {"width": self.settings.viewport_width, "height": self.settings.viewport_height}
         if offline and self._offline is None:
-            # Saved pages and timelines render from disk only: no scripts, and no request leaves the machine.
+            # Saved pages and timelines render from disk only, and only what _SavedPageRules allows. No scripts:
+            # a saved page is what the browser serialised when the buyer saved it, events included; the site's
+            # scripts, run offline, would only re-render it without its data (or call out, or read files).
             self._offline = self.browser.context(viewport=viewport, java_script_enabled=False)
-            self._offline.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:")
-                                else route.abort("blockedbyclient"))
+            self._offline.route("**/*", self._route_offline)
+            self._offline.on("page", self._close_popups)
         if not offline and self._live is None:
             self._live = self.browser.context(viewport=viewport, locale="en-US")
             self._live.on("page", self._close_popups)
         return self._offline if offline else self._live  # type: ignore[return-value]
+
+    def _route_offline(self, route: "Route") -> None:
+        if self._rules is None:  # a timeline (set_content) asks for nothing; anything else is refused
+            route.abort("blockedbyclient")
+        else:
+            self._rules.handle(route)
 
     def _close_popups(self, page: "Page") -> None:
         if page.opener() is not None:  # a pop-up window the page opened: never followed
@@ -828,10 +979,20 @@ class Capturer:
         page = self._context(offline=True).new_page()
         try:
             if target.kind == "saved_page":
-                original = target.path.read_bytes()
-                page.goto(target.path.resolve().as_uri(), wait_until="load", timeout=self._ms(self.settings.timeout))
-                saved_from = re.search(rb"<!-- saved from url=\(\d+\)(\S+?) -->", original[:4096])
+                rules = _SavedPageRules(target)
+                if target.folder is not None and rules.inside(target.path) is None:
+                    raise CaptureError("it is a link to a file outside the tracking folder; it was not shown",
+                                       path=target.label)
+                self._rules = rules
+                # Addressed by its place in the folder, not where a link points: its own files are found beside it.
+                page.goto(rules.url, wait_until="load", timeout=self._ms(self.settings.timeout))
+                if not all(rules.allows(frame.url) for frame in page.frames):  # the rules are the guard; belt too
+                    raise CaptureError("the saved page showed something from outside its folder; it was not "
+                                       "captured", path=target.label)
                 rendered = self._shoot(page, target, None, [])
+                rendered.warnings += rules.warnings()
+                original = rules.page_bytes
+                saved_from = re.search(rb"<!-- saved from url=\(\d+\)(\S+?) -->", original[:4096])
                 rendered.html = original  # the buyer's file as it is, not the browser's re-serialisation
                 rendered.final_url = saved_from.group(1).decode("utf-8", "replace") if saved_from else ""
                 return rendered
@@ -849,6 +1010,7 @@ class Capturer:
         except PlaywrightError as exc:
             raise CaptureError(_explain(exc), path=target.label) from None
         finally:
+            self._rules = None
             page.close()
 
 
