@@ -236,16 +236,6 @@ def test_bidi_controls_in_file_names_are_escaped_in_every_cli_line(make_case):
 
 # --- 10. no local path in the package -------------------------------------------------------------------------
 
-def _without_tracking_targets(data: object) -> object:
-    """A tracking record's ``target`` (the captured file as given) is issue 24's tracking-record item, left to
-    media/tracking.py; everything else must hold no local path."""
-    if isinstance(data, dict):
-        return {k: _without_tracking_targets(v) for k, v in data.items() if k != "target"}
-    if isinstance(data, list):
-        return [_without_tracking_targets(v) for v in data]
-    return data
-
-
 def test_no_file_of_a_built_package_holds_a_local_path(make_case, tmp_path):
     elsewhere = tmp_path / "Videos" / "unboxing.mp4"  # [video] file outside the case: its path leaked
     elsewhere.parent.mkdir()
@@ -266,7 +256,7 @@ def test_no_file_of_a_built_package_holds_a_local_path(make_case, tmp_path):
         if not file.is_file():
             continue
         if file.suffix == ".json":
-            text = json.dumps(_without_tracking_targets(json.loads(file.read_text(encoding="utf-8"))))
+            text = json.dumps(json.loads(file.read_text(encoding="utf-8")))
         elif file.suffix == ".pdf":
             text = subprocess.run(["pdftotext", str(file), "-"], capture_output=True, text=True, check=True).stdout
             assert "Original" in text and "unboxing.mp4" in text  # the video is still named, by its file name

@@ -275,3 +275,16 @@ def test_capture_records_name_case_files_relative_to_the_case(make_case, browser
     assert sorted(c.to_dict()["target"] for c in result.captures) == ["tracking/page.html", "tracking/tracking.csv"]
     for capture in result.captures:
         assert str(tmp_path) not in capture.record.read_text()
+
+
+@pytest.mark.slow
+def test_a_capture_that_fails_is_named_by_its_place_in_the_case(make_case):
+    root = case_with_page(make_case, f"<html>{GREEN_PAGE}</body></html>")
+    (root / "tracking" / "events.csv").write_text("time,place,status\n2026-11-01,Shenzhen,\n")  # no status
+    result = api.build(root, reuse_unchanged=False).result
+    section = json.loads((result.package / "manifest.json").read_text(encoding="utf-8"))["tracking"]
+    assert [e["target"] for e in section["errors"]] == ["tracking/events.csv"]
+    assert [c["target"] for c in section["captures"]] == ["tracking/page.html"]
+    pdf = subprocess.run(["pdftotext", str(result.package / "summary.pdf"), "-"], capture_output=True, text=True,
+                         check=True).stdout
+    assert "Not captured: tracking/events.csv" in pdf.replace("\n", " ") and str(root) not in pdf
