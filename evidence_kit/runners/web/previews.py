@@ -22,22 +22,23 @@ def _key(path: Path, what: str) -> str:
 
 
 def photo_thumbnail(path: Path, cache: Path) -> Path:
-    """A JPEG of at most SIZE pixels, upright (EXIF orientation applied); HEIC included."""
+    """A JPEG of at most SIZE pixels, upright and in sRGB; HEIC included.
+
+    Decoded as the build decodes (``load_upright``): reduced while decoding where the format allows, and a
+    file over the library's pixel limit (a decompression bomb) is refused with PhotoError before any pixel
+    is decoded, as is anything that is not a readable picture.
+    """
     target = cache / f"{_key(path, 'thumb')}.jpg"
     if target.is_file():
         return target
     import io
 
-    from PIL import Image, ImageOps
-    from pillow_heif import register_heif_opener
+    from ...media.photos import load_upright
 
-    register_heif_opener()
-    with Image.open(path) as image:
-        image.draft("RGB", (SIZE, SIZE))  # JPEG: decode at a reduced scale, much faster
-        small = ImageOps.exif_transpose(image).convert("RGB")
-        small.thumbnail((SIZE, SIZE))
-        buffer = io.BytesIO()
-        small.save(buffer, "JPEG", quality=80)
+    small, _ = load_upright(path, max_pixels=4 * SIZE * SIZE)  # twice the side: the resize stays sharp
+    small.thumbnail((SIZE, SIZE))
+    buffer = io.BytesIO()
+    small.convert("RGB").save(buffer, "JPEG", quality=80)
     atomic_write_bytes(target, buffer.getvalue())
     return target
 

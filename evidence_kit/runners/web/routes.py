@@ -18,6 +18,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ... import api
+from ...errors import EvidenceKitError
 from ...model.case import PACKAGE_DIR
 from . import cases, i18n, previews, views
 from .cases import APP_DIR, Invalid, NotFound
@@ -196,12 +197,14 @@ async def thumbnail(request: Request) -> Response:
         if path.suffix.lower() in cases.KIND_SUFFIXES["videos"]:
             poster = (await run_in_threadpool(previews.video_info, path, _cache(request)))["poster"]
             if poster is None:
-                raise NotFound(str(path))
+                raise NotFound(request.path_params["path"])
             return FileResponse(poster, media_type="image/jpeg")
         return FileResponse(await run_in_threadpool(previews.photo_thumbnail, path, _cache(request)),
                             media_type="image/jpeg")
-    except (OSError, ValueError) as exc:  # Pillow: not an image it can read
-        return _problems(415, f"no preview: {exc}")
+    except (EvidenceKitError, OSError, ValueError):  # not a picture, damaged, or a decompression bomb
+        # By its name only: the decoder's words carry the local path and mean nothing to the buyer.
+        return _problems(415, i18n.gettext("%(name)s: no preview, this file cannot be shown as a picture (it is "
+                                           "damaged, not a picture, or far too large)") % {"name": path.name})
 
 
 # --- builds and packages ------------------------------------------------------------------------------------
