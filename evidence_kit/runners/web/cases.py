@@ -19,6 +19,7 @@ from ...errors import CaseError, EvidenceKitError
 from ...fsutil import atomic_write_text
 from ...model.case import (CASE_FILE, PACKAGE_DIR, PHOTO_SUFFIXES, RECEIPT_SUFFIXES, SUBFOLDERS, TRACKING_SUFFIXES,
                            VIDEO_SUFFIXES, Case, discover_media, parse_case)
+from ...model.reasons import REASON_RULES
 
 APP_DIR = ".evidence-kit-web"  # the app's own cache (thumbnails, zips being written): hidden, so never a case
 
@@ -126,6 +127,17 @@ def _clean(value: Any) -> Any:
 _AMOUNTS = (("order", "price"), ("dispute", "amount"), ("facts", "customs_fee"), ("facts", "seller_offered"))
 
 
+def usual_resolution(reason: str) -> str | None:
+    """What the form's "The usual one for this reason" asks for: the library's default (refund only when the
+    parcel never came, 002), else refund only as well: the buyer keeps the item for a partial refund, and return
+    postage is usually the buyer's (004), as templates/case.toml and ``evidence-kit init`` write it too. None for
+    an unknown reason (the validator names that)."""
+    rule = REASON_RULES.get(reason)
+    if rule is None:
+        return None
+    return rule.default_resolution or "refund_only"
+
+
 def facts_to_data(facts: Any) -> dict[str, Any]:
     if not isinstance(facts, dict):
         raise Invalid(["the request body must be a JSON object with case.toml's fields"])
@@ -140,6 +152,11 @@ def facts_to_data(facts: Any) -> dict[str, Any]:
             parsed = parse_amount(value)
             if parsed is not None:
                 data[table][key] = parsed  # otherwise left as typed: the validator names the problem
+    dispute = data.get("dispute")
+    if isinstance(dispute, dict) and "resolution" not in dispute and isinstance(dispute.get("reason"), str):
+        usual = usual_resolution(dispute["reason"])
+        if usual:  # written out, so case.toml says what is asked for and the CLI reads the same
+            dispute["resolution"] = usual
     price, asked = data.get("order", {}).get("price"), data.get("dispute", {}).get("amount")
     if isinstance(price, Decimal) and isinstance(asked, Decimal) and asked.as_tuple().exponent > price.as_tuple().exponent:
         data["dispute"]["amount"] = asked.quantize(price)  # 2990 asked of 2990.00 is written 2990.00
