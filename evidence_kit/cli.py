@@ -540,7 +540,7 @@ def summary(case: Path, out: Path | None, profile: str | None) -> None:
 @click.argument("package", type=click.Path(file_okay=False, path_type=Path))
 @json_option
 def verify(package: Path, as_json: bool) -> None:
-    """Re-check a package, trusting nothing in it (README: "What verify proves").
+    """Re-check a package, trusting nothing in it (docs/package.md: "What verify proves").
 
     Every file against its hash in the manifest, no file that the manifest does not list, every limit
     on what upload/ holds, and manifest.json against its own hash and the one the summary PDF prints.
