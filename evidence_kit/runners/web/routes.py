@@ -12,7 +12,7 @@ from typing import Any
 
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -22,6 +22,7 @@ from ...errors import EvidenceKitError
 from ...model.case import PACKAGE_DIR
 from . import cases, i18n, previews, views
 from .cases import APP_DIR, Invalid, NotFound
+from .security import DRAIN_LIMIT
 from .uploads import BadUpload, TooLarge, receive_upload
 
 LANGUAGE_COOKIE = "evidence_kit_language"
@@ -32,8 +33,8 @@ INLINE_TYPES = {"image/jpeg", "image/png", "image/webp", "image/gif", "image/avi
 STORED_SUFFIXES = {".jpg", ".jpeg", ".png", ".mp4", ".mov", ".webm", ".pdf", ".zip", ".heic", ".webp"}
 
 
-def _problems(status: int, *problems: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"problems": list(problems), **extra}, status_code=status)
+def _problems(status: int, *problems: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+    return JSONResponse({"problems": list(problems), **extra}, status_code=status, headers=headers)
 
 
 def _invalid(exc: Invalid) -> JSONResponse:
@@ -148,14 +149,28 @@ async def upload_files(request: Request) -> Response:
     kind = request.query_params.get("kind", "auto")
     if kind not in cases.KINDS:
         return _problems(422, f"kind: unknown value {kind!r} (valid: {', '.join(cases.KINDS)})")
+    too_large = i18n.gettext("the upload is larger than this app's limit of %(mb)s MB") % {"mb": f"{limit / 1e6:g}"}
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        if int(declared) > DRAIN_LIMIT:
+            # Refused before a byte of it is read: a client would otherwise send gigabytes for nothing. The
+            # connection closes, as the unread body cannot be told from the next request.
+            return _problems(413, too_large, limit=limit, headers={"connection": "close"})
+        try:
+            async for _ in request.stream():
+                pass  # a small one is read and dropped first, so the client sees the 413 and not a reset
+        except ClientDisconnect:
+            return Response(status_code=400)
+        return _problems(413, too_large, limit=limit)
     try:
         upload = await receive_upload(request.stream(), request.headers.get("content-type", ""), root, kind=kind,
                                       limit=limit)
     except TooLarge:
-        return _problems(413, i18n.gettext("the upload is larger than this app's limit of %(mb)s MB")
-                         % {"mb": f"{limit / 1e6:g}"}, limit=limit)
+        return _problems(413, too_large, limit=limit)
     except BadUpload as exc:
         return _problems(exc.status, str(exc))
+    except ClientDisconnect:
+        return Response(status_code=400)  # nobody is left to read it; receive_upload removed what had arrived
     if not upload.stored and not upload.rejected:
         return _problems(422, "no files in the field 'files'")
     if not upload.stored:
