@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
+import stat
 import unicodedata
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -15,6 +17,7 @@ from .. import __version__
 from ..errors import CaseError, VerifyError
 from ..fsutil import atomic_write_text, sha256_file
 from ..model.layout import CASE_FILE, PACKAGE_DIR, PHOTO_SUFFIXES, VIDEO_SUFFIXES
+from ..model.package import NOT_PLAIN, PackagePathError, open_package_file, package_entries, path_parts
 from ..names import shown
 from ..model.profile import Profile, validated_profile
 
@@ -190,7 +193,11 @@ PROBLEM_KINDS = {
     "limit": "what upload/ holds breaks a limit of the profile (count per kind, bytes, characters)",
     "unsupported_file": "a file in upload/ of a type the form does not take",
     "manifest_edited": "manifest.json differs from its own hash, or from the hash the summary PDF prints",
-    "bad_path": "the manifest names a path outside the package",
+    "bad_path": "the manifest names a path that is not a plain path inside the package (absolute, '..', a NUL, "
+                "a backslash, a drive letter), or a text it does not list",
+    "not_plain_file": "a link (to a file or a folder), a pipe or a device where the package must hold a plain file; "
+                      "a link is never followed",
+    "damaged_manifest": "manifest.json is empty, not JSON, not an evidence-kit manifest, or its records are damaged",
     "old_schema": "made by an older evidence-kit whose manifest carries no hash of its own",
 }
 _TEXT_SUFFIXES = frozenset({".txt"})
@@ -224,24 +231,36 @@ class VerifyReport:
                 "problems": [asdict(p) for p in self.problems]}
 
 
-def _inside(relative: str) -> bool:
-    """A manifest path is a plain relative path that stays inside the package."""
-    path = Path(relative)
-    return bool(relative) and not path.is_absolute() and ".." not in path.parts
+def _entry_problem(mode: int) -> str:
+    """What an entry the manifest does not list is, in words."""
+    if stat.S_ISLNK(mode):
+        return f"a link the manifest does not list: {NOT_PLAIN}"
+    if not stat.S_ISREG(mode):
+        return f"a pipe, a device or a socket the manifest does not list: {NOT_PLAIN}"
+    return "not listed in the manifest (added after the package was made)"
 
 
 def _check_upload_folder(package: Path, profile: Profile, report: VerifyReport) -> None:
-    """Re-check every limit on the files upload/ actually holds: the form takes exactly those."""
+    """Re-check every limit on the files upload/ actually holds: the form takes exactly those.
+
+    Only plain files count; a link or a pipe in upload/ (or upload/ as a link) is a problem of its own."""
     upload = package / UPLOAD_DIR
-    if not upload.is_dir():
+    try:
+        if not stat.S_ISDIR(os.lstat(upload).st_mode):
+            return
+        with os.scandir(upload) as scan:
+            entries = sorted((entry.name, entry.stat(follow_symlinks=False)) for entry in scan)
+    except OSError:
         return
     counts = {"photo": 0, "video": 0}
-    for entry in sorted(upload.iterdir()):
-        rel = f"{UPLOAD_DIR}/{entry.name}"
-        if entry.is_dir():
+    for name, info in entries:
+        rel = f"{UPLOAD_DIR}/{name}"
+        if stat.S_ISDIR(info.st_mode):
             report.add("unlisted_file", rel + "/", "a folder in upload/: the form takes files, not folders")
             continue
-        suffix, size = entry.suffix.lower(), entry.stat().st_size
+        if not stat.S_ISREG(info.st_mode):
+            continue  # reported as a listed file's problem or as an unlisted entry
+        suffix, size = Path(name).suffix.lower(), info.st_size
         if suffix in PHOTO_SUFFIXES:
             counts["photo"] += 1
             if size > profile.max_photo_bytes:
@@ -252,17 +271,68 @@ def _check_upload_folder(package: Path, profile: Profile, report: VerifyReport) 
                 report.add("limit", rel, f"{size:,} bytes is over the video limit of {profile.max_video_bytes:,}")
         elif suffix in _TEXT_SUFFIXES:
             try:
-                chars = count_chars(entry.read_text(encoding="utf-8"))
+                with open_package_file(package, rel) as handle:
+                    chars = count_chars(handle.read().decode("utf-8"))
+            except PackagePathError:
+                continue  # swapped since the listing: reported with the package's entries
             except UnicodeDecodeError:
                 report.add("limit", rel, "not UTF-8 text: the form cannot take it as a text")
                 continue
             if chars > profile.max_text_chars:
                 report.add("limit", rel, f"{chars} characters is over the text limit of {profile.max_text_chars}")
         else:
-            report.add("unsupported_file", rel, f"the form does not take '{entry.suffix or entry.name}' files")
+            report.add("unsupported_file", rel, f"the form does not take '{Path(name).suffix or name}' files")
     for kind, limit in (("photo", profile.max_photos), ("video", profile.max_videos)):
         if counts[kind] > limit:
             report.add("limit", UPLOAD_DIR + "/", f"{counts[kind]} {kind}s in upload/; the form takes {limit}")
+
+
+_REBUILD = "the package is damaged: build it again"
+
+
+def _parse_manifest(raw: bytes) -> tuple[dict[str, Any] | None, str]:
+    """manifest.json's content, or None and what is wrong with it in plain words."""
+    if not raw.strip():
+        return None, f"is empty: {_REBUILD}"
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        return None, f"is not UTF-8 text: {_REBUILD}"
+    except json.JSONDecodeError as exc:
+        return None, f"is not readable JSON (line {exc.lineno}, column {exc.colno}): {_REBUILD}"
+    except ValueError:
+        return None, f"is not readable JSON: {_REBUILD}"
+    if not isinstance(data, dict) or data.get("schema") not in {SCHEMA, *OLD_SCHEMAS}:
+        return None, f"is not an evidence-kit manifest (expected schema {SCHEMA})"
+    return data, ""
+
+
+def _named_paths(data: dict[str, Any]) -> list[Any]:
+    """The package paths the manifest names outside ``outputs`` that readers open: each text, the summary."""
+    texts, summary = data.get("texts", {}), data.get("summary", {})
+    named = [info.get("path") for info in texts.values() if isinstance(info, dict)] if isinstance(texts, dict) else []
+    if isinstance(summary, dict) and "path" in summary:
+        named.append(summary["path"])
+    return named
+
+
+def _check_record(package: Path, record: FileRecord, report: VerifyReport) -> None:
+    """Hash one listed file again, read through ``open_package_file`` (never through a link)."""
+    try:
+        with open_package_file(package, record.path) as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size != record.bytes:
+                said = f"{record.bytes:,}" if isinstance(record.bytes, int) else repr(record.bytes)
+                report.add("hash_mismatch", record.path, f"{size:,} bytes, the manifest says {said} (file changed)")
+                return
+            digest = hashlib.sha256()
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except PackagePathError as exc:
+        report.add(exc.kind, record.path, exc.message)
+        return
+    if digest.hexdigest() != record.sha256:
+        report.add("hash_mismatch", record.path, "SHA-256 differs from the manifest (file changed)")
 
 
 def verify_package(package: str | Path) -> VerifyReport:
@@ -270,33 +340,43 @@ def verify_package(package: str | Path) -> VerifyReport:
 
     Every listed file is hashed again; every file in the package must be listed; the limits of the
     manifest's profile are re-checked on what upload/ actually holds; manifest.json must match its own
-    ``manifest_sha256`` and the hash its summary PDF prints. Raises VerifyError when there is no readable
-    manifest at all.
+    ``manifest_sha256`` and the hash its summary PDF prints. Every path is read as ``model.package`` reads it:
+    plain relative paths only, no link followed (a linked manifest.json is a problem and is not read). An
+    empty, garbage or damaged manifest is a ``damaged_manifest`` problem. Raises VerifyError only when there
+    is no manifest.json at all (not a package).
     """
     package = Path(package)
-    manifest_path = package / MANIFEST_NAME
-    try:
-        data = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        hint = "is this an evidence-kit package?"
-        if (package / CASE_FILE).is_file():
-            hint = f"this is a case folder; its package is {package / PACKAGE_DIR} (after evidence-kit build)"
-        raise VerifyError(f"no {MANIFEST_NAME} here: {hint}", path=str(package)) from None
-    except (OSError, ValueError) as exc:
-        raise VerifyError(f"unreadable manifest: {exc}", path=str(manifest_path)) from None
-    if not isinstance(data, dict) or data.get("schema") not in {SCHEMA, *OLD_SCHEMAS}:
-        raise VerifyError(f"not an evidence-kit manifest (expected schema {SCHEMA})", path=str(manifest_path))
     report = VerifyReport(package)
+    try:
+        with open_package_file(package, MANIFEST_NAME) as handle:
+            raw = handle.read()
+    except PackagePathError as exc:
+        if exc.absent:
+            hint = "is this an evidence-kit package?"
+            if (package / CASE_FILE).is_file():
+                hint = f"this is a case folder; its package is {package / PACKAGE_DIR} (after evidence-kit build)"
+            raise VerifyError(f"no {MANIFEST_NAME} here: {hint}", path=str(package)) from None
+        report.add("damaged_manifest" if exc.kind == "missing" else exc.kind, MANIFEST_NAME,
+                   f"{exc.message}; nothing in the package can be checked against it")
+        return report
+    data, damage = _parse_manifest(raw)
+    if data is None:
+        report.add("damaged_manifest", MANIFEST_NAME, damage)
+        return report
     try:
         # Checked, not only read: verify holds upload/ to these limits.
         profile = validated_profile(data["profile"], MANIFEST_NAME)
         records = [FileRecord(**r) for r in data["outputs"]]
         for r in data.get("warnings", []) + data.get("errors", []):
             Problem(**r)
+        printed = summary_hash(data)
     except CaseError as exc:
-        raise VerifyError(f"damaged manifest: {'; '.join(exc.problems)}", path=str(manifest_path)) from None
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise VerifyError(f"damaged manifest: {exc}", path=str(manifest_path)) from None
+        report.add("damaged_manifest", MANIFEST_NAME, f"damaged manifest: {'; '.join(exc.problems)}")
+        return report
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        what = f"'{exc.args[0]}' is missing" if isinstance(exc, KeyError) else "a record is not as written"
+        report.add("damaged_manifest", MANIFEST_NAME, f"damaged manifest: {what}: {_REBUILD}")
+        return report
 
     if data["schema"] in OLD_SCHEMAS:
         report.add("old_schema", MANIFEST_NAME, f"written as {data['schema']}, which carries no hash of its own, so "
@@ -305,32 +385,36 @@ def verify_package(package: str | Path) -> VerifyReport:
         report.add("manifest_edited", MANIFEST_NAME, f"{INTEGRITY_KEY} " + (
             "is missing" if INTEGRITY_KEY not in data else "does not match the manifest's content")
             + ": manifest.json was edited after it was written")
-    printed = summary_hash(data)
     for summary in (r for r in records if r.role == SUMMARY_ROLE):
-        if summary.info.get("manifest_hash") != printed:
+        stated = summary.info.get("manifest_hash") if isinstance(summary.info, dict) else None
+        if stated != printed:
             report.add("manifest_edited", summary.path,
-                       f"prints manifest hash {str(summary.info.get('manifest_hash'))[:16]}..., but the manifest "
+                       f"prints manifest hash {str(stated)[:16]}..., but the manifest "
                        f"hashes to {printed[:16]}...: manifest.json was edited after the summary was made")
 
     listed = {MANIFEST_NAME}
     for record in records:
         report.checked += 1
-        if not _inside(record.path):
-            report.add("bad_path", record.path, "is not a path inside the package")
+        try:
+            path_parts(record.path)
+        except PackagePathError as exc:
+            report.add("bad_path", record.path if isinstance(record.path, str) else None, exc.message)
             continue
         listed.add(record.path)
-        file = package / record.path
-        if not file.is_file():
-            report.add("missing", record.path, "listed in the manifest but not in the package")
+        _check_record(package, record, report)
+    for named in _named_paths(data):
+        try:
+            path_parts(named)
+        except PackagePathError as exc:
+            report.add("bad_path", named if isinstance(named, str) else None, exc.message)
             continue
-        size = file.stat().st_size
-        if size != record.bytes:
-            report.add("hash_mismatch", record.path, f"{size:,} bytes, the manifest says {record.bytes:,} (file changed)")
-        elif sha256_file(file) != record.sha256:
-            report.add("hash_mismatch", record.path, "SHA-256 differs from the manifest (file changed)")
-    for file in sorted(package.rglob("*")):
-        rel = file.relative_to(package).as_posix()
-        if (file.is_symlink() or not file.is_dir()) and rel not in listed:  # a linked folder is not ours either
-            report.add("unlisted_file", rel, "not listed in the manifest (added after the package was made)")
+        if named not in listed:
+            report.add("bad_path", named, "is named as a text or the summary, but the manifest does not list it")
+    for rel, mode in package_entries(package):
+        if stat.S_ISDIR(mode) or rel in listed:  # a listed file that is not plain is reported above
+            continue
+        if stat.S_ISLNK(mode) and any(path.startswith(rel + "/") for path in listed):
+            continue  # a linked folder that listed paths go through: reported for each of them
+        report.add("unlisted_file", rel, _entry_problem(mode))
     _check_upload_folder(package, profile, report)
     return report
