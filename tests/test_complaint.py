@@ -861,3 +861,22 @@ def test_the_pdf_uses_plain_words_and_keeps_the_buyers_account_apart(make_case, 
     left_out = data["texts"]["dispute"]["notes_left_out"]
     assert any(item["sentence"] == "the seller is a liar and a thief." and "insulting" in item["why"]
                for item in left_out)
+
+
+def test_an_item_title_that_repeats_the_listing_still_gets_the_facts_stated(base_case):
+    # The fullest variant would say "genuine leather" twice (in the title and the listing): the next one that
+    # still states the listing and the item received is used, not the one that only names the problem.
+    case = with_facts(base_case, order={"item": "Genuine leather handbag"}, reason="not_as_described",
+                      resolution="return_and_refund", notes="",
+                      facts={"listing_said": "genuine leather", "received": "a bag of PU plastic"})
+    text, _ = compose(case, "dispute", today=TODAY)
+    assert "The listing promised genuine leather, but the item I received is a bag of PU plastic." in text.text
+
+
+def test_a_month_said_again_in_the_notes_is_a_repeat_of_the_date(base_case):
+    case = with_facts(base_case, order={"item": "Vitamin C face serum"}, reason="expired",
+                      facts={"expiry_date": date(2026, 6, 30)},
+                      notes="The serum expired in June. It smells bad and I cannot use it on my skin.")
+    text, _ = compose(case, "dispute", today=TODAY)
+    assert "expiry date of 30 June" in text.text and text.repeated == ["The serum expired in June."]
+    assert "It smells bad and I cannot use it on my skin." in text.text

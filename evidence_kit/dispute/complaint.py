@@ -687,11 +687,25 @@ _NO_ANSWER_WORDS = frozenset(_stem(w) for w in "ignore ignores ignored answer an
                              "responded message messages".split())
 
 
+# What the problem sentence of each reason already says, in the words a buyer uses for it.
+_REASON_WORDS = {reason: frozenset(_stem(w) for w in words.split()) for reason, words in {
+    "incomplete": "missing miss lacking absent", "damaged": "damaged broken", "defective": "defective faulty",
+    "expired": "expired", "counterfeit": "fake counterfeit", "not_as_described": "described description",
+    "wrong_size": "size", "wrong_colour": "colour color", "late_delivery": "late"}.items()}
+
+
 def content_words(text: str) -> set[str]:
     """The words that carry facts (numbers included), stemmed; dates and grammar words left out."""
     text = _DATE_TOKEN.sub(" ", text)
     words = (_NUMBER_WORDS.get(w, w) for w in re.findall(r"[^\W_]+", text.lower()))
     return {_stem(w) for w in words if w not in _STOP and (len(w) > 1 or w.isdigit())}
+
+
+def _month_words(text: str) -> set[str]:
+    """The months of the dates ``text`` states, as content words: "it expired in June" beside an expiry date of
+    30 June says nothing new."""
+    months = list(_MONTHS)
+    return {_stem(months[int(day[5:7]) - 1]) for day in _DATE_TOKEN.findall(text)}
 
 
 def redundancy(sentence: str, stated: set[str]) -> float:
@@ -750,9 +764,9 @@ def _slots(kind: str, case: Case, facts: _Facts) -> tuple[list[Slot], list[str]]
         _add(slots, spec["id"], priority, raw, facts, paragraph, kind)
     composed = [s for s in slots if not s.id.startswith("notes.")]
     stated_events = set().union(*(s.events for s in composed))
-    stated_words = set().union(*(content_words(s.variants[0]) for s in composed)) | content_words(
-        " ".join(str(v) for v in facts.fields.values() if v)) | (_NO_ANSWER_WORDS if facts.conditions["no_answer"]
-                                                                 else set())
+    stated_text = " ".join([*(s.variants[0] for s in composed), *(str(v) for v in facts.fields.values() if v)])
+    stated_words = content_words(stated_text) | _month_words(stated_text) | _REASON_WORDS.get(
+        case.dispute.reason, frozenset()) | (_NO_ANSWER_WORDS if facts.conditions["no_answer"] else set())
     repeated: list[str] = []
     kept_words: set[str] = set()
     for i in pending_notes:
