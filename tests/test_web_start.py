@@ -16,7 +16,7 @@ import pytest
 from evidence_kit import api
 from evidence_kit.model.reasons import REASON_RULES
 
-from .test_web_api import FACTS, WebServer
+from .test_web_api import FACTS, WebServer, new_case
 
 
 @pytest.fixture(scope="module")
@@ -55,3 +55,23 @@ def test_the_usual_resolution_is_accepted_for_every_reason(server: WebServer, re
     chosen = server.client.put(f"/api/cases/{case_id}", json=facts_with(reason=reason, resolution="return_and_refund"))
     assert chosen.status_code == 200, chosen.text
     assert server.client.get(f"/api/cases/{case_id}").json()["facts"]["dispute"]["resolution"] == "return_and_refund"
+
+
+# --- point 4: every problem in one answer -------------------------------------------------------------------
+
+def test_one_answer_names_every_problem_of_the_facts(server: WebServer) -> None:
+    """A wrong price, a shipping day ahead of today, a dispute opened in the future and a fact for another reason:
+    all four in the first answer (the future-date check used to wait until every other field was valid)."""
+    facts = facts_with(reason="not_received", resolution="refund_only", amount="", opened="2099-01-05")
+    facts["order"] = {**facts["order"], "price": "twenty", "shipped": "2099-01-02", "delivered": ""}
+    facts["facts"] = {"defect": "cracked"}
+    response = server.client.post("/api/cases", json=facts)
+    assert response.status_code == 422, response.text
+    fields = response.json()["fields"]
+    assert {"order.price", "order.shipped", "dispute.opened", "facts.defect"} <= set(fields), fields
+    assert "is in the future" in fields["order.shipped"][0] and "is in the future" in fields["dispute.opened"][0]
+    assert not [p for p in server.workspace.iterdir() if p.name.startswith("order-")]  # nothing written
+    # The case page's save answers the same way.
+    case_id = new_case(server)
+    again = server.client.put(f"/api/cases/{case_id}", json=facts)
+    assert again.status_code == 422 and set(again.json()["fields"]) == set(fields)

@@ -22,7 +22,7 @@ from pydantic_core import PydanticCustomError
 from ..errors import CaseError, InputError
 from ..model.profile import DEFAULT_PROFILE, Profile, load_profile
 from ..model.reasons import REASON_RULES, REASONS, RESOLUTIONS
-from ..model.validation import PROBLEMS, plain_error, problem_pairs
+from ..model.validation import PROBLEMS, plain_error, problem_pairs, valid_tables
 from ..names import shown
 from .tomlfile import load_toml
 from .layout import (CASE_FILE, PACKAGE_DIR, PHOTO_SUFFIXES, RECEIPT_SUFFIXES, SUBFOLDERS, TRACKING_SUFFIXES,  # noqa: F401
@@ -314,48 +314,69 @@ class CaseFile(_Table):
     def _consistent(self, info: ValidationInfo) -> "CaseFile":
         """Checks across tables, all reported together."""
         problems = _amount_problem(self.dispute.amount, self.order.price)
-        # A --today ahead (planning, reproducible builds) allows dates up to it; one behind never refuses the past.
-        today = max(date.today(), (info.context or {}).get("today") or date.today())
-        for table, names in PAST_DATES.items():
-            for name in names:
-                day = getattr(getattr(self, table), name)
-                if day is not None and day > today + TIME_ZONE_SLACK:
-                    problems.append((f"{table}.{name}", f"{day.isoformat()} is in the future (today is "
-                                                        f"{today.isoformat()}): check the date"))
-        problems += _sequence_problems(self)
-        reason = self.dispute.reason
-        for name in self.facts.given():
-            reasons = FACT_REASONS[name]
-            if reasons is not None and reason not in reasons:
-                problems.append((f"facts.{name}", f"is not used for the reason '{reason}' (it is for: "
-                                                  f"{', '.join(sorted(reasons))}); remove it or change the reason"))
+        problems += _cross_problems(self.order, self.dispute, self.facts, _today(info.context))
         if problems:
             raise PydanticCustomError(PROBLEMS, "{count} problems", {"problems": problems, "count": len(problems)})
         return self
 
 
-def _sequence_problems(file: "CaseFile") -> list[tuple[str, str]]:
-    """Dates of the dispute in the order they happen, and a decision with what it needs."""
-    order, dispute, facts = file.order, file.dispute, file.facts
+def _today(context: Mapping[str, Any] | None) -> date:
+    """A --today ahead (planning, reproducible builds) allows dates up to it; one behind never refuses the past."""
+    return max(date.today(), (context or {}).get("today") or date.today())
+
+
+def _future(where: str, day: date | None, today: date) -> list[tuple[str, str]]:
+    if day is not None and day > today + TIME_ZONE_SLACK:
+        return [(where, f"{day.isoformat()} is in the future (today is {today.isoformat()}): check the date")]
+    return []
+
+
+def _cross_problems(order: Order | None, dispute: Dispute | None, facts: Facts | None,
+                    today: date) -> list[tuple[str, str]]:
+    """The checks across fields and tables. A table given as None did not validate on its own: the checks that
+    need it are left out (``validate_case_data`` runs the others beside its problems)."""
+    problems: list[tuple[str, str]] = []
+    tables = {"order": order, "dispute": dispute, "facts": facts}
+    for table, names in PAST_DATES.items():
+        if tables[table] is not None:
+            for name in names:
+                problems += _future(f"{table}.{name}", getattr(tables[table], name), today)
+    problems += _sequence_problems(order, dispute, facts)
+    if dispute is not None and facts is not None:
+        for name in facts.given():
+            reasons = FACT_REASONS[name]
+            if reasons is not None and dispute.reason not in reasons:
+                problems.append((f"facts.{name}", f"is not used for the reason '{dispute.reason}' (it is for: "
+                                                  f"{', '.join(sorted(reasons))}); remove it or change the reason"))
+    return problems
+
+
+def _sequence_problems(order: Order | None, dispute: Dispute | None, facts: Facts | None) -> list[tuple[str, str]]:
+    """Dates of the dispute in the order they happen, and a decision with what it needs (each check that has
+    its tables)."""
     problems = []
-    steps = (("dispute.opened", dispute.opened), ("dispute.escalated", dispute.escalated),
-             ("dispute.escalated_closed", dispute.escalated_closed))
-    known = [(name, day) for name, day in steps if day is not None]
-    for (before, first), (after, then) in zip(known, known[1:]):
-        if then < first:
-            problems.append((after, f"{then.isoformat()} is before {before} ({first.isoformat()}): check the dates"))
-    if dispute.seller_replied and dispute.seller_contacted and dispute.seller_replied < dispute.seller_contacted:
-        problems.append(("dispute.seller_replied", "is before dispute.seller_contacted: a reply comes after the "
-                                                   "first message"))
-    if dispute.decision and not dispute.escalated_closed:
-        problems.append(("dispute.decision", "needs dispute.escalated_closed, the day the platform decided"))
-    if dispute.decision_amount is not None:
-        if dispute.decision != "partial_refund":
-            problems.append(("dispute.decision_amount", 'is the partial refund the platform granted: set '
-                                                        'dispute.decision = "partial_refund" or remove it'))
-        elif order.price is not None and dispute.decision_amount > order.price:
-            problems.append(("dispute.decision_amount", f"{dispute.decision_amount} is more than order.price "
-                                                        f"{order.price}"))
+    if dispute is not None:
+        steps = (("dispute.opened", dispute.opened), ("dispute.escalated", dispute.escalated),
+                 ("dispute.escalated_closed", dispute.escalated_closed))
+        known = [(name, day) for name, day in steps if day is not None]
+        for (before, first), (after, then) in zip(known, known[1:]):
+            if then < first:
+                problems.append((after, f"{then.isoformat()} is before {before} ({first.isoformat()}): check the "
+                                        "dates"))
+        if dispute.seller_replied and dispute.seller_contacted and dispute.seller_replied < dispute.seller_contacted:
+            problems.append(("dispute.seller_replied", "is before dispute.seller_contacted: a reply comes after the "
+                                                       "first message"))
+        if dispute.decision and not dispute.escalated_closed:
+            problems.append(("dispute.decision", "needs dispute.escalated_closed, the day the platform decided"))
+        if dispute.decision_amount is not None:
+            if dispute.decision != "partial_refund":
+                problems.append(("dispute.decision_amount", 'is the partial refund the platform granted: set '
+                                                            'dispute.decision = "partial_refund" or remove it'))
+            elif order is not None and order.price is not None and dispute.decision_amount > order.price:
+                problems.append(("dispute.decision_amount", f"{dispute.decision_amount} is more than order.price "
+                                                            f"{order.price}"))
+    if facts is None or order is None:
+        return problems
     if facts.expiry_date and order.delivered and facts.expiry_date > order.delivered:
         problems.append(("facts.expiry_date", f"{facts.expiry_date.isoformat()} is after order.delivered: the item "
                                               "was not yet expired when it arrived"))
@@ -363,6 +384,24 @@ def _sequence_problems(file: "CaseFile") -> list[tuple[str, str]]:
         problems.append(("facts.promised_delivery_by", "is on or after order.delivered: the parcel came in time"))
     if facts.promised_delivery_by and order.shipped and facts.promised_delivery_by < order.shipped:
         problems.append(("facts.promised_delivery_by", "is before order.shipped: check the date"))
+    return problems
+
+
+def _problems_beside(data: Mapping[str, Any], context: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The checks across tables, for when a field failed and the whole file's check never ran: run over the
+    tables that validate on their own, and the future-date check over each date that reads as a date, so the
+    buyer hears every problem at once."""
+    tables = valid_tables(CaseFile, data, context)
+    today = _today(context)
+    problems = _cross_problems(tables.get("order"), tables.get("dispute"), tables.get("facts"), today)
+    for table, names in PAST_DATES.items():
+        raw = data.get(table)
+        for name in names if isinstance(raw, Mapping) and table not in tables else ():
+            try:
+                day = _day(raw[name]) if name in raw else None
+            except PydanticCustomError:
+                continue  # not a date: its own problem says so
+            problems += _future(f"{table}.{name}", day, today)
     return problems
 
 
@@ -518,12 +557,16 @@ def validate_case_data(data: Mapping[str, Any], root: str | Path, *, profile: Pr
     what has happened may not lie after today (or after ``today``, when it is later)."""
     root = Path(root)
     problems: list[Problem] = []
+    context = {"root": root, "today": today}
     try:
-        file: CaseFile | None = CaseFile.model_validate(dict(data), context={"root": root, "today": today})
+        file: CaseFile | None = CaseFile.model_validate(dict(data), context=context)
     except ValidationError as exc:
         problems += [Problem(where, message) for where, message in problem_pairs(exc, CaseFile)]
         if not any(p.path == "dispute.amount" for p in problems):
             problems += [Problem(where, message) for where, message in _raw_amount_problem(data)]
+        said = {(p.path, p.message) for p in problems}
+        problems += [Problem(where, message) for where, message in _problems_beside(data, context)
+                     if (where, message) not in said]
         file = None
     try:
         named = data.get("profile") if isinstance(data.get("profile"), (str, dict)) else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import typing
-from typing import Any, Iterable, TypeVar
+from typing import Any, Iterable, Mapping, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import PydanticCustomError
@@ -108,6 +108,29 @@ def _known_keys(model: type, loc: tuple[Any, ...]) -> list[str]:
             return []
         current = nested[0]
     return list(_field_types(current))
+
+
+def valid_tables(model: type[BaseModel], data: Any, context: Any = None) -> dict[str, BaseModel]:
+    """The tables (fields that are models) of ``data`` that validate on their own, by name; a table left out
+    of ``data`` counts with its default. A model's own check across tables runs only once every field is valid:
+    with these, a caller runs the checks whose tables are sound beside the problems found (every problem at
+    once)."""
+    found: dict[str, BaseModel] = {}
+    if not isinstance(data, Mapping):
+        return found
+    for name, info in model.model_fields.items():
+        table = info.annotation
+        if not (isinstance(table, type) and issubclass(table, BaseModel)):
+            continue
+        if name not in data:
+            if not info.is_required():
+                found[name] = info.get_default(call_default_factory=True)
+            continue
+        try:
+            found[name] = table.model_validate(data[name], context=context)
+        except ValidationError:
+            continue
+    return found
 
 
 def validated(model: type[Model], data: Any, source: str, prefix: str = "") -> Model:
