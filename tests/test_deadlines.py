@@ -198,3 +198,14 @@ def test_nothing_the_cli_prints_names_the_source_articles(make_case, capsys):
     # The sources are kept for the record, apart from the rules the buyer reads.
     assert "(000" not in json.dumps(manifest["deadlines"])
     assert {d["key"]: d["source"] for d in manifest["deadlines"]["deadlines"]}["last_open"] == "000, 004"
+
+
+def test_urgent_advice_for_a_missing_parcel_names_protection_end_as_the_stage_does(case_of):
+    from evidence_kit.dispute.stage import case_stage
+
+    case = case_of(reason="not_received", shipped="2026-10-03", delivered=None, protection_ends="2026-12-30")
+    today = date(2026, 12, 6)  # the best day (57-59 days after shipment) has passed; protection runs 24 more days
+    report = compute_deadlines(case, today)
+    assert report.advice.startswith("Urgent: open the dispute now, before buyer protection ends on Wed 30 "
+                                    "December 2026 (the very last day is Thu 14 January 2027).")
+    assert case_stage(case, today, report=report).binding.day == date(2026, 12, 30)

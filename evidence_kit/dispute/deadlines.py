@@ -265,7 +265,11 @@ def _set_status(report: DeadlineReport, case: Case, parcel_missing: bool) -> Non
         urgent_from = min(x for x in (urgent_from, best.start or best.day) if x)
     if urgent_from and today >= urgent_from:
         report.status = LAST_DAYS
-        report.advice = "Urgent: open the dispute now" + (f"; the last day is {human_date(last)}." if last else ".")
+        if parcel_missing and ends and today <= ends:  # the articles say to open before protection ends (000, 002)
+            report.advice = (f"Urgent: open the dispute now, before buyer protection ends on {human_date(ends)}"
+                             + (f" (the very last day is {human_date(last)})." if last else "."))
+        else:
+            report.advice = "Urgent: open the dispute now" + (f"; the last day is {human_date(last)}." if last else ".")
         if parcel_missing and best and best.day:
             report.advice += (f" For a parcel that has not come, do it by {human_date(best.day)}." if today <= best.day
                               else f" The best day for a parcel that has not come ({human_date(best.day)}) has passed.")
