@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from evidence_kit.cli import cli
 from evidence_kit.errors import ExitCode
+from evidence_kit.model.manifest import PROBLEM_KINDS
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -288,3 +289,14 @@ def test_the_exit_code_table_lists_exactly_the_exit_codes() -> None:
     assert {name: int(code) for code, name, _ in rows} == {m.name: m.value for m in ExitCode}
     assert all(meaning for _, _, meaning in rows)
     assert [int(code) for code, _, _ in rows] == sorted(m.value for m in ExitCode)
+
+
+_KIND_ROW = re.compile(r"^\|\s*`([a-z_]+)`\s*\|\s*(.*?)\s*\|\s*$")
+
+
+def test_the_problem_kinds_table_lists_exactly_what_verify_can_find() -> None:
+    text = (DOCS / "package.md").read_text(encoding="utf-8")
+    table = text[text.index("### Problem kinds"):]
+    rows = [m.groups() for line in table.split("\n") if (m := _KIND_ROW.match(line))]
+    assert sorted(kind for kind, _ in rows) == sorted(PROBLEM_KINDS)
+    assert all(meaning for _, meaning in rows)
