@@ -16,7 +16,7 @@ import pytest
 from evidence_kit import api
 from evidence_kit.model.reasons import REASON_RULES
 
-from .test_web_api import FACTS, WebServer, new_case
+from .test_web_api import FACTS, WebServer, every_file, jpeg_bytes, new_case
 
 
 @pytest.fixture(scope="module")
@@ -75,3 +75,59 @@ def test_one_answer_names_every_problem_of_the_facts(server: WebServer) -> None:
     case_id = new_case(server)
     again = server.client.put(f"/api/cases/{case_id}", json=facts)
     assert again.status_code == 422 and set(again.json()["fields"]) == set(fields)
+
+
+# --- point 4: checks at upload time -------------------------------------------------------------------------
+
+def test_an_empty_fake_or_damaged_file_is_refused_at_upload_with_its_reason(server: WebServer) -> None:
+    case_id = new_case(server)
+    root = server.workspace / case_id
+    good = jpeg_bytes(21)
+    files = {"empty.jpg": b"", "fake.jpg": b"<html>not a photo</html>" * 20, "cut.jpg": good[: len(good) // 2],
+             "clip.mp4": b"\x00" * 4096, "receipt.pdf": b"just text, not a PDF", "events.json": b"{not json",
+             "good.jpg": good}
+    response = server.client.post(f"/api/cases/{case_id}/files",
+                                  files=[("files", (name, data)) for name, data in files.items()])
+    assert response.status_code == 201, response.text
+    answer = response.json()
+    assert [item["path"] for item in answer["stored"]] == ["photos/good.jpg"]
+    rejected = {item["name"]: item["message"] for item in answer["rejected"]}
+    assert set(rejected) == set(files) - {"good.jpg"}
+    assert "empty" in rejected["empty.jpg"]
+    for name in ("fake.jpg", "cut.jpg"):
+        assert "not a picture" in rejected[name], rejected[name]
+    assert "not a video" in rejected["clip.mp4"] and "not a PDF" in rejected["receipt.pdf"]
+    assert "JSON" in rejected["events.json"]
+    for message in rejected.values():  # plain words: no local path, no temporary name, no library text
+        assert str(root) not in message and ".ek-tmp" not in message and "Error" not in message, message
+    assert every_file(root) == {"case.toml", "photos/good.jpg"}
+    # Only refused files: a 422 that still lists each with its reason, and nothing left behind.
+    only_bad = server.client.post(f"/api/cases/{case_id}/files?kind=chat", files=[("files", ("empty.png", b""))])
+    assert only_bad.status_code == 422
+    assert [r["name"] for r in only_bad.json()["rejected"]] == ["empty.png"]
+    assert every_file(root) == {"case.toml", "photos/good.jpg"}
+    # In the buyer's language.
+    russian = server.client.post(f"/api/cases/{case_id}/files", files=[("files", ("empty.jpg", b""))],
+                                 headers={"accept-language": "ru"})
+    assert "пуст" in russian.json()["rejected"][0]["message"]
+
+
+def test_a_file_already_in_the_case_is_not_added_again(server: WebServer) -> None:
+    case_id = new_case(server)
+    root = server.workspace / case_id
+    photo, other = jpeg_bytes(31), jpeg_bytes(32)
+    first = server.client.post(f"/api/cases/{case_id}/files", files=[("files", ("IMG_1.jpg", photo))])
+    assert first.status_code == 201 and first.json()["stored"][0]["duplicate"] is False
+    # The same bytes under another name, twice in one request, beside a new photo.
+    again = server.client.post(f"/api/cases/{case_id}/files", files=[
+        ("files", ("copy of IMG_1.jpg", photo)), ("files", ("new.jpg", other)), ("files", ("new again.jpg", other))])
+    assert again.status_code == 201, again.text
+    stored = {item["name"]: item for item in again.json()["stored"]}
+    twin = stored["copy of IMG_1.jpg"]
+    assert twin["duplicate"] is True and twin["path"] == "photos/IMG_1.jpg"
+    assert stored["new.jpg"]["duplicate"] is False and stored["new again.jpg"]["path"] == "photos/new.jpg"
+    assert "already" in twin["message"] and "IMG_1.jpg" in twin["message"]
+    assert every_file(root) == {"case.toml", "photos/IMG_1.jpg", "photos/new.jpg"}
+    # Another kind's folder is another place: the same screenshot as chat is added there.
+    chat = server.client.post(f"/api/cases/{case_id}/files?kind=chat", files=[("files", ("IMG_1.jpg", photo))])
+    assert chat.json()["stored"][0] == {**chat.json()["stored"][0], "path": "chat/IMG_1.jpg", "duplicate": False}

@@ -8,6 +8,7 @@ the same content uploaded twice is kept once.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -15,12 +16,22 @@ from pathlib import Path
 from typing import IO, Any, AsyncIterator
 
 from ...fsutil import TEMP_PREFIX, sha256_file
-from ...model.case import SUBFOLDERS
+from ...model.case import PHOTO_SUFFIXES, RECEIPT_SUFFIXES, SUBFOLDERS, VIDEO_SUFFIXES
 from . import i18n
 from .cases import inside, kind_for, safe_name
 
 FIELD = "files"
 CHUNK = 1 << 20  # body bytes handed to the parser (in a worker thread) at a time
+
+# Why a received file is turned away at once rather than "Added." and refused by the build later.
+EMPTY = i18n.N_("the file is empty (0 bytes): copy it again from the phone")
+NOT_PICTURE = i18n.N_("not a picture this app can read: it may be damaged, cut short while copying, or not a "
+                      "picture at all")
+NOT_VIDEO = i18n.N_("not a video this app can read: it may be damaged, cut short while copying, or not a video "
+                    "at all")
+NOT_PDF = i18n.N_("not a PDF document: it may be damaged, or another kind of file renamed")
+NOT_JSON = i18n.N_("not a tracking file this app can read: the JSON in it does not parse")
+ALREADY_THERE = i18n.N_("already in the case as %(path)s: not added again")
 
 
 class TooLarge(Exception):
@@ -122,7 +133,8 @@ class Upload:
 
     # after the body
     def commit(self) -> None:
-        """Give every received file its final name (never over an existing file)."""
+        """Give every received file its final name (never over an existing file). A file the build could not
+        read is turned away with why; one whose bytes the folder already holds is not added again."""
         for part in self._done:  # safe_name leaves no folder in a name; this makes sure before any file moves
             assert part.temp is not None and part.filename is not None
             if not inside(self.root, part.temp.parent / safe_name(part.filename)):
@@ -132,6 +144,16 @@ class Upload:
             folder = part.temp.parent
             name = safe_name(part.filename)
             stem, suffix = Path(name).stem, Path(name).suffix
+            why = unusable(part.temp, suffix.lower(), part.size)
+            if why is not None:
+                part.temp.unlink()
+                self.rejected.append({"name": part.filename, "message": i18n.gettext(why)})
+                continue
+            twin = _twin(folder, part.size, part.digest.hexdigest())
+            if twin is not None:
+                part.temp.unlink()
+                self.stored.append(self._record(part, twin, duplicate=True))
+                continue
             n = 1
             while True:
                 final = folder / (name if n == 1 else f"{stem}-{n}{suffix}")
@@ -150,8 +172,11 @@ class Upload:
                 break
 
     def _record(self, part: _Part, final: Path, *, duplicate: bool) -> dict[str, Any]:
-        return {"name": part.filename, "path": final.relative_to(self.root).as_posix(), "kind": part.kind,
-                "bytes": part.size, "duplicate": duplicate}
+        path = final.relative_to(self.root).as_posix()
+        record = {"name": part.filename, "path": path, "kind": part.kind, "bytes": part.size, "duplicate": duplicate}
+        if duplicate:
+            record["message"] = i18n.gettext(ALREADY_THERE) % {"path": path}
+        return record
 
     def discard(self) -> None:
         """Remove every temporary file of this request (after a failure)."""
@@ -161,6 +186,54 @@ class Upload:
                 part.handle = None
             if part.temp is not None:
                 part.temp.unlink(missing_ok=True)
+
+
+def unusable(path: Path, suffix: str, size: int) -> str | None:
+    """Why the build could not use a received file (its name ending in ``suffix``), as a message id, or None.
+
+    The readers are the build's own: the photo decoder (reduced, as the photo selection reads it: a 12 MP
+    JPEG takes about 0.2 s) for every picture, ffprobe for a video, the start of a PDF, the JSON parser for a
+    tracking events file. A video ffprobe reads but that is cut short is left for the build's check.
+    """
+    if size == 0:
+        return EMPTY
+    if suffix in PHOTO_SUFFIXES:
+        from ...media.photos import ANALYSIS_PIXELS, load_upright
+
+        try:
+            load_upright(path, max_pixels=ANALYSIS_PIXELS)
+        except Exception:  # PhotoError, or anything else a decoder raises: not a picture the build can use
+            return NOT_PICTURE
+    elif suffix in VIDEO_SUFFIXES:
+        from ...errors import MissingDependencyError
+        from ...media.video import VideoError, probe_video
+
+        try:
+            probe_video(path)
+        except VideoError:
+            return NOT_VIDEO
+        except MissingDependencyError:
+            pass  # no ffprobe here: the build says so, with how to install it
+    elif suffix in RECEIPT_SUFFIXES:
+        with open(path, "rb") as handle:
+            if b"%PDF-" not in handle.read(1024):  # readers allow a little junk before the header
+                return NOT_PDF
+    elif suffix == ".json":
+        try:
+            json.loads(path.read_bytes())
+        except (ValueError, UnicodeDecodeError):
+            return NOT_JSON
+    return None
+
+
+def _twin(folder: Path, size: int, digest: str) -> Path | None:
+    """A file of ``folder`` (a case's kind folder) with exactly these bytes, if there is one."""
+    for existing in sorted(folder.iterdir()):
+        if existing.name.startswith(".") or existing.is_symlink() or not existing.is_file():
+            continue  # hidden: our own temporaries among them
+        if existing.stat().st_size == size and sha256_file(existing) == digest:
+            return existing
+    return None
 
 
 async def receive_upload(stream: AsyncIterator[bytes], content_type: str, root: Path, *, kind: str,
