@@ -56,7 +56,7 @@
     const list = $("#photo-list");
     if (list) {
       const ranked = list.dataset.ranked === "true";
-      facts.photos = $$("li.photo", list).map((li, i) => {
+      facts.photos = $$("li.photo:not([hidden])", list).map((li, i) => {
         const hint = { file: li.dataset.path, caption: $(".caption", li).value.trim() };
         const rank = ranked ? i + 1 : Number(li.dataset.rank) || 0;
         if (rank) hint.rank = rank;
@@ -241,6 +241,50 @@
     await refreshResult();
   }
 
+  // The slots shown are the library's (POST /plan with the page's unsaved order, skips and video choice), and
+  // the list is put in its order: what is on screen is what Build uploads, in that order.
+  let planAsked = 0, planTimer = null;
+  // Every change counts as a new question at once, so an answer to an older one is never applied after it.
+  function askPlan() { planAsked++; clearTimeout(planTimer); planTimer = setTimeout(showPlan, 120); }
+
+  async function showPlan() {
+    if (!$("#photo-list") && !$("#video-choice")) return;
+    const asked = ++planAsked;
+    const facts = collectFacts();
+    const body = {};
+    if (facts.photos) body.photos = facts.photos;
+    if (facts.video) body.video = facts.video;
+    const { status, data } = await request("POST", `/api/cases/${caseKey}/plan`, body);
+    if (asked !== planAsked || status !== 200) return;  // a later change asked again: its answer counts
+    if ($("li.photo.dragging")) return;  // mid-drag: the drop asks again
+    applyPlan(data.plan);
+  }
+
+  function applyPlan(plan) {
+    const list = $("#photo-list");
+    const focused = document.activeElement;
+    if (list) {
+      const items = new Map($$("li.photo", list).map((li) => [li.dataset.path, li]));
+      const ordered = plan ? plan.photos.map((p) => [items.get(p.path), p]).filter(([li]) => li) : [];
+      for (const [li, p] of ordered) {
+        $(".slot", li).textContent = p.label;
+        li.classList.toggle("left-out", !p.used);
+      }
+      if (!plan) for (const li of items.values()) { $(".slot", li).textContent = ""; li.classList.remove("left-out"); }
+      const now = $$("li.photo", list);
+      const wanted = [...ordered.map(([li]) => li), ...now.filter((li) => !ordered.some(([o]) => o === li))];
+      if (wanted.some((li, i) => now[i] !== li)) list.append(...wanted);
+    }
+    for (const video of plan ? plan.videos : []) {
+      const box = $$(".video", $("#video-choice") || document).find((el) => el.dataset.path === video.path);
+      if (!box) continue;
+      $(".slot", box).textContent = video.label;
+      box.classList.toggle("left-out", !video.used);
+    }
+    // Moving an element takes the focus off it: give it back to where the buyer was.
+    if (focused && focused !== document.activeElement && document.contains(focused)) focused.focus();
+  }
+
   async function refreshResult() {  // the result says when the case changed after its build
     const response = await fetch(`/cases/${caseKey}/fragment/result`);
     if (response.ok && $("#result")) $("#result").innerHTML = await response.text();
@@ -303,7 +347,7 @@
   if (filesBox) {
     filesBox.addEventListener("input", (event) => { if (event.target.classList.contains("caption")) dirty = true; });
     filesBox.addEventListener("change", (event) => {
-      if (event.target.classList.contains("use") || event.target.name === "video-choice") dirty = true;
+      if (event.target.classList.contains("use") || event.target.name === "video-choice") { dirty = true; askPlan(); }
     });
     filesBox.addEventListener("click", async (event) => {
       const button = event.target.closest("button");
@@ -322,6 +366,7 @@
       else if (button.classList.contains("down") && li.nextElementSibling) li.nextElementSibling.after(li);
       else return;
       $("#photo-list").dataset.ranked = "true"; dirty = true; button.focus();
+      askPlan();
     });
     let dragged = null;
     filesBox.addEventListener("dragstart", (event) => {
@@ -336,7 +381,7 @@
       if (after) over.after(dragged); else over.before(dragged);
     });
     filesBox.addEventListener("dragend", () => {
-      if (dragged) { dragged.classList.remove("dragging"); $("#photo-list").dataset.ranked = "true"; dirty = true; }
+      if (dragged) { dragged.classList.remove("dragging"); $("#photo-list").dataset.ranked = "true"; dirty = true; askPlan(); }
       dragged = null;
     });
   }
