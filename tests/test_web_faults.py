@@ -185,9 +185,15 @@ def test_a_damaged_manifest_asks_for_a_rebuild(server: WebServer) -> None:
             assert page.status_code == 200, (text, target, page.status_code)
             assert "press Build to make it again" in page.text, (text, target)
         verify = server.client.get(f"/api/cases/{case_id}/verify", headers={"accept-language": "en"})
-        assert verify.status_code == 409, (text, verify.status_code, verify.text)
-        problems = verify.json()["problems"]
-        assert "Build" in problems[0] and str(server.workspace) not in problems[0], problems
+        # The app's note when the manifest is not one at all (409); one of the right shape whose records are
+        # wrong may instead get verify's own report of what is wrong.
+        assert verify.status_code in (200, 409), (text, verify.status_code, verify.text)
+        problems = [p if isinstance(p, str) else p["message"] for p in verify.json()["problems"]]
+        if verify.status_code == 409 or not text.startswith('{"schema"'):
+            assert verify.status_code == 409 and "press Build" in problems[0], (text, verify.text)
+        else:
+            assert verify.json()["ok"] is False and problems, verify.text
+        assert not any(str(server.workspace) in p for p in problems), problems
     still_answers(server)
 
 

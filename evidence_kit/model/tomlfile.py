@@ -70,6 +70,10 @@ def parse_toml(text: str, source: str, parse_float: Callable[[str], Any] = float
         return tomllib.loads(text, parse_float=parse_float)
     except tomllib.TOMLDecodeError as exc:
         raise CaseError(source, [f"not valid TOML: {exc}"]) from None
+    except RecursionError:  # thousands of [ inside each other: tomllib's parser is recursive
+        raise CaseError(source, ["not valid TOML: lists or tables nested thousands deep"]) from None
+    except ValueError:  # an integer past Python's 4,300 digits
+        raise CaseError(source, ["not valid TOML: a number thousands of digits long"]) from None
 
 
 def load_toml(path: Path, source: str, what: str = "case.toml",

@@ -5,6 +5,8 @@ the file is written (atomically), so ``evidence-kit build`` and the watcher work
 """
 from __future__ import annotations
 
+import json
+import logging
 import re
 import tomllib
 import unicodedata
@@ -20,6 +22,9 @@ from ...fsutil import atomic_write_text
 from ...model.case import (CASE_FILE, PACKAGE_DIR, PHOTO_SUFFIXES, RECEIPT_SUFFIXES, SUBFOLDERS, TRACKING_SUFFIXES,
                            VIDEO_SUFFIXES, Case, discover_media, parse_case)
 from ...model.reasons import REASON_RULES
+from ...model.tomlfile import load_toml
+
+_log = logging.getLogger("evidence_kit.web")
 
 APP_DIR = ".evidence-kit-web"  # the app's own cache (thumbnails, zips being written): hidden, so never a case
 
@@ -69,22 +74,46 @@ def case_root(workspace: Path, case_id: str) -> Path:
 
 
 def list_cases(workspace: Path) -> list[dict[str, Any]]:
-    """Every case folder in the workspace, newest first, with what the start page shows."""
+    """Every case folder in the workspace, newest first, with what the start page shows.
+
+    One bad case never takes the list down: a folder that cannot be read, or a case whose summary fails in
+    any way, is listed with its problem (the start page marks it) and the rest are listed as ever.
+    """
     rows = []
     for folder in workspace.iterdir() if workspace.is_dir() else []:
-        if folder.is_dir() and plain_folder_name(folder.name) and (folder / CASE_FILE).is_file() and \
-                folder.resolve().parent == workspace.resolve():  # a link out of the workspace is not a case
+        if not plain_folder_name(folder.name):
+            continue
+        try:
+            if not (folder.is_dir() and (folder / CASE_FILE).is_file() and
+                    folder.resolve().parent == workspace.resolve()):  # a link out of the workspace is not a case
+                continue
+        except OSError:  # a folder we may not look into
+            rows.append(_row(folder, "this folder cannot be read (no permission?)"))
+            continue
+        try:
             rows.append(case_summary(folder))
+        except Exception as exc:  # whatever it is, it is this case's problem, not the list's
+            _log.warning("case %s cannot be summarised: %s: %s", folder.name, type(exc).__name__, exc)
+            rows.append(_row(folder, "this case cannot be read: open it to see why"))
     return sorted(rows, key=lambda r: r["modified"], reverse=True)
 
 
+def _row(root: Path, *problems: str) -> dict[str, Any]:
+    """A case's row before its facts are known: named by its folder."""
+    try:
+        modified = (root / CASE_FILE).stat().st_mtime
+    except OSError:
+        modified = 0.0
+    return {"id": root.name, "modified": modified, "problems": list(problems), "title": root.name, "order": "",
+            "reason": "", "deadline": None, "built": None}
+
+
 def case_summary(root: Path) -> dict[str, Any]:
-    row: dict[str, Any] = {"id": root.name, "modified": (root / CASE_FILE).stat().st_mtime, "problems": [],
-                           "title": root.name, "order": "", "reason": "", "deadline": None, "built": None}
+    row = _row(root)
     try:
         case = api.load_case(root)
     except EvidenceKitError as exc:
-        row["problems"] = getattr(exc, "problems", [str(exc)])
+        row["problems"] = getattr(exc, "problems", None) or [getattr(exc, "message", str(exc))]
         return row
     from ...dispute.deadlines import compute_deadlines
 
@@ -98,6 +127,20 @@ def case_summary(root: Path) -> dict[str, Any]:
     if manifest.is_file():
         row["built"] = manifest.stat().st_mtime
     return row
+
+
+def package_readable(root: Path) -> bool:
+    """False when the case has a package whose manifest.json is not one at all (emptied, cut short, garbage):
+    then nothing of the package can be shown or checked until it is built again. Whether what it lists is
+    true is for ``api.verify`` to say."""
+    manifest = root / PACKAGE_DIR / "manifest.json"
+    if not manifest.exists():
+        return True  # no package yet
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and isinstance(data.get("profile"), dict) and isinstance(data.get("outputs"), list)
 
 
 # --- facts: JSON <-> case.toml ------------------------------------------------------------------------------
@@ -187,10 +230,12 @@ def write_facts(root: Path, data: dict[str, Any]) -> None:
 
 def read_facts(root: Path) -> tuple[dict[str, Any], list[str]]:
     """case.toml as JSON-ready data, and its problems (a hand-edited file may be invalid)."""
-    try:
-        data = tomllib.loads((root / CASE_FILE).read_text(encoding="utf-8"), parse_float=Decimal)
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        return {}, [f"case.toml cannot be read: {exc}"]
+    try:  # read as the CLI reads it: a plain UTF-8 file of a sane size (BOM accepted), valid TOML
+        data = load_toml(root / CASE_FILE, CASE_FILE, parse_float=Decimal)
+    except CaseError as exc:
+        return {}, [f"case.toml cannot be read: {'; '.join(exc.problems)}"]
+    except OSError:
+        return {}, ["case.toml cannot be read (no permission?)"]
     try:
         validate(data, root)
         problems: list[str] = []
@@ -319,7 +364,10 @@ def case_file(root: Path, relative: str) -> Path:
 
 def forget_file(root: Path, relative: str) -> None:
     """Drop case.toml's hints about a removed file (a hint naming a missing file would stop the build)."""
-    data = tomllib.loads((root / CASE_FILE).read_text(encoding="utf-8"), parse_float=Decimal)
+    try:
+        data = load_toml(root / CASE_FILE, CASE_FILE, parse_float=Decimal)
+    except (CaseError, OSError):
+        return  # a case.toml that cannot be read holds no hint to drop; the page shows its problem
     photos = [p for p in data.get("photos", []) if not (isinstance(p, dict) and p.get("file") == relative)]
     video = data.get("video")
     changed = len(photos) != len(data.get("photos", []))

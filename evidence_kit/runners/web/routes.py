@@ -18,7 +18,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ... import api
-from ...errors import EvidenceKitError
+from ...errors import EvidenceKitError, VerifyError
 from ...model.case import PACKAGE_DIR
 from . import cases, i18n, previews, views
 from .cases import APP_DIR, Invalid, NotFound
@@ -89,11 +89,26 @@ async def index(request: Request) -> Response:
     return _page(request, "index.html", cases=rows, facts={}, case_id=None)
 
 
+DAMAGED_PACKAGE = i18n.N_("The package cannot be read (its list of files, manifest.json, is damaged or empty): "
+                          "press Build to make it again.")
+
+
+def _result(root: Path, checked_at: float | None) -> dict[str, Any] | None:
+    """``views.result_view``, or the plain note that the package must be built again when its manifest is
+    damaged (emptied, garbage, or valid JSON of another shape): never a 500 for the whole page."""
+    if not cases.package_readable(root):
+        return {"damaged": i18n.gettext(DAMAGED_PACKAGE)}
+    try:
+        return views.result_view(root, checked_at)
+    except (EvidenceKitError, KeyError, TypeError, ValueError, AttributeError, IndexError, OSError):
+        return {"damaged": i18n.gettext(DAMAGED_PACKAGE)}  # a record of the wrong shape inside it
+
+
 async def case_page(request: Request) -> Response:
     root = _root(request)
     facts, problems = await run_in_threadpool(cases.read_facts, root)
     files = await run_in_threadpool(views.files_view, root, facts, _cache(request))
-    result = await run_in_threadpool(views.result_view, root, request.app.state.jobs.checked.get(root.name))
+    result = await run_in_threadpool(_result, root, request.app.state.jobs.checked.get(root.name))
     return _page(request, "case.html", case_id=root.name, facts=facts, problems=problems, files=files,
                  result=result)
 
@@ -107,7 +122,7 @@ async def files_fragment(request: Request) -> Response:
 
 async def result_fragment(request: Request) -> Response:
     root = _root(request)
-    result = await run_in_threadpool(views.result_view, root, request.app.state.jobs.checked.get(root.name))
+    result = await run_in_threadpool(_result, root, request.app.state.jobs.checked.get(root.name))
     return _page(request, "_result.html", case_id=root.name, result=result)
 
 
@@ -268,7 +283,13 @@ async def verify_package(request: Request) -> Response:
     package = _root(request) / PACKAGE_DIR
     if not (package / "manifest.json").is_file():
         return _problems(404, "no package yet: build the case first")
-    return JSONResponse((await run_in_threadpool(api.verify, package)).to_dict())
+    if not await run_in_threadpool(cases.package_readable, package.parent):
+        return _problems(409, i18n.gettext(DAMAGED_PACKAGE))
+    try:
+        report = await run_in_threadpool(api.verify, package)
+    except VerifyError:  # no manifest it can read: its own words name the local path and the schema
+        return _problems(409, i18n.gettext(DAMAGED_PACKAGE))
+    return JSONResponse(report.to_dict())
 
 
 async def package_file(request: Request) -> Response:
