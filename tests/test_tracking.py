@@ -353,6 +353,36 @@ def test_stamp_adds_a_band_below_and_keeps_the_page():
     assert stamped.crop((0, 0, 1280, 500)).getcolors() == [(1280 * 500, (255, 255, 255))]
 
 
+@pytest.mark.parametrize("kind", ["page", "saved_page", "events"])
+def test_the_stamp_says_the_source_and_the_time_and_not_our_versions(kind, browser, config, tmp_path):
+    """The mediator reads where the image came from and when; our program's and the browser's versions are for
+    the manifest (kept there), not for the image the buyer uploads. The band is drawn from these lines, pixel for
+    pixel (tests/test_tracking_concurrent.py)."""
+    from datetime import datetime, timezone
+
+    from evidence_kit import __version__
+    from evidence_kit.media.tracking import stamp_lines
+
+    target = {"page": Target("page", "p", url="https://t.17track.net/en#nums=LP00412345678901"),
+              "saved_page": Target("saved_page", "s", path=Path("tracking/page.html"), shown="tracking/page.html"),
+              "events": Target("events", "e", path=Path("tracking/tracking.csv"), number="LP00412345678901")}[kind]
+    captured = datetime(2026, 11, 20, 9, 30, tzinfo=timezone.utc)
+    lines = stamp_lines(target, final_url="", captured=captured, part=2, parts=3)
+    text = "\n".join(lines)
+    assert "evidence-kit" not in text and __version__ not in text and "Chromium" not in text
+    assert {"page": "URL: https://t.17track.net/", "saved_page": "Saved page: page.html",
+            "events": "from tracking.csv"}[kind] in text
+    assert "2026-11-20 09:30:00 UTC" in text and "part 2 of 3" in text.lower()
+    # The versions stay in the capture's record (and the build's manifest).
+    saved = tmp_path / "tracking" / "page.html"
+    saved.parent.mkdir()
+    saved.write_text("<h1>Saved</h1>")
+    result = capture_targets([Target("saved_page", "s", path=saved, shown="tracking/page.html")], tmp_path / "out",
+                             config=config, max_photo_bytes=None, browser=browser)
+    record = json.loads(result.captures[0].record.read_text())
+    assert record["tool"] == f"evidence-kit {__version__}" and record["browser"] == f"Chromium {browser.version}"
+
+
 NOT_RECEIVED = CASE_TOML.replace('reason = "damaged"', 'reason = "not_received"').replace(
     "delivered = 2026-10-30\n", "")
 

@@ -101,7 +101,7 @@ def config():
     return replace(base, capture=base.capture.model_copy(update={"timeout": TIMEOUT, "idle_timeout": 1.0}))
 
 
-def assert_own_capture(capture, number: int, browser_version: str) -> None:
+def assert_own_capture(capture, number: int) -> None:
     """The capture shows page ``number`` (its colour, its text) and carries the stamp made for its own URL."""
     record = json.loads(capture.record.read_text())
     assert record["requested_url"] == capture.target.url and record["final_url"] == capture.target.url
@@ -114,8 +114,7 @@ def assert_own_capture(capture, number: int, browser_version: str) -> None:
     page_part = image.crop((0, 0, image.width, capture.page_height))
     [part] = split_parts(page_part, 4000)
     expected = stamp(part, stamp_lines(capture.target, final_url=record["final_url"],
-                                       captured=datetime.fromisoformat(record["captured_utc"]),
-                                       browser_version=browser_version))
+                                       captured=datetime.fromisoformat(record["captured_utc"])))
     assert expected.tobytes() == image.tobytes()
 
 
@@ -133,7 +132,7 @@ def test_pages_loading_at_once_each_get_their_own_screenshot_stamp_and_record(se
     assert names == [t.name for t in targets if t.name != "missing"]  # the order given, not the order finished
     for capture in result.captures:
         if capture.target.kind == "page":
-            assert_own_capture(capture, int(capture.target.url.rsplit("/", 1)[1]), browser.version)
+            assert_own_capture(capture, int(capture.target.url.rsplit("/", 1)[1]))
             assert Image.open(capture.jpegs[0]).format == "JPEG"
     # A pop-up belongs to the page that showed it, not to the pages loading beside it.
     warned = {c.target.name: c.warnings for c in result.captures if c.warnings}
@@ -149,7 +148,7 @@ def test_a_slow_page_does_not_hold_up_or_mix_with_the_pages_after_it(server, bro
     assert not result.failures
     assert [c.target.name for c in result.captures] == ["slow", "parcel-1", "parcel-2", "parcel-3"]
     for number, capture in enumerate(result.captures):
-        assert_own_capture(capture, number, browser.version)
+        assert_own_capture(capture, number)
     # One page at a time, the image would wait for pages not yet asked for, and the load would time out.
     assert not result.captures[0].warnings
     # The later pages were answered while the slow page was still loading (its image not yet sent).

@@ -111,6 +111,21 @@ def test_a_built_package_shows_no_local_file_from_outside_the_tracking_folder(ma
     assert not [w for w in result.manifest.warnings if str(outside) in w.message or str(root) in w.message]
 
 
+@pytest.mark.slow
+def test_a_capture_that_fails_is_named_by_its_place_in_the_case(make_case):
+    root = case_with_page(make_case, f"<html>{GREEN_PAGE}</body></html>")
+    (root / "tracking" / "events.csv").write_text("time,place,status\n2026-11-01,Shenzhen,\n")  # no status
+    result = api.build(root, reuse_unchanged=False).result
+    section = json.loads((result.package / "manifest.json").read_text(encoding="utf-8"))["tracking"]
+    assert [e["target"] for e in section["errors"]] == ["tracking/events.csv"]
+    assert [c["target"] for c in section["captures"]] == ["tracking/page.html"]
+    pdf = subprocess.run(["pdftotext", str(result.package / "summary.pdf"), "-"], capture_output=True, text=True,
+                         check=True).stdout
+    assert "Not captured: tracking/events.csv" in pdf.replace("\n", " ") and str(root) not in pdf
+
+
+# Builds start their own Playwright, which the sync API allows once per thread: they run above, before the
+# browser shared by the tests below is started.
 @pytest.fixture(scope="module")
 def browser():
     with Browser() as running:
@@ -276,15 +291,3 @@ def test_capture_records_name_case_files_relative_to_the_case(make_case, browser
     for capture in result.captures:
         assert str(tmp_path) not in capture.record.read_text()
 
-
-@pytest.mark.slow
-def test_a_capture_that_fails_is_named_by_its_place_in_the_case(make_case):
-    root = case_with_page(make_case, f"<html>{GREEN_PAGE}</body></html>")
-    (root / "tracking" / "events.csv").write_text("time,place,status\n2026-11-01,Shenzhen,\n")  # no status
-    result = api.build(root, reuse_unchanged=False).result
-    section = json.loads((result.package / "manifest.json").read_text(encoding="utf-8"))["tracking"]
-    assert [e["target"] for e in section["errors"]] == ["tracking/events.csv"]
-    assert [c["target"] for c in section["captures"]] == ["tracking/page.html"]
-    pdf = subprocess.run(["pdftotext", str(result.package / "summary.pdf"), "-"], capture_output=True, text=True,
-                         check=True).stdout
-    assert "Not captured: tracking/events.csv" in pdf.replace("\n", " ") and str(root) not in pdf

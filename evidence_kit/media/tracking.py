@@ -428,8 +428,9 @@ def stamp(image: Image.Image, lines: Sequence[str]) -> Image.Image:
     return out
 
 
-def stamp_lines(target: Target, *, final_url: str, captured: datetime, browser_version: str,
-                part: int = 1, parts: int = 1) -> list[str]:
+def stamp_lines(target: Target, *, final_url: str, captured: datetime, part: int = 1, parts: int = 1) -> list[str]:
+    """The band's text: where the image came from and when, what the mediator needs. Our own and the
+    browser's versions are in the capture's record and the manifest, not on the image the buyer uploads."""
     local = captured.astimezone()
     lines = []
     if target.kind == "page":
@@ -450,8 +451,8 @@ def stamp_lines(target: Target, *, final_url: str, captured: datetime, browser_v
     verb = "Rendered" if target.kind == "events" else "Captured"
     lines.append(f"{verb}: {captured:%Y-%m-%d %H:%M:%S} UTC | local time {local:%Y-%m-%d %H:%M:%S} "
                  f"{offset[:3]}:{offset[3:]}" + (f" ({zone})" if zone.isalpha() else ""))
-    tail = f" | part {part} of {parts}" if parts > 1 else ""
-    lines.append(f"evidence-kit {__version__}, Chromium {browser_version}{tail}")
+    if parts > 1:
+        lines.append(f"Part {part} of {parts}")
     return lines
 
 
@@ -1088,8 +1089,8 @@ def save_capture(rendered: _Rendered, target: Target, out: Path, *, settings: Ca
         raise CaptureError(f"Chromium returned an unreadable screenshot ({exc})", path=target.label) from None
     parts = split_parts(page_image, settings.max_part_height)
     names = [target.name] if len(parts) == 1 else [f"{target.name}-part{i}" for i in range(1, len(parts) + 1)]
-    stamped = [stamp(part, stamp_lines(target, final_url=rendered.final_url, captured=captured,
-                                       browser_version=browser_version, part=i, parts=len(parts)))
+    stamped = [stamp(part, stamp_lines(target, final_url=rendered.final_url, captured=captured, part=i,
+                                       parts=len(parts)))
                for i, part in enumerate(parts, 1)]
     files = {out / f"{name}.png": _png_bytes(image) for name, image in zip(names, stamped, strict=True)}
     files[out / f"{target.name}.html"] = rendered.html
