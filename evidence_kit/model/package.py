@@ -24,7 +24,7 @@ NOT_PLAIN = "a package holds plain files only"
 ABSENT = "listed in the manifest but not in the package"
 
 
-class PackagePathError(Exception):
+class PackagePathError(ValueError):
     """A manifest path that cannot be read as a plain file inside the package. ``kind`` is verify's problem
     kind: ``bad_path`` (the text of the path), ``not_plain_file`` (a link or a special file) or ``missing``."""
 

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 import mimetypes
-import os
-import tempfile
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +16,7 @@ from starlette.staticfiles import StaticFiles
 
 from ... import api
 from ...errors import EvidenceKitError, VerifyError
+from ...model.archive import PackageCheckFailed, write_zip
 from ...model.case import PACKAGE_DIR
 from . import cases, i18n, previews, views
 from .cases import APP_DIR, Invalid, NotFound
@@ -29,8 +27,6 @@ LANGUAGE_COOKIE = "evidence_kit_language"
 # Served inline; anything else (HTML pages, JSON, CSV, ...) is a download that never runs in the app's origin.
 INLINE_TYPES = {"image/jpeg", "image/png", "image/webp", "image/gif", "image/avif", "video/mp4", "video/webm",
                 "video/quicktime", "application/pdf", "text/plain"}
-# Stored without compression in the zip: already compressed, and a 500 MB video is not worth deflating.
-STORED_SUFFIXES = {".jpg", ".jpeg", ".png", ".mp4", ".mov", ".webm", ".pdf", ".zip", ".heic", ".webp"}
 
 
 def _problems(status: int, *problems: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
@@ -300,30 +296,15 @@ async def package_file(request: Request) -> Response:
     return _file_response(path, download=request.query_params.get("download") == "1")
 
 
-def _write_zip(package: Path, folder: Path) -> Path:
-    """The package as one zip, upload/ first (what goes into the form), then the rest."""
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=".zip-", suffix=".zip", dir=folder)
-    os.close(fd)
-    files = sorted((p for p in package.rglob("*") if p.is_file()),
-                   key=lambda p: (p.relative_to(package).parts[0] != "upload", p.relative_to(package).as_posix()))
-    try:
-        with zipfile.ZipFile(name, "w") as archive:
-            for path in files:
-                method = zipfile.ZIP_STORED if path.suffix.lower() in STORED_SUFFIXES else zipfile.ZIP_DEFLATED
-                archive.write(path, path.relative_to(package).as_posix(), compress_type=method)
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
-    return Path(name)
-
-
 async def package_zip(request: Request) -> Response:
     root = _root(request)
     package = root / PACKAGE_DIR
     if not (package / "manifest.json").is_file():
         return _problems(404, "no package yet: build the case first")
-    archive = await run_in_threadpool(_write_zip, package, _cache(request) / "zips")
+    try:
+        archive = await run_in_threadpool(write_zip, package, _cache(request) / "zips")
+    except PackageCheckFailed as exc:  # never zipped as if fine (nor through a link): what the check found
+        return _problems(409, exc.message, *(str(p) for p in exc.report.problems))
     return FileResponse(archive, media_type="application/zip", filename=f"{root.name}-evidence-package.zip",
                         background=BackgroundTask(archive.unlink, missing_ok=True),
                         headers={"cache-control": "no-store"})

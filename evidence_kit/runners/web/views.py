@@ -8,7 +8,8 @@ from typing import Any
 from ... import api
 from ...errors import EvidenceKitError
 from ...model.case import CUSTOMS_PROMISES, FACT_REASONS, PACKAGE_DIR
-from ...model.manifest import count_chars
+from ...model.manifest import MANIFEST_NAME, count_chars
+from ...model.package import PackagePathError, read_package_text
 from ...model.reasons import REASON_RULES, RESOLUTIONS
 from . import i18n
 from .i18n import N_
@@ -219,12 +220,25 @@ def _verify(package: Path) -> dict[str, Any]:
     return _verified[key][1]
 
 
+def _chars(package: Path, relative: str) -> int | None:
+    try:
+        return count_chars(read_package_text(package, relative))
+    except ValueError:  # see the texts in result_view
+        return None
+
+
 def result_view(root: Path, checked_at: float | None = None) -> dict[str, Any] | None:
     """The built package as the result section shows it; None before the first build. ``checked_at``: when
     the last build of this case started (an unchanged build keeps the package, and its old manifest)."""
     package = root / PACKAGE_DIR
+    # Every path of the package is read as verify reads it (model.package): never through a link, never
+    # outside the package, so a manifest naming /etc/passwd or a linked text shows nothing of it.
     try:
-        manifest = json.loads((package / "manifest.json").read_text(encoding="utf-8"))
+        manifest = json.loads(read_package_text(package, MANIFEST_NAME))
+    except PackagePathError as exc:
+        if exc.absent:
+            return None
+        raise  # a linked or special manifest.json: not a package this page can show (the caller says so)
     except (OSError, ValueError):
         return None
     profile = manifest["profile"]
@@ -236,14 +250,16 @@ def result_view(root: Path, checked_at: float | None = None) -> dict[str, Any] |
         item = {"path": record["path"], "name": Path(record["path"]).name, "role": record["role"],
                 "bytes": record["bytes"], "limit": limits.get(record["role"]), "chars": None}
         if record["path"].endswith(".txt"):
-            item["chars"] = count_chars((package / record["path"]).read_text(encoding="utf-8"))
+            item["chars"] = _chars(package, record["path"])
         item["over"] = (item["limit"] is not None and item["bytes"] > item["limit"]) or (
             item["chars"] is not None and item["chars"] > profile["max_text_chars"])
         uploads.append(item)
     texts = []
     for kind, info in manifest.get("texts", {}).items():
-        path = package / info["path"]
-        text = path.read_text(encoding="utf-8") if path.is_file() else ""
+        try:
+            text = read_package_text(package, info["path"])
+        except ValueError:  # outside the package, a link, missing, not UTF-8: verify names it, nothing is shown
+            text = ""
         texts.append({"kind": kind, "title": i18n.gettext(TEXT_TITLES.get(kind, kind)), "path": info["path"],
                       "text": text, "chars": count_chars(text), "limit": profile["max_text_chars"],
                       "upload": info["path"].startswith("upload/")})
