@@ -810,6 +810,27 @@ def test_chat_screenshots_take_free_photo_slots_after_the_item_photos(make_case)
     assert result.manifest.sections["checklist"]["present"]["chat"]
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("chromium") is None and shutil.which("chromium-headless-shell") is None,
+                    reason="needs Chromium (make test installs it)")
+def test_a_required_chat_screenshot_goes_before_the_later_parts_of_a_tall_tracking_page(make_case):
+    from .conftest import noisy_photo
+
+    toml = (BASE_TOML.replace('reason = "damaged"', 'reason = "not_received"')
+            .replace("delivered = 2026-10-30\n", "").replace('notes = "The box was crushed."', 'notes = ""'))
+    root = make_case(toml, name="chat-before-parts")
+    (root / "tracking").mkdir()
+    (root / "tracking" / "page.html").write_text(  # three parts of 4000 px when captured
+        '<html><body style="margin:0"><div style="height:11000px;background:#dde">In transit</div></body></html>',
+        encoding="utf-8")
+    (root / "chat").mkdir()
+    noisy_photo(400, 800, seed=2).save(root / "chat" / "extend.png")
+    result = api.build(root, options=BuildOptions(today=TODAY), reuse_unchanged=False).result
+    uploads = [r.path for r in result.manifest.outputs if r.upload and r.role == "photo"]
+    assert uploads == ["upload/photo-1-tracking-saved-page-part1.jpg", "upload/photo-2-tracking-saved-page-part2.jpg",
+                       "upload/photo-3-chat-extend.jpg"]
+
+
 def test_every_sentence_dropped_for_length_is_warned_and_unique_evidence_stays(base_case):
     notes = ("The box was crushed on one corner. The post office wrote damage report 4471-2026 on arrival. "
              "The kettle was crushed on one corner too. The box corner was crushed badly.")

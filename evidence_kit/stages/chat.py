@@ -4,8 +4,11 @@ screenshots (RULES.md: "screenshots of all conversations with the seller"; for a
 chat asking the seller to extend protection is required)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from ..errors import InputError, LimitError
 from ..media.photos import fit_photo
+from ..model.case import Case
 from ..model.layout import PHOTO_SUFFIXES
 from ..model.reasons import CHAT, REASON_RULES
 from ..stage import StageContext
@@ -14,11 +17,18 @@ NAME = "chat"
 NEEDS = ("jpegtran",)
 
 
+def wanted_screenshots(case: Case) -> list[Path]:
+    """The chat screenshots that go into free photo slots: all of them when the reason's checklist asks for the
+    chat, none otherwise."""
+    if not any(need.kind == CHAT for need in REASON_RULES[case.dispute.reason].needs):
+        return []
+    return [p for p in case.media.chat if p.suffix.lower() in PHOTO_SUFFIXES]
+
+
 def run(ctx: StageContext) -> None:
-    case, profile = ctx.case, ctx.case.profile
-    wanted = any(need.kind == CHAT for need in REASON_RULES[case.dispute.reason].needs)
-    screenshots = [p for p in case.media.chat if p.suffix.lower() in PHOTO_SUFFIXES]
-    if not (wanted and screenshots and ctx.slots.free > 0):
+    profile = ctx.case.profile
+    screenshots = wanted_screenshots(ctx.case)
+    if not (screenshots and ctx.slots.free > 0):
         return
     if missing := ctx.tools.problem(*NEEDS):
         ctx.error(f"chat screenshots not uploaded: {missing.message}", None, NAME, int(missing.exit_code))

@@ -13,6 +13,7 @@ from ..errors import CaseError, MissingDependencyError, ToolError
 from ..media.tracking import (TRACKERS_FILE, Capture, CaptureError, CaseTracking, capture_targets, case_targets,
                               earlier_capture, load_trackers)
 from ..stage import UPLOAD_DIR, StageContext
+from .chat import wanted_screenshots
 
 NAME = "tracking"
 NEEDS = ("chromium",)
@@ -66,10 +67,12 @@ def run(ctx: StageContext) -> None:
                                  "from the earlier build was kept")
             captured.captures.append(kept)
 
-    # Free photo slots take first parts first (one per capture, live pages before the buyer's timeline).
+    # Free photo slots take first parts first (one per capture, live pages before the buyer's timeline); the
+    # chat screenshots the checklist asks for come before a capture's later parts, which the PDF shows anyway.
     by_part = sorted(((i, c) for c in captured.captures for i in range(len(c.jpegs))), key=lambda item: item[0])
+    for_chat = len(wanted_screenshots(ctx.case))
     for part, capture in by_part:
-        if ctx.slots.free <= 0:
+        if ctx.slots.free <= 0 or (part > 0 and ctx.slots.free <= for_chat):
             break
         jpeg = capture.jpegs[part]
         destination = ctx.upload_dir / ctx.slots.take(f"tracking-{jpeg.stem}")
