@@ -236,6 +236,9 @@ def test_one_bad_case_never_takes_down_the_listing(tmp_path: Path) -> None:
                 if name != "locked":
                     case_page = running.client.get(f"/cases/{name}")
                     assert case_page.status_code == 200, (name, case_page.status_code)
+            # The page's unsaved photo order over a case.toml that cannot be read: no plan, its problem.
+            plan = running.client.post("/api/cases/deep/plan", json={"photos": []})
+            assert plan.status_code == 200 and plan.json()["plan"] is None and plan.json()["problems"], plan.text
         finally:
             if (workspace / "locked").exists():
                 (workspace / "locked").chmod(0o755)

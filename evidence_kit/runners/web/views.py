@@ -145,13 +145,17 @@ def upload_plan(case: Any) -> dict[str, Any]:
 def plan_with(root: Path, facts: Any) -> dict[str, Any]:
     """The upload plan with the page's unsaved photo order, skips and video choice (``photos`` and ``video``
     of ``facts``) over the saved case.toml: what Build will upload once it has saved them."""
-    import tomllib
     from decimal import Decimal
 
+    from ...errors import CaseError
+    from ...model.tomlfile import load_toml
     from .cases import CASE_FILE, Invalid, facts_to_data, validate
 
     form = facts_to_data(facts)
-    data = tomllib.loads((root / CASE_FILE).read_text(encoding="utf-8"), parse_float=Decimal)
+    try:  # read as the CLI reads it: a pipe, a huge or deeply nested file is a plain problem
+        data = load_toml(root / CASE_FILE, CASE_FILE, parse_float=Decimal)
+    except CaseError as exc:
+        return {"plan": None, "problems": exc.problems}
     for key in ("photos", "video"):
         if key in form:
             data[key] = form[key]
