@@ -11,6 +11,10 @@ SYSTEM_PACKAGES := ffmpeg chromium chromium-headless-shell qpdf poppler-utils im
 # What only the tests need: a second browser for the web app's test in Firefox (tests/test_web_firefox.py).
 TEST_SYSTEM_PACKAGES := firefox-esr
 DEMO_CASE := examples/broken-kettle
+# pip's output (its notes, the editable install's, this machine's index settings) goes to a log that is printed
+# only when pip fails, so a working install prints one line.
+PIP_LOG := $(VENV)/pip.log
+quiet_pip = $(PY) -m pip $(1) >$(PIP_LOG) 2>&1 || { cat $(PIP_LOG); echo "pip $(1) failed (log: $(PIP_LOG))"; exit 1; }
 
 .PHONY: demo test setup system bench clean serve
 
@@ -50,15 +54,17 @@ system:
 	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null
 
 $(STAMP): pyproject.toml
-	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
-	touch $(STAMP)
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@echo "Installing evidence-kit and the Python packages it uses into $(VENV)"
+	@$(call quiet_pip,install --upgrade pip)
+	@$(call quiet_pip,install -e '.[dev]')
+	@touch $(STAMP)
 
 # The optional cluster extra (dask.distributed): the tests and benchmarks need it, `make demo` does not.
 $(CLUSTER_STAMP): $(STAMP)
-	$(PY) -m pip install -q -e '.[dev,cluster]'
-	touch $(CLUSTER_STAMP)
+	@echo "Installing the cluster extra (dask.distributed) into $(VENV)"
+	@$(call quiet_pip,install -e '.[dev,cluster]')
+	@touch $(CLUSTER_STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info $(DEMO_CASE)/evidence-package
