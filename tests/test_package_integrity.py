@@ -215,3 +215,14 @@ def test_a_sound_package_zips_whole_with_upload_first(server: WebServer, web_cas
     on_disk = {p.relative_to(package).as_posix() for p in package.rglob("*") if p.is_file()}
     assert set(names) == on_disk
     assert all(archive.read(n) == (package / n).read_bytes() for n in names)
+
+
+def test_one_file_of_the_package_is_never_served_through_a_link(server: WebServer, web_case: Path) -> None:
+    texts = web_case / "evidence-package" / "texts"
+    (texts / "inside.txt").symlink_to(texts / "seller-message.txt")  # a link that stays inside the package
+    (texts / "outside.txt").symlink_to(server.workspace / "secret.txt")
+    for name in ("inside.txt", "outside.txt"):
+        response = server.client.get(f"/api/cases/{web_case.name}/package/texts/{name}")
+        assert response.status_code == 404 and MARKER not in response.text, (name, response.status_code)
+    plain = server.client.get(f"/api/cases/{web_case.name}/package/texts/seller-message.txt")
+    assert plain.status_code == 200 and plain.text

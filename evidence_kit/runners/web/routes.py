@@ -18,6 +18,7 @@ from ... import api
 from ...errors import EvidenceKitError, VerifyError
 from ...model.archive import PackageCheckFailed, write_zip
 from ...model.case import PACKAGE_DIR
+from ...model.package import PackagePathError, package_file as checked_package_file
 from . import cases, i18n, previews, views
 from .cases import APP_DIR, Invalid, NotFound
 from .security import DRAIN_LIMIT
@@ -289,10 +290,11 @@ async def verify_package(request: Request) -> Response:
 
 
 async def package_file(request: Request) -> Response:
-    package = _root(request) / PACKAGE_DIR
-    path = cases.case_file(package, request.path_params["path"]) if package.is_dir() else None
-    if path is None:
-        raise NotFound(request.path_params["path"])
+    relative = request.path_params["path"]
+    try:  # a package holds plain files only: no link is followed, not even one that stays inside
+        path = checked_package_file(_root(request) / PACKAGE_DIR, relative)
+    except (PackagePathError, OSError):
+        raise NotFound(relative) from None
     return _file_response(path, download=request.query_params.get("download") == "1")
 
 
