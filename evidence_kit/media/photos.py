@@ -615,29 +615,30 @@ def scaled_size(size: tuple[int, int], scale: float, *, floor: int) -> tuple[int
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def _highest_that_fits(best: Encoded, image: Image.Image, sample: _Sample, max_bytes: int, exif: bytes | None,
-                       ceiling: int) -> Encoded:
-    """``best`` raised to the highest quality whose full encode of ``image`` fits, at its scale and subsampling.
+# A plan's best setting is checked against the other chroma subsampling's when the sample scored them this close:
+# each is raised to the highest quality that fits first, and near q100 one quality step gains 0.0016-0.0028 of
+# colour SSIM (median over the bench's sources, bench/photos.py --quality-curve), so a runner-up a step short
+# of what fits can win once raised (a 2.8 MP photo: 4:2:0 q100 0.9939, 4:4:4 q99 0.9943).
+RUNNER_UP_MARGIN = 0.004
 
-    The sample's size estimate is a few per cent off, so the plan's choice can sit a step or more below what
-    fits (q95 at 0.98 MB where q97 fits 2 MB). Sizes grow with quality, so the highest that fits is found by
-    bisection over full encodes between ``best`` (fits) and ``ceiling`` (excluded: measured over the limit, or
-    scored on the sample and passed over); the first probe is one step up, where the estimate usually is. A
-    higher quality is kept only when it scores at least as well on the sample: re-quantising a camera JPEG's
-    own blocks can lose SSIM at a higher quality.
+
+def _highest_fitting(image: Image.Image, scale: float, subsampling: str, exif: bytes | None, max_bytes: int,
+                     first: int, lo: int, hi: int, found: Encoded | None = None) -> Encoded | None:
+    """The highest quality in (``lo``, ``hi``) whose full encode of ``image`` fits, or ``found`` (the encode at
+    ``lo``, known to fit) when none above it does; probing ``first`` first, where the estimate puts it.
+
+    Sizes grow with quality, so this is a bisection over full encodes to memory (12 ms per MP each here); the
+    sample's size estimate is a few per cent off, so the plan's choice can sit a step or more below what fits
+    (q95 at 0.98 MB where q97 fits 2 MB), and a first probe next to it usually settles it in one or two.
     """
-    lo, hi, found = best.quality, ceiling, best
-    probe = lo + 1
+    probe = first
     while lo < probe < hi:
-        data = _encode(image, probe, best.subsampling, exif)
+        data = _encode(image, probe, subsampling, exif)
         if len(data) <= max_bytes:
-            lo, found = probe, Encoded(data, probe, best.scale, image.width, image.height, best.subsampling)
+            lo, found = probe, Encoded(data, probe, scale, image.width, image.height, subsampling)
         else:
             hi = probe
         probe = (lo + hi) // 2
-    if found is not best and (sample.similarity(found.quality, best.scale, best.subsampling)
-                              < sample.similarity(best.quality, best.scale, best.subsampling)):
-        return best
     return found
 
 
@@ -659,8 +660,10 @@ def fit_image(im: Image.Image, max_bytes: int, *, exif: bytes | None = None,
     best_score = -1.0
     tried: set[tuple[float, int, str]] = set()
     over: dict[tuple[float, str], int] = {}  # (scale, subsampling): the lowest quality measured over the limit
+    whole_plan: list[Candidate] = []
     for _ in range(FULL_ENCODE_ATTEMPTS):
-        plan = [c for c in _plan(sample, max_bytes, min_quality) if c[0] > best_score and c[1:] not in tried]
+        whole_plan = _plan(sample, max_bytes, min_quality)
+        plan = [c for c in whole_plan if c[0] > best_score and c[1:] not in tried]
         if not plan:
             break
         score, scale, quality, subsampling = plan[0]
@@ -678,10 +681,24 @@ def fit_image(im: Image.Image, max_bytes: int, *, exif: bytes | None = None,
             key = (scale, subsampling)
             over[key] = min(quality, over.get(key, QUALITY_MAX + 1))
     if best is not None:
-        # Above the best, only qualities neither measured over the limit nor scored (and passed over) are left.
-        ceiling = min(over.get((best.scale, best.subsampling), QUALITY_MAX + 1),
-                      sample.scored_above(best.quality, best.scale, best.subsampling) or QUALITY_MAX + 1)
-        return _highest_that_fits(best, resized[best.scale], sample, max_bytes, exif, ceiling)
+        current = resized[best.scale]
+
+        def ceiling(quality: int, subsampling: str) -> int:
+            """Above ``quality``, only what was neither measured over the limit nor scored (and passed over)."""
+            return min(over.get((best.scale, subsampling), QUALITY_MAX + 1),
+                       sample.scored_above(quality, best.scale, subsampling) or QUALITY_MAX + 1)
+
+        finalists = [_highest_fitting(current, best.scale, best.subsampling, exif, max_bytes, best.quality + 1,
+                                      best.quality, ceiling(best.quality, best.subsampling), best), best]
+        runner = next((c for c in whole_plan if c[1] == best.scale and c[3] != best.subsampling), None)
+        if runner is not None and runner[0] >= best_score - RUNNER_UP_MARGIN:
+            _, _, quality, subsampling = runner
+            finalists.append(_highest_fitting(current, best.scale, subsampling, exif, max_bytes, quality,
+                                              quality - 3, ceiling(quality, subsampling)))
+        # Ranked on the sample, the plan's own best among them: a higher quality of a camera JPEG's own blocks
+        # can score lower (re-quantisation), and then the plan's choice stands.
+        return max((e for e in finalists if e is not None),
+                   key=lambda e: sample.similarity(e.quality, e.scale, e.subsampling))
     # The estimates were off (or nothing fits): fall back to a plain bisection on shrinking full images.
     scale = 1.0
     while scale > 0.02:
