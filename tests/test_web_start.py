@@ -8,7 +8,9 @@ rejection shown with its reason, and Create disabled while it runs.
 from __future__ import annotations
 
 import copy
+import re
 import tomllib
+from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
@@ -16,7 +18,9 @@ import pytest
 from evidence_kit import api
 from evidence_kit.model.reasons import REASON_RULES
 
+from .conftest import noisy_photo
 from .test_web_api import FACTS, WebServer, every_file, jpeg_bytes, new_case
+from .test_web_browser import browser, shoot  # noqa: F401 - the browser fixture, shared
 
 
 @pytest.fixture(scope="module")
@@ -131,3 +135,72 @@ def test_a_file_already_in_the_case_is_not_added_again(server: WebServer) -> Non
     # Another kind's folder is another place: the same screenshot as chat is added there.
     chat = server.client.post(f"/api/cases/{case_id}/files?kind=chat", files=[("files", ("IMG_1.jpg", photo))])
     assert chat.json()["stored"][0] == {**chat.json()["stored"][0], "path": "chat/IMG_1.jpg", "duplicate": False}
+
+
+# --- point 2: the start page --------------------------------------------------------------------------------
+
+def test_the_start_page_has_a_file_picker_and_a_kind_choice(server: WebServer) -> None:
+    page = server.client.get("/").text
+    assert 'type="file" id="file-picker"' in page and 'for="file-picker"' in page
+    choice = page.split('id="file-kind"')[1].split("</select>")[0]
+    assert set(re.findall(r'<option value="(\w+)"', choice)) == {"auto", "photos", "videos", "chat", "tracking",
+                                                                  "receipts"}
+    assert 'id="upload-progress"' in page and 'id="rejected-files"' in page
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_the_start_page_picks_files_by_kind_shows_rejections_and_creates_one_case(browser: Any,
+                                                                                  tmp_path: Path) -> None:
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    noisy_photo(800, 600, seed=4).save(inputs / "IMG_1.jpg", "JPEG", quality=88)
+    noisy_photo(300, 500, seed=9, noise=2).save(inputs / "chat.png")
+    noisy_photo(300, 400, seed=7, noise=2).save(inputs / "receipt.png")
+    (inputs / "fake.jpg").write_bytes(b"<html>a saved web page, not a photo</html>" * 10)
+    (inputs / "empty.jpg").write_bytes(b"")
+    server = WebServer(tmp_path / "workspace")
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    try:
+        page = context.new_page()
+        page.goto(f"{server.base}/?token={server.token}")
+        # The picker, with the kind chosen first: the chat screenshot goes to chat/, not to the photos.
+        page.select_option("#file-kind", "chat")
+        page.set_input_files("#file-picker", [str(inputs / "chat.png")])
+        page.select_option("#file-kind", "photos")
+        page.set_input_files("#file-picker", [str(inputs / n) for n in ("IMG_1.jpg", "receipt.png", "fake.jpg",
+                                                                         "empty.jpg")])
+        rows = page.locator("#pending-list li")
+        assert rows.count() == 4 and "(4)" in page.text_content("#pending-count")
+        assert rows.nth(0).locator("select").input_value() == "chat"
+        rows.nth(2).locator("select").select_option("receipts")  # one file's kind changed in its row
+        # The empty file is turned away at once, with why.
+        assert "empty.jpg: the file is empty" in page.text_content("#rejected-files")
+        page.fill("[id='f-order.number']", "8204417765390127")
+        page.select_option("[id='f-dispute.reason']", "damaged")  # resolution left at "The usual one"
+        shoot(page, "11-start-files")
+        # Create, clicked twice: the button is disabled from the first click on, so one case only.
+        first_disabled = page.evaluate("""() => {
+            const button = document.querySelector("#save");
+            button.click();
+            const disabled = button.disabled && document.querySelector("#file-picker").disabled;
+            button.click();
+            return disabled;
+        }""")
+        assert first_disabled
+        page.locator("#open-case-row").wait_for()  # fake.jpg was refused: the page stays to say so
+        refused = page.text_content("#rejected-files")
+        assert "fake.jpg: not a picture this app can read" in refused and "empty.jpg" in refused
+        assert page.is_disabled("#save") and page.evaluate("document.activeElement.id") == "open-case"
+        shoot(page, "12-start-refused")
+        cases = server.client.get("/api/cases").json()["cases"]
+        assert [c["id"] for c in cases] == ["order-8204417765390127"]
+        files = server.client.get("/api/cases/order-8204417765390127/files").json()["files"]
+        assert {kind: [f["path"] for f in found] for kind, found in files.items() if found} == {
+            "photos": ["photos/IMG_1.jpg"], "chat": ["chat/chat.png"], "receipts": ["receipts/receipt.png"]}
+        with page.expect_navigation(url="**/cases/order-8204417765390127"):
+            page.click("#open-case")
+    finally:
+        context.close()
+        server.client.close()
+        server.stop()

@@ -9,7 +9,7 @@
   const caseId = (form && form.dataset.case) || (filesSection && filesSection.dataset.case) || "";
   const caseKey = encodeURIComponent(caseId);  // a case folder made by hand may have any name
   let dirty = false;
-  let pending = []; // files dropped on the start page, uploaded once the case exists
+  let pending = []; // start page: {file, kind} added before the case exists, uploaded by Create
 
   const $ = (sel, root = document) => root.querySelector(sel);
   const $$ = (sel, root = document) => [...root.querySelectorAll(sel)];
@@ -149,10 +149,6 @@
       $("#initial-facts").textContent = JSON.stringify(facts);  // what case.toml now holds
       say("save-status", M.saved);
       if (caseId) await refreshResult();
-      if (!caseId) {
-        if (pending.length) await upload(data.id, pending);
-        location.href = `/cases/${encodeURIComponent(data.id)}`;
-      }
       return true;
     }
     say("save-status", "");
@@ -168,7 +164,7 @@
   }
 
   if (form) {
-    form.addEventListener("submit", (event) => { event.preventDefault(); save(); });
+    form.addEventListener("submit", (event) => { event.preventDefault(); if (caseId) save(); else createCase(); });
     form.addEventListener("input", (event) => {
       dirty = true;
       const field = event.target.closest(".field");
@@ -292,16 +288,8 @@
 
   async function addFiles(files) {
     if (!files.length) return;
-    if (!caseId) {  // start page: keep them until the case is created
-      pending.push(...files);
-      const box = $("#pending-files");
-      box.textContent = `${pending.length} ${M.files_pending}: ${pending.map((f) => f.name).join(", ")}`;
-      box.hidden = false;
-      const section = $("#new-case"); section.hidden = false;
-      $("#new-case-button").setAttribute("aria-expanded", "true");
-      document.getElementById("f-order.number").focus();
-      return;
-    }
+    if (!caseId) { addPending(files); return; }  // start page: kept until the case is created
+    await flushRemovals();
     if (dirty) await save();  // the list is redrawn from case.toml after the upload: keep the order and captions
     if (await upload(caseId, files)) await refreshFiles();
   }
@@ -330,6 +318,194 @@
     newCaseButton.setAttribute("aria-expanded", String(!section.hidden));
     if (!section.hidden) document.getElementById("f-order.number").focus();
   });
+
+  // --- start page: files kept until Create, then uploaded by kind with progress ---------------------------
+  const startBox = document.getElementById("start-messages");
+  const S = startBox ? JSON.parse(startBox.textContent) : {};
+  const fill = (text, values) => text.replace(/%\((\w+)\)s/g, (all, key) => (key in values ? values[key] : all));
+  const numberIn = (options) => new Intl.NumberFormat(document.documentElement.lang || undefined, options);
+  // As the server writes a size (i18n.file_size): MB from 0.1 MB, else kB.
+  const fileSize = (bytes) => (bytes >= 100_000 ? fill(S.mb, { n: numberIn({ minimumFractionDigits: 2, maximumFractionDigits: 2 }).format(bytes / 1e6) })
+    : fill(S.kb, { n: numberIn({ minimumFractionDigits: 1, maximumFractionDigits: 1 }).format(bytes / 1000) }));
+  let creating = false;  // set by the first Create and never cleared once the case exists: one case per click
+  const refused = [];  // {name, message}: files turned away, by this page or by the server
+
+  function addPending(files) {
+    const kind = $("#file-kind") ? $("#file-kind").value : "auto";
+    for (const file of files) {
+      if (file.size === 0) refused.push({ name: file.name, message: S.empty });
+      else if (file.size > MAX_UPLOAD) refused.push({ name: file.name, message: fill(S.too_big, { mb: numberIn().format(MAX_UPLOAD / 1e6) }) });
+      else pending.push({ file, kind });
+    }
+    drawPending();
+    const section = $("#new-case"); section.hidden = false;
+    $("#new-case-button").setAttribute("aria-expanded", "true");
+    // A drop goes on to the order; the picker keeps the keyboard where it is, to add more.
+    if (!$("#dropzone").contains(document.activeElement)) document.getElementById("f-order.number").focus();
+  }
+
+  function drawPending() {
+    const list = $("#pending-list");
+    list.textContent = "";
+    pending.forEach((item, i) => {
+      const li = document.createElement("li");
+      const name = document.createElement("span"); name.className = "name"; name.textContent = item.file.name;
+      const size = document.createElement("span"); size.className = "size";
+      size.textContent = fileSize(item.file.size);
+      const kind = $("#file-kind").cloneNode(true);
+      kind.removeAttribute("id"); kind.className = "pending-kind"; kind.value = item.kind; kind.dataset.index = i;
+      kind.setAttribute("aria-label", fill(S.kind_of, { name: item.file.name }));
+      const remove = document.createElement("button");
+      remove.type = "button"; remove.className = "remove secondary"; remove.dataset.index = i; remove.textContent = "✕";
+      remove.setAttribute("aria-label", fill(S.remove, { name: item.file.name }));
+      li.append(name, " ", size, kind, remove);
+      list.append(li);
+    });
+    $("#pending-count").textContent = fill(S.pending, { n: numberIn().format(pending.length) });
+    $("#pending-files").hidden = !pending.length;
+    drawRefused([]);
+  }
+
+  function drawRefused(duplicates) {
+    const box = $("#rejected-box");
+    $("#rejected-title").textContent = S.not_added;
+    $("#rejected-title").hidden = !refused.length;
+    const list = $("#rejected-files");
+    list.textContent = "";
+    for (const r of refused) {
+      const li = document.createElement("li");
+      const name = document.createElement("strong"); name.textContent = r.name;
+      li.append(name, `: ${r.message}`);
+      list.append(li);
+    }
+    $("#duplicate-files")?.remove();
+    if (duplicates.length) {
+      const block = document.createElement("div"); block.id = "duplicate-files";
+      const title = document.createElement("p"); title.textContent = S.already;
+      const items = document.createElement("ul");
+      for (const d of duplicates) {
+        const li = document.createElement("li");
+        const name = document.createElement("strong"); name.textContent = d.name;
+        li.append(name, `: ${d.message}`);
+        items.append(li);
+      }
+      block.append(title, items); box.append(block);
+    }
+    box.hidden = !refused.length && !duplicates.length;
+  }
+
+  const pendingList = $("#pending-list");
+  if (pendingList) {
+    pendingList.addEventListener("change", (event) => {
+      if (event.target.classList.contains("pending-kind")) pending[Number(event.target.dataset.index)].kind = event.target.value;
+    });
+    pendingList.addEventListener("click", (event) => {
+      const button = event.target.closest("button.remove");
+      if (!button || creating) return;
+      const index = Number(button.dataset.index);
+      pending.splice(index, 1);
+      drawPending();
+      const next = $$("#pending-list button.remove")[Math.min(index, pending.length - 1)];
+      (next || $("label[for='file-picker']")).focus();  // focus stays in the list, never falls to the page
+    });
+  }
+
+  function busy(on) {
+    for (const el of [$("#save"), $("#file-picker"), $("#file-kind"), ...$$("#pending-list select, #pending-list button")]) {
+      if (el) el.disabled = on;
+    }
+    $("label[for='file-picker']")?.setAttribute("aria-disabled", String(on));
+  }
+
+  // One request per kind, each within the upload limit; the bar shows the bytes of all of them.
+  function batches() {
+    const groups = new Map();
+    for (const item of pending) groups.set(item.kind, [...(groups.get(item.kind) || []), item.file]);
+    const out = [];
+    for (const [kind, files] of groups) {
+      let batch = [], size = 0;
+      for (const file of files) {
+        const cost = file.size + 1024;  // with its part's headers
+        if (batch.length && size + cost > MAX_UPLOAD) { out.push({ kind, files: batch }); batch = []; size = 0; }
+        batch.push(file); size += cost;
+      }
+      if (batch.length) out.push({ kind, files: batch });
+    }
+    return out;
+  }
+
+  function post(url, body, onProgress) {
+    return new Promise((resolve) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open("POST", url);
+      xhr.responseType = "json";
+      xhr.upload.onprogress = (event) => { if (event.lengthComputable) onProgress(event.loaded / event.total); };
+      xhr.onload = () => resolve({ status: xhr.status, data: xhr.response || {} });
+      xhr.onerror = () => resolve({ status: 0, data: { problems: [M.network] } });
+      xhr.send(body);
+    });
+  }
+
+  async function uploadPending(id) {
+    const duplicates = [];
+    const total = pending.reduce((sum, item) => sum + item.file.size, 0) || 1;
+    const count = pending.length;
+    const bar = $("#upload-progress");
+    let sent = 0, done = 0;
+    const show = (fraction) => {
+      bar.value = fraction;
+      say("upload-status", fill(S.uploading, { percent: numberIn({ style: "percent" }).format(fraction),
+        done: numberIn().format(done), total: numberIn().format(count) }));
+    };
+    bar.hidden = false; show(0);
+    for (const { kind, files } of batches()) {
+      const body = new FormData();
+      for (const file of files) body.append("files", file, file.name);
+      const size = files.reduce((sum, f) => sum + f.size, 0);
+      const ends = files.map(((sum) => (f) => (sum += f.size))(0));  // where each file ends in the body
+      const before = done;
+      const { status, data } = await post(`/api/cases/${encodeURIComponent(id)}/files?kind=${encodeURIComponent(kind)}`,
+        body, (part) => { done = before + ends.filter((end) => end <= part * size).length; show((sent + part * size) / total); });
+      sent += size; done = before + files.length; show(sent / total);
+      for (const item of data.stored || []) if (item.duplicate) duplicates.push(item);
+      refused.push(...(data.rejected || []));
+      if (status !== 201 && !(data.rejected || []).length) {  // the whole request refused: each file says why
+        const why = (data.problems || []).join(" ") || M.network;
+        refused.push(...files.map((f) => ({ name: f.name, message: why })));
+      }
+    }
+    bar.hidden = true;
+    return duplicates;
+  }
+
+  async function createCase() {
+    if (creating) return;
+    creating = true;
+    busy(true);
+    say("save-status", S.creating);
+    const { status, data } = await request("POST", "/api/cases", collectFacts());
+    if (status !== 201) {
+      creating = false;
+      busy(false);
+      say("save-status", "");
+      showProblems(data);
+      return;
+    }
+    clearProblems();
+    const url = `/cases/${encodeURIComponent(data.id)}`;
+    const before = refused.length;
+    const duplicates = pending.length ? await uploadPending(data.id) : [];
+    if (refused.length === before && !duplicates.length) { location.href = url; return; }
+    // Some files were not added: say which and why here, where they were chosen, with the way on.
+    pending = [];
+    drawPending();
+    drawRefused(duplicates);
+    say("save-status", "");
+    say("upload-status", S.created);  // beside the list and the way on, not at the bottom of the form
+    $("#open-case").href = url;
+    $("#open-case-row").hidden = false;
+    $("#open-case").focus();
+  }
 
   function bindSliders() {
     const start = $("#video-start"), end = $("#video-end");
