@@ -1,11 +1,15 @@
 """Interface languages: one gettext catalog per language under ``templates/web/locale`` (a language is a file).
 
 The .po files are read at run time (compiled in memory), so a fresh ``pip install`` needs no compile
-step. To add a language: copy ``locale/ru/LC_MESSAGES/messages.po`` to ``locale/XX/...``, translate it and
-list XX in ``LANGUAGES``. After changing strings in the templates, refresh the catalogs with:
+step. After changing strings (templates, the web modules, or the library's words in ``library_messages``),
+refresh the template and every catalog from the checkout's root with
 
-    pybabel extract -F templates/web/babel.cfg -o templates/web/locale/messages.pot .
-    pybabel update -i templates/web/locale/messages.pot -d templates/web/locale
+    python -m evidence_kit.runners.web.i18n
+
+(``pybabel extract`` with templates/web/babel.cfg, then ``pybabel update`` without guessed "fuzzy"
+translations) and translate what came out empty; tests/test_web_i18n.py fails on a msgid missing from a
+catalog, or on a template behind the sources. To add a language: ``python -m evidence_kit.runners.web.i18n XX``
+starts its catalog; list XX in ``LANGUAGES`` and ``PRIMARY``.
 
 The generated dispute texts stay English (that is what the form wants); only the interface is translated.
 """
@@ -21,11 +25,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-LANGUAGES = ("en", "ru")  # es and pt_BR join once their catalogs are written
+LANGUAGES = ("en", "ru", "es", "pt_BR")
 DEFAULT_LANGUAGE = "en"
 LANGUAGE_NAMES = {"en": "English", "ru": "Русский", "es": "Español", "pt_BR": "Português (Brasil)"}
 # Accept-Language's primary tags -> our catalogs (a buyer in Portugal reads Brazilian Portuguese well enough).
-PRIMARY = {"en": "en", "ru": "ru"}
+PRIMARY = {"en": "en", "ru": "ru", "es": "es", "pt": "pt_BR"}
 
 _current: contextvars.ContextVar[str] = contextvars.ContextVar("evidence_kit_web_language", default=DEFAULT_LANGUAGE)
 
@@ -71,6 +75,27 @@ def ngettext(singular: str, plural: str, n: int) -> str:
 def N_(message: str) -> str:  # noqa: N802 - gettext's conventional marker for "translate later"
     """Marks a string for extraction; it is translated where it is shown."""
     return message
+
+
+def library_messages() -> set[str]:
+    """The library's own English words that the pages show translated (views.py hands them to gettext): each
+    reason's title, what it can win and its caveat, and the resolutions. The library stays free of gettext."""
+    from ...model.reasons import REASON_RULES, RESOLUTIONS
+
+    texts = {text for r in REASON_RULES.values() for text in (r.title, r.wins, r.caveat) if text}
+    return texts | set(RESOLUTIONS.values())
+
+
+def extract_library(fileobj: Any, keywords: Any, comment_tags: Any, options: Any) -> Any:
+    """A Babel extraction method (babel.cfg's ``library``): the strings of a library module that are among
+    ``library_messages``, at the line they start on, so the template lists them like any marked string."""
+    import ast
+
+    wanted = library_messages()
+    found = [(node.lineno, node.value) for node in ast.walk(ast.parse(fileobj.read()))
+             if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in wanted]
+    for lineno, text in sorted(found):
+        yield lineno, "", text, []
 
 
 def negotiate(accept_language: str | None) -> str:
@@ -217,3 +242,26 @@ JS_MESSAGES = {
 
 def js_messages() -> dict[str, str]:
     return {key: gettext(message) for key, message in JS_MESSAGES.items()}
+
+
+def refresh_catalogs(root: Path, new_language: str | None = None) -> None:
+    """The template extracted anew from the sources under ``root`` (a checkout), and every catalog merged
+    with it; ``new_language`` first gets a catalog of its own."""
+    from babel.messages.frontend import CommandLineInterface
+
+    locale = root / "templates" / "web" / "locale"
+    template = locale / "messages.pot"
+    run = CommandLineInterface().run
+    run(["pybabel", "-q", "extract", "-F", str(root / "templates" / "web" / "babel.cfg"), "-o", str(template),
+         "-w", "120", "--no-location", "--project", "evidence-kit", "--version", "0.1.0", "--header-comment",
+         "# The interface strings of evidence-kit serve: python -m evidence_kit.runners.web.i18n writes this file.",
+         str(root)])
+    if new_language:
+        run(["pybabel", "-q", "init", "-i", str(template), "-d", str(locale), "-l", new_language, "-w", "120"])
+    run(["pybabel", "-q", "update", "-i", str(template), "-d", str(locale), "-w", "120", "--no-fuzzy-matching"])
+
+
+if __name__ == "__main__":
+    import sys
+
+    refresh_catalogs(Path.cwd(), *sys.argv[1:2])
