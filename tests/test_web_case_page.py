@@ -135,3 +135,99 @@ def test_the_list_follows_the_librarys_plan_after_a_toggle_and_a_move(page: Any,
     page.screenshot(path=str(SHOTS / "h-plan-1280.png"), full_page=True)
     page.set_viewport_size({"width": 360, "height": 800})
     page.screenshot(path=str(SHOTS / "h-plan-360.png"), full_page=True)
+
+
+# --- point 5: remove keeps the page's work and can be undone; a reload follows the running build --------------
+
+def wait_for(check: Any, page: Any, seconds: float = 30) -> None:
+    """Poll a Python condition (the server's files) while the page runs."""
+    for _ in range(int(seconds * 10)):
+        if check():
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(f"still false after {seconds} s")
+
+
+@pytest.mark.slow
+def test_remove_keeps_the_unsaved_order_and_captions_and_can_be_undone(page: Any, server: WebServer) -> None:
+    case_id = case_with(server, [(f"IMG_{i}.jpg", jpeg(i)) for i in range(3)])
+    root = server.workspace / case_id
+    page.on("dialog", lambda dialog: dialog.accept())  # a confirmation, if one is asked, is answered yes
+    open_case(page, server, case_id)
+    photos = page.locator("#photo-list li.photo")
+    photos.nth(2).locator("button.up").click()  # an order and a caption the buyer has not saved
+    photos.nth(0).locator("input.caption").fill("The crack, close up")
+    order = [p["path"] for p in listed(page)]
+    middle = order[1]
+
+    page.locator(f"#photo-list li.photo[data-path='{middle}'] button.remove").click()
+    until(page, f"!document.querySelector(\"#photo-list li.photo[data-path='{middle}']\") || "
+                f"document.querySelector(\"#photo-list li.photo[data-path='{middle}']\").hidden")
+    assert [p["path"] for p in listed(page)] == [order[0], order[2]]
+    # Focus moves to the next photo's remove button, and the status offers Undo.
+    assert page.evaluate("document.activeElement.closest('li.photo').dataset.path") == order[2]
+    assert page.evaluate("document.activeElement.classList.contains('remove')")
+    assert "IMG_" in page.text_content("#remove-status") and page.is_visible("#undo-remove")
+    page.click("#undo-remove")
+    until(page, f"JSON.stringify([...document.querySelectorAll('#photo-list li.photo:not([hidden])')].map("
+                f"e => e.dataset.path)) === {json.dumps(compact(order))}")
+    assert (root / middle).is_file()
+    assert page.evaluate("document.activeElement.closest('li.photo').dataset.path") == middle
+
+    # Removed for good (the delay passes): the file goes, the unsaved order and caption stay.
+    page.locator(f"#photo-list li.photo[data-path='{middle}'] button.remove").click()
+    wait_for(lambda: not (root / middle).exists(), page)
+    page.locator("#undo-remove").wait_for(state="hidden")
+    page.wait_for_load_state("networkidle")
+    assert [p["path"] for p in listed(page)] == [order[0], order[2]]
+    assert page.input_value("#photo-list li.photo >> nth=0 >> input.caption") == "The crack, close up"
+    until(page, "document.querySelector('#photo-list li.photo .slot').textContent.startsWith('Photo 1 of 3')")
+    assert [p["path"] for p in listed(page)] == [p["path"] for p in planned(
+        server, case_id, {"photos": [{"file": order[0], "rank": 1, "caption": "The crack, close up"},
+                                     {"file": order[2], "rank": 2}]})]
+    shoot_both(page, "remove")
+
+
+def shoot_both(page: Any, name: str) -> None:
+    """Full-page screenshots at 1280 and 360 px for a person to look at (/tmp/h-NAME-WIDTH.png)."""
+    before = dict(page.viewport_size)
+    for width in (1280, 360):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.screenshot(path=str(SHOTS / f"h-{name}-{width}.png"), full_page=True)
+    page.set_viewport_size(before)
+
+
+@pytest.mark.slow
+def test_a_reload_during_a_build_follows_it_and_focus_and_copy_behave(page: Any, server: WebServer) -> None:
+    case_id = case_with(server, [("IMG_0.jpg", jpeg(0))])
+    root = server.workspace / case_id
+    assert server.events(server.client.post(f"/api/cases/{case_id}/build").json()["job"])[-1][1]["status"] == "built"
+    facts = server.client.get(f"/api/cases/{case_id}").json()["facts"]
+    facts["dispute"]["notes"] = "Arrived broken, the base is cracked."
+    assert server.client.put(f"/api/cases/{case_id}", json=facts).status_code == 200
+    with case_lock(root):  # a build that cannot finish yet (it waits for the case, as for a CLI build)
+        job = server.client.post(f"/api/cases/{case_id}/build").json()["job"]
+        open_case(page, server, case_id)  # the page is loaded (or reloaded) while the build runs
+        until(page, "document.getElementById('build').disabled && !document.getElementById('stages').hidden")
+        assert page.text_content("#build-status") in ("Waiting for a free worker…", "Building…")
+        assert "press Build" not in page.text_content("#result")  # the old result is not called out of date
+        assert "A build of this case is running" in page.text_content("#result")
+        shoot_both(page, "reattach")
+    page.wait_for_selector("body[data-last-build='built']", timeout=60_000)
+    assert server.client.get(f"/api/jobs/{job}").json()["finished"]
+    assert page.is_enabled("#build") and "A build of this case is running" not in page.text_content("#result")
+
+    # Build from the page: the focus stays on Build (not the page body) once the result is in.
+    page.focus("#build")
+    page.evaluate("document.body.dataset.lastBuild = ''")
+    page.click("#build")
+    page.wait_for_selector("body[data-last-build='unchanged'], body[data-last-build='built']", timeout=60_000)
+    until(page, "document.getElementById('build').disabled === false")
+    assert page.evaluate("document.activeElement.id") == "build"
+
+    # Copy twice: the button says Copied. and then its own label again.
+    copy = page.locator("button.copy").first
+    copy.click()
+    copy.click()
+    assert copy.text_content() == "Copied."
+    until(page, "document.querySelector('button.copy').textContent === 'Copy'", seconds=10)

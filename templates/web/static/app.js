@@ -14,6 +14,7 @@
   const $ = (sel, root = document) => root.querySelector(sel);
   const $$ = (sel, root = document) => [...root.querySelectorAll(sel)];
   const say = (id, text) => { const el = document.getElementById(id); if (el) el.textContent = text; };
+  const C = JSON.parse(($("#case-messages") || { textContent: "{}" }).textContent);  // the case page's own words
 
   async function request(method, url, body) {
     const options = { method, headers: {} };
@@ -230,11 +231,143 @@
 
   async function refreshFiles() {
     // The server may have changed case.toml too (a removed file takes its hints along): start from it again.
+    // What the buyer changed and has not saved (order, captions, skips, video choice and trim) stays, and so
+    // does the focus.
+    const kept = dirty ? filesState() : null;
+    const focus = focusKey();
     const { status, data } = await request("GET", `/api/cases/${caseKey}`);
     if (status === 200) $("#initial-facts").textContent = JSON.stringify(data.facts);
     const response = await fetch(`/cases/${caseKey}/fragment/files`);
-    if (response.ok) { $("#files").innerHTML = await response.text(); bindSliders(); }
+    if (response.ok) {
+      $("#files").innerHTML = await response.text();
+      if (kept) restoreFiles(kept);
+      bindSliders();
+      refocus(focus);
+      if (kept) askPlan();
+    }
     await refreshResult();
+  }
+
+  function filesState() {
+    const list = $("#photo-list");
+    const trim = $("#files .trim");
+    return {
+      ranked: list ? list.dataset.ranked : "false",
+      photos: list ? $$("li.photo:not([hidden])", list).map((li) => ({
+        path: li.dataset.path, caption: $(".caption", li).value, use: $(".use", li).checked })) : [],
+      video: ($("input[name='video-choice']:checked") || {}).value,
+      trim: trim ? { path: trim.closest(".video").dataset.path, start: $("#video-start").value, end: $("#video-end").value } : null,
+    };
+  }
+
+  function restoreFiles(state) {
+    const list = $("#photo-list");
+    if (list) {
+      const items = new Map($$("li.photo", list).map((li) => [li.dataset.path, li]));
+      const known = state.photos.filter((p) => items.has(p.path));
+      for (const p of known) {
+        const li = items.get(p.path);
+        $(".caption", li).value = p.caption;
+        $(".use", li).checked = p.use;
+      }
+      if (state.ranked === "true") {
+        list.dataset.ranked = "true";
+        const placed = known.map((p) => items.get(p.path));
+        list.append(...placed, ...[...items.values()].filter((li) => !placed.includes(li)));
+      }
+    }
+    if (state.video !== undefined) {
+      const radio = $$("input[name='video-choice']").find((r) => r.value === state.video);
+      if (radio) radio.checked = true;
+    }
+    const trim = $("#files .trim");
+    if (state.trim && trim && trim.closest(".video").dataset.path === state.trim.path) {
+      $("#video-start").value = state.trim.start; $("#video-end").value = state.trim.end;
+    }
+  }
+
+  // The focused control inside the file list, named so that it can be found again after the list is redrawn.
+  function focusKey() {
+    const el = document.activeElement;
+    const box = $("#files");
+    if (!el || !box || !box.contains(el)) return null;
+    const item = el.closest("[data-path]");
+    return { path: item ? item.dataset.path : null, kind: el.classList[0] || "", tag: el.tagName, name: el.name || "" };
+  }
+
+  function refocus(key) {
+    if (!key || !key.path) return;
+    const item = $$("#files [data-path]").find((el) => el.dataset.path === key.path && !el.hidden);
+    if (!item) return;
+    const candidates = item.matches(key.tag.toLowerCase()) ? [item] : [];
+    candidates.push(...$$(key.tag.toLowerCase(), item));
+    const found = candidates.find((el) => (el.classList[0] || "") === key.kind && (el.name || "") === key.name);
+    if (found) found.focus({ preventScroll: true });
+  }
+
+  // Remove: the item goes from the list at once and the status offers Undo; the file itself is removed a
+  // little later (or before an upload, a build or leaving the page), so Undo needs nothing back from the server.
+  const REMOVE_DELAY = 10000;
+  let removals = [];
+  let removeTimer = null;
+
+  function removeLater(button) {
+    const item = button.closest("li.photo, .video, .others li");
+    const kind = item.matches("li.photo") ? "li.photo" : item.matches(".video") ? ".video" : "li";
+    const peers = [...item.parentElement.children].filter((el) => el.matches(kind) && !el.hidden);
+    const at = peers.indexOf(item);
+    const next = peers[at + 1] || peers[at - 1];
+    const radio = $("input[name='video-choice']", item);
+    removals.push({ path: button.dataset.path, name: button.dataset.name, item, checked: Boolean(radio && radio.checked) });
+    if (radio) radio.checked = false;
+    item.hidden = true;
+    showRemovals(C.removed);
+    clearTimeout(removeTimer);
+    removeTimer = setTimeout(flushRemovals, REMOVE_DELAY);
+    (next ? $("button.remove", next) : $("#undo-remove")).focus();
+    askPlan();
+  }
+
+  function showRemovals(words) {
+    const names = removals.map((r) => r.name).join(", ");
+    say("remove-status", words.replace("{names}", names));
+    $("#undo-remove").hidden = !removals.length;
+  }
+
+  function undoRemovals() {
+    clearTimeout(removeTimer);
+    const back = removals;
+    if (!back.length) return;
+    say("remove-status", C.restored.replace("{names}", back.map((r) => r.name).join(", ")));
+    removals = [];
+    $("#undo-remove").hidden = true;
+    for (const r of back) {
+      r.item.hidden = false;
+      const radio = $("input[name='video-choice']", r.item);
+      if (radio && r.checked) radio.checked = true;
+    }
+    $("button.remove", back[back.length - 1].item).focus();
+    askPlan();
+  }
+
+  async function flushRemovals(leaving = false) {
+    clearTimeout(removeTimer);
+    const now = removals;
+    if (!now.length) return;
+    removals = [];
+    const undo = $("#undo-remove");
+    if (document.activeElement === undo) $("#remove-status").focus();
+    undo.hidden = true;
+    const problems = [];
+    for (const r of now) {
+      const url = `/api/cases/${caseKey}/files/${r.path.split("/").map(encodeURIComponent).join("/")}`;
+      if (leaving) { fetch(url, { method: "DELETE", keepalive: true }); continue; }  // outlives the page
+      const { status, data } = await request("DELETE", url);
+      if (status !== 204 && status !== 404) problems.push(...(data.problems || []));
+    }
+    if (leaving) return;
+    if (problems.length) say("remove-status", problems.join(" "));
+    await refreshFiles();
   }
 
   // The slots shown are the library's (POST /plan with the page's unsaved order, skips and video choice), and
@@ -529,14 +662,7 @@
       const button = event.target.closest("button");
       if (!button) return;
       const li = button.closest("li.photo");
-      if (button.classList.contains("remove")) {
-        if (!confirm(M.delete_confirm)) return;
-        const path = button.dataset.path.split("/").map(encodeURIComponent).join("/");
-        const { status, data } = await request("DELETE", `/api/cases/${caseKey}/files/${path}`);
-        if (status !== 204) say("upload-status", (data.problems || []).join(" "));
-        await refreshFiles();
-        return;
-      }
+      if (button.classList.contains("remove")) { removeLater(button); return; }
       if (!li) return;
       if (button.classList.contains("up") && li.previousElementSibling) li.previousElementSibling.before(li);
       else if (button.classList.contains("down") && li.nextElementSibling) li.nextElementSibling.after(li);
@@ -581,6 +707,13 @@
     const stages = $("#stages");
     stages.hidden = false; stages.innerHTML = "";
     buildButton.disabled = true;
+    const stale = $("#result .stale");  // the package shown is the one before this build, not out of date
+    if (stale) stale.textContent = C.rebuilding;
+    else if ($("#result .banner, #result .downloads")) {
+      const note = document.createElement("p");
+      note.className = "stale"; note.setAttribute("role", "note"); note.textContent = C.rebuilding;
+      $("#result").prepend(note);
+    }
     const events = new EventSource(`/api/jobs/${job}/events`);
     events.addEventListener("queued", () => say("build-status", M.queued));
     events.addEventListener("started", () => say("build-status", M.started));
@@ -595,21 +728,33 @@
       const result = JSON.parse(event.data);
       for (const bar of $$("progress", stages)) if (result.status !== "failed") bar.value = 1;
       say("build-status", result.status === "failed" ? `${M.failed} ${result.message || ""}` : M[result.status] || result.status);
-      document.body.dataset.lastBuild = result.status;
       await refreshFiles();  // the contact sheet may be new; the result comes with it
       buildButton.disabled = false;
+      document.body.dataset.lastBuild = result.status;  // (tests wait for it: the page is complete by now)
       $("#result-section").scrollIntoView({ behavior: "smooth", block: "start" });
+      // A disabled button loses the focus: the buyer is given it back, unless they went on elsewhere.
+      if (!document.activeElement || document.activeElement === document.body) buildButton.focus({ preventScroll: true });
     });
   }
 
   if (buildButton) buildButton.addEventListener("click", async () => {
     buildButton.disabled = true;
+    await flushRemovals();
     if (dirty && !(await save())) { buildButton.disabled = false; return; }
     const { status, data } = await request("POST", `/api/cases/${caseKey}/build`);
     if (status === 202) follow(data.job);
     else if (status === 409) { say("build-status", M.busy); follow(data.job); }
     else { say("build-status", (data.problems || []).join(" ")); buildButton.disabled = false; }
   });
+
+  if (buildButton && caseId) {  // a page (re)loaded during a build follows it instead of offering another
+    request("GET", `/api/cases/${caseKey}/build`).then(({ status, data }) => {
+      if (status === 200 && data.job) follow(data.job);
+    });
+  }
+  const undoButton = $("#undo-remove");
+  if (undoButton) undoButton.addEventListener("click", undoRemovals);
+  window.addEventListener("pagehide", () => flushRemovals(true));
 
   // --- result: texts to paste ----------------------------------------------------------------------------
   const result = $("#result");
@@ -629,15 +774,17 @@
       const button = event.target.closest("button.copy");
       if (!button) return;
       const area = document.getElementById(button.dataset.target);
+      const label = button.dataset.label || button.textContent;  // its own label, even when clicked again at once
+      button.dataset.label = label;
+      clearTimeout(Number(button.dataset.timer));
       try {
         await navigator.clipboard.writeText(area.value);
       } catch (e) {
         area.select();
         if (!document.execCommand("copy")) { button.textContent = M.copy_failed; return; }
       }
-      const label = button.textContent;
       button.textContent = M.copied;
-      setTimeout(() => { button.textContent = label; }, 2000);
+      button.dataset.timer = String(setTimeout(() => { button.textContent = label; }, 2000));
     });
   }
 
