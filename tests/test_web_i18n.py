@@ -223,13 +223,14 @@ def test_at_360_px_nothing_is_cut_or_sideways_in_spanish_portuguese_and_russian(
                 no_sideways_scroll(page)
                 found = page.evaluate(CUT_REASONS, language)
                 assert found["count"] == 16 and found["cut"] == [], (language, name, found)
-            # The list open, on the case page: every title whole, inside the window.
+            # On the case page, the longest title chosen, then the list open: every title whole, inside the window.
             select = page.locator("[id='f-dispute.reason']")
-            select.select_option("delivered_elsewhere")  # the longest title, chosen
-            select.scroll_into_view_if_needed()
+            select.select_option("delivered_elsewhere")
+            page.evaluate("document.getElementById('f-dispute.reason').scrollIntoView({block: 'center'})")
+            page.screenshot(path=f"/tmp/i-{language}-reason-chosen.png")
             select.click()
             page.wait_for_timeout(300)
-            page.screenshot(path=f"/tmp/i-{language}-reasons.png")
+            page.screenshot(path=f"/tmp/i-{language}-reasons-open.png")
             assert page.evaluate(OPEN_OPTIONS) == [], language
             page.keyboard.press("Escape")
     finally:
