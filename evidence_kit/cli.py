@@ -574,7 +574,14 @@ def verify(package: Path, as_json: bool) -> None:
 @jobs_option
 @click.option("--max-upload-mb", type=click.IntRange(min=1), default=4096, show_default=True,
               help="Largest upload accepted in one request, in MB (10^6 bytes).")
-def serve(workspace: Path, port: int, host: str, no_browser: bool, jobs: int | None, max_upload_mb: int) -> None:
+@click.option("--phone", is_flag=True,
+              help="Also listen on this computer's private network address, so a phone on the same Wi-Fi can add "
+                   "files to a case through a link (QR code) from its page; nothing else is served there.")
+@click.option("--phone-address", metavar="ADDRESS",
+              help="With --phone: the private network address to use (default: the one this computer's network "
+                   "traffic leaves from).")
+def serve(workspace: Path, port: int, host: str, no_browser: bool, jobs: int | None, max_upload_mb: int,
+          phone: bool, phone_address: str | None) -> None:
     """Start the web app: fill in the order, drop the files, build and download the package.
 
     Prints the address with its access token (http://127.0.0.1:PORT/?token=...) and opens it.
@@ -585,11 +592,22 @@ def serve(workspace: Path, port: int, host: str, no_browser: bool, jobs: int | N
     """
     from .runners.batch import default_workers
     from .runners.web import WebSettings, serve as run_server
+    from .runners.web.phone import lan_address, private_address
+
+    phone_host = None
+    if phone:
+        phone_host = phone_address or lan_address()
+        if phone_host is None:
+            raise AddressError("--phone: this computer has no private network address (is it on Wi-Fi?); "
+                               "name one with --phone-address")
+        if not private_address(phone_host):
+            raise AddressError(f"--phone-address {phone_host}: not a private network address (such as "
+                               "192.168.x.x or 10.x.x.x); a public one would let anyone on the internet try")
 
     try:
         run_server(WebSettings(workspace=workspace.expanduser().resolve(), host=host, port=port,
                                workers=jobs or default_workers(), max_upload_bytes=max_upload_mb * 1_000_000,
-                               open_browser=not no_browser))
+                               open_browser=not no_browser, phone_host=phone_host))
     except OSError as exc:
         if exc.filename is None and (problem := _address_problem(exc.errno, host, port)):
             raise AddressError(problem) from None

@@ -34,12 +34,16 @@ class WebSettings:
     workers: int = 2  # builds at once (other cases queue)
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD
     open_browser: bool = True
+    phone_host: str | None = None  # serve --phone: the private-network address the phone page is served on
 
     def allowed_hosts(self, port: int) -> list[str]:
-        """Host headers this server answers to: the bound address (and localhost for loopback)."""
+        """Host headers this server answers to: the bound address (and localhost for loopback), and the phone
+        page's network address."""
         hosts = [f"[{self.host}]:{port}" if ":" in self.host else f"{self.host}:{port}"]
         if self.host == LOOPBACK:
             hosts.append(f"localhost:{port}")
+        if self.phone_host:
+            hosts.append(f"[{self.phone_host}]:{port}" if ":" in self.phone_host else f"{self.phone_host}:{port}")
         return hosts
 
 
@@ -63,9 +67,10 @@ class _Language:
 
 
 def create_app(settings: WebSettings, *, port: int | None = None, on_ready: Callable[[], None] | None = None,
-               jobs: Any = None) -> Any:
+               jobs: Any = None, phone: Any = None) -> Any:
     """The ASGI app for ``settings`` (``port``: the one actually bound, when settings say 0; ``jobs``: the
-    build pool, when the caller waits for it after the server stops)."""
+    build pool, when the caller waits for it after the server stops; ``phone``: the phone links, tests give
+    theirs a clock)."""
     import jinja2
     from starlette.applications import Starlette
     from starlette.requests import Request
@@ -73,6 +78,7 @@ def create_app(settings: WebSettings, *, port: int | None = None, on_ready: Call
 
     from .cases import Invalid, NotFound
     from .jobs import Jobs
+    from .phone import PhoneGate, PhoneLinks
     from .routes import routes
     from .security import Guard
 
@@ -108,7 +114,10 @@ def create_app(settings: WebSettings, *, port: int | None = None, on_ready: Call
     app.state.settings = settings
     app.state.jobs = jobs
     bound = port if port is not None else settings.port
-    return Guard(_Language(app), token=settings.token, hosts=settings.allowed_hosts(bound), port=bound)
+    app.state.port = bound
+    app.state.phone = phone or PhoneLinks(settings.workspace)
+    gate = PhoneGate(app.state.phone, port=bound, lan_host=settings.phone_host, main_host=settings.host)
+    return Guard(_Language(app), token=settings.token, hosts=settings.allowed_hosts(bound), port=bound, phone=gate)
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -142,11 +151,18 @@ def serve(settings: WebSettings) -> None:
               "the token can read your case files.", file=sys.stderr, flush=True)
     sock = _bind(settings.host, settings.port)
     port = sock.getsockname()[1]
+    sockets = [sock]
+    if settings.phone_host and settings.phone_host != settings.host:
+        # The phone page only (PhoneGate refuses everything else there), on the same port.
+        sockets.append(_listen(settings.phone_host, port))
     url = f"http://{settings.host if ':' not in settings.host else f'[{settings.host}]'}:{port}/?token={settings.token}"
 
     def ready() -> None:
         print(f"evidence-kit is running at {url}", flush=True)
         print(f"Cases are kept in {settings.workspace}. Press Ctrl-C to stop.", file=sys.stderr, flush=True)
+        if settings.phone_host:
+            print(f"Phones on your network can add files through {settings.phone_host}, with a link from a case "
+                  "page only (button 'Add files from your phone').", file=sys.stderr, flush=True)
         if settings.open_browser:
             threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
 
@@ -157,7 +173,7 @@ def serve(settings: WebSettings) -> None:
     config = uvicorn.Config(app, log_level=os.environ.get("EVIDENCE_KIT_WEB_LOG", "warning"), access_log=False,
                             proxy_headers=False, server_header=False, lifespan="on", timeout_graceful_shutdown=3)
     try:
-        uvicorn.Server(config).run(sockets=[sock])
+        uvicorn.Server(config).run(sockets=sockets)
     except KeyboardInterrupt:
         pass  # uvicorn hands back the Ctrl-C it stopped on: stopping is what was asked
     try:

@@ -313,6 +313,8 @@ async def package_zip(request: Request) -> Response:
 
 
 def routes(static: Path) -> list[Any]:
+    from .phone import phone_routes
+
     async def favicon(request: Request) -> Response:
         # Browsers ask for it on every page: without it each page logs a 404 in the console.
         return FileResponse(static / "favicon.ico", media_type="image/x-icon",
@@ -341,6 +343,6 @@ def routes(static: Path) -> list[Any]:
         Route("/api/cases/{case}/package/{path:path}", package_file, methods=["GET"]),
         Route("/api/jobs/{job}", job_status, methods=["GET"]),
         Route("/api/jobs/{job}/events", job_events, methods=["GET"]),
+        *phone_routes(),  # the case page's phone link and the phone's own pages (phone.py)
         Mount("/static", StaticFiles(directory=static), name="static"),
     ]
-

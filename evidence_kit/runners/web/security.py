@@ -39,8 +39,9 @@ def cookie_name(port: int) -> str:
 class Guard:
     """ASGI middleware in front of the whole app (pages, API, static files)."""
 
-    def __init__(self, app: ASGIApp, *, token: str, hosts: Iterable[str], port: int) -> None:
+    def __init__(self, app: ASGIApp, *, token: str, hosts: Iterable[str], port: int, phone: Any = None) -> None:
         self.app = app
+        self.phone = phone  # phone.PhoneGate: the phone link's own rules, asked first (None: no phone uploads)
         self.token = token.encode()
         self.hosts = {h.lower() for h in hosts}
         self.origins = {f"http://{h}" for h in self.hosts}
@@ -58,6 +59,10 @@ class Guard:
         if "\x00" in scope["path"]:  # %00: no file or page has one, and the file system would refuse it
             await _refuse(receive, send, "this address is not valid: it holds a NUL character", status=400)
             return
+        verdict = self.phone.admit(scope, headers) if self.phone is not None else None
+        if verdict is not None and verdict[0] == "refuse":
+            await _refuse(receive, send, verdict[2], status=verdict[1])
+            return
         if scope["path"] == PUBLIC_ICON and scope["method"] in SAFE_METHODS:
             await self.app(scope, receive, send)  # the app's icon is no secret; a 403 would be a console error
             return
@@ -68,14 +73,19 @@ class Guard:
                     fetch_site is not None and fetch_site not in ("same-origin", "none")):
                 await _refuse(receive, send, "a write from another web site was refused")
                 return
+        if verdict is not None and verdict[0] == "redirect":
+            await _redirect(send, verdict[1], verdict[2])
+            return
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
-        if "token" in query and self._valid(query["token"]) and scope["method"] in SAFE_METHODS:
+        if verdict is not None:  # a live phone token on its own pages: the main token is not asked for
+            scope = {**scope, "state": {**scope.get("state", {}), "phone_link": verdict[1]}}
+        elif "token" in query and self._valid(query["token"]) and scope["method"] in SAFE_METHODS:
             # The token leaves the address bar at once: it goes into the cookie and the page reloads without it.
             rest = urlencode({k: v for k, v in query.items() if k != "token"})
             await _redirect(send, same_origin_path(scope["path"]) + (f"?{rest}" if rest else ""),
                             f"{self.cookie}={query['token']}; HttpOnly; SameSite=Strict; Path=/")
             return
-        if not (self._valid(_bearer(headers.get("authorization", ""))) or
+        elif not (self._valid(_bearer(headers.get("authorization", ""))) or
                 self._valid(_cookie(headers.get("cookie", ""), self.cookie))):
             await _refuse(receive, send,
                           "open the address that 'evidence-kit serve' printed: it carries the access token")

@@ -1,0 +1,272 @@
+"""Evidence straight from the phone (issue 25): the scoped phone link, its resumable uploads, its page.
+
+A real ``evidence-kit serve --phone`` on loopback: 127.0.0.2 stands in for the computer's Wi-Fi address
+(no traffic leaves this machine). The phone token must be refused on every route but its own: the routes
+are read from the app itself, so a route added later is covered without touching this file.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from pathlib import Path
+from typing import Any, Iterator
+
+import httpx
+import pytest
+
+from evidence_kit.runners.web import i18n
+from evidence_kit.runners.web.phone import PREFIX, PhoneLinks, private_address
+from evidence_kit.runners.web.routes import routes
+
+from .test_web_api import FACTS, WebServer, jpeg_bytes, new_case
+
+LAN = "127.0.0.2"  # loopback standing in for the LAN address
+
+
+class PhoneServer(WebServer):
+    def __init__(self, workspace: Path, *extra: str) -> None:
+        super().__init__(workspace, "--phone", "--phone-address", LAN, *extra)
+        self.lan = f"http://{LAN}:{self.port}"
+
+    def open_link(self, case_id: str) -> dict[str, Any]:
+        response = self.client.post(f"/api/cases/{case_id}/phone")
+        assert response.status_code == 201, response.text
+        return response.json()
+
+
+@contextlib.contextmanager
+def phone_client(link: dict[str, Any]) -> Iterator[httpx.Client]:
+    """What the phone does: opens the link (the key goes into a cookie for /phone only), then keeps the cookie."""
+    url = httpx.URL(link["url"])
+    origin = f"{url.scheme}://{url.host}:{url.port}"
+    with httpx.Client(base_url=origin, timeout=60, headers={"origin": origin}) as client:
+        first = client.get(f"{PREFIX}?key={url.params['key']}")
+        assert first.status_code == 303 and first.headers["location"] == PREFIX
+        assert "Path=/phone" in first.headers["set-cookie"] and "HttpOnly" in first.headers["set-cookie"]
+        yield client
+
+
+def send_file(client: httpx.Client, name: str, data: bytes, kind: str = "auto") -> httpx.Response:
+    started = client.post(f"{PREFIX}/api/uploads", json={"name": name, "size": len(data), "kind": kind,
+                                                          "sha256": hashlib.sha256(data).hexdigest()})
+    if started.status_code not in (200, 201):
+        return started  # refused before a byte is sent
+    return client.patch(f"{PREFIX}/api/uploads/{started.json()['id']}", content=data,
+                        headers={"upload-offset": str(started.json()["offset"]),
+                                 "content-type": "application/offset+octet-stream"})
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PhoneServer]:
+    running = PhoneServer(tmp_path_factory.mktemp("workspace"), "--max-upload-mb", "400")
+    yield running
+    running.client.close()
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def linked(server: PhoneServer) -> dict[str, Any]:
+    """A case with a live phone link, and a second case the link must never reach."""
+    case_id, other = new_case(server), new_case(server)
+    server.client.post(f"/api/cases/{other}/files", files=[("files", ("theirs.jpg", jpeg_bytes(40)))])
+    return {"case": case_id, "other": other, "link": server.open_link(case_id)}
+
+
+# --- every route but the phone's own refuses the phone token ------------------------------------------------
+
+def _app_routes() -> list[tuple[str, str]]:
+    found = []
+    for route in routes(i18n.web_root() / "static"):
+        path = route.path
+        if path == PREFIX or path.startswith(PREFIX + "/"):
+            continue  # the phone's own
+        for method in sorted(getattr(route, "methods", None) or {"GET"}):
+            if method != "HEAD":
+                found.append((method, path))
+    return found
+
+
+@pytest.mark.parametrize("method,path", _app_routes(), ids=lambda v: v)
+def test_the_phone_token_is_refused_on_every_other_route(server: PhoneServer, linked: dict[str, Any],
+                                                         method: str, path: str) -> None:
+    filled = (path.replace("{case}", linked["case"]).replace("{path:path}", "photos/theirs.jpg")
+              .replace("{job}", "nothing"))
+    if filled == "/static":
+        filled = "/static/app.js"
+    token = httpx.URL(linked["link"]["url"]).params["key"]
+    cookie = f"evidence_kit_phone_{server.port}={token}"
+    for base in (server.base, server.lan):
+        for headers in ({"authorization": f"Bearer {token}"}, {"cookie": cookie}):
+            response = httpx.request(method, base + filled, headers={**headers, "origin": base}, timeout=30,
+                                     content=b"{}" if method in ("POST", "PUT") else None)
+            if filled == "/favicon.ico" and base == server.base:
+                assert response.status_code == 200  # the icon is public on this computer, with or without a token
+                continue
+            assert response.status_code in (401, 403), (base, headers, response.status_code, response.text)
+    assert server.client.get(f"/api/cases/{linked['case']}/phone").json()["active"]  # still alive: it only failed
+
+
+def test_the_main_token_works_on_this_computer_only(server: PhoneServer) -> None:
+    """On the network address only the phone page is served: even the main token gets nothing there."""
+    assert httpx.get(f"{server.lan}/api/cases", headers={"authorization": f"Bearer {server.token}"}).status_code == 403
+    assert httpx.get(f"{server.lan}/?token={server.token}").status_code == 403
+    assert httpx.get(f"{server.lan}{PREFIX}", headers={"authorization": f"Bearer {server.token}"}).status_code == 401
+    assert server.client.get("/api/cases").status_code == 200
+
+
+# --- what the phone token may do ----------------------------------------------------------------------------
+
+def test_the_phone_adds_files_to_its_case_and_sees_only_what_it_added(server: PhoneServer,
+                                                                        linked: dict[str, Any]) -> None:
+    link = linked["link"]
+    assert link["url"].startswith(f"{server.lan}{PREFIX}?key=") and server.token not in link["url"]
+    assert link["qr"].startswith("data:image/svg+xml") and 1790 <= link["seconds_left"] <= 1800
+    with phone_client(link) as phone:
+        page = phone.get(PREFIX)
+        assert page.status_code == 200 and 'id="phone-files"' in page.text and linked["case"] not in page.text
+        assert phone.get(f"{PREFIX}/api/files").json() == {"files": []}
+        added = send_file(phone, "../../IMG_0001.jpg", jpeg_bytes(41))
+        assert added.status_code == 201, added.text
+        assert [s["path"] for s in added.json()["stored"]] == ["photos/IMG_0001.jpg"]  # the name rules: no ../
+        refused = send_file(phone, "notes.exe", b"MZ" * 100)
+        assert refused.status_code == 422 and "notes.exe" in refused.json()["problems"][0]
+        fake = send_file(phone, "fake.jpg", b"not a picture at all")
+        assert fake.status_code == 422 and "fake.jpg" in fake.json()["problems"][0]  # the desktop's checks
+        listed = phone.get(f"{PREFIX}/api/files").json()["files"]
+        assert [f["path"] for f in listed] == ["photos/IMG_0001.jpg"]  # not theirs.jpg of the other case
+    case = server.workspace / linked["case"]
+    assert (case / "photos" / "IMG_0001.jpg").read_bytes() == jpeg_bytes(41)
+    assert not (server.workspace / linked["other"] / "photos" / "IMG_0001.jpg").exists()
+    assert not [p for p in case.rglob("*") if p.name.startswith(".")]  # no partial left among the evidence
+    status = server.client.get(f"/api/cases/{linked['case']}/phone").json()
+    assert [f["path"] for f in status["added"]] == ["photos/IMG_0001.jpg"]  # the desktop sees it arrive
+
+
+def test_the_size_limit_and_kinds_are_the_desktops(server: PhoneServer, linked: dict[str, Any]) -> None:
+    with phone_client(linked["link"]) as phone:
+        big = phone.post(f"{PREFIX}/api/uploads", json={"name": "v.mp4", "size": 400_000_001, "kind": "auto",
+                                                         "sha256": "0" * 64})
+        assert big.status_code == 413
+        wrong_kind = phone.post(f"{PREFIX}/api/uploads", json={"name": "a.jpg", "size": 10, "kind": "videos",
+                                                                "sha256": "0" * 64})
+        assert wrong_kind.status_code == 422
+        unknown = phone.post(f"{PREFIX}/api/uploads", json={"name": "a.jpg", "size": 10, "kind": "secrets",
+                                                             "sha256": "0" * 64})
+        assert unknown.status_code == 422
+
+
+def test_a_file_whose_hash_does_not_match_is_not_kept(server: PhoneServer, linked: dict[str, Any]) -> None:
+    data = jpeg_bytes(42)
+    with phone_client(linked["link"]) as phone:
+        started = phone.post(f"{PREFIX}/api/uploads", json={"name": "IMG_2.jpg", "size": len(data), "kind": "auto",
+                                                             "sha256": hashlib.sha256(b"other").hexdigest()})
+        done = phone.patch(f"{PREFIX}/api/uploads/{started.json()['id']}", content=data,
+                           headers={"upload-offset": "0"})
+        assert done.status_code == 422
+    assert not (server.workspace / linked["case"] / "photos" / "IMG_2.jpg").exists()
+
+
+def test_the_link_dies_when_the_panel_closes(server: PhoneServer) -> None:
+    case_id = new_case(server)
+    link = server.open_link(case_id)
+    with phone_client(link) as phone:
+        assert phone.get(f"{PREFIX}/api/files").status_code == 200
+        assert server.client.delete(f"/api/cases/{case_id}/phone").status_code == 204
+        gone = phone.get(f"{PREFIX}/api/files")
+        assert gone.status_code == 401 and "expired" in gone.json()["problems"][0]
+        assert send_file_status(phone) == 401
+    again = httpx.get(f"{server.lan}{PREFIX}?key={httpx.URL(link['url']).params['key']}")
+    assert again.status_code == 401
+    assert server.client.get(f"/api/cases/{case_id}/phone").json()["active"] is False
+
+
+def send_file_status(phone: httpx.Client) -> int:
+    return phone.post(f"{PREFIX}/api/uploads", json={"name": "a.jpg", "size": 3, "kind": "auto",
+                                                     "sha256": "0" * 64}).status_code
+
+
+def test_a_new_link_replaces_the_old_one(server: PhoneServer) -> None:
+    case_id = new_case(server)
+    first, second = server.open_link(case_id), server.open_link(case_id)
+    assert httpx.get(f"{server.lan}{PREFIX}?key={httpx.URL(first['url']).params['key']}").status_code == 401
+    with phone_client(second) as phone:
+        assert phone.get(f"{PREFIX}/api/files").status_code == 200
+
+
+def test_phone_uploads_are_off_without_the_flag(tmp_path: Path) -> None:
+    plain = WebServer(tmp_path / "workspace")
+    try:
+        case_id = new_case(plain)
+        refused = plain.client.post(f"/api/cases/{case_id}/phone")
+        assert refused.status_code == 409 and "--phone" in refused.json()["problems"][0]
+        assert plain.client.get(f"/api/cases/{case_id}/phone").json()["enabled"] is False
+    finally:
+        plain.client.close()
+        plain.stop()
+
+
+def test_only_private_addresses_are_served() -> None:
+    for address in ("192.168.1.20", "10.0.0.5", "172.16.3.4", "127.0.0.2", "fd00::1"):
+        assert private_address(address), address
+    for address in ("8.8.8.8", "0.0.0.0", "::", "169.254.1.1", "224.0.0.1", "2001:4860::1", "not-an-ip", ""):
+        assert not private_address(address), address
+
+
+# --- expiry and the rate limit, with the app's clock in the test's hand -------------------------------------
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _in_process(tmp_path: Path, links_kwargs: dict[str, Any]) -> tuple[Any, Clock, Any]:
+    from starlette.testclient import TestClient
+
+    from evidence_kit.runners.web import WebSettings, create_app
+
+    clock = Clock()
+    settings = WebSettings(workspace=tmp_path, port=8765, phone_host=LAN, open_browser=False)
+    links = PhoneLinks(tmp_path, clock=clock, **links_kwargs)
+    app = create_app(settings, port=8765, phone=links)
+    desktop = TestClient(app, base_url="http://127.0.0.1:8765", headers={"authorization": f"Bearer {settings.token}"})
+    return desktop, clock, app
+
+
+def test_the_link_expires_after_30_minutes(tmp_path: Path) -> None:
+    desktop, clock, _ = _in_process(tmp_path, {})
+    case_id = desktop.post("/api/cases", json=FACTS).json()["id"]
+    link = desktop.post(f"/api/cases/{case_id}/phone").json()
+    bearer = {"authorization": f"Bearer {httpx.URL(link['url']).params['key']}"}
+    assert desktop.get(f"{PREFIX}/api/files", headers=bearer).status_code == 200
+    clock.now += 29 * 60
+    assert desktop.get(f"{PREFIX}/api/files", headers=bearer).status_code == 200
+    assert desktop.get(f"/api/cases/{case_id}/phone").json()["seconds_left"] == 60
+    clock.now += 60
+    assert desktop.get(f"{PREFIX}/api/files", headers=bearer).status_code == 401
+    assert desktop.get(f"{PREFIX}?key={httpx.URL(link['url']).params['key']}").status_code == 401
+    assert desktop.get(f"/api/cases/{case_id}/phone").json()["active"] is False
+
+
+def test_the_phone_token_is_rate_limited(tmp_path: Path) -> None:
+    desktop, clock, _ = _in_process(tmp_path, {"rate": 5})
+    case_id = desktop.post("/api/cases", json=FACTS).json()["id"]
+    link = desktop.post(f"/api/cases/{case_id}/phone").json()
+    bearer = {"authorization": f"Bearer {httpx.URL(link['url']).params['key']}"}
+    codes = [desktop.get(f"{PREFIX}/api/files", headers=bearer).status_code for _ in range(7)]
+    assert codes == [200] * 5 + [429] * 2
+    clock.now += 61
+    assert desktop.get(f"{PREFIX}/api/files", headers=bearer).status_code == 200
+    assert desktop.get("/api/cases").status_code == 200  # the desktop is not counted
+
+
+def test_the_case_page_offers_the_phone_link(server: PhoneServer, linked: dict[str, Any]) -> None:
+    page = server.client.get(f"/cases/{linked['case']}")
+    assert page.status_code == 200 and 'id="phone-open"' in page.text and "/static/phone.js" in page.text
+    for asset in ("/static/phone.js", "/static/phone.css"):
+        assert server.client.get(asset).status_code == 200
+    with phone_client(linked["link"]) as phone:
+        for asset in ("/phone/phone.js", "/phone/phone.css", "/phone/app.css"):
+            assert phone.get(asset).status_code == 200, asset
