@@ -231,3 +231,94 @@ def test_a_reload_during_a_build_follows_it_and_focus_and_copy_behave(page: Any,
     copy.click()
     assert copy.text_content() == "Copied."
     until(page, "document.querySelector('button.copy').textContent === 'Copy'", seconds=10)
+
+
+# --- point 6: what the result says is what the package has ---------------------------------------------------
+
+def build(server: WebServer, case_id: str) -> str:
+    """Build the case and return its result section as the page shows it (English)."""
+    done = server.events(server.client.post(f"/api/cases/{case_id}/build").json()["job"])[-1][1]
+    assert done["status"] in ("built", "unchanged"), done
+    return server.client.get(f"/cases/{case_id}/fragment/result", headers={"accept-language": "en"}).text
+
+
+def text_of(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+def not_received(shipped_days_ago: int, protection_ends_in: int | None) -> dict[str, Any]:
+    today = date.today()
+    order = {"number": "8100000000000004", "price": "20.00", "currency": "USD",
+             "ordered": (today - timedelta(shipped_days_ago + 2)).isoformat(),
+             "shipped": (today - timedelta(shipped_days_ago)).isoformat()}
+    if protection_ends_in is not None:
+        order["protection_ends"] = (today + timedelta(protection_ends_in)).isoformat()
+    return {"title": f"Lost parcel {shipped_days_ago}", "order": order, "dispute": {"reason": "not_received"}}
+
+
+def english_day(day: date) -> str:
+    from babel.dates import format_date
+
+    return format_date(day, format="long", locale="en")
+
+
+@pytest.mark.slow
+def test_a_package_without_evidence_says_what_is_missing_never_all_well(server: WebServer) -> None:
+    case_id = case_with(server, [], facts={**FACTS, "title": "Nothing yet", "tracking": []})
+    html = build(server, case_id)
+    words = text_of(html)
+    assert "0 of 3 photos" in words
+    assert "every file matches" not in words and not re.search(r'class="ok-text"[^>]*>[^<]*checked', html)
+    missing = re.search(r'<div class="missing"[^>]*>(.*?)</div>', html, re.S)
+    assert missing, words
+    said = text_of(missing.group(1))
+    assert "photos where the damage" in said.lower() or "no photos" in said.lower(), said
+    assert "damaged:" not in said  # the reason is not repeated before each line
+
+    # With the evidence, the check is green and the missing box is gone.
+    full = case_with(server, [(f"IMG_{i}.jpg", jpeg(i)) for i in range(2)] + [("unboxing.mp4", clip())],
+                     facts={**FACTS, "title": "All there", "tracking": []})
+    html = build(server, full)
+    assert '<div class="missing"' not in html and re.search(r'class="ok-text"[^>]*>\s*Files checked', html)
+
+
+def clip() -> bytes:
+    """A 6-second test video (as tests/test_web_browser.py makes it: every contact-sheet frame decodes)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "clip.mp4"
+        subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=15:duration=6",
+                        "-c:v", "libx264", "-preset", "ultrafast", "-g", "15", "-pix_fmt", "yuv420p", str(path)], check=True)
+        return path.read_bytes()
+
+
+@pytest.mark.slow
+def test_the_banner_names_the_deadline_that_binds(server: WebServer) -> None:
+    # Shipped 64 days ago, no end of buyer protection known: urgent, with no day to name - never "unknown".
+    headline = banner(build(server, case_with(server, [], facts=not_received(64, None))))
+    assert headline == "Urgent: open the dispute now", headline
+    # Protection ends in 30 days: the last day to open is 15 days later, but protection's end is what binds.
+    headline = banner(build(server, case_with(server, [], facts=not_received(20, 30))))
+    ends = english_day(date.today() + timedelta(30))
+    assert headline == f"Open the dispute now, before buyer protection ends: {ends}", headline
+    # No shipping date: only then is the deadline unknown.
+    facts = not_received(20, None)
+    del facts["order"]["shipped"]
+    assert banner(build(server, case_with(server, [], facts=facts))) == "Deadline unknown: add the shipping date"
+
+
+def banner(html: str) -> str:
+    found = re.search(r'<div class="banner [^"]*"[^>]*><strong>(.*?)</strong>', html, re.S)
+    assert found, text_of(html)
+    return found.group(1).strip()
+
+
+@pytest.mark.slow
+def test_the_checklist_counts_the_files_the_buyer_gave(server: WebServer) -> None:
+    events = "time,place,status\n" + "".join(f"2026-10-{d:02d} 10:00,Shenzhen,Step {d}\n" for d in range(4, 9))
+    case_id = case_with(server, [("tracking.csv", events.encode())], kind="tracking")
+    words = text_of(build(server, case_id))
+    have = re.findall(r"✓ ([^✓✗○]*?)(?= ✓| ✗| ○|$)", words.split("Evidence checklist", 1)[1])
+    assert "Tracking events you typed in: tracking.csv" in [h.strip() for h in have], have
+    assert "tracking_events_typed" not in words and not any(re.search(r"Tracking[^:]*: 5\b", h) for h in have)

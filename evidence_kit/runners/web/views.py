@@ -31,19 +31,71 @@ TEXT_TITLES = {"seller": N_("Message to the seller"), "dispute": N_("Dispute des
 KIND_TITLES = {"photos": N_("Photos"), "videos": N_("Video"), "chat": N_("Chat screenshots"),
                "tracking": N_("Tracking"), "receipts": N_("Receipts")}
 EVIDENCE_TITLES = {"photos": N_("Photos"), "video": N_("Video"), "tracking": N_("Tracking"),
+                   "tracking_events_typed": N_("Tracking events you typed in"),
                    "chat": N_("Chat with the seller"), "receipt": N_("Receipt")}
+UPLOADED_KINDS = ("photos", "video")  # the checklist names what the build uploads of these, not the inputs
+
+
+# Open now: the headline names the deadline that binds (the stage's, ``dispute.stage``): (when it is the last
+# day to open, when it is another deadline, when no day is known).
+OPEN_HEADLINES = {
+    "open_now": (DEADLINE_HEADLINES["open_now"][0], N_("Open the dispute now, before %(deadline)s: %(day)s"),
+                 N_("Open the dispute now")),
+    "last_days": (DEADLINE_HEADLINES["last_days"][0], N_("Urgent: open the dispute now, before %(deadline)s: %(day)s"),
+                  N_("Urgent: open the dispute now")),
+}
+# Deadlines that can bind before a dispute is open, as the headline names them.
+BINDING_TITLES = {"protection_ends": N_("buyer protection ends"),
+                  "hidden_defect_until": N_("the last day to report a hidden defect"),
+                  "best_open_if_not_received": N_("the best days for a parcel that has not come")}
+ESCALATED_HEADLINE = N_("Your dispute is with the platform, which decides it")
 
 
 def deadline_banner(deadlines: dict[str, Any] | None) -> dict[str, str] | None:
-    """The headline, its colour and the library's full advice, from a deadlines report (``to_dict``)."""
+    """The headline, its colour and the library's full advice, from a deadlines report (``to_dict``). With the
+    report's ``stage``, the headline names the deadline that binds; it never says a day is unknown that is set."""
     if not deadlines:
         return None
-    message, key, tone = DEADLINE_HEADLINES.get(deadlines["status"], DEADLINE_HEADLINES["unknown"])
-    day = next((d.get("day") for d in deadlines.get("deadlines", []) if d.get("key") == key), None) if key else None
-    if key and not day:
-        message, tone = DEADLINE_HEADLINES["unknown"][0], "wait"
-    return {"headline": i18n.gettext(message) % {"day": i18n.format_day(day)} if day else i18n.gettext(message),
+    status = deadlines["status"]
+    message, key, tone = DEADLINE_HEADLINES.get(status, DEADLINE_HEADLINES["unknown"])
+    days = {d.get("key"): d.get("day") for d in deadlines.get("deadlines", [])}
+    stage = deadlines.get("stage") or {}
+    words: dict[str, str] = {}
+    if status in OPEN_HEADLINES:
+        binding = stage.get("binding") if stage else {"key": "last_open", "day": days.get("last_open")}
+        until, before, plain = OPEN_HEADLINES[status]
+        if binding and binding.get("day") and binding.get("key") in ("last_open", *BINDING_TITLES):
+            key, day = binding["key"], binding["day"]
+            message = until if key == "last_open" else before
+            words = {"day": i18n.format_day(day), "deadline": i18n.gettext(BINDING_TITLES.get(key, ""))}
+        else:  # no day binds yet (buyer protection's end not given, for one): say what to do, not "unknown"
+            message = plain
+    elif status == "dispute_open" and stage.get("key") == "escalated":
+        message = ESCALATED_HEADLINE
+    elif key:
+        if not days.get(key):
+            message, tone = DEADLINE_HEADLINES["unknown"][0], "wait"
+        else:
+            words = {"day": i18n.format_day(days[key])}
+    return {"headline": i18n.gettext(message) % words if words else i18n.gettext(message),
             "tone": tone, "advice": deadlines.get("advice", "")}
+
+
+def live_deadlines(root: Path) -> dict[str, Any] | None:
+    """The case's deadlines and stage for today (``to_dict``), or None while case.toml has problems: the banner
+    is about today, not the day of the build."""
+    from datetime import date
+
+    from ...dispute.deadlines import compute_deadlines
+
+    try:
+        case = api.load_case(root)
+    except EvidenceKitError:
+        return None
+    today = date.today()
+    report = compute_deadlines(case, today)
+    report.stage = api.case_stage(case, today=today)
+    return report.to_dict()
 
 
 def reasons() -> list[dict[str, str]]:
@@ -231,6 +283,33 @@ def _chars(package: Path, relative: str) -> int | None:
         return None
 
 
+def checklist_view(root: Path, checklist: dict[str, Any]) -> dict[str, Any]:
+    """The manifest's checklist as the page says it: for each kind of evidence present, the files the buyer gave
+    (or how many photos and videos go into the form), never a count of the files the build made from them; gaps
+    without the reason repeated before each."""
+    present = []
+    for kind, names in checklist.get("present", {}).items():
+        if not names:
+            continue
+        title = i18n.gettext(EVIDENCE_TITLES[kind]) if kind in EVIDENCE_TITLES else kind.replace("_", " ")
+        given = [Path(n).name for n in names if (root / n).is_file() and not Path(n).is_absolute()]
+        if kind in UPLOADED_KINDS:
+            detail = i18n.gettext(N_("%(n)s in the form")) % {"n": i18n.number(len(names))}
+        elif given:
+            detail = ", ".join(given)
+        else:  # made by the build alone (a tracking page captured from its address)
+            detail = i18n.gettext(N_("captured by the build"))
+        present.append({"title": title, "detail": detail})
+    label = str(checklist.get("reason", "")).replace("_", " ") + ": "
+    gaps = []
+    for gap in checklist.get("gaps", []):
+        message = str(gap.get("message", ""))
+        message = message[len(label):] if message.startswith(label) else message
+        gaps.append({**gap, "message": message[:1].upper() + message[1:]})
+    return {"complete": checklist.get("complete"), "gaps": gaps, "present": present,
+            "missing": [g for g in gaps if g.get("required")]}
+
+
 def result_view(root: Path, checked_at: float | None = None) -> dict[str, Any] | None:
     """The built package as the result section shows it; None before the first build. ``checked_at``: when
     the last build of this case started (an unchanged build keeps the package, and its old manifest)."""
@@ -276,14 +355,13 @@ def result_view(root: Path, checked_at: float | None = None) -> dict[str, Any] |
     stale = any(path.stat().st_mtime > built for path in inputs if path.exists())
     return {
         "stale": stale,
-        "created": manifest.get("created"), "banner": deadline_banner(manifest.get("deadlines")),
+        "created": manifest.get("created"),
+        "banner": deadline_banner(live_deadlines(root) or manifest.get("deadlines")),
         "uploads": uploads, "texts": texts, "profile": profile,
         "counts": {"photos": sum(1 for u in uploads if u["role"] == "photo"),
                    "videos": sum(1 for u in uploads if u["role"] == "video")},
         "warnings": manifest.get("warnings", []), "errors": manifest.get("errors", []),
         "left_out": manifest.get("photo_selection", {}).get("left_out", []),
-        "checklist": {"complete": checklist.get("complete"), "gaps": checklist.get("gaps", []),
-                      "present": {i18n.gettext(EVIDENCE_TITLES.get(k, k)): v
-                                  for k, v in checklist.get("present", {}).items() if v}},
+        "checklist": checklist_view(root, checklist),
         "summary": manifest.get("summary", {}).get("path"), "verify": _verify(package),
     }

@@ -729,6 +729,8 @@
       for (const bar of $$("progress", stages)) if (result.status !== "failed") bar.value = 1;
       say("build-status", result.status === "failed" ? `${M.failed} ${result.message || ""}` : M[result.status] || result.status);
       await refreshFiles();  // the contact sheet may be new; the result comes with it
+      // "Done" beside a package the form would not accept is no good news: say that evidence is missing.
+      if (result.status !== "failed" && $("#result .missing")) say("build-status", `${M[result.status] || result.status} ${C.missing}`);
       buildButton.disabled = false;
       document.body.dataset.lastBuild = result.status;  // (tests wait for it: the page is complete by now)
       $("#result-section").scrollIntoView({ behavior: "smooth", block: "start" });
