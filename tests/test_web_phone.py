@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
+import subprocess
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -270,3 +272,85 @@ def test_the_case_page_offers_the_phone_link(server: PhoneServer, linked: dict[s
     with phone_client(linked["link"]) as phone:
         for asset in ("/phone/phone.js", "/phone/phone.css", "/phone/app.css"):
             assert phone.get(asset).status_code == 200, asset
+
+
+# --- a large video, cut off at half and resumed -------------------------------------------------------------
+
+def big_video(path: Path, size: int) -> str:
+    """A real one-second clip padded with an MP4 'free' box to ``size`` bytes, written in 1 MB blocks (the
+    upload check reads it as a video); its SHA-256."""
+    clip = path.with_name("clip.mp4")
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=64x64:rate=5:duration=1",
+                    "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(clip)], check=True)
+    start = clip.read_bytes()
+    start += (size - len(start)).to_bytes(4, "big") + b"free"
+    block, digest = os.urandom(1 << 20), hashlib.sha256()
+    with open(path, "wb") as handle:
+        handle.write(start)
+        digest.update(start)
+        written = len(start)
+        while written < size:
+            piece = block[: min(len(block), size - written)]
+            handle.write(piece)
+            digest.update(piece)
+            written += len(piece)
+    return digest.hexdigest()
+
+
+class CutOff(Exception):
+    """The phone's Wi-Fi goes away."""
+
+
+def file_body(path: Path, start: int, stop: int, *, cut: bool = False) -> Iterator[bytes]:
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        at = start
+        while at < stop:
+            piece = handle.read(min(1 << 20, stop - at))
+            at += len(piece)
+            yield piece
+    if cut:
+        raise CutOff()
+
+
+@pytest.mark.slow
+def test_a_300_mb_video_cut_off_at_half_resumes_and_arrives_byte_identical(server: PhoneServer,
+                                                                           tmp_path: Path) -> None:
+    size = int(os.environ.get("EVIDENCE_KIT_BIG_UPLOAD_MB", "300")) * 1_000_000
+    source = tmp_path / "IMG_0420.MOV"
+    sha = big_video(source, size)
+    case_id = new_case(server)
+    with phone_client(server.open_link(case_id)) as phone:
+        started = phone.post(f"{PREFIX}/api/uploads", json={"name": source.name, "size": size, "sha256": sha,
+                                                             "kind": "videos"})
+        assert started.status_code == 201, started.text
+        at = f"{PREFIX}/api/uploads/{started.json()['id']}"
+        server.reset_memory_peak()
+        before = server.memory_peak_kb()
+        with pytest.raises(CutOff):  # the connection drops with half of the file sent
+            phone.patch(at, content=file_body(source, 0, size // 2, cut=True),
+                        headers={"upload-offset": "0", "content-length": str(size)})
+        video = server.workspace / case_id / "video"
+        assert not video.exists() or not any(video.iterdir())  # nothing among the evidence yet
+        for _ in range(100):  # the server may still be writing what reached it: ask until it holds still
+            held = phone.head(at)
+            assert held.status_code == 200
+            offset = int(held.headers["upload-offset"])
+            resumed = phone.patch(at, content=file_body(source, offset, size),
+                                  headers={"upload-offset": str(offset), "content-length": str(size - offset)})
+            if resumed.status_code != 409:
+                break
+        assert 0 < offset <= size // 2
+        assert resumed.status_code == 201, resumed.text
+        assert [f["path"] for f in phone.get(f"{PREFIX}/api/files").json()["files"]] == ["video/IMG_0420.MOV"]
+    stored = video / "IMG_0420.MOV"
+    digest = hashlib.sha256()
+    with open(stored, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    assert digest.hexdigest() == sha and stored.stat().st_size == size
+    assert not [p for p in (server.workspace / case_id).rglob("*") if p.name.startswith(".")]
+    assert not list((server.workspace / ".evidence-kit-web" / "phone").iterdir())  # no piece left behind
+    growth_mb = (server.memory_peak_kb() - before) / 1000
+    print(f"\n{size / 1e6:.0f} MB in two parts, resumed at {offset / 1e6:.1f} MB: server memory grew {growth_mb:.1f} MB")
+    assert growth_mb < 64
