@@ -1,4 +1,5 @@
-# The README's two commands: `make demo` and `make test`. Both set everything up first and are idempotent.
+# The README's two commands: `make demo` and `make test` (`make check`: the quick subset). Each sets everything up
+# first and is idempotent.
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -14,9 +15,11 @@ DEMO_CASE := examples/broken-kettle
 # pip's output (its notes, the editable install's, this machine's index settings) goes to a log that is printed
 # only when pip fails, so a working install prints one line.
 PIP_LOG := $(VENV)/pip.log
+# A comma inside $(call ...) splits its arguments: the extras with a comma are passed by name.
+DEV_AND_CLUSTER := .[dev,cluster]
 quiet_pip = $(PY) -m pip $(1) >$(PIP_LOG) 2>&1 || { cat $(PIP_LOG); echo "pip $(1) failed (log: $(PIP_LOG))"; exit 1; }
 
-.PHONY: demo test setup system bench clean serve
+.PHONY: demo test check setup system bench clean serve
 
 demo: setup
 	$(VENV)/bin/evidence-kit build $(DEMO_CASE) --grid
@@ -25,6 +28,12 @@ demo: setup
 test: setup $(CLUSTER_STAMP)
 	@$(MAKE) --no-print-directory system SYSTEM_PACKAGES="$(TEST_SYSTEM_PACKAGES)"
 	$(PY) -m pytest -q
+
+# The quick loop: the tests that need no browser, no video encode and no cluster and are not slow (markers:
+# tests/conftest.py), on every core. `make test` (and CI) runs them all.
+CHECK_MARKERS := not browser and not video and not cluster and not slow
+check: setup
+	$(PY) -m pytest -q -n auto --dist loadfile -m "$(CHECK_MARKERS)"
 
 # The web app for buyers: prints http://127.0.0.1:PORT/?token=... and opens it (WORKSPACE=dir to choose where cases go).
 serve: setup
@@ -63,7 +72,7 @@ $(STAMP): pyproject.toml
 # The optional cluster extra (dask.distributed): the tests and benchmarks need it, `make demo` does not.
 $(CLUSTER_STAMP): $(STAMP)
 	@echo "Installing the cluster extra (dask.distributed) into $(VENV)"
-	@$(call quiet_pip,install -e '.[dev,cluster]')
+	@$(call quiet_pip,install -e '$(DEV_AND_CLUSTER)')
 	@touch $(CLUSTER_STAMP)
 
 clean:
