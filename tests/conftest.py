@@ -12,6 +12,62 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# What tests need beyond Python, and which are slow (markers declared in pyproject.toml). `make check` runs what is
+# marked none of browser, video, cluster and slow; CI runs everything. Kept here in one table rather than in each
+# module: a module that starts a browser, encodes video or starts a cluster is named alone; a test inside an otherwise
+# quick module as "module::test" (all its parameters). "slow": over 3 s in `pytest --durations` on 2 cores.
+COMPONENTS: dict[str, tuple[str, ...]] = {
+    "test_cluster.py": ("cluster", "video"),
+    "test_cluster_faults.py": ("cluster", "video"),
+    "test_tracking.py": ("browser",),
+    "test_tracking_concurrent.py": ("browser",),
+    "test_tracking_security.py": ("browser",),
+    "test_web_browser.py": ("browser", "video"),
+    "test_web_firefox.py": ("browser", "video"),
+    "test_video.py": ("video",),
+    "test_package_integrity.py": ("browser", "video"),  # every test checks a build of the example case
+    # Builds of the example case (tracking capture and video) or of generated clips.
+    "test_complaint.py::test_verify_catches_a_dispute_text_made_too_long": ("browser", "video", "slow"),
+    "test_hardening3.py::test_no_file_of_a_built_package_holds_a_local_path": ("browser", "video", "slow"),
+    "test_hardening3.py::test_a_second_video_stream_is_a_finding": ("video",),
+    "test_hardening3.py::test_video_out_on_a_full_disk_is_a_write_failure_and_leaves_nothing": ("video",),
+    "test_hardening3.py::test_a_file_of_only_its_index_says_it_holds_no_picture_data": ("video",),
+    "test_hardening.py::test_the_video_stage_checks_free_space_before_it_writes": ("video",),
+    "test_out_reuse.py::test_a_second_video_run_into_the_same_out_is_refused": ("video", "slow"),
+    # rich_package: a case with a generated clip (its build is charged to the first of these that runs).
+    "test_summary.py::test_long_tracking_screenshot_is_split_across_pages": ("video", "slow"),
+    "test_summary.py::test_size_bound_photos_contact_sheet_screenshots": ("video", "slow"),
+    "test_summary.py::test_metadata_and_bookmarks": ("video", "slow"),
+    "test_summary.py::test_manifest_hash_is_recomputable_and_verified": ("video", "slow"),
+    "test_watch_faults.py::test_loose_drops_name_no_local_paths": ("video", "slow"),
+    "test_web_plan.py::test_two_videos_the_chosen_one_is_used_and_skip_uploads_none": ("video",),
+    "test_summary.py::test_a_video_that_failed_says_why": ("video",),
+    "test_web_i18n.py::test_at_360_px_nothing_is_cut_or_sideways_in_spanish_portuguese_and_russian": ("browser", "slow"),
+    # Slow without any of those.
+    "test_web_api.py::test_two_builds_of_one_case_at_once": ("slow",),
+    "test_watch_faults.py::test_a_restart_does_not_rebuild_drops_whose_package_was_already_made": ("slow",),
+    "test_watch_faults.py::test_a_failing_drop_whose_name_is_not_utf8_fails_plainly_and_the_watcher_goes_on":
+        ("slow",),
+    "test_watch_faults.py::test_loose_drops_get_the_folder_mode_case_drops_get": ("slow",),
+    "test_hardening3.py::test_bidi_controls_in_file_names_are_escaped_in_every_cli_line": ("slow",),
+    "test_hardening.py::test_a_read_only_output_is_exit_7_for_every_command": ("slow",),
+    "test_hardening.py::test_names_that_are_not_utf8_or_hold_newlines_are_shown_escaped_and_uploaded_plain":
+        ("slow",),
+    "test_hardening.py::test_a_rejected_photo_is_reported_without_local_paths_or_library_words": ("slow",),
+    "test_photos.py::test_rotated_jpeg_with_partial_edge_blocks_keeps_its_pixels": ("slow",),
+    "test_photos.py::test_chroma_subsampling_is_chosen_by_colour_measurement": ("slow",),
+    "test_photo_selection.py::test_selection_is_the_plain_greedys": ("slow",),
+    "test_case_and_cli.py::test_verify_refuses_more_photos_than_the_form_takes": ("slow",),
+}
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Marks each test with what its module (or the test itself) needs, from ``COMPONENTS``."""
+    name = item.path.name
+    test = getattr(item, "originalname", item.name)
+    for marker in COMPONENTS.get(name, ()) + COMPONENTS.get(f"{name}::{test}", ()):
+        item.add_marker(marker)
+
 
 def installed_cli() -> Path:
     """The ``evidence-kit`` console script of the environment running the tests (the installed entry point)."""
