@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import os
+import re
 import subprocess
 from pathlib import Path
 from typing import Any, Iterator
@@ -20,7 +22,9 @@ from evidence_kit.runners.web import i18n
 from evidence_kit.runners.web.phone import PREFIX, PhoneLinks, private_address
 from evidence_kit.runners.web.routes import routes
 
+from .conftest import noisy_photo
 from .test_web_api import FACTS, WebServer, jpeg_bytes, new_case
+from .test_web_browser import browser, no_sideways_scroll, until  # noqa: F401 - browser is a fixture
 
 LAN = "127.0.0.2"  # loopback standing in for the LAN address
 
@@ -313,6 +317,7 @@ def file_body(path: Path, start: int, stop: int, *, cut: bool = False) -> Iterat
         raise CutOff()
 
 
+@pytest.mark.video
 @pytest.mark.slow
 def test_a_300_mb_video_cut_off_at_half_resumes_and_arrives_byte_identical(server: PhoneServer,
                                                                            tmp_path: Path) -> None:
@@ -354,3 +359,81 @@ def test_a_300_mb_video_cut_off_at_half_resumes_and_arrives_byte_identical(serve
     growth_mb = (server.memory_peak_kb() - before) / 1000
     print(f"\n{size / 1e6:.0f} MB in two parts, resumed at {offset / 1e6:.1f} MB: server memory grew {growth_mb:.1f} MB")
     assert growth_mb < 64
+
+
+# --- the phone page in real Chromium, with a phone's screen -------------------------------------------------
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_heic_photo_from_the_phone_page_shows_up_on_the_case_page(server: PhoneServer, browser: Any,
+                                                                       tmp_path: Path) -> None:
+    import pillow_heif
+    import zxingcpp
+    from PIL import Image
+
+    pillow_heif.register_heif_opener()
+    heic = tmp_path / "IMG_0007.HEIC"
+    noisy_photo(96, 72, seed=7).save(heic, "HEIF", quality=80)  # small: encoding HEIC is slow
+    case_id = new_case(server)
+    desktop = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    phone = browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True,
+                                device_scale_factor=2, locale="ru-RU")
+    try:
+        page = desktop.new_page()
+        asked: list[str] = []
+        page.on("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
+        page.goto(f"{server.base}/?token={server.token}")
+        page.goto(f"{server.base}/cases/{case_id}")
+        page.click("#phone-open")
+        until(page, "!document.querySelector('#phone-active').hidden")
+        assert asked and "30" in asked[0]  # it asked first, and said for how long
+        warning = page.inner_text(".phone-warning")
+        assert "Wi-Fi" in warning and "nothing else" in warning
+        until(page, "document.querySelector('#phone-qr').naturalWidth > 0")
+        assert not page.is_visible("#phone-open")  # one link at a time; Close is the way out
+        page.locator("#phone-panel").screenshot(path="/tmp/j-qr-panel.png")
+        page.set_viewport_size({"width": 360, "height": 800})
+        page.locator("#phone-panel").screenshot(path="/tmp/j-qr-panel-360.png")
+        assert page.evaluate("document.querySelector('#phone-panel').getBoundingClientRect().right") <= 360
+        page.set_viewport_size({"width": 1280, "height": 900})
+        # The code on the screen, read back as a phone's camera would: the phone page's address with its key.
+        code = page.locator("#phone-qr").screenshot()
+        decoded = zxingcpp.read_barcodes(Image.open(io.BytesIO(code)).convert("L"))
+        assert len(decoded) == 1 and decoded[0].format == zxingcpp.BarcodeFormat.QRCode
+        url = decoded[0].text
+        assert url == page.inner_text("#phone-url")
+        assert re.fullmatch(rf"http://{re.escape(LAN)}:{server.port}/phone\?key=[\w-]{{40,}}", url)
+        assert server.token not in url
+
+        mobile = phone.new_page()
+        errors: list[str] = []
+        mobile.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        mobile.goto(url)
+        assert mobile.url == f"{server.lan}{PREFIX}"  # the key went into a cookie, out of the address bar
+        assert "Выбрать фото и видео" in mobile.inner_text("main")  # the phone's language
+        assert mobile.get_attribute("#phone-files", "accept") == "image/*,video/*"
+        assert mobile.get_attribute("#phone-camera", "capture") == "environment"
+        mobile.select_option("#phone-kind", "photos")
+        mobile.set_input_files("#phone-files", [str(heic)])
+        until(mobile, "[...document.querySelectorAll('#phone-list .state')].some((s) => s.classList.contains('ok'))")
+        assert mobile.inner_text("#phone-list .state") == "Добавлено."
+        assert mobile.evaluate("document.querySelector('#phone-list progress').value") == 1
+        mobile.screenshot(path="/tmp/j-phone-360.png", full_page=True)
+        no_sideways_scroll(mobile)
+        mobile.set_viewport_size({"width": 320, "height": 640})
+        no_sideways_scroll(mobile)
+        assert errors == []
+
+        # The desktop page shows it as it arrives, without a reload.
+        until(page, "document.querySelector('#files').textContent.includes('IMG_0007.HEIC')")
+        assert "photos/IMG_0007.HEIC" in page.inner_text("#phone-arrived")
+        page.screenshot(path="/tmp/j-case-page.png", full_page=True)
+        assert (server.workspace / case_id / "photos" / "IMG_0007.HEIC").read_bytes() == heic.read_bytes()
+
+        page.click("#phone-close")
+        until(page, "document.querySelector('#phone-active').hidden")
+        gone = mobile.evaluate("fetch('/phone/api/files').then((r) => r.status)")
+        assert gone == 401
+    finally:
+        desktop.close()
+        phone.close()

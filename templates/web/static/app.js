@@ -443,6 +443,8 @@
   dropTarget(document, addFiles);  // the whole page takes a drop (the drop zone is where it shows)
   const picker = $("#file-picker");
   if (picker) picker.addEventListener("change", async () => { await addFiles([...picker.files]); picker.value = ""; });
+  // Files that came from the phone (phone.js's panel): into the list as they arrive.
+  if (caseId) document.addEventListener("evidence-kit:files-changed", () => refreshFiles());
 
   const newCaseButton = $("#new-case-button");
   if (newCaseButton) newCaseButton.addEventListener("click", () => {
