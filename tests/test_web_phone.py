@@ -22,7 +22,7 @@ from evidence_kit.runners.web import i18n
 from evidence_kit.runners.web.phone import PREFIX, PhoneLinks, private_address
 from evidence_kit.runners.web.routes import routes
 
-from .conftest import noisy_photo
+from .conftest import installed_cli, noisy_photo
 from .test_web_api import FACTS, WebServer, jpeg_bytes, new_case
 from .test_web_browser import browser, no_sideways_scroll, until  # noqa: F401 - browser is a fixture
 
@@ -437,3 +437,11 @@ def test_a_heic_photo_from_the_phone_page_shows_up_on_the_case_page(server: Phon
     finally:
         desktop.close()
         phone.close()
+
+
+def test_serve_refuses_a_public_phone_address(tmp_path: Path) -> None:
+    for address in ("8.8.8.8", "0.0.0.0"):
+        done = subprocess.run([str(installed_cli()), "serve", "--workspace", str(tmp_path), "--no-browser", "--port",
+                               "0", "--phone", "--phone-address", address], capture_output=True, text=True,
+                              timeout=60)
+        assert done.returncode == 9 and "not a private network address" in done.stderr, (address, done.stderr)
