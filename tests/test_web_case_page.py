@@ -24,7 +24,7 @@ from evidence_kit.fsutil import case_lock
 
 from .conftest import noisy_photo
 from .test_web_api import FACTS, WebServer, new_case
-from .test_web_browser import browser, shoot, until  # noqa: F401 - browser is a fixture
+from .test_web_browser import browser, until  # noqa: F401 - browser is a fixture
 
 SHOTS = Path("/tmp")  # screenshots a person looks at: /tmp/h-*.png
 TURNS = (None, Image.Transpose.ROTATE_90, Image.Transpose.FLIP_TOP_BOTTOM, Image.Transpose.ROTATE_270,
@@ -282,14 +282,15 @@ def test_a_package_without_evidence_says_what_is_missing_never_all_well(server: 
     assert '<div class="missing"' not in html and re.search(r'class="ok-text"[^>]*>\s*Files checked', html)
 
 
-def clip() -> bytes:
+def clip(source: str = "testsrc") -> bytes:
     """A 6-second test video (as tests/test_web_browser.py makes it: every contact-sheet frame decodes)."""
     import tempfile
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "clip.mp4"
-        subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=15:duration=6",
-                        "-c:v", "libx264", "-preset", "ultrafast", "-g", "15", "-pix_fmt", "yuv420p", str(path)], check=True)
+        subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", f"{source}=size=320x240:rate=15:duration=6",
+                        "-c:v", "libx264", "-preset", "ultrafast", "-g", "15", "-pix_fmt", "yuv420p", str(path)],
+                       check=True)
         return path.read_bytes()
 
 
@@ -322,3 +323,67 @@ def test_the_checklist_counts_the_files_the_buyer_gave(server: WebServer) -> Non
     have = re.findall(r"✓ ([^✓✗○]*?)(?= ✓| ✗| ○|$)", words.split("Evidence checklist", 1)[1])
     assert "Tracking events you typed in: tracking.csv" in [h.strip() for h in have], have
     assert "tracking_events_typed" not in words and not any(re.search(r"Tracking[^:]*: 5\b", h) for h in have)
+
+
+# --- point 7: a mistyped key in a hand-written case.toml; a choice between two videos --------------------------
+
+@pytest.mark.slow
+def test_a_mistyped_key_is_shown_plainly_and_saved_away_from_the_page(page: Any, server: WebServer) -> None:
+    case_id = case_with(server, [("IMG_0.jpg", jpeg(0))], facts={**FACTS, "title": "Typo"})
+    toml = server.workspace / case_id / "case.toml"
+    text = toml.read_text(encoding="utf-8")
+    typo = text.replace('store = "Lamp Store"\n', "").replace("[dispute]\n", '[dispute]\nstor = "Lamp Store"\n')
+    toml.write_text(typo, encoding="utf-8")
+    assert server.client.get(f"/api/cases/{case_id}").json()["problems"]  # the file as the buyer left it
+    open_case(page, server, case_id)
+    notice = page.text_content("#toml-problems")
+    assert 'stor = "Lamp Store"' in notice and "does not know" in notice
+    assert "unknown key (known:" not in notice  # the validator's list of keys is not what the buyer reads
+    shoot_both(page, "typo")
+    move = page.locator("#toml-problems button.move-key")
+    assert move.text_content() == "Use it as: Store (seller)"
+    move.click()
+    assert page.input_value("[id='f-order.store']") == "Lamp Store"
+    assert page.evaluate("document.activeElement.id") == "f-order.store"
+    page.click("#save")
+    page.wait_for_selector("#save-status:text('Saved.')")
+    saved = tomllib.loads(toml.read_text(encoding="utf-8"))
+    assert "stor" not in saved["dispute"] and saved["order"]["store"] == "Lamp Store"
+    assert page.is_hidden("#toml-problems")
+    until(page, "document.querySelector('#photo-list li.photo .slot').textContent.startsWith('Photo 1 of 3')")
+
+    # Without the offer taken, Save simply leaves the entry out (never a 422 for ever).
+    again = toml.read_text(encoding="utf-8").replace("[dispute]\n", '[dispute]\nstor = "x"\n')
+    toml.write_text(again, encoding="utf-8")
+    open_case(page, server, case_id)
+    page.click("#save")
+    page.wait_for_selector("#save-status:text('Saved.')")
+    assert "stor" not in tomllib.loads(toml.read_text(encoding="utf-8"))["dispute"]
+
+
+@pytest.mark.slow
+def test_two_videos_a_visible_choice_saved_as_the_video_file(page: Any, server: WebServer) -> None:
+    case_id = case_with(server, [("a-unboxing.mp4", clip()), ("b-closeup.mp4", clip("testsrc2"))],
+                        facts={**FACTS, "title": "Two videos"})
+    open_case(page, server, case_id)
+    videos = page.eval_on_selector_all("#video-choice .video", "els => els.map(e => e.dataset.path)")
+    assert videos == ["video/a-unboxing.mp4", "video/b-closeup.mp4"]
+    radios = page.locator("#video-choice input[name='video-choice']")
+    assert radios.count() == 3 and page.is_visible("#video-choice legend")  # two videos and "No video"
+    assert page.is_checked("#video-choice input[value='video/a-unboxing.mp4']")  # the first, as the build takes it
+    # Trim the first, then choose the second: the trim was for the first, so it is neither shown nor saved.
+    page.fill("#video-start", "1")
+    page.dispatch_event("#video-start", "input")
+    page.check("#video-choice input[value='video/b-closeup.mp4']")
+    until(page, "document.querySelector(\"#video-choice .video[data-path='video/b-closeup.mp4'] .slot\")"
+                ".textContent === 'Uploaded as the video'")
+    assert page.text_content("#video-choice .video[data-path='video/a-unboxing.mp4'] .slot") == \
+        "Not uploaded: the form takes one video"
+    assert page.is_hidden("#files .trim")
+    page.click("#save")
+    page.wait_for_selector("#save-status:text('Saved.')")
+    saved = tomllib.loads((server.workspace / case_id / "case.toml").read_text(encoding="utf-8"))
+    assert saved["video"] == {"file": "video/b-closeup.mp4"}
+    # Shown again from case.toml: the choice stays, and the trim is offered for the chosen video.
+    until(page, "document.querySelector(\"#video-choice .video[data-path='video/b-closeup.mp4'] .trim\") !== null")
+    shoot_both(page, "videos")

@@ -219,6 +219,62 @@ def plan_with(root: Path, facts: Any) -> dict[str, Any]:
         return {"plan": None, "problems": exc.problems}
 
 
+# The form's own text fields by case.toml table: where a mistyped key's value may be meant to go.
+FORM_TEXT_FIELDS = {
+    "": ("title",),
+    "order": ("number", "store", "item", "price", "currency", "ordered", "shipped", "delivered", "protection_ends"),
+    "dispute": ("amount", "seller_contacted", "opened", "escalated_closed", "seller_reply", "notes", "notes_en"),
+}
+
+
+def unknown_keys(root: Path, facts: Any) -> list[dict[str, Any]]:
+    """Entries of a hand-written case.toml that no field of the case has (``stor =`` in [dispute]): each with
+    its place (``path``, for the page to leave it out when it saves), how case.toml writes it, and the form
+    field its value was probably meant for. Found as the validator finds them (extra keys of the model)."""
+    import difflib
+
+    from pydantic import ValidationError
+
+    from ...model.case import CaseFile
+
+    if not isinstance(facts, dict) or not facts:
+        return []
+    try:
+        CaseFile.model_validate(facts, context={"root": root})
+        return []
+    except ValidationError as exc:
+        errors = [e for e in exc.errors(include_url=False) if e["type"] == "extra_forbidden"]
+    except Exception:  # noqa: BLE001 - a hand-edited file may upset a validator; the problems list says why
+        return []
+    found = []
+    for error in errors:
+        loc = list(error["loc"])
+        key, table = str(loc[-1]), [str(part) for part in loc[:-1] if not isinstance(part, int)]
+        value = error.get("input")
+        scalar = isinstance(value, (str, int, float)) and not isinstance(value, bool)
+        shown = json.dumps(value, ensure_ascii=False) if isinstance(value, str) else (
+            str(value) if scalar else "…")
+        if len(shown) > 80:
+            shown = shown[:77] + "…"
+        index = next((part for part in loc[:-1] if isinstance(part, int)), None)
+        section = f"[[{table[0]}]] {index + 1}: " if index is not None else (f"[{'.'.join(table)}] " if table else "")
+        suggest = ""
+        if scalar and len(table) <= 1:
+            here = table[0] if table else ""
+            for candidates in (FORM_TEXT_FIELDS.get(here, ()),
+                               [f for fields in FORM_TEXT_FIELDS.values() for f in fields]):
+                match = difflib.get_close_matches(key, candidates, n=1, cutoff=0.75)
+                if match:
+                    owner = here if match[0] in FORM_TEXT_FIELDS.get(here, ()) else next(
+                        t for t, fields in FORM_TEXT_FIELDS.items() if match[0] in fields)
+                    suggest = f"{owner}.{match[0]}" if owner else match[0]
+                    break
+        dotted = (f"{table[0]}[{index + 1}]." if index is not None else ".".join(table) + "." if table else "") + key
+        found.append({"path": loc, "entry": f"{section}{key} = {shown}", "suggest": suggest,
+                      "value": str(value) if scalar else "", "prefix": f"{dotted}: unknown key"})
+    return found
+
+
 def files_view(root: Path, facts: dict[str, Any], cache: Path) -> dict[str, Any]:
     """The case's files by kind; photos in the order the build uploads them (``api.plan_upload``), with their
     slot or why they are left out, and captions. A case.toml with problems has no plan (the build refuses it)."""
@@ -261,7 +317,9 @@ def files_view(root: Path, facts: dict[str, Any], cache: Path) -> dict[str, Any]
     return {"by_kind": files, "titles": {k: i18n.gettext(v) for k, v in KIND_TITLES.items()},
             "contact_sheet": sheet.is_file(), "count": sum(len(v) for v in files.values()),
             "plan": plan, "trimmed": used or (files["videos"][0] if files["videos"] and plan is None else None),
-            "video_skipped": video.get("skip") is True}
+            "video_skipped": video.get("skip") is True,
+            # case.toml's entries the page cannot show (it reads them here, with the rest of case.toml's view)
+            "unknown_keys": unknown_keys(root, facts)}
 
 
 _verified: dict[str, tuple[int, dict[str, Any]]] = {}

@@ -9,6 +9,8 @@
   const caseId = (form && form.dataset.case) || (filesSection && filesSection.dataset.case) || "";
   const caseKey = encodeURIComponent(caseId);  // a case folder made by hand may have any name
   let dirty = false;
+  // Entries of a hand-written case.toml no field has (a mistyped key): left out when the page saves.
+  let unknownKeys = JSON.parse((document.getElementById("unknown-keys") || { textContent: "[]" }).textContent);
   let pending = []; // start page: {file, kind} added before the case exists, uploaded by Create
 
   const $ = (sel, root = document) => root.querySelector(sel);
@@ -67,7 +69,11 @@
       }).filter((hint) => hint.rank || hint.caption || hint.skip);
     }
     const start = $("#video-start"), end = $("#video-end");
-    if (start && end) {
+    if (start && end && trimIsForAnother()) {  // the trim was set for a video no longer chosen: not for this one
+      const video = { ...(facts.video || {}) };
+      delete video.start; delete video.end;
+      if (Object.keys(video).length) facts.video = video; else delete facts.video;
+    } else if (start && end) {
       const duration = Number(start.max);
       const video = { ...(facts.video || {}) };
       delete video.start; delete video.end;
@@ -84,7 +90,24 @@
       else if (named || $$("input[name='video-choice']").length > 2) video.file = choice.value;
       if (Object.keys(video).length) facts.video = video; else delete facts.video;
     }
+    for (const path of unknownKeys) {
+      let table = facts;
+      for (const part of path.slice(0, -1)) table = table && typeof table === "object" ? table[part] : undefined;
+      if (table && typeof table === "object") delete table[path[path.length - 1]];
+    }
     return facts;
+  }
+
+  // The trim sliders belong to one video (the one the last save chose); another one chosen since hides them.
+  function trimIsForAnother() {
+    const trim = $("#files .trim");
+    const choice = $("input[name='video-choice']:checked");
+    return Boolean(trim && choice && choice.value && choice.value !== trim.closest(".video").dataset.path);
+  }
+
+  function showTrim() {
+    const trim = $("#files .trim");
+    if (trim) trim.hidden = trimIsForAnother();
   }
 
   // A fact as JSON: a number where case.toml wants one (anything else is sent as typed, for the server's
@@ -149,7 +172,10 @@
       dirty = false;
       $("#initial-facts").textContent = JSON.stringify(facts);  // what case.toml now holds
       say("save-status", M.saved);
-      if (caseId) await refreshResult();
+      const tomlProblems = $("#toml-problems");  // case.toml is valid now: what it had is fixed
+      if (tomlProblems) tomlProblems.hidden = true;
+      unknownKeys = [];
+      if (caseId) await refreshFiles();  // the plan and the trim follow what was saved
       return true;
     }
     say("save-status", "");
@@ -177,6 +203,19 @@
     document.getElementById("f-dispute.reason").addEventListener("change", () => { explainReason(); showFacts(); });
     explainReason();
     showFacts(true);
+    for (const button of $$("#toml-problems button.move-key")) {  // a mistyped key's value, into its field
+      const target = document.getElementById(`f-${button.dataset.field}`);
+      const label = target && $(`label[for="${CSS.escape(target.id)}"]`);
+      if (!target || !label || !["INPUT", "TEXTAREA"].includes(target.tagName)) { button.remove(); continue; }
+      const name = [...label.childNodes].filter((n) => !(n.classList && n.classList.contains("req")))
+        .map((n) => n.textContent).join("").trim();
+      button.textContent = C.use_as.replace("{label}", name);
+      button.addEventListener("click", () => {
+        target.value = button.dataset.value;
+        target.dispatchEvent(new Event("input", { bubbles: true }));
+        target.focus();
+      });
+    }
     $("#add-tracking").addEventListener("click", () => {
       const rows = $$(".tracking-row", form);
       const copy = rows[rows.length - 1].cloneNode(true);
@@ -242,6 +281,7 @@
       $("#files").innerHTML = await response.text();
       if (kept) restoreFiles(kept);
       bindSliders();
+      showTrim();
       refocus(focus);
       if (kept) askPlan();
     }
@@ -658,7 +698,7 @@
   if (filesBox) {
     filesBox.addEventListener("input", (event) => { if (event.target.classList.contains("caption")) dirty = true; });
     filesBox.addEventListener("change", (event) => {
-      if (event.target.classList.contains("use") || event.target.name === "video-choice") { dirty = true; askPlan(); }
+      if (event.target.classList.contains("use") || event.target.name === "video-choice") { dirty = true; showTrim(); askPlan(); }
     });
     filesBox.addEventListener("click", async (event) => {
       const button = event.target.closest("button");
