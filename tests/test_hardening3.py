@@ -231,7 +231,8 @@ def test_bidi_controls_in_file_names_are_escaped_in_every_cli_line(make_case):
     as_json = run_cli("build", str(root), "--today", TODAY, "--force", "--json")
     assert RLO not in as_json.stdout
     reasons = [i["reason"] for i in json.loads(as_json.stdout)["photo_selection"]["left_out"]]
-    assert any(f"A{RLO}gpj.exe.jpg" in r for r in reasons)  # the same data for a program, only escaped
+    # The reason is stored as the paths of the package are (FileRecord.path): the name shown escaped.
+    assert any("A\\u202egpj.exe.jpg" in r for r in reasons), reasons
 
 
 # --- 10. no local path in the package -------------------------------------------------------------------------
