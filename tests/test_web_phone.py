@@ -445,3 +445,56 @@ def test_serve_refuses_a_public_phone_address(tmp_path: Path) -> None:
                                "0", "--phone", "--phone-address", address], capture_output=True, text=True,
                               timeout=60)
         assert done.returncode == 9 and "not a private network address" in done.stderr, (address, done.stderr)
+
+
+def test_pieces_of_a_stopped_server_are_removed_at_start(tmp_path: Path) -> None:
+    desktop, _, app = _in_process(tmp_path, {})
+    case_id = desktop.post("/api/cases", json=FACTS).json()["id"]
+    link = desktop.post(f"/api/cases/{case_id}/phone").json()
+    bearer = {"authorization": f"Bearer {httpx.URL(link['url']).params['key']}", "origin": "http://127.0.0.1:8765"}
+    started = desktop.post(f"{PREFIX}/api/uploads", headers=bearer, json={"name": "v.mp4", "size": 100,
+                                                                          "kind": "auto", "sha256": "0" * 64})
+    desktop.patch(f"{PREFIX}/api/uploads/{started.json()['id']}", content=b"x" * 40,
+                  headers={**bearer, "upload-offset": "0"})
+    pieces = list((tmp_path / ".evidence-kit-web" / "phone").iterdir())
+    assert len(pieces) == 1 and pieces[0].stat().st_size == 40
+    PhoneLinks(tmp_path)  # the next start
+    assert not pieces[0].exists()
+
+
+@pytest.mark.browser
+@pytest.mark.video
+@pytest.mark.slow
+def test_the_phone_page_resumes_a_300_mb_video_after_the_wifi_drops(server: PhoneServer, browser: Any,
+                                                                     tmp_path: Path) -> None:
+    size = int(os.environ.get("EVIDENCE_KIT_BIG_UPLOAD_MB", "300")) * 1_000_000
+    source = tmp_path / "VID_0421.mp4"
+    sha = big_video(source, size)
+    case_id = new_case(server)
+    link = server.open_link(case_id)
+    phone = browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True,
+                                locale="en-US")
+    try:
+        mobile = phone.new_page()
+        mobile.goto(link["url"])
+        mobile.select_option("#phone-kind", "videos")
+        mobile.set_input_files("#phone-files", [str(source)])
+        until(mobile, "document.querySelector('#phone-list progress').value > 0.6", seconds=240)  # past half
+        phone.set_offline(True)  # the Wi-Fi goes away
+        until(mobile, "document.querySelector('#phone-list .state').textContent.includes('connection was lost')")
+        held = server.workspace / ".evidence-kit-web" / "phone"
+        sizes = [p.stat().st_size for p in held.iterdir()]
+        assert len(sizes) == 1 and size // 2 < sizes[0] < size  # what came before the drop is kept, aside
+        video = server.workspace / case_id / "video"
+        assert not video.exists() or not any(video.iterdir())  # and is no evidence yet
+        phone.set_offline(False)
+        until(mobile, "document.querySelector('#phone-list .state').classList.contains('ok')", seconds=240)
+        assert mobile.inner_text("#phone-list .state") == "Added."
+    finally:
+        phone.close()
+    stored = server.workspace / case_id / "video" / "VID_0421.mp4"
+    digest = hashlib.sha256()
+    with open(stored, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    assert digest.hexdigest() == sha and stored.stat().st_size == size

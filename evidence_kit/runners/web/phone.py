@@ -118,6 +118,9 @@ class PhoneLinks:
         self.lifetime, self.rate, self.clock = lifetime, rate, clock
         self._links: dict[str, PhoneLink] = {}
         self._lock = threading.Lock()
+        # Links live in memory only: pieces of a server that stopped belong to no link and would stay forever.
+        for stale in self.folder.glob(f"{TEMP_PREFIX}phone-*.part") if self.folder.is_dir() else ():
+            stale.unlink(missing_ok=True)
 
     def create(self, case: str) -> PhoneLink:
         """A new link for ``case``; the case's previous link stops working."""
