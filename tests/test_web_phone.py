@@ -357,7 +357,8 @@ def test_a_300_mb_video_cut_off_at_half_resumes_and_arrives_byte_identical(serve
     assert not [p for p in (server.workspace / case_id).rglob("*") if p.name.startswith(".")]
     assert not list((server.workspace / ".evidence-kit-web" / "phone").iterdir())  # no piece left behind
     growth_mb = (server.memory_peak_kb() - before) / 1000
-    print(f"\n{size / 1e6:.0f} MB in two parts, resumed at {offset / 1e6:.1f} MB: server memory grew {growth_mb:.1f} MB")
+    print(f"\n{size / 1e6:.0f} MB in two parts, resumed at {offset / 1e6:.1f} MB: server memory grew "
+          f"{growth_mb:.1f} MB")
     assert growth_mb < 64
 
 
@@ -498,3 +499,23 @@ def test_the_phone_page_resumes_a_300_mb_video_after_the_wifi_drops(server: Phon
         while chunk := handle.read(1 << 20):
             digest.update(chunk)
     assert digest.hexdigest() == sha and stored.stat().st_size == size
+
+
+def test_closing_the_panel_during_an_upload_keeps_nothing(server: PhoneServer) -> None:
+    case_id = new_case(server)
+    data = jpeg_bytes(43, (800, 600))
+    with phone_client(server.open_link(case_id)) as phone:
+        started = phone.post(f"{PREFIX}/api/uploads", json={"name": "IMG_9.jpg", "size": len(data), "kind": "auto",
+                                                             "sha256": hashlib.sha256(data).hexdigest()})
+
+        def body() -> Iterator[bytes]:
+            yield data[: len(data) // 2]
+            assert server.client.delete(f"/api/cases/{case_id}/phone").status_code == 204  # mid-upload
+            yield data[len(data) // 2:]
+
+        answer = phone.patch(f"{PREFIX}/api/uploads/{started.json()['id']}", content=body(),
+                             headers={"upload-offset": "0", "content-length": str(len(data))})
+        assert answer.status_code == 401, answer.text
+    photos = server.workspace / case_id / "photos"
+    assert not photos.exists() or not any(photos.iterdir())
+    assert not list((server.workspace / ".evidence-kit-web" / "phone").iterdir())

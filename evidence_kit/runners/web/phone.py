@@ -376,6 +376,9 @@ async def upload_piece(request: Request) -> Response:
                 partial.offset += len(pending)
     finally:
         partial.busy = False
+    if link.partials.get(partial.id) is not partial:  # the link was closed while these bytes came: all gone
+        partial.path.unlink(missing_ok=True)
+        return _problem(401, i18n.gettext(EXPIRED))
     if partial.offset < partial.size:
         return Response(status_code=204, headers={"upload-offset": str(partial.offset)})
     del link.partials[partial.id]

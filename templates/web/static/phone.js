@@ -21,7 +21,8 @@
       $("#phone-left").textContent = P.left.replace("%(minutes)s", Math.max(1, Math.ceil(view.seconds_left / 60)));
       const list = $("#phone-arrived");
       $("#phone-arrived-title").hidden = view.added.length === 0;
-      list.replaceChildren(...view.added.map((f) => Object.assign(document.createElement("li"), { textContent: f.path })));
+      list.replaceChildren(...view.added.map((f) => Object.assign(document.createElement("li"),
+        { textContent: f.path })));
       if (view.added.length > seen) {
         seen = view.added.length;
         document.dispatchEvent(new CustomEvent("evidence-kit:files-changed"));  // app.js shows them in the list
