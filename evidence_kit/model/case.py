@@ -22,7 +22,7 @@ from pydantic_core import PydanticCustomError
 from ..errors import CaseError, InputError
 from ..model.profile import DEFAULT_PROFILE, Profile, load_profile
 from ..model.reasons import REASON_RULES, REASONS, RESOLUTIONS
-from ..model.validation import PROBLEMS, plain_error, problem_pairs, valid_tables
+from ..model.validation import PROBLEMS, Found, plain_error, problems_found, valid_tables
 from ..names import shown
 from .tomlfile import load_toml
 from .layout import (CASE_FILE, PACKAGE_DIR, PHOTO_SUFFIXES, RECEIPT_SUFFIXES, SUBFOLDERS, TRACKING_SUFFIXES,  # noqa: F401
@@ -39,7 +39,7 @@ def _order_number(value: Any) -> Any:
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)  # an order number written without quotes
     if isinstance(value, str) and not value.strip():
-        raise plain_error("must not be empty")
+        raise plain_error("must not be empty", kind="empty")
     return _stripped(value)
 
 
@@ -58,10 +58,10 @@ def _day(value: Any) -> date:
         except ValueError:
             pass
     if day is None:
-        raise plain_error(f"{value!r} is not a date (write it as 2026-11-25)")
+        raise plain_error(f"{value!r} is not a date (write it as 2026-11-25)", kind="not_a_date", value=value)
     if not FIRST_YEAR <= day.year <= LAST_YEAR:
         raise plain_error(f"{day.isoformat()} is not a date of an order (years {FIRST_YEAR} to {LAST_YEAR}): "
-                          "check the year")
+                          "check the year", kind="year_range", day=day, first=FIRST_YEAR, last=LAST_YEAR)
     return day
 
 
@@ -71,9 +71,9 @@ def _amount(value: Any) -> Decimal:
             raise InvalidOperation
         number = Decimal(str(value).strip())
     except InvalidOperation:
-        raise plain_error(f"{value!r} is not a number") from None
+        raise plain_error(f"{value!r} is not a number", kind="not_a_number", value=value) from None
     if not number.is_finite() or number < 0:
-        raise plain_error(f"must not be negative, got {value}")
+        raise plain_error(f"must not be negative, got {value}", kind="negative", value=value)
     return number
 
 
@@ -87,7 +87,8 @@ def _seconds(value: Any) -> float:
 def _one_of(choices: Mapping[str, str]) -> Callable[[Any], str]:
     def check(value: Any) -> str:
         if not isinstance(value, str) or value not in choices:
-            raise plain_error(f"unknown value {value!r} (valid: {', '.join(choices)})")
+            raise plain_error(f"unknown value {value!r} (valid: {', '.join(choices)})", kind="not_a_choice",
+                              value=value, choices=tuple(choices))
         return value
     return check
 
@@ -96,20 +97,21 @@ def _offer(value: Any) -> Decimal | str:
     if isinstance(value, str) and value.strip().lower() == "replacement":
         return "replacement"
     if isinstance(value, str) and not re.fullmatch(r"\s*\d+(\.\d+)?\s*", value):
-        raise plain_error(f"{value!r} is neither an amount nor \"replacement\"")
+        raise plain_error(f"{value!r} is neither an amount nor \"replacement\"", kind="not_an_offer", value=value)
     return _amount(value)
 
 
 def _case_path(value: Any, info: ValidationInfo) -> Path | None:
     """A file named relative to the case folder; it must exist there when the folder is known."""
     if not isinstance(value, str):
-        raise plain_error(f"must be a file name in quotes, got {value!r}")
+        raise plain_error(f"must be a file name in quotes, got {value!r}", kind="file_name", value=value)
     if not value.strip():
         return None
     root = (info.context or {}).get("root")
     path = Path(root) / value.strip() if root else Path(value.strip())
     if root and not path.is_file():
-        raise plain_error(f"{value.strip()!r} does not exist in the case folder")
+        raise plain_error(f"{value.strip()!r} does not exist in the case folder", kind="no_such_file",
+                          name=value.strip())
     return path
 
 
@@ -152,9 +154,9 @@ class Order(_Table):
     @model_validator(mode="after")
     def _dates_in_order(self) -> "Order":
         if self.ordered and self.shipped and self.shipped < self.ordered:
-            raise plain_error("is before order.ordered", field="shipped")
+            raise plain_error("is before order.ordered", field="shipped", kind="before", other="order.ordered")
         if self.shipped and self.delivered and self.delivered < self.shipped:
-            raise plain_error("is before order.shipped", field="delivered")
+            raise plain_error("is before order.shipped", field="delivered", kind="before", other="order.shipped")
         return self
 
 
@@ -250,9 +252,10 @@ class TrackingRef(_Table):
     @model_validator(mode="after")
     def _usable(self) -> "TrackingRef":
         if not self.number and not self.url:
-            raise plain_error("needs a number or a url")
+            raise plain_error("needs a number or a url", kind="number_or_url")
         if self.url and not re.match(r"^https?://", self.url):
-            raise plain_error(f"only http:// and https:// addresses are accepted, got {self.url!r}", field="url")
+            raise plain_error(f"only http:// and https:// addresses are accepted, got {self.url!r}", field="url",
+                              kind="web_address", value=self.url)
         return self
 
 
@@ -273,7 +276,7 @@ class VideoSpec(_Table):
     @model_validator(mode="after")
     def _ordered(self) -> "VideoSpec":
         if self.start is not None and self.end is not None and self.end <= self.start:
-            raise plain_error("must be after video.start", field="end")
+            raise plain_error("must be after video.start", field="end", kind="after", other="video.start")
         return self
 
 
@@ -325,17 +328,18 @@ def _today(context: Mapping[str, Any] | None) -> date:
     return max(date.today(), (context or {}).get("today") or date.today())
 
 
-def _future(where: str, day: date | None, today: date) -> list[tuple[str, str]]:
+def _future(where: str, day: date | None, today: date) -> list[Found]:
     if day is not None and day > today + TIME_ZONE_SLACK:
-        return [(where, f"{day.isoformat()} is in the future (today is {today.isoformat()}): check the date")]
+        return [Found(where, f"{day.isoformat()} is in the future (today is {today.isoformat()}): check the date",
+                      "future", {"day": day, "today": today})]
     return []
 
 
 def _cross_problems(order: Order | None, dispute: Dispute | None, facts: Facts | None,
-                    today: date) -> list[tuple[str, str]]:
+                    today: date) -> list[Found]:
     """The checks across fields and tables. A table given as None did not validate on its own: the checks that
     need it are left out (``validate_case_data`` runs the others beside its problems)."""
-    problems: list[tuple[str, str]] = []
+    problems: list[Found] = []
     tables = {"order": order, "dispute": dispute, "facts": facts}
     for table, names in PAST_DATES.items():
         if tables[table] is not None:
@@ -346,12 +350,13 @@ def _cross_problems(order: Order | None, dispute: Dispute | None, facts: Facts |
         for name in facts.given():
             reasons = FACT_REASONS[name]
             if reasons is not None and dispute.reason not in reasons:
-                problems.append((f"facts.{name}", f"is not used for the reason '{dispute.reason}' (it is for: "
-                                                  f"{', '.join(sorted(reasons))}); remove it or change the reason"))
+                problems.append(Found(f"facts.{name}", f"is not used for the reason '{dispute.reason}' (it is for: "
+                                                       f"{', '.join(sorted(reasons))}); remove it or change the reason",
+                                      "other_reason", {"reason": dispute.reason, "reasons": tuple(sorted(reasons))}))
     return problems
 
 
-def _sequence_problems(order: Order | None, dispute: Dispute | None, facts: Facts | None) -> list[tuple[str, str]]:
+def _sequence_problems(order: Order | None, dispute: Dispute | None, facts: Facts | None) -> list[Found]:
     """Dates of the dispute in the order they happen, and a decision with what it needs (each check that has
     its tables)."""
     problems = []
@@ -361,33 +366,39 @@ def _sequence_problems(order: Order | None, dispute: Dispute | None, facts: Fact
         known = [(name, day) for name, day in steps if day is not None]
         for (before, first), (after, then) in zip(known, known[1:]):
             if then < first:
-                problems.append((after, f"{then.isoformat()} is before {before} ({first.isoformat()}): check the "
-                                        "dates"))
+                problems.append(Found(after, f"{then.isoformat()} is before {before} ({first.isoformat()}): check "
+                                             "the dates", "before_step", {"day": then, "other": before, "other_day": first}))
         if dispute.seller_replied and dispute.seller_contacted and dispute.seller_replied < dispute.seller_contacted:
-            problems.append(("dispute.seller_replied", "is before dispute.seller_contacted: a reply comes after the "
-                                                       "first message"))
+            problems.append(Found("dispute.seller_replied", "is before dispute.seller_contacted: a reply comes after "
+                                                            "the first message", "reply_before_contact"))
         if dispute.decision and not dispute.escalated_closed:
-            problems.append(("dispute.decision", "needs dispute.escalated_closed, the day the platform decided"))
+            problems.append(Found("dispute.decision", "needs dispute.escalated_closed, the day the platform decided",
+                                  "decision_needs_day"))
         if dispute.decision_amount is not None:
             if dispute.decision != "partial_refund":
-                problems.append(("dispute.decision_amount", 'is the partial refund the platform granted: set '
-                                                            'dispute.decision = "partial_refund" or remove it'))
+                problems.append(Found("dispute.decision_amount", 'is the partial refund the platform granted: set '
+                                                                 'dispute.decision = "partial_refund" or remove it',
+                                      "not_partial"))
             elif order is not None and order.price is not None and dispute.decision_amount > order.price:
-                problems.append(("dispute.decision_amount", f"{dispute.decision_amount} is more than order.price "
-                                                            f"{order.price}"))
+                problems.append(Found("dispute.decision_amount", f"{dispute.decision_amount} is more than "
+                                                                 f"order.price {order.price}", "more_than_price",
+                                      {"amount": dispute.decision_amount, "price": order.price}))
     if facts is None or order is None:
         return problems
     if facts.expiry_date and order.delivered and facts.expiry_date > order.delivered:
-        problems.append(("facts.expiry_date", f"{facts.expiry_date.isoformat()} is after order.delivered: the item "
-                                              "was not yet expired when it arrived"))
+        problems.append(Found("facts.expiry_date", f"{facts.expiry_date.isoformat()} is after order.delivered: the "
+                                                   "item was not yet expired when it arrived", "not_expired",
+                              {"day": facts.expiry_date}))
     if facts.promised_delivery_by and order.delivered and order.delivered <= facts.promised_delivery_by:
-        problems.append(("facts.promised_delivery_by", "is on or after order.delivered: the parcel came in time"))
+        problems.append(Found("facts.promised_delivery_by", "is on or after order.delivered: the parcel came in time",
+                              "came_in_time"))
     if facts.promised_delivery_by and order.shipped and facts.promised_delivery_by < order.shipped:
-        problems.append(("facts.promised_delivery_by", "is before order.shipped: check the date"))
+        problems.append(Found("facts.promised_delivery_by", "is before order.shipped: check the date", "before",
+                              {"other": "order.shipped"}))
     return problems
 
 
-def _problems_beside(data: Mapping[str, Any], context: Mapping[str, Any]) -> list[tuple[str, str]]:
+def _problems_beside(data: Mapping[str, Any], context: Mapping[str, Any]) -> list[Found]:
     """The checks across tables, for when a field failed and the whole file's check never ran: run over the
     tables that validate on their own, and the future-date check over each date that reads as a date, so the
     buyer hears every problem at once."""
@@ -405,13 +416,14 @@ def _problems_beside(data: Mapping[str, Any], context: Mapping[str, Any]) -> lis
     return problems
 
 
-def _amount_problem(amount: Decimal | None, price: Decimal | None) -> list[tuple[str, str]]:
+def _amount_problem(amount: Decimal | None, price: Decimal | None) -> list[Found]:
     if amount is not None and price is not None and amount > price:
-        return [("dispute.amount", f"{amount} is more than order.price {price}")]
+        return [Found("dispute.amount", f"{amount} is more than order.price {price}", "more_than_price",
+                      {"amount": amount, "price": price})]
     return []
 
 
-def _raw_amount_problem(data: Mapping[str, Any]) -> list[tuple[str, str]]:
+def _raw_amount_problem(data: Mapping[str, Any]) -> list[Found]:
     """The amount-against-price check on raw tables, for when another table failed and the model check
     never ran: the buyer still hears every problem at once."""
     try:
@@ -465,6 +477,8 @@ class Problem:
 
     path: str
     message: str
+    kind: str = ""  # the same for a program (``validation.Found``), "" when only the message says it
+    params: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}" if self.path else self.message
@@ -561,12 +575,11 @@ def validate_case_data(data: Mapping[str, Any], root: str | Path, *, profile: Pr
     try:
         file: CaseFile | None = CaseFile.model_validate(dict(data), context=context)
     except ValidationError as exc:
-        problems += [Problem(where, message) for where, message in problem_pairs(exc, CaseFile)]
+        problems += [Problem(*found) for found in problems_found(exc, CaseFile)]
         if not any(p.path == "dispute.amount" for p in problems):
-            problems += [Problem(where, message) for where, message in _raw_amount_problem(data)]
+            problems += [Problem(*found) for found in _raw_amount_problem(data)]
         said = {(p.path, p.message) for p in problems}
-        problems += [Problem(where, message) for where, message in _problems_beside(data, context)
-                     if (where, message) not in said]
+        problems += [Problem(*found) for found in _problems_beside(data, context) if found[:2] not in said]
         file = None
     try:
         named = data.get("profile") if isinstance(data.get("profile"), (str, dict)) else None
@@ -613,5 +626,7 @@ def parse_case(data: Mapping[str, Any], root: Path, *, source: str,
     gets the same messages before anything is written."""
     result = validate_case_data(data, root, profile=profile, today=today)
     if isinstance(result, list):
-        raise CaseError(source, [str(p) for p in result])
+        error = CaseError(source, [str(p) for p in result])
+        error.found = result  # type: ignore[attr-defined]  # each with its kind: the web app words them
+        raise error
     return result

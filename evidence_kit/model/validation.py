@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import typing
-from typing import Any, Iterable, Mapping, TypeVar
+from typing import Any, Iterable, Mapping, NamedTuple, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import PydanticCustomError
@@ -31,23 +31,46 @@ PLAIN = {"greater_than": "must be a positive whole number", "int_type": "must be
          "string_type": "must be text", "bool_type": "must be true or false", "bool_parsing": "must be true or false",
          "list_type": "must be a list", "float_type": "must be a number", "float_parsing": "must be a number",
          "dict_type": "must be a table", "model_type": "must be a table"}
+# The same as kinds (``Found.kind``): one per sentence of PLAIN.
+PLAIN_KINDS = {"greater_than": "whole_number", "int_type": "whole_number", "int_parsing": "whole_number",
+               "int_from_float": "whole_number", "string_type": "text", "bool_type": "true_false",
+               "bool_parsing": "true_false", "list_type": "list", "float_type": "number", "float_parsing": "number",
+               "dict_type": "table", "model_type": "table"}
 
 
 # Custom error types a model raises (PydanticCustomError) with a message already in plain words:
 # PLAIN_ERROR's message is used as it is (``ctx["field"]`` names the field when a model-level check raised it);
-# PROBLEMS carries several (path, message) pairs found by one cross-field check (``ctx["problems"]``).
+# PROBLEMS carries several problems found by one cross-field check (``ctx["problems"]``): (path, message) pairs
+# or ``Found``s.
 PLAIN_ERROR = "evidence_kit_plain"
 PROBLEMS = "evidence_kit_problems"
 
 
-def plain_error(message: str, field: str | None = None) -> PydanticCustomError:
-    """An error whose ``message`` reaches the buyer unchanged (braces in it are not a template)."""
-    return PydanticCustomError(PLAIN_ERROR, "{message}", {"message": message, **({"field": field} if field else {})})
+def plain_error(message: str, field: str | None = None, kind: str = "", **params: Any) -> PydanticCustomError:
+    """An error whose ``message`` reaches the buyer unchanged (braces in it are not a template). ``kind`` and
+    ``params`` say the same for a program (the web app words it in the buyer's language)."""
+    return PydanticCustomError(PLAIN_ERROR, "{message}", {"message": message, **({"field": field} if field else {}),
+                                                          "kind": kind, "params": params})
+
+
+class Found(NamedTuple):
+    """One problem: where (a dotted path like ``order.shipped``), the English sentence, and the same as a
+    ``kind`` with its ``params`` ("" when none was given: then only the sentence says it)."""
+
+    where: str
+    message: str
+    kind: str = ""
+    params: Mapping[str, Any] = {}
 
 
 def problem_pairs(exc: ValidationError, model: type, prefix: str = "") -> list[tuple[str, str]]:
     """(where, plain sentence) for each problem in ``exc``; where is a dotted path like ``order.shipped``."""
-    problems: list[tuple[str, str]] = []
+    return [(found.where, found.message) for found in problems_found(exc, model, prefix)]
+
+
+def problems_found(exc: ValidationError, model: type, prefix: str = "") -> list[Found]:
+    """Each problem in ``exc`` as a ``Found``: the sentences of ``problem_pairs`` with their kinds."""
+    problems: list[Found] = []
     for error in exc.errors(include_url=False):
         loc = tuple(error["loc"])
         where = _where(prefix, loc)
@@ -55,20 +78,24 @@ def problem_pairs(exc: ValidationError, model: type, prefix: str = "") -> list[t
         if kind in ("extra_forbidden", "unexpected_keyword_argument"):  # a model's and a dataclass's word
             known = _known_keys(model, loc[:-1])
             hint = difflib.get_close_matches(str(loc[-1]), known, n=1)
-            problems.append((where, "unknown key" + (f" (did you mean '{hint[0]}'?)" if hint else
-                                                     f" (known: {', '.join(sorted(known))})")))
+            problems.append(Found(where, "unknown key" + (f" (did you mean '{hint[0]}'?)" if hint else
+                                                          f" (known: {', '.join(sorted(known))})"), "unknown_key",
+                                  {"hint": hint[0] if hint else ""}))
         elif kind == "missing" and len(loc) == 1 and _is_table(model, str(loc[0])):
-            problems.append((f"[{where}]", "missing section"))  # a whole table, named as case.toml writes it
+            # a whole table, named as case.toml writes it
+            problems.append(Found(f"[{where}]", "missing section", "missing_section"))
         elif kind == "missing":
-            problems.append((where, "missing"))
+            problems.append(Found(where, "missing", "missing"))
         elif kind == PLAIN_ERROR:
-            problems.append((_where(prefix, (*loc, ctx["field"])) if "field" in ctx else where, ctx["message"]))
+            problems.append(Found(_where(prefix, (*loc, ctx["field"])) if "field" in ctx else where, ctx["message"],
+                                  ctx.get("kind", ""), ctx.get("params") or {}))
         elif kind == PROBLEMS:
-            problems += [(_where(prefix, tuple(path.split("."))), message) for path, message in ctx["problems"]]
+            problems += [Found(_where(prefix, tuple(found[0].split("."))), *found[1:]) for found in ctx["problems"]]
         elif kind in PLAIN:
-            problems.append((where, f"{PLAIN[kind]}, got {error.get('input')!r}"))
+            problems.append(Found(where, f"{PLAIN[kind]}, got {error.get('input')!r}", PLAIN_KINDS[kind],
+                                  {"value": error.get("input")}))
         else:
-            problems.append((where, f"{error['msg'][0].lower() + error['msg'][1:]}, got {error.get('input')!r}"))
+            problems.append(Found(where, f"{error['msg'][0].lower() + error['msg'][1:]}, got {error.get('input')!r}"))
     return problems
 
 

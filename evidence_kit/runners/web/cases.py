@@ -221,7 +221,12 @@ def validate(data: dict[str, Any], root: Path) -> Case:
     try:
         return parse_case(tomllib.loads(to_toml(data)), root, source=str(root / CASE_FILE))
     except CaseError as exc:
-        raise Invalid(exc.problems) from None
+        found = getattr(exc, "found", None)  # each problem with its kind: worded in the buyer's language
+        if found is None:
+            raise Invalid(exc.problems) from None
+        from .views import problem_texts
+
+        raise Invalid(list(problem_texts(found))) from None
 
 
 def write_facts(root: Path, data: dict[str, Any]) -> None:
@@ -303,7 +308,9 @@ def replace_facts(root: Path, facts: Any) -> None:
 
 def field_of(problem: str) -> str:
     """The form field a validator message is about: ``order.price: ...`` -> ``order.price``."""
-    where = problem.split(":", 1)[0].strip().strip("[]")
+    # a problem worded in the buyer's language knows its path; the library's English starts with it
+    where = getattr(problem, "path", None)
+    where = (problem.split(":", 1)[0] if where is None else where).strip().strip("[]")
     return re.sub(r"\[\d+\]", lambda m: f".{int(m.group(0)[1:-1]) - 1}", where)
 
 

@@ -77,6 +77,19 @@ def N_(message: str) -> str:  # noqa: N802 - gettext's conventional marker for "
     return message
 
 
+class Worded(str):
+    """A message as the buyer reads it, remembering the case.toml path and the kind of problem it is about (the
+    API files it under its form field, ``cases.field_of``; the case page tells a mistyped key apart)."""
+
+    path: str
+    kind: str
+
+    def __new__(cls, text: str, path: str = "", kind: str = "") -> "Worded":
+        worded = super().__new__(cls, text)
+        worded.path, worded.kind = path, kind
+        return worded
+
+
 def library_messages() -> set[str]:
     """The library's own English words that the pages show translated (views.py hands them to gettext): each
     reason's title, what it can win and its caveat, and the resolutions. The library stays free of gettext."""
