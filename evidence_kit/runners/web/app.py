@@ -57,7 +57,7 @@ class _Language:
         if scope["type"] == "http":
             from starlette.requests import Request
 
-            from .routes import LANGUAGE_COOKIE
+            from .pages import LANGUAGE_COOKIE
 
             request = Request(scope)
             chosen = request.query_params.get("lang") or request.cookies.get(LANGUAGE_COOKIE)

@@ -41,6 +41,7 @@ from ...fsutil import TEMP_PREFIX, sha256_file
 from ...model.case import SUBFOLDERS
 from . import cases, i18n
 from .cases import APP_DIR
+from .pages import render_page
 from .uploads import EMPTY, FIELD, Upload, _Part
 
 PREFIX = "/phone"
@@ -276,9 +277,7 @@ def _problem(status: int, *messages: str, **extra: Any) -> JSONResponse:
 
 
 async def phone_page(request: Request) -> Response:
-    from .routes import _page
-
-    return _page(request, "phone.html", case_id=None, seconds_left=_links(request).seconds_left(_link(request)))
+    return render_page(request, "phone.html", case_id=None, seconds_left=_links(request).seconds_left(_link(request)))
 
 
 def _static(name: str, media_type: str) -> Callable[[Request], Any]:

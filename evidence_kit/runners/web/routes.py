@@ -21,10 +21,10 @@ from ...model.case import PACKAGE_DIR
 from ...model.package import PackagePathError, package_file as checked_package_file
 from . import cases, i18n, previews, views
 from .cases import APP_DIR, Invalid, NotFound
+from .pages import render_page
 from .security import DRAIN_LIMIT
 from .uploads import BadUpload, TooLarge, receive_upload
 
-LANGUAGE_COOKIE = "evidence_kit_language"
 # Served inline; anything else (HTML pages, JSON, CSV, ...) is a download that never runs in the app's origin.
 INLINE_TYPES = {"image/jpeg", "image/png", "image/webp", "image/gif", "image/avif", "video/mp4", "video/webm",
                 "video/quicktime", "application/pdf", "text/plain"}
@@ -62,28 +62,13 @@ def _cache(request: Request) -> Path:
 
 # --- pages --------------------------------------------------------------------------------------------------
 
-def _page(request: Request, template: str, **context: Any) -> HTMLResponse:
-    settings = _settings(request)
-    env = request.app.state.templates
-    html = env.get_template(template).render(
-        request=request, language=i18n.current_language(), languages=i18n.LANGUAGE_NAMES,
-        js_messages=i18n.js_messages(), reasons=views.reasons(), resolutions=views.resolutions(),
-        fact_fields=views.fact_fields(),
-        max_upload=settings.max_upload_bytes, kinds=cases.KINDS, **context)
-    response = HTMLResponse(html, headers={"cache-control": "no-store"})
-    if "lang" in request.query_params and request.query_params["lang"] in i18n.LANGUAGES:
-        response.set_cookie(LANGUAGE_COOKIE, request.query_params["lang"], max_age=365 * 86400, samesite="strict",
-                            httponly=True)
-    return response
-
-
 async def index(request: Request) -> Response:
     rows = await run_in_threadpool(cases.list_cases, _settings(request).workspace)
     titles = {r["key"]: r["title"] for r in views.reasons()}
     for row in rows:
         row["banner"] = views.deadline_banner(row["deadline"])
         row["reason_title"] = titles.get(row["reason"], row["reason"])
-    return _page(request, "index.html", cases=rows, facts={}, case_id=None)
+    return render_page(request, "index.html", cases=rows, facts={}, case_id=None)
 
 
 DAMAGED_PACKAGE = i18n.N_("The package cannot be read (its list of files, manifest.json, is damaged or empty): "
@@ -106,7 +91,7 @@ async def case_page(request: Request) -> Response:
     facts, problems = await run_in_threadpool(cases.read_facts, root)
     files = await run_in_threadpool(views.files_view, root, facts, _cache(request))
     result = await run_in_threadpool(_result, root, request.app.state.jobs.checked.get(root.name))
-    return _page(request, "case.html", case_id=root.name, facts=facts, problems=problems, files=files,
+    return render_page(request, "case.html", case_id=root.name, facts=facts, problems=problems, files=files,
                  result=result)
 
 
@@ -114,13 +99,13 @@ async def files_fragment(request: Request) -> Response:
     root = _root(request)
     facts, _ = await run_in_threadpool(cases.read_facts, root)
     files = await run_in_threadpool(views.files_view, root, facts, _cache(request))
-    return _page(request, "_files.html", case_id=root.name, facts=facts, files=files)
+    return render_page(request, "_files.html", case_id=root.name, facts=facts, files=files)
 
 
 async def result_fragment(request: Request) -> Response:
     root = _root(request)
     result = await run_in_threadpool(_result, root, request.app.state.jobs.checked.get(root.name))
-    return _page(request, "_result.html", case_id=root.name, result=result)
+    return render_page(request, "_result.html", case_id=root.name, result=result)
 
 
 # --- facts --------------------------------------------------------------------------------------------------
