@@ -152,7 +152,8 @@ def test_huge_notes_are_capped_with_a_warning_and_the_rest_kept(make_case):
     root = make_case(toml=CASE_TOML.replace('notes = "Arrived broken."', f'notes = """{story}"""'))
     outcome = api.build(root)
     messages = [w.message for w in outcome.manifest.warnings]
-    assert any("dispute.notes is 10" in m and "notes_left_out" in m for m in messages)
+    assert any(m.startswith("Your notes are 10") and "kept in the package's manifest" in m for m in messages)
+    assert any("notes_left_out.notes" in w.hint for w in outcome.manifest.warnings)  # for the command line
     kept = outcome.manifest.sections["notes_left_out"]["notes"]
     assert 75_000 < len(kept) < len(story) and story.rstrip().endswith(kept.strip()[-200:])
     pages = subprocess.run(["pdfinfo", str(outcome.package / "summary.pdf")], capture_output=True, text=True, check=True)
