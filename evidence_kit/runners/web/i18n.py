@@ -92,11 +92,12 @@ class Worded(str):
 
 def library_messages() -> set[str]:
     """The library's own English words that the pages show translated (views.py hands them to gettext): each
-    reason's title, what it can win and its caveat, and the resolutions. The library stays free of gettext."""
+    reason's title, what it can win and its caveat, the evidence it needs (as a gap says it), and the resolutions. The library stays free of gettext."""
     from ...model.reasons import REASON_RULES, RESOLUTIONS
 
     texts = {text for r in REASON_RULES.values() for text in (r.title, r.wins, r.caveat) if text}
-    return texts | set(RESOLUTIONS.values())
+    missing = {need.missing for r in REASON_RULES.values() for need in r.needs}  # the checklist's gaps
+    return texts | missing | set(RESOLUTIONS.values())
 
 
 def extract_library(fileobj: Any, keywords: Any, comment_tags: Any, options: Any) -> Any:

@@ -39,6 +39,7 @@ class Job:
     _listeners: list[asyncio.Queue[tuple[str, dict[str, Any]] | None]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _last: dict[str, float] = field(default_factory=dict)
+    error: BaseException | None = None  # why it failed (the page words it in its listener's language)
 
     @property
     def result(self) -> dict[str, Any] | None:
@@ -107,6 +108,7 @@ class Jobs:
         try:
             result = api.build(job.root, progress=progress).to_dict()
         except EvidenceKitError as exc:
+            job.error = exc
             result = {"status": api.FAILED, "exit_code": int(exc.exit_code), "message": str(exc),
                       "problems": list(getattr(exc, "problems", []))}
         except Exception as exc:  # a bug must end the stream with a message, not leave the page waiting
@@ -143,7 +145,7 @@ class Jobs:
                 job._listeners.append(queue)
         try:
             for number, (name, data) in enumerate(history):
-                yield _sse(number, name, data)
+                yield _sse(number, name, _worded(job, name, data))
             number = len(history)
             while not finished:
                 try:
@@ -153,12 +155,24 @@ class Jobs:
                     continue
                 if item is None:
                     break
-                yield _sse(number, *item)
+                yield _sse(number, item[0], _worded(job, *item))
                 number += 1
         finally:
             with job._lock:
                 if queue in job._listeners:
                     job._listeners.remove(queue)
+
+
+def _worded(job: Job, name: str, data: dict[str, Any]) -> dict[str, Any]:
+    """An event as this listener reads it: progress and failure in the language of its request (the stream
+    runs in it), the rest as the library gives it."""
+    from .views import failure_text, progress_text
+
+    if name == "progress" and data.get("message"):
+        return {**data, "message": progress_text(str(data["message"]))}
+    if name == "done" and data.get("status") == api.FAILED:
+        return {**data, "said": failure_text(data, job.error)}
+    return data
 
 
 def _sse(number: int, name: str, data: dict[str, Any]) -> bytes:

@@ -33,6 +33,10 @@ KIND_TITLES = {"photos": N_("Photos"), "videos": N_("Video"), "chat": N_("Chat s
 EVIDENCE_TITLES = {"photos": N_("Photos"), "video": N_("Video"), "tracking": N_("Tracking"),
                    "tracking_events_typed": N_("Tracking events you typed in"),
                    "chat": N_("Chat with the seller"), "receipt": N_("Receipt")}
+# Checklist gaps that are not a piece of evidence the reason names (``dispute.checklist``), by kind.
+GAP_WORDS = {"seller_contact": N_("no record that you contacted the seller first (the date you wrote to them, or "
+                                  "screenshots of the chat)"),
+             "resolution": N_("choose “%(resolution)s” when the parcel never came")}
 UPLOADED_KINDS = ("photos", "video")  # the checklist names what the build uploads of these, not the inputs
 
 
@@ -78,7 +82,128 @@ def deadline_banner(deadlines: dict[str, Any] | None) -> dict[str, str] | None:
         else:
             words = {"day": i18n.format_day(days[key])}
     return {"headline": i18n.gettext(message) % words if words else i18n.gettext(message),
-            "tone": tone, "advice": deadlines.get("advice", "")}
+            "tone": tone, "advice": deadline_advice(deadlines), "deadlines": deadline_list(deadlines)}
+
+
+# The library's deadlines (``dispute.deadlines``) by key, as the page lists them.
+DEADLINE_TITLES = {
+    "earliest_open": N_("First day to open a dispute"), "last_open": N_("Last day to open a dispute"),
+    "best_open_if_not_received": N_("Best days to open a dispute for a parcel that has not come"),
+    "full_refund_from": N_("Non-delivery qualifies for a full refund from"),
+    "hidden_defect_until": N_("Last day to report a hidden defect"),
+    "escalation_expected": N_("Escalation to AliExpress expected around"),
+    "appeal_until": N_("Last day to appeal an escalated-dispute decision"),
+}
+
+
+def _days(n: int) -> str:
+    return i18n.ngettext("%(n)s day", "%(n)s days", n) % {"n": i18n.number(n)}
+
+
+def deadline_list(deadlines: dict[str, Any]) -> list[dict[str, str]]:
+    """Each deadline of the report with its day (a window from its first day), or the fields that would give it."""
+    listed = []
+    for d in deadlines.get("deadlines", []):
+        title = DEADLINE_TITLES.get(d.get("key"))
+        if title is None:
+            continue
+        if d.get("day") and d.get("start") and d["start"] != d["day"]:
+            when = i18n.gettext(N_("%(start)s to %(day)s")) % {"start": i18n.format_day(d["start"]),
+                                                              "day": i18n.format_day(d["day"])}
+        elif d.get("day"):
+            when = i18n.format_day(d["day"])
+        else:
+            needs = [field_label(n) for n in d.get("needs", [])]
+            fields = ", ".join(i18n.gettext(N_("the field “%(field)s”")) % {"field": n} for n in needs if n)
+            when = (i18n.gettext(N_("not known yet: fill in %(fields)s")) % {"fields": fields} if fields
+                    else i18n.gettext(N_("not known yet")))
+        listed.append({"key": d["key"], "title": i18n.gettext(title), "when": when})
+    return listed
+
+
+def deadline_advice(deadlines: dict[str, Any]) -> str:
+    """What to do today in the buyer's language (``_advice``), with one full stop where a date ends in one
+    (Russian writes "10 января 2027 г.")."""
+    import re
+
+    return re.sub(r"\.\.(?=\s|$)", ".", _advice(deadlines))
+
+
+def _advice(deadlines: dict[str, Any]) -> str:
+    """What to do today, worded here from the report's status and days (the library's ``advice`` is English):
+    the same cases as ``dispute.deadlines._set_status``. ``parcel_missing``, ``protection_ends`` and
+    ``max_text_chars`` come with a live report (``live_deadlines``); a stored one goes without them."""
+    from datetime import date, timedelta
+
+    status = deadlines.get("status")
+    today = date.fromisoformat(deadlines["today"]) if deadlines.get("today") else date.today()
+    by_key = {d.get("key"): d for d in deadlines.get("deadlines", [])}
+
+    def day(key: str) -> date | None:
+        value = (by_key.get(key) or {}).get("day")
+        return date.fromisoformat(value) if value else None
+
+    def say(day_: date | None) -> str:
+        return i18n.format_day(day_.isoformat()) if day_ else ""
+
+    best = by_key.get("best_open_if_not_received") or {}
+    missing = deadlines.get("parcel_missing", "best_open_if_not_received" in by_key)
+    best_day = day("best_open_if_not_received")
+    last = day("last_open")
+    if status == "appeal_open":
+        until = day("appeal_until")
+        left = (until - today).days if until else 0
+        return i18n.gettext(N_("You can appeal the escalated-dispute decision until %(day)s (%(left)s left), in "
+                               "English, at most %(chars)s characters.")) % {
+            "day": say(until), "left": _days(left), "chars": i18n.number(deadlines.get("max_text_chars", 1000))}
+    if status == "appeal_too_late":
+        return i18n.gettext(N_("Too late to appeal: the last day was %(day)s.")) % {"day": say(day("appeal_until"))}
+    if status == "dispute_open":
+        expected = day("escalation_expected")
+        n = int(deadlines.get("negotiation_days") or 0)
+        if not expected:
+            return i18n.gettext(N_("Your dispute is open."))
+        return i18n.gettext(N_("Your dispute is open since %(opened)s. If you and the seller do not agree, it is "
+                               "escalated to AliExpress around %(day)s (after %(days)s).")) % {
+            "opened": say(expected - timedelta(n)), "day": say(expected), "days": _days(n)}
+    if status == "too_late":
+        return i18n.gettext(N_("Too late to open a dispute: the last day was %(day)s.")) % {"day": say(last)}
+    earliest = day("earliest_open")
+    if earliest is None or status == "unknown":
+        return i18n.gettext(N_("Cannot tell whether a dispute can be opened today: fill in “%(field)s”.")) % {
+            "field": field_label("order.shipped")}
+    if status == "too_early":
+        return i18n.gettext(N_("Too early: a dispute can be opened from %(day)s (%(days)s from today).")) % {
+            "day": say(earliest), "days": _days((earliest - today).days)}
+    ends = date.fromisoformat(deadlines["protection_ends"]) if deadlines.get("protection_ends") else None
+    words = []
+    if status == "last_days":
+        if missing and ends and today <= ends:
+            words.append(i18n.gettext(N_("Urgent: open the dispute now, before buyer protection ends on %(ends)s (the "
+                                         "very last day is %(day)s).") if last else
+                                      N_("Urgent: open the dispute now, before buyer protection ends on %(ends)s."))
+                         % {"ends": say(ends), "day": say(last)})
+        elif last:
+            words.append(i18n.gettext(N_("Urgent: open the dispute now; the last day is %(day)s.")) % {"day": say(last)})
+        else:
+            words.append(i18n.gettext(N_("Urgent: open the dispute now.")))
+        if missing and best_day:
+            words.append(i18n.gettext(N_("For a parcel that has not come, do it by %(day)s.") if today <= best_day else
+                                      N_("The best day for a parcel that has not come (%(day)s) has passed."))
+                         % {"day": say(best_day)})
+        return " ".join(words)
+    if last:
+        words.append(i18n.gettext(N_("You can open a dispute now, until %(day)s.")) % {"day": say(last)})
+    else:
+        words.append(i18n.gettext(N_("You can open a dispute now; until when depends on the day buyer protection "
+                                     "ends: fill in “%(field)s”.")) % {"field": field_label("order.protection_ends")})
+    if missing and best_day:
+        start = date.fromisoformat(best["start"]) if best.get("start") else None
+        words.append(i18n.gettext(N_("For a parcel that has not come, the best moment is from %(start)s to %(day)s."))
+                     % {"start": say(start), "day": say(best_day)} if start and start != best_day else
+                     i18n.gettext(N_("For a parcel that has not come, the best moment is no later than %(day)s."))
+                     % {"day": say(best_day)})
+    return " ".join(words)
 
 
 def live_deadlines(root: Path) -> dict[str, Any] | None:
@@ -95,7 +220,11 @@ def live_deadlines(root: Path) -> dict[str, Any] | None:
     today = date.today()
     report = compute_deadlines(case, today)
     report.stage = api.case_stage(case, today=today)
-    return report.to_dict()
+    rule = REASON_RULES[case.dispute.reason]
+    # what the advice depends on beyond the report's days (deadline_advice words it again)
+    return {**report.to_dict(), "parcel_missing": not rule.parcel_arrived and case.order.delivered is None,
+            "protection_ends": case.order.protection_ends.isoformat() if case.order.protection_ends else None,
+            "max_text_chars": case.profile.max_text_chars}
 
 
 def reasons() -> list[dict[str, str]]:
@@ -359,13 +488,50 @@ def checklist_view(root: Path, checklist: dict[str, Any]) -> dict[str, Any]:
             detail = i18n.gettext(N_("captured by the build"))
         present.append({"title": title, "detail": detail})
     label = str(checklist.get("reason", "")).replace("_", " ") + ": "
+    rule = REASON_RULES.get(str(checklist.get("reason", "")))
+    needs = {need.kind: need.missing for need in rule.needs} if rule else {}
+    typed = bool(checklist.get("present", {}).get("tracking_events_typed"))
     gaps = []
     for gap in checklist.get("gaps", []):
         message = str(gap.get("message", ""))
         message = message[len(label):] if message.startswith(label) else message
+        kind = gap.get("kind")
+        # worded from the gap's kind: the reason's own words for the evidence (catalog entries), or the page's
+        if kind in needs:
+            message = i18n.gettext(needs[kind])
+            if kind == "tracking" and typed:
+                message += " " + i18n.gettext(N_("(the tracking events you typed in are attached as a table, but a "
+                                                 "screenshot of the tracking site itself is what the articles ask "
+                                                 "for)"))
+        elif kind in GAP_WORDS:
+            message = i18n.gettext(GAP_WORDS[kind]) % {"resolution": i18n.gettext(RESOLUTIONS["refund_only"])}
         gaps.append({**gap, "message": message[:1].upper() + message[1:]})
     return {"complete": checklist.get("complete"), "gaps": gaps, "present": present,
             "missing": [g for g in gaps if g.get("required")]}
+
+
+# Warnings of these stages repeat what the page already says in the buyer's language: the deadlines stage's is
+# the banner's advice, the checklist stage's are the checklist's gaps.
+SAID_ELSEWHERE = frozenset({"deadlines", "checklist"})
+# Warnings the library words the same every time, so a catalog can hold them.
+WARNING_WORDS = {"no usable photos in this case": N_("no usable photos in this case")}
+
+
+def warnings_view(warnings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The build's warnings as the result lists them: those the page says elsewhere left out, each in the
+    buyer's language where the catalog has it; the rest stay in the library's English, marked ``english`` (the
+    page says so, and the buyer can hand the sentence to a translator: guessing a translation from a sentence
+    that names files and numbers would misstate them)."""
+    shown = []
+    for warning in warnings:
+        if warning.get("stage") in SAID_ELSEWHERE:
+            continue
+        message = str(warning.get("message", ""))
+        words = WARNING_WORDS.get(message)
+        translated = i18n.gettext(words) if words else message
+        english = words is None and i18n.current_language() != i18n.DEFAULT_LANGUAGE
+        shown.append({**warning, "message": translated, "english": english})
+    return shown
 
 
 def result_view(root: Path, checked_at: float | None = None) -> dict[str, Any] | None:
@@ -418,7 +584,7 @@ def result_view(root: Path, checked_at: float | None = None) -> dict[str, Any] |
         "uploads": uploads, "texts": texts, "profile": profile,
         "counts": {"photos": sum(1 for u in uploads if u["role"] == "photo"),
                    "videos": sum(1 for u in uploads if u["role"] == "video")},
-        "warnings": manifest.get("warnings", []), "errors": manifest.get("errors", []),
+        "warnings": warnings_view(manifest.get("warnings", [])), "errors": manifest.get("errors", []),
         "left_out": manifest.get("photo_selection", {}).get("left_out", []),
         "checklist": checklist_view(root, checklist),
         "summary": manifest.get("summary", {}).get("path"), "verify": _verify(package),
@@ -550,3 +716,61 @@ def problem_text(problem: Any) -> i18n.Worded:
 
 def problem_texts(problems: list[Any]) -> list[i18n.Worded]:
     return [problem_text(p) for p in problems]
+
+
+# --- a build's progress and failure, in the buyer's language ------------------------------------------------
+
+# The stages' progress labels (``ProgressEvent.message``: free text, so matched here on the stages' few fixed
+# forms) -> the page's words; a file name is kept as it is.
+PROGRESS_WORDS = (
+    (r"reading (?P<name>.+)", N_("Reading %(name)s")),
+    (r"fitting (?P<name>.+)", N_("Fitting %(name)s to the form's limit")),
+    (r"video: checking", N_("Checking the video")),
+    (r"video: copying", N_("Copying the video")),
+    (r"video: encoding", N_("Converting the video")),
+    (r"video: encoding, pass (?P<n>\d+) of 2", N_("Converting the video, pass %(n)s of 2")),
+    (r"video: contact sheet", N_("Making the contact sheet")),
+)
+
+
+def progress_text(message: str) -> str:
+    """A progress event's message as the page shows it: in English as the library says it; in another language
+    worded from the catalog, or left out (the stage's name and its bar still say what is going on)."""
+    import re
+
+    if i18n.current_language() == i18n.DEFAULT_LANGUAGE or not message:
+        return message
+    if message in TEXT_TITLES:  # the texts stage names the kind of text it writes
+        return i18n.gettext(TEXT_TITLES[message])
+    for pattern, words in PROGRESS_WORDS:
+        found = re.fullmatch(pattern, message)
+        if found:
+            return i18n.gettext(words) % found.groupdict() if found.groupdict() else i18n.gettext(words)
+    return ""
+
+
+# A failed build's exit code (``errors.ExitCode``) -> what the page says; the library's message would name
+# local paths and command-line options.
+FAILURE_WORDS = {
+    3: N_("A file of the case cannot be used."),
+    4: N_("A program the build needs is not installed on this computer."),
+    5: N_("A file cannot be made small enough for the form's limit."),
+    7: N_("A file cannot be read or written (no permission, or the disk is full?)."),
+    8: N_("A program the build uses (ffmpeg or Chromium) failed."),
+    15: N_("A fault in evidence-kit stopped the build; the server's window shows the details."),
+}
+
+
+def failure_text(result: dict[str, Any], error: BaseException | None) -> str:
+    """Why a build failed, for the page: the case's problems (worded as the form words them) or its exit code's
+    sentence, with the library's own words after it where they help and name no local path."""
+    found = getattr(error, "found", None)
+    if found:
+        return i18n.gettext(N_("Fix these first: %(problems)s")) % {"problems": "; ".join(problem_texts(found))}
+    code = int(result.get("exit_code") or 15)
+    said = i18n.gettext(FAILURE_WORDS.get(code, N_("The build failed.")))
+    message = getattr(error, "message", "")  # without the path EvidenceKitError adds to str()
+    if message and code in (3, 4, 5):  # which file or which program: the buyer's next step
+        return f"{said} {message}" if i18n.current_language() == i18n.DEFAULT_LANGUAGE else (
+            f"{said} " + i18n.gettext(N_("In English: %(message)s")) % {"message": message})
+    return said

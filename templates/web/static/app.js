@@ -769,7 +769,7 @@
       events.close();
       const result = JSON.parse(event.data);
       for (const bar of $$("progress", stages)) if (result.status !== "failed") bar.value = 1;
-      say("build-status", result.status === "failed" ? `${M.failed} ${result.message || ""}` : M[result.status] || result.status);
+      say("build-status", result.status === "failed" ? `${M.failed} ${result.said || result.message || ""}` : M[result.status] || result.status);
       await refreshFiles();  // the contact sheet may be new; the result comes with it
       // "Done" beside a package the form would not accept is no good news: say that evidence is missing.
       if (result.status !== "failed" && $("#result .missing")) say("build-status", `${M[result.status] || result.status} ${C.missing}`);
