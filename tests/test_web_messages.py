@@ -227,7 +227,7 @@ def test_a_builds_progress_and_failure_are_in_the_buyers_language(server: WebSer
     from .test_web_api import jpeg_bytes
 
     case_id = new_case(server, {**FACTS, "title": "Progress"})
-    files = [("files", (f"IMG_{i}.jpg", jpeg_bytes(20 + i))) for i in range(2)]
+    files = [("files", (f"IMG_{i}.jpg", jpeg_bytes(20 + i))) for i in range(5)]  # more than the form takes
     assert server.client.post(f"/api/cases/{case_id}/files", files=files).status_code == 201
     job = server.client.post(f"/api/cases/{case_id}/build").json()["job"]
     catalog = i18n.translations("ru")
@@ -238,6 +238,12 @@ def test_a_builds_progress_and_failure_are_in_the_buyers_language(server: WebSer
     assert not [m for m in said if re.match(r"(reading|fitting|video:|seller$|dispute$)", m)], said
     english = [d["message"] for n, d in server.events(job) if n == "progress" and d.get("message")]
     assert "reading IMG_0.jpg" in english  # a script (or an English page) gets the library's words
+    # why photos were left out, as the upload plan says it (no "ranked lower", no "hash distance")
+    page = server.client.get(f"/cases/{case_id}", headers={"accept-language": LANGUAGES["ru"]}).text
+    left_out = page[page.index(catalog.gettext("Photos not uploaded, and why")):]
+    left_out = left_out[:left_out.index("</details>")]
+    assert left_out.count("<li>") == 2 and 'lang="en"' not in left_out, left_out
+    assert not _english_left(left_out) and "ranked lower" not in left_out and "hash distance" not in left_out
 
     (server.workspace / case_id / "case.toml").write_text('[order]\nnumber = "81"\nshipped = "2026-13-40"\n',
                                                           encoding="utf-8")

@@ -510,6 +510,38 @@ def checklist_view(root: Path, checklist: dict[str, Any]) -> dict[str, Any]:
             "missing": [g for g in gaps if g.get("required")]}
 
 
+# Why the build left a photo out (``photo_selection.left_out``: words only, matched here on the photo stage's
+# few fixed forms) -> the page's words for the same status of the upload plan.
+LEFT_OUT_WORDS = (
+    (r"near-duplicate of (?P<twin>.+) \(hash distance \d+\)", PLAN_LABELS["duplicate"]),
+    (r"the form takes \d+ photos; ranked lower than the ones uploaded",
+     N_("Not uploaded: the form takes %(max)s photos and the ones ranked higher came first")),
+    (r"shown in the grid image (?P<name>\S+) \(the form takes \d+ photos\)",
+     N_("In the grid image %(name)s (the form takes %(max)s photos)")),
+    (r"skipped by the buyer", PLAN_LABELS["skipped"]),
+)
+
+
+def left_out_view(left_out: list[dict[str, Any]], max_photos: int) -> list[dict[str, Any]]:
+    """Each photo the build left out, with why in the buyer's language; a reason of another form stays in the
+    library's English, marked ``english``."""
+    import re
+
+    shown = []
+    for item in left_out:
+        reason = str(item.get("reason", ""))
+        for pattern, words in LEFT_OUT_WORDS:
+            found = re.fullmatch(pattern, reason)
+            if found:
+                said = i18n.gettext(words) % {"max": i18n.number(max_photos), "twin": "", "name": "",
+                                              **found.groupdict()}
+                shown.append({**item, "reason": said, "english": False})
+                break
+        else:
+            shown.append({**item, "english": i18n.current_language() != i18n.DEFAULT_LANGUAGE})
+    return shown
+
+
 # Warnings of these stages repeat what the page already says in the buyer's language: the deadlines stage's is
 # the banner's advice, the checklist stage's are the checklist's gaps.
 SAID_ELSEWHERE = frozenset({"deadlines", "checklist"})
@@ -585,7 +617,7 @@ def result_view(root: Path, checked_at: float | None = None) -> dict[str, Any] |
         "counts": {"photos": sum(1 for u in uploads if u["role"] == "photo"),
                    "videos": sum(1 for u in uploads if u["role"] == "video")},
         "warnings": warnings_view(manifest.get("warnings", [])), "errors": manifest.get("errors", []),
-        "left_out": manifest.get("photo_selection", {}).get("left_out", []),
+        "left_out": left_out_view(manifest.get("photo_selection", {}).get("left_out", []), profile["max_photos"]),
         "checklist": checklist_view(root, checklist),
         "summary": manifest.get("summary", {}).get("path"), "verify": _verify(package),
     }
