@@ -170,8 +170,10 @@ def _relative(facts: dict[str, Any], **days: int) -> dict[str, Any]:
 
 
 @pytest.mark.slow
-def test_a_russian_case_page_says_the_deadlines_and_the_gaps_in_russian(server: WebServer) -> None:
-    ru = {"accept-language": LANGUAGES["ru"]}
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_case_page_says_the_advice_the_deadlines_and_the_gaps_in_the_buyers_language(server: WebServer,
+                                                                                       language: str) -> None:
+    headers = {"accept-language": LANGUAGES[language]}
     lost = _relative({**FACTS, "title": "Lost lamp", "dispute": {"reason": "not_received", "resolution": "refund_only"}},
                      ordered=-32, shipped=-30, protection_ends=20)
     damaged = _relative({**FACTS, "title": "Broken lamp"}, ordered=-30, shipped=-28, delivered=-5, protection_ends=2)
@@ -180,10 +182,10 @@ def test_a_russian_case_page_says_the_deadlines_and_the_gaps_in_russian(server: 
                         (damaged, ["no photos where the problem is clearly visible",
                                    "no unboxing video (ideally filmed from the unopened parcel)"])):
         case_id = _built(server, facts)
-        text = _result_text(server.client.get(f"/cases/{case_id}", headers=ru).text)
+        text = _result_text(server.client.get(f"/cases/{case_id}", headers=headers).text)
         assert _english_left(text) == [], (facts["title"], _english_left(text))
         assert not PATHS.search(text), PATHS.search(text)
-        catalog = i18n.translations("ru")
+        catalog = i18n.translations(language)
         for gap in gaps:  # the reason's own words for each missing piece, from the catalog
             russian = catalog.gettext(gap)
             assert russian != gap and russian[:1].upper() + russian[1:] in text, gap
@@ -193,14 +195,14 @@ def test_a_russian_case_page_says_the_deadlines_and_the_gaps_in_russian(server: 
         from babel.dates import format_date
 
         last = TODAY + timedelta(days=(20 if facts is lost else 2) + 15)
-        # the last day to open, as Russian writes it (its narrow space read as a space)
-        assert re.sub(r"\s+", " ", format_date(last, "long", locale="ru")) in text
-        page = server.client.get(f"/cases/{case_id}", headers=ru).text
-        if facts is lost:  # the advice names the best window for a parcel that has not come, in Russian
+        # the last day to open, as the language writes it (a narrow space read as a space)
+        assert re.sub(r"\s+", " ", format_date(last, "long", locale=language)) in text
+        page = server.client.get(f"/cases/{case_id}", headers=headers).text
+        if facts is lost:  # the advice names the best window for a parcel that has not come
             best = catalog.gettext("For a parcel that has not come, the best moment is from %(start)s to %(day)s.")
             assert best.split("%(")[0] in text
             # the build's warning that has no catalog entry stays English, marked as such; the checklist's and
-            # the deadlines' warnings are not repeated in English under the Russian checklist and banner
+            # the deadlines' warnings are not repeated in English under the translated checklist and banner
             assert re.search(r'<span lang="en">Tracking number LP\d+ was not looked up online[^<]*</span> \(' +
                              re.escape(catalog.gettext("in English")) + r"\)", page)
             assert catalog.gettext("Some of these warnings are only in English, as the build wrote them.") in page
@@ -256,3 +258,24 @@ def test_a_builds_progress_and_failure_are_in_the_buyers_language(server: WebSer
         assert _label(language, "Shipped on") in text and _label(language, "The dispute") in text, text
         assert not PATHS.search(text) and "[dispute]" not in text and str(server.workspace) not in text, text
         assert _english_left(text) == [], text
+
+
+@pytest.mark.slow
+def test_a_build_error_and_a_failed_check_are_in_the_buyers_language(server: WebServer) -> None:
+    case_id = new_case(server, {**FACTS, "title": "Bad photo"})
+    root = server.workspace / case_id
+    (root / "photos").mkdir(exist_ok=True)
+    (root / "photos" / "IMG_9.jpg").write_bytes(b"not a picture at all")  # put there by hand, not uploaded
+    job = server.client.post(f"/api/cases/{case_id}/build").json()["job"]
+    server.events(job)
+    (root / "evidence-package" / "upload" / "dispute.txt").write_text("changed by hand", encoding="utf-8")
+    catalog = i18n.translations("ru")
+    page = server.client.get(f"/cases/{case_id}", headers={"accept-language": LANGUAGES["ru"]}).text
+    check = page[page.index(catalog.gettext("The package failed its check:")):]
+    check = check[:check.index("</span>")]
+    assert ("upload/dispute.txt: " + catalog.gettext("changed since the build: it no longer matches the package's "
+                                                     "record")) in check, check
+    errors = page[page.index('<ul class="errors">'):]
+    errors = errors[:errors.index("</ul>")]
+    assert "photos/IMG_9.jpg: " + catalog.gettext("A file of the case cannot be used.") in errors, errors
+    assert re.search(r'<span lang="en">[^<]+</span> \(' + re.escape(catalog.gettext("in English")), errors)

@@ -542,6 +542,40 @@ def left_out_view(left_out: list[dict[str, Any]], max_photos: int) -> list[dict[
     return shown
 
 
+# What verify found (``VerifyProblem.kind``), as the page says it after the file's name.
+VERIFY_WORDS = {
+    "hash_mismatch": N_("changed since the build: it no longer matches the package's record"),
+    "limit": N_("over the form's limit"),
+    "unlisted_file": N_("not in the package's record"),
+    "unsupported_file": N_("a type of file the form does not take"),
+    "damaged_manifest": N_("the package's record is damaged"),
+    "old_schema": N_("made by an older evidence-kit, whose record cannot be checked"),
+    "manifest_edited": N_("the package's record was changed after the build"),
+    "bad_path": N_("named outside the package, or reached through a link"),
+}
+
+
+def verify_problems_view(problems: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """verify's problems for the page: each by its kind in the buyer's language, else verify's English, marked."""
+    shown = []
+    for problem in problems:
+        words = VERIFY_WORDS.get(str(problem.get("kind")))
+        english = words is None and i18n.current_language() != i18n.DEFAULT_LANGUAGE
+        shown.append({"path": problem.get("path") or "", "english": english,
+                      "message": i18n.gettext(words) if words and i18n.current_language() != i18n.DEFAULT_LANGUAGE
+                      else str(problem.get("message", ""))})
+    return shown
+
+
+def errors_view(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The build's errors (a file it could not use, a program that failed): in another language the sentence
+    for the error's exit code, then the library's own words, marked as English (they say which problem exactly)."""
+    if i18n.current_language() == i18n.DEFAULT_LANGUAGE:
+        return [{**e, "said": "", "english": False} for e in errors]
+    return [{**e, "said": i18n.gettext(FAILURE_WORDS.get(int(e.get("code") or 0), N_("The build failed."))),
+             "english": True} for e in errors]
+
+
 # Warnings of these stages repeat what the page already says in the buyer's language: the deadlines stage's is
 # the banner's advice, the checklist stage's are the checklist's gaps.
 SAID_ELSEWHERE = frozenset({"deadlines", "checklist"})
@@ -616,10 +650,11 @@ def result_view(root: Path, checked_at: float | None = None) -> dict[str, Any] |
         "uploads": uploads, "texts": texts, "profile": profile,
         "counts": {"photos": sum(1 for u in uploads if u["role"] == "photo"),
                    "videos": sum(1 for u in uploads if u["role"] == "video")},
-        "warnings": warnings_view(manifest.get("warnings", [])), "errors": manifest.get("errors", []),
+        "warnings": warnings_view(manifest.get("warnings", [])), "errors": errors_view(manifest.get("errors", [])),
         "left_out": left_out_view(manifest.get("photo_selection", {}).get("left_out", []), profile["max_photos"]),
         "checklist": checklist_view(root, checklist),
-        "summary": manifest.get("summary", {}).get("path"), "verify": _verify(package),
+        "summary": manifest.get("summary", {}).get("path"), "verify": (verified := _verify(package)),
+        "verify_problems": verify_problems_view(verified.get("problems", [])),
     }
 
 
