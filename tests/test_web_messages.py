@@ -279,3 +279,27 @@ def test_a_build_error_and_a_failed_check_are_in_the_buyers_language(server: Web
     errors = errors[:errors.index("</ul>")]
     assert "photos/IMG_9.jpg: " + catalog.gettext("A file of the case cannot be used.") in errors, errors
     assert re.search(r'<span lang="en">[^<]+</span> \(' + re.escape(catalog.gettext("in English")), errors)
+
+
+def test_a_hand_written_case_tomls_problems_are_listed_in_the_buyers_language(server: WebServer) -> None:
+    case_id = new_case(server, {**FACTS, "title": "Hand-written"})
+    (server.workspace / case_id / "case.toml").write_text(textwrap.dedent("""
+        [order]
+        number = "8100"
+        price = 34.90
+        ordered = 2026-10-05
+        shipped = 2026-10-01
+        [dispute]
+        reason = "damaged"
+        resolution = "refund_only"
+        amount = 40.00
+        stor = "Lamp Store"
+        """), encoding="utf-8")
+    for language in LANGUAGES:
+        page = server.client.get(f"/cases/{case_id}", headers={"accept-language": LANGUAGES[language]}).text
+        box = page[page.index('id="toml-problems"'):]
+        listed = re.findall(r"<li>(.*?)</li>", box[:box.index('class="unknown-keys"')], flags=re.S)
+        assert len(listed) == 2, listed  # the mistyped key is said once, in its own list below
+        assert listed[0].startswith(_label(language, "Shipped on") + ": ")
+        assert listed[1].startswith(_label(language, "Refund asked for") + ": ")
+        assert not [p for p in listed if PATHS.search(p) or _english_left(p)], listed
