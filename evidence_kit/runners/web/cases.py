@@ -23,6 +23,7 @@ from ...model.case import (CASE_FILE, PACKAGE_DIR, PHOTO_SUFFIXES, RECEIPT_SUFFI
                            VIDEO_SUFFIXES, Case, discover_media, parse_case)
 from ...model.reasons import REASON_RULES
 from ...model.tomlfile import load_toml
+from .wording import problem_texts
 
 _log = logging.getLogger("evidence_kit.web")
 
@@ -224,8 +225,6 @@ def validate(data: dict[str, Any], root: Path) -> Case:
         found = getattr(exc, "found", None)  # each problem with its kind: worded in the buyer's language
         if found is None:
             raise Invalid(exc.problems) from None
-        from .views import problem_texts
-
         raise Invalid(list(problem_texts(found))) from None
 
 

@@ -13,6 +13,7 @@ from ...model.package import PackagePathError, read_package_text
 from ...model.reasons import REASON_RULES, RESOLUTIONS
 from . import i18n
 from .i18n import N_
+from .wording import FACT_FIELDS, field_label, problem_texts
 from .previews import video_info
 
 # Deadline status -> (headline with the day that matters, which deadline that day is, colour class).
@@ -237,32 +238,6 @@ def resolutions() -> dict[str, str]:
     return {key: i18n.gettext(title) for key, title in RESOLUTIONS.items()}
 
 
-# case.toml's [facts], as the form asks them: (field, label, input kind, hint). The kinds: "text", "date",
-# "count" (a whole number), "amount", "offer" (an amount or "replacement"), "check" (true or left out),
-# "works" (true, false or left out) and "customs" (one of CUSTOMS_PROMISES).
-FACT_FIELDS = (
-    ("tracking_last_update", N_("The tracking last changed on"), "date", N_("Left empty: taken from a tracking events file.")),
-    ("tracking_last_status", N_("What the tracking said then (in English)"), "text", N_("For example: Departed from the sorting centre.")),
-    ("seller_asked_to_wait_until", N_("The seller asked you to wait until"), "date", ""),
-    ("times_asked_to_wait", N_("How many times the seller asked you to wait"), "count", ""),
-    ("seller_extended_protection_to", N_("The seller extended buyer protection to"), "date", ""),
-    ("delivered_to", N_("Where the tracking says it was delivered (city or country)"), "text", ""),
-    ("distance_km", N_("How far that is from your city, in km"), "count", ""),
-    ("customs_fee", N_("The customs fee asked for"), "amount", ""),
-    ("customs_promised_in", N_("The seller promised to pay customs"), "customs", ""),
-    ("defect", N_("What is wrong with it, in short (in English)"), "text", N_("For example: a long crack on the left side.")),
-    ("works", N_("Does it work?"), "works", ""),
-    ("missing", N_("What is missing from the parcel (in English)"), "text", ""),
-    ("ordered_size", N_("Size ordered"), "text", ""),
-    ("received_size", N_("Size received"), "text", ""),
-    ("listing_said", N_("What the listing promised (in English)"), "text", N_("For example: 100% cotton.")),
-    ("received", N_("What came instead (in English)"), "text", ""),
-    ("seller_offered", N_("What the seller offered instead"), "offer", N_("An amount (a partial refund, 5.00) or the word replacement.")),
-    ("seller_asked_to_confirm_receipt", N_("The seller asked me to confirm receipt"), "check", N_("Never confirm receipt of a problem order.")),
-    ("seller_asked_to_cancel_dispute", N_("The seller pressed me to cancel the dispute"), "check", ""),
-    ("expiry_date", N_("The expiry date printed on the item"), "date", ""),
-    ("promised_delivery_by", N_("The latest delivery day the listing promised"), "date", ""),
-)
 CUSTOMS_TITLES = {"chat": N_("In a message to me"), "listing": N_("In the item description")}
 WORKS_TITLES = {"": N_("Not said"), "true": N_("It works, with the problem above"), "false": N_("It does not work at all")}
 
@@ -656,133 +631,6 @@ def result_view(root: Path, checked_at: float | None = None) -> dict[str, Any] |
         "summary": manifest.get("summary", {}).get("path"), "verify": (verified := _verify(package)),
         "verify_problems": verify_problems_view(verified.get("problems", [])),
     }
-
-
-# --- problems of the facts, in the buyer's language --------------------------------------------------------
-
-# case.toml's paths as the form labels them (the same msgids as _form.html and FACT_FIELDS), and the few a
-# hand-written case.toml may hold that the form has no field for.
-FIELD_LABELS = {
-    "title": N_("Title of the case"), "order": N_("The order"), "dispute": N_("The dispute"),
-    "order.number": N_("Order number"), "order.store": N_("Store (seller)"), "order.item": N_("Item"),
-    "order.price": N_("Price paid"), "order.currency": N_("Currency"), "order.ordered": N_("Ordered on"),
-    "order.shipped": N_("Shipped on"), "order.delivered": N_("Delivered on"),
-    "order.protection_ends": N_("Buyer protection ends"), "dispute.reason": N_("Reason"),
-    "dispute.resolution": N_("What you ask for"), "dispute.amount": N_("Refund asked for"),
-    "dispute.seller_contacted": N_("First wrote to the seller on"), "dispute.opened": N_("Dispute opened on"),
-    "dispute.escalated_closed": N_("Escalated dispute closed on"),
-    "dispute.seller_reply": N_("What the seller answered, in short"),
-    "dispute.notes": N_("What happened, in your own words (any language)"),
-    "dispute.notes_en": N_("The same in English, if you wrote it in another language"),
-    "dispute.escalated": N_("Dispute escalated on"), "dispute.decision": N_("The platform's decision"),
-    "dispute.decision_amount": N_("Partial refund the platform granted"),
-    "dispute.seller_replied": N_("The seller answered on"),
-    "tracking.number": N_("Tracking number"), "tracking.carrier": N_("Carrier"),
-    "tracking.url": N_("Tracking page address"), "tracking": N_("Tracking"),
-    **{f"facts.{name}": label for name, label, _kind, _hint in FACT_FIELDS},
-}
-# A problem's kind (``model.validation.Found``) -> what is wrong, after the field's label. Parameters: value (as
-# typed), day/today/other_day (dates), other (another field, by its label), amount/price, reason/reasons.
-PROBLEM_WORDS = {
-    "missing": N_("fill this in"),
-    "missing_section": N_("missing"),
-    "unknown_key": N_("not a field of the case"),
-    "empty": N_("must not be empty"),
-    "whole_number": N_("must be a whole number from 1, not “%(value)s”"),
-    "number": N_("must be a number, not “%(value)s”"),
-    "text": N_("must be text"),
-    "true_false": N_("must be yes or no"),
-    "list": N_("has the wrong form"), "table": N_("has the wrong form"),
-    "not_a_date": N_("“%(value)s” is not a date"),
-    "year_range": N_("%(day)s is not a date of an order (years %(first)s to %(last)s): check the year"),
-    "not_a_number": N_("“%(value)s” is not a number"),
-    "negative": N_("must not be negative"),
-    "not_a_choice": N_("“%(value)s” is not one of the choices"),
-    "not_an_offer": N_("“%(value)s” is neither an amount nor the word replacement"),
-    "file_name": N_("must be the name of a file"),
-    "no_such_file": N_("%(name)s is not in the case folder"),
-    "before": N_("is before “%(other)s”: check the dates"),
-    "after": N_("must be after “%(other)s”"),
-    "number_or_url": N_("needs a tracking number or a tracking page address"),
-    "web_address": N_("only addresses that start with http:// or https:// are accepted"),
-    "future": N_("%(day)s is in the future (today is %(today)s): check the date"),
-    "before_step": N_("%(day)s is before “%(other)s” (%(other_day)s): check the dates"),
-    "reply_before_contact": N_("is before “%(other)s”: a reply comes after the first message"),
-    "decision_needs_day": N_("needs “%(other)s”, the day the platform decided"),
-    "not_partial": N_("is the partial refund the platform granted: the decision must be a partial refund, or "
-                      "leave this empty"),
-    "more_than_price": N_("%(amount)s is more than the price paid, %(price)s"),
-    "not_expired": N_("%(day)s is after “%(other)s”: the item had not expired when it arrived"),
-    "came_in_time": N_("is on or after “%(other)s”: the parcel came in time"),
-    "other_reason": N_("is not used for the reason “%(reason)s” (it is for: %(reasons)s); clear it or choose "
-                       "another reason"),
-}
-# Parameters naming another field of the case, said by its label.
-_OTHER = {"reply_before_contact": "dispute.seller_contacted", "decision_needs_day": "dispute.escalated_closed",
-          "not_expired": "order.delivered", "came_in_time": "order.delivered"}
-
-
-def field_label(path: str) -> str:
-    """The label the form shows for a case.toml path (``order.shipped`` -> "Shipped on"; ``tracking[2].url``
-    -> "Tracking page address (2)"); "" for a path the form has no words for."""
-    import re
-
-    bare = path.strip("[]")
-    row = re.fullmatch(r"(\w+)\[(\d+)\]\.(\w+)", bare)
-    if row:
-        label = FIELD_LABELS.get(f"{row.group(1)}.{row.group(3)}")
-        if label is None:
-            return ""
-        n = int(row.group(2))
-        return i18n.gettext(label) if n == 1 else f"{i18n.gettext(label)} ({i18n.number(n)})"
-    return i18n.gettext(FIELD_LABELS[bare]) if bare in FIELD_LABELS else ""
-
-
-def _param(name: str, value: Any) -> str:
-    from datetime import date
-    from decimal import Decimal
-
-    if isinstance(value, date):
-        return i18n.format_day(value.isoformat())
-    if isinstance(value, Decimal):  # money: cents always shown (40.0 read from case.toml is 40,00)
-        return i18n.decimal(value, max(2, -int(value.as_tuple().exponent)))  # type: ignore[arg-type]
-    if isinstance(value, int) and not isinstance(value, bool) and name in ("first", "last"):
-        return str(value)  # a year, written without a thousands mark
-    return "" if value is None else str(value)
-
-
-def problem_text(problem: Any) -> i18n.Worded:
-    """One problem of the facts (``model.case.Problem``) as the buyer reads it: the field's label and what is
-    wrong, in the current language. A problem without a known kind keeps the library's English words after
-    the label; one about a path the form does not know is said as the library says it."""
-    kind, params, path = problem.kind, dict(problem.params), problem.path
-    label = field_label(path)
-    words = PROBLEM_WORDS.get(kind)
-    if i18n.current_language() == i18n.DEFAULT_LANGUAGE or not label:
-        words = None  # English is the CLI's own sentence, which the API promises (tests/test_web_api.py)
-    if words is None:
-        english = i18n.current_language() == i18n.DEFAULT_LANGUAGE
-        return i18n.Worded(f"{label}: {problem.message}" if label and not english else str(problem), path, kind)
-    values = {name: _param(name, value) for name, value in params.items()}
-    if kind == "unknown_key" and params.get("hint"):
-        hint = field_label(f"{path.rsplit('.', 1)[0]}.{params['hint']}" if "." in path else str(params["hint"]))
-        if hint:
-            words = N_("not a field of the case (did you mean “%(hint)s”?)")
-            values["hint"] = hint
-    if "other" in params:
-        values["other"] = field_label(str(params["other"])) or str(params["other"])
-    elif kind in _OTHER:
-        values["other"] = field_label(_OTHER[kind])
-    if kind == "other_reason":
-        titles = {r.key: i18n.gettext(r.title) for r in REASON_RULES.values()}
-        values["reason"] = titles.get(str(params.get("reason")), str(params.get("reason")))
-        values["reasons"] = ", ".join(titles.get(r, r) for r in params.get("reasons", ()))
-    said = i18n.gettext(words) % values if values else i18n.gettext(words)
-    return i18n.Worded(f"{label}: {said}", path, kind)
-
-
-def problem_texts(problems: list[Any]) -> list[i18n.Worded]:
-    return [problem_text(p) for p in problems]
 
 
 # --- a build's progress and failure, in the buyer's language ------------------------------------------------
