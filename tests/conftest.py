@@ -24,6 +24,7 @@ COMPONENTS: dict[str, tuple[str, ...]] = {
     "test_tracking_security.py": ("browser",),
     "test_web_browser.py": ("browser", "video"),
     "test_web_firefox.py": ("browser", "video"),
+    "test_web_journey.py": ("browser",),
     "test_video.py": ("video",),
     "test_package_integrity.py": ("browser", "video"),  # every test checks a build of the example case
     # Builds of the example case (tracking capture and video) or of generated clips.
