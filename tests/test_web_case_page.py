@@ -209,7 +209,9 @@ def test_a_reload_during_a_build_follows_it_and_focus_and_copy_behave(page: Any,
         job = server.client.post(f"/api/cases/{case_id}/build").json()["job"]
         open_case(page, server, case_id)  # the page is loaded (or reloaded) while the build runs
         until(page, "document.getElementById('build').disabled && !document.getElementById('stages').hidden")
-        assert page.text_content("#build-status") in ("Waiting for a free worker…", "Building…")
+        # The status follows the job's first event, which may come a moment after the page is drawn.
+        until(page, "['Waiting for a free worker…', 'Building…']"
+                    ".includes(document.getElementById('build-status').textContent)")
         assert "press Build" not in page.text_content("#result")  # the old result is not called out of date
         assert "A build of this case is running" in page.text_content("#result")
         shoot_both(page, "reattach")
