@@ -246,6 +246,7 @@ JS_MESSAGES = {
     "files_pending": N_("files will be added when you save the case"),
     "stage_photos": N_("Photos"),
     "stage_video": N_("Video"),
+    "stage_chat": N_("Chat screenshots"),  # the same words as the files' heading for chat/
     "stage_tracking": N_("Tracking"),
     "stage_deadlines": N_("Deadlines"),
     "stage_checklist": N_("Checklist"),
