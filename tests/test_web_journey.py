@@ -228,3 +228,32 @@ def test_the_journey(browser: Any, server: WebServer, inputs: dict[str, Any], la
         assert errors == []
     finally:
         context.close()
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="app gap: the chat stage puts chat screenshots into the form's free photo "
+                   "slots (stages/chat.py), but api.plan_upload plans only chat-free photos and the video, so the case "
+                   "page lists chat/ without the slot it will take: the page shows 2 of 3 photos, the package has 3")
+def test_the_case_page_shows_every_photo_the_package_uploads_in_its_slot(browser: Any, server: WebServer,
+                                                                          inputs: dict[str, Any]) -> None:
+    created = server.client.post("/api/cases", json=facts(str(next(NUMBERS)), "Chat in a free slot"))
+    assert created.status_code == 201, created.text
+    case_id = created.json()["id"]
+    for kind, paths in (("chat", [inputs["chat"]]), ("photos", inputs["photos"])):
+        response = server.client.post(f"/api/cases/{case_id}/files?kind={kind}",
+                                      files=[("files", (p.name, p.read_bytes())) for p in paths])
+        assert response.status_code == 201, response.text
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    try:
+        page = context.new_page()
+        page.goto(f"{server.base}/?token={server.token}&lang=en")
+        page.goto(f"{server.base}/cases/{case_id}")
+        page.locator("#photo-list li.photo").nth(1).wait_for()
+        # What the page says will be uploaded as a photo, top to bottom: each file shown with a slot in the form.
+        slotted = page.eval_on_selector_all("#files [data-path]", """els => els.filter(
+            (e) => e.querySelector('.slot') && !e.classList.contains('left-out')).map((e) => e.dataset.path)""")
+        page.click("#build")
+        wait_built(page)
+        assert slotted == uploaded_photo_sources(server.workspace / case_id / "evidence-package")
+    finally:
+        context.close()
