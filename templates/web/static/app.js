@@ -276,9 +276,9 @@
     const focus = focusKey();
     const { status, data } = await request("GET", `/api/cases/${caseKey}`);
     if (status === 200) $("#initial-facts").textContent = JSON.stringify(data.facts);
-    const response = await fetch(`/cases/${caseKey}/fragment/files`);
-    if (response.ok) {
-      $("#files").innerHTML = await response.text();
+    const files = await fragment(`/cases/${caseKey}/fragment/files`);
+    if (files !== null) {
+      $("#files").innerHTML = files;
       if (kept) restoreFiles(kept);
       bindSliders();
       showTrim();
@@ -455,8 +455,17 @@
   }
 
   async function refreshResult() {  // the result says when the case changed after its build
-    const response = await fetch(`/cases/${caseKey}/fragment/result`);
-    if (response.ok && $("#result")) $("#result").innerHTML = await response.text();
+    const result = await fragment(`/cases/${caseKey}/fragment/result`);
+    if (result !== null && $("#result")) $("#result").innerHTML = result;
+  }
+
+  // A part of the page as the server draws it, or null when it does not come (the app stopped, or the buyer
+  // left the page while it was on its way: Firefox rejects the fetch then), never an uncaught error.
+  async function fragment(url) {
+    try {
+      const response = await fetch(url);
+      return response.ok ? await response.text() : null;
+    } catch (e) { return null; }
   }
 
   async function addFiles(files) {
