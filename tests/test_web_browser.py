@@ -139,7 +139,7 @@ def test_the_buyers_journey(browser: Any, tmp_path: Path) -> None:
         page.click("#save")
         error = page.locator("[data-error-for='dispute.amount']")
         error.wait_for(state="visible")
-        assert error.text_content() == "dispute.amount: 40.0 is more than order.price 34.9"  # as the CLI says it
+        assert error.text_content() == "Refund asked for: 40.00 is more than the price paid, 34.90"  # by its label
         assert page.evaluate("document.activeElement.id") == "f-dispute.amount"  # focus goes to the problem
         shoot(page, "02-validation-error")
         page.fill("[id='f-dispute.amount']", "34.90")
@@ -286,7 +286,8 @@ def test_the_form_shows_the_facts_of_the_chosen_reason(browser: Any, tmp_path: P
         page.click("#save")
         error = page.locator("[data-error-for='facts.seller_offered']")
         error.wait_for(state="visible")
-        assert error.text_content() == "facts.seller_offered: 'a lot' is neither an amount nor \"replacement\""
+        assert error.text_content() == ("What the seller offered instead: “a lot” is neither an amount nor the word "
+                                        "replacement")
         assert page.evaluate("document.activeElement.id") == "f-facts.seller_offered"
         shoot(page, "09-facts-error")
         page.fill("[id='f-facts.seller_offered']", "5.00")
@@ -319,7 +320,9 @@ def test_the_form_shows_the_facts_of_the_chosen_reason(browser: Any, tmp_path: P
         page.click("#save")
         error = page.locator("[data-error-for='facts.defect']")
         error.wait_for(state="visible")
-        assert error.text_content().startswith("facts.defect: is not used for the reason 'incomplete'")
+        assert error.text_content().startswith(
+            "What is wrong with it, in short (in English): is not used for the reason “Order incomplete (parts or "
+            "items missing)”")
         page.fill("[id='f-facts.defect']", "")
         page.click("#save")
         page.wait_for_selector("#save-status:text('Saved.')")

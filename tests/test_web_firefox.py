@@ -97,7 +97,7 @@ def test_the_buyers_journey_in_firefox(firefox: Firefox, tmp_path: Path) -> None
         firefox.click("#save")
         error = "document.querySelector(\"[data-error-for='dispute.amount']\")"
         firefox.wait_for(f"!{error}.hidden")
-        assert firefox.evaluate(f"{error}.textContent") == "dispute.amount: 40.0 is more than order.price 34.9"
+        assert firefox.evaluate(f"{error}.textContent") == "Refund asked for: 40.00 is more than the price paid, 34.90"
         assert firefox.evaluate("document.activeElement.id") == "f-dispute.amount"  # focus on the problem
         shoot(firefox, "02-validation-error")
         firefox.keys("Control+a", "34.90")  # fixed in place: the message goes away as the buyer types

@@ -132,16 +132,16 @@ def _param(name: str, value: Any) -> str:
 
 def problem_text(problem: Any) -> i18n.Worded:
     """One problem of the facts (``model.case.Problem``) as the buyer reads it: the field's label and what is
-    wrong, in the current language. A problem without a known kind keeps the library's English words after
-    the label; one about a path the form does not know is said as the library says it."""
+    wrong, in the current language (English too: a buyer reads labels, not case.toml paths). A problem without a
+    known kind keeps the library's English words after the label; one about a path the form does not know is
+    said as the library (and the CLI) says it."""
     kind, params, path = problem.kind, dict(problem.params), problem.path
     label = field_label(path)
     words = PROBLEM_WORDS.get(kind)
-    if i18n.current_language() == i18n.DEFAULT_LANGUAGE or not label:
-        words = None  # English is the CLI's own sentence, which the API promises (tests/test_web_api.py)
+    if not label:
+        words = None  # a path the form has no field for: said as the CLI says it
     if words is None:
-        english = i18n.current_language() == i18n.DEFAULT_LANGUAGE
-        return i18n.Worded(f"{label}: {problem.message}" if label and not english else str(problem), path, kind)
+        return i18n.Worded(f"{label}: {problem.message}" if label else str(problem), path, kind)
     values = {name: _param(name, value) for name, value in params.items()}
     if kind == "unknown_key" and params.get("hint"):
         hint = field_label(f"{path.rsplit('.', 1)[0]}.{params['hint']}" if "." in path else str(params["hint"]))
