@@ -9,6 +9,7 @@ nothing sideways at 360 px. The result page of each run is saved as /tmp/l-resul
 """
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 import re
@@ -23,7 +24,9 @@ from evidence_kit.fsutil import case_lock
 
 from .conftest import noisy_photo
 from .test_web_api import WebServer
+from .firefox_bidi import Firefox
 from .test_web_browser import browser, drop, no_sideways_scroll, until  # noqa: F401 - browser is a fixture
+from .test_web_firefox import choose_day, firefox  # noqa: F401 - firefox is a fixture (skips without Firefox)
 from .test_web_i18n import ENGLISH
 
 LANGUAGES = ("en", "ru", "es", "pt_BR")
@@ -60,17 +63,34 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
     running.stop()
 
 
-def english_shown(page: Any) -> list[str]:
-    """The listed English strings a person can read on the page now (visible text; what the page marks as English
-    on purpose, lang="en", and the case's own data typed by the buyer aside)."""
-    text = page.evaluate("""() => {
-        let text = document.body.innerText;
-        const drop = (part) => { if (part.trim()) text = text.split(part).join(" "); };
-        for (const e of document.querySelectorAll("body [lang='en']")) drop(e.innerText);
-        for (const e of document.querySelectorAll("input, textarea")) drop(e.value);
-        return text;
-    }""")
+# The text a person can read on the page now, without what the page marks as English on purpose (lang="en")
+# and the case's own data typed by the buyer.
+VISIBLE_TEXT = """(() => {
+    let text = document.body.innerText;
+    const drop = (part) => { if (part.trim()) text = text.split(part).join(" "); };
+    for (const e of document.querySelectorAll("body [lang='en']")) drop(e.innerText);
+    for (const e of document.querySelectorAll("input, textarea")) drop(e.value);
+    return text;
+})()"""
+# The colour of text in the result that is green (the "all well" colour) beside missing evidence.
+GREEN_IN_RESULT = """(() => {
+    const probe = document.createElement("span");
+    probe.className = "ok-text";
+    document.body.append(probe);
+    const ok = getComputedStyle(probe).color;
+    probe.remove();
+    return [...document.querySelectorAll("#result .downloads *, #result .missing *")]
+        .filter((e) => e.textContent.trim() && getComputedStyle(e).color === ok).map((e) => e.textContent);
+})()"""
+
+
+def english_in(text: str) -> list[str]:
     return [w for w in ENGLISH + LIBRARY_ENGLISH if re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", text)]
+
+
+def english_shown(page: Any) -> list[str]:
+    """The listed English strings a person can read on the page now."""
+    return english_in(page.evaluate(VISIBLE_TEXT))
 
 
 def check_page(page: Any, language: str, width: int, where: str) -> None:
@@ -214,16 +234,7 @@ def test_the_journey(browser: Any, server: WebServer, inputs: dict[str, Any], la
         missing = page.locator("#result .missing li")
         assert missing.count() >= 1 and all(t.strip() for t in missing.all_inner_texts())
         assert page.locator("#result .ok-text").count() == 0
-        green = page.evaluate("""() => {
-            const probe = document.createElement("span");
-            probe.className = "ok-text";
-            document.body.append(probe);
-            const ok = getComputedStyle(probe).color;
-            probe.remove();
-            return [...document.querySelectorAll("#result .downloads *, #result .missing *")]
-                .filter((e) => e.textContent.trim() && getComputedStyle(e).color === ok).map((e) => e.textContent);
-        }""")
-        assert green == []
+        assert page.evaluate(GREEN_IN_RESULT) == []
         check_page(page, language, width, "result without evidence")
         assert errors == []
     finally:
@@ -257,3 +268,135 @@ def test_the_case_page_shows_every_photo_the_package_uploads_in_its_slot(browser
         assert slotted == uploaded_photo_sources(server.workspace / case_id / "evidence-package")
     finally:
         context.close()
+
+
+# --- the same journey in Firefox, in Russian at 360 px (tests/firefox_bidi.py) ---------------------------------
+
+DROP = """(selector, files) => {
+    const transfer = new DataTransfer();
+    for (const f of files) {
+        const bytes = Uint8Array.from(atob(f.data), (c) => c.charCodeAt(0));
+        transfer.items.add(new File([bytes], f.name, { type: f.type }));
+    }
+    const target = document.querySelector(selector);
+    target.dispatchEvent(new DragEvent("dragover", { dataTransfer: transfer, bubbles: true, cancelable: true }));
+    target.dispatchEvent(new DragEvent("drop", { dataTransfer: transfer, bubbles: true, cancelable: true }));
+}"""
+CHOOSE = """(selector, value) => {
+    const field = document.querySelector(selector);
+    field.value = value;
+    field.dispatchEvent(new Event("input", { bubbles: true }));
+    field.dispatchEvent(new Event("change", { bubbles: true }));
+}"""
+
+
+def double_click(firefox: Firefox, selector: str) -> None:  # noqa: F811 - the imported fixture's name
+    """Two real mouse clicks in one action sequence, as a double click sends them."""
+    origin = {"type": "element", "element": firefox.element(selector)}
+    firefox.command("input.performActions", {"context": firefox.context, "actions": [{
+        "type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"}, "actions": [
+            {"type": "pointerMove", "x": 0, "y": 0, "origin": origin},
+            {"type": "pointerDown", "button": 0}, {"type": "pointerUp", "button": 0},
+            {"type": "pointerDown", "button": 0}, {"type": "pointerUp", "button": 0}]}]})
+
+
+def firefox_errors(firefox: Firefox) -> list[str]:  # noqa: F811
+    """Script errors and console errors the page has logged so far."""
+    return [e["params"].get("text", "") for e in firefox.events
+            if e.get("method") == "log.entryAdded" and e["params"].get("level") == "error"]
+
+
+def firefox_check(firefox: Firefox, where: str) -> None:  # noqa: F811
+    assert firefox_errors(firefox) == [], where
+    assert english_in(firefox.evaluate(VISIBLE_TEXT)) == [], where
+    wide = firefox.evaluate("""[...document.querySelectorAll("body *")]
+        .filter((e) => e.getBoundingClientRect().right > document.documentElement.clientWidth)
+        .map((e) => `${e.tagName.toLowerCase()}#${e.id}.${e.className}`).slice(0, 5)""")
+    assert firefox.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth"), \
+        (where, wide)
+
+
+@pytest.mark.slow
+def test_the_journey_in_firefox_in_russian_at_360_px(firefox: Firefox, server: WebServer,  # noqa: F811
+                                                      inputs: dict[str, Any]) -> None:
+    firefox.set_viewport(360, 900)
+    firefox.goto(f"{server.base}/?token={server.token}&lang=ru")
+    assert firefox.evaluate("document.documentElement.lang") == "ru"
+    if firefox.evaluate("document.getElementById('new-case').hidden"):
+        firefox.click("#new-case-button")
+    firefox_check(firefox, "start")
+    firefox.call(CHOOSE, "#file-kind", "chat")
+    firefox.call(DROP, "#dropzone", [{"name": inputs["chat"].name, "type": "image/png",
+                                      "data": base64.b64encode(inputs["chat"].read_bytes()).decode()}])
+    firefox.call(CHOOSE, "#file-kind", "auto")
+    firefox.set_files("#file-picker", inputs["photos"])
+    firefox.wait_for("document.querySelectorAll('#pending-list li').length === 3")
+    assert firefox.evaluate("[...document.querySelectorAll('#pending-list li select')].map((s) => s.value)") == [
+        "chat", "auto", "auto"]
+    number = str(next(NUMBERS))
+    given = facts(number, f"Kettle {number[-3:]}")
+    firefox.type_into("#f-title", given["title"])
+    for key in ("number", "store", "price"):
+        firefox.type_into(f"[id='f-order.{key}']", given["order"][key])
+    for key in ("ordered", "shipped", "delivered", "protection_ends"):
+        choose_day(firefox, f"[id='f-order.{key}']", given["order"][key])
+    firefox.call(CHOOSE, "[id='f-dispute.reason']", "damaged")
+    firefox.call(CHOOSE, "[id='f-dispute.resolution']", "refund_only")
+    firefox.type_into("[id='f-dispute.amount']", "35")
+    firefox.type_into("[id='f-dispute.notes']", given["dispute"]["notes"])
+    firefox_check(firefox, "start with files")
+
+    before = {c["id"] for c in server.client.get("/api/cases").json()["cases"]}
+    double_click(firefox, "#save")
+    firefox.wait_for("location.pathname.startsWith('/cases/') && document.readyState === 'complete' && "
+                     "document.querySelectorAll('#photo-list li.photo').length === 2")
+    case_id = firefox.evaluate("location.pathname").rsplit("/", 1)[1]
+    assert {c["id"] for c in server.client.get("/api/cases").json()["cases"]} - before == {case_id}
+    root = server.workspace / case_id
+    files = server.client.get(f"/api/cases/{case_id}/files").json()["files"]
+    assert [f["path"] for f in files["chat"]] == ["chat/chat.png"]
+    shown = firefox.evaluate("[...document.querySelectorAll('#photo-list li.photo')].map((e) => e.dataset.path)")
+    assert sorted(shown) == ["photos/IMG_200.jpg", "photos/IMG_201.jpg"]
+    firefox_check(firefox, "case")
+
+    running = "document.getElementById('build').disabled && !document.getElementById('stages').hidden"
+    with case_lock(root):
+        firefox.click("#build")
+        firefox.wait_for(running)
+        firefox.command("browsingContext.reload", {"context": firefox.context, "wait": "complete"})
+        firefox.wait_for(running)
+        assert firefox.evaluate("document.body.dataset.lastBuild || ''") == ""
+    firefox.wait_for("document.body.dataset.lastBuild === 'built' && "
+                     "document.querySelector('#result .downloads') !== null", seconds=60)
+    sources = uploaded_photo_sources(root / "evidence-package")
+    assert sources[: len(shown)] == shown and sources[len(shown):] == ["chat/chat.png"]
+    firefox.evaluate("window.scrollTo(0, 0)")
+    firefox.screenshot(Path("/tmp/l-result-ru-360-firefox.png"))
+    firefox_check(firefox, "result")
+
+    toml = root / "case.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace("[dispute]\n", '[dispute]\nstor = "X"\n', 1),
+                    encoding="utf-8")
+    firefox.command("browsingContext.reload", {"context": firefox.context, "wait": "complete"})
+    firefox.wait_for("document.querySelector('#toml-problems button.move-key') !== null")
+    firefox_check(firefox, "case with a typo")
+    firefox.click("#toml-problems button.move-key")
+    assert firefox.evaluate("document.getElementById('f-order.store').value") == "X"
+    firefox.click("#save")
+    firefox.wait_for("document.getElementById('toml-problems') === null || "
+                     "document.getElementById('toml-problems').hidden")
+    saved = tomllib.loads(toml.read_text(encoding="utf-8"))
+    assert "stor" not in saved["dispute"] and saved["order"]["store"] == "X"
+
+    bare = server.client.post("/api/cases", json=facts(str(next(NUMBERS)), "Nothing yet firefox"))
+    assert bare.status_code == 201, bare.text
+    firefox.goto(f"{server.base}/cases/{bare.json()['id']}")
+    firefox.click("#build")
+    firefox.wait_for("document.body.dataset.lastBuild === 'built' && "
+                     "document.querySelector('#result .downloads') !== null", seconds=60)
+    gaps = firefox.evaluate("[...document.querySelectorAll('#result .missing li')].map((e) => e.innerText.trim())")
+    assert gaps and all(gaps)
+    assert firefox.evaluate("document.querySelectorAll('#result .ok-text').length") == 0
+    assert firefox.evaluate(GREEN_IN_RESULT) == []
+    firefox_check(firefox, "result without evidence")
+    assert firefox_errors(firefox) == []
