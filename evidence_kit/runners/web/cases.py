@@ -204,6 +204,10 @@ def facts_to_data(facts: Any) -> dict[str, Any]:
     price, asked = data.get("order", {}).get("price"), data.get("dispute", {}).get("amount")
     if isinstance(price, Decimal) and isinstance(asked, Decimal) and asked.as_tuple().exponent > price.as_tuple().exponent:
         data["dispute"]["amount"] = asked.quantize(price)  # 2990 asked of 2990.00 is written 2990.00
+    for table, key in _AMOUNTS:  # a whole amount typed without decimals stays whole: tomli_w writes Decimal 35 as 35.0
+        value = data.get(table, {}).get(key) if isinstance(data.get(table), dict) else None
+        if isinstance(value, Decimal) and value.is_finite() and value.as_tuple().exponent >= 0:
+            data[table][key] = int(value)
     return data
 
 
