@@ -176,6 +176,9 @@ def test_the_journey(browser: Any, server: WebServer, inputs: dict[str, Any], la
         files = server.client.get(f"/api/cases/{case_id}/files").json()["files"]
         assert [f["path"] for f in files["chat"]] == ["chat/chat.png"]
         assert sorted(f["path"] for f in files["photos"]) == ["photos/IMG_200.jpg", "photos/IMG_201.jpg"]
+        # A whole price comes back as typed, not as "35.0" (a dot no language but English writes there).
+        page.locator("[id='f-order.price']").wait_for()
+        assert (page.input_value("[id='f-order.price']"), page.input_value("[id='f-dispute.amount']")) == ("35", "35")
 
         # The case page's photo list, without a move: the chat screenshot is not among them.
         page.locator("#photo-list li.photo").nth(1).wait_for()
