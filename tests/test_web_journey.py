@@ -238,6 +238,7 @@ def test_the_journey(browser: Any, server: WebServer, inputs: dict[str, Any], la
         assert missing.count() >= 1 and all(t.strip() for t in missing.all_inner_texts())
         assert page.locator("#result .ok-text").count() == 0
         assert page.evaluate(GREEN_IN_RESULT) == []
+        page.locator("#result-section").screenshot(path=f"/tmp/l-empty-{language}-{width}.png")
         check_page(page, language, width, "result without evidence")
         assert errors == []
     finally:
