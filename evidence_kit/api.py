@@ -129,6 +129,7 @@ class UploadPlan:
     videos: list[PlannedVideo]
     max_photos: int
     grid: bool  # the last photo slot holds a grid of the photos beyond the others
+    chat: list[PlannedPhoto] = field(default_factory=list)  # chat screenshots in the free slots after them
 
     def to_dict(self, relative_to: Path) -> dict[str, Any]:
         def rel(path: Path | None) -> str | None:
@@ -138,7 +139,8 @@ class UploadPlan:
         return {"max_photos": self.max_photos, "grid": self.grid,
                 "photos": [{"path": rel(p.path), "status": p.status, "slot": p.slot, "twin": rel(p.twin),
                             "message": p.message} for p in self.photos],
-                "videos": [{"path": rel(v.path), "used": v.used, "why": v.why} for v in self.videos]}
+                "videos": [{"path": rel(v.path), "used": v.used, "why": v.why} for v in self.videos],
+                "chat": [{"path": rel(p.path), "status": p.status, "slot": p.slot} for p in self.chat]}
 
 
 def plan_upload(case: str | Path | Case, *, options: BuildOptions | None = None,
@@ -147,12 +149,13 @@ def plan_upload(case: str | Path | Case, *, options: BuildOptions | None = None,
     (``stages.plan``). Reads every photo (``analyse``: a cached ``media.photos.analyse_photo``, for pages
     that ask often); writes nothing."""
     from .model.case import Case
-    from .stages.plan import plan_photos, plan_video
+    from .stages.plan import plan_chat, plan_photos, plan_video
 
     options = options or BuildOptions()
     loaded = case if isinstance(case, Case) else load_case(case, today=options.today)
     photos = plan_photos(loaded, grid=options.grid, **({"analyse": analyse} if analyse else {}))
-    return UploadPlan(photos.photos, plan_video(loaded), loaded.profile.max_photos, photos.use_grid)
+    return UploadPlan(photos.photos, plan_video(loaded), loaded.profile.max_photos, photos.use_grid,
+                      plan_chat(loaded, photos, look_up_tracking=options.look_up_tracking))
 
 
 # --- many cases ---------------------------------------------------------------------------------------------

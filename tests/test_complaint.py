@@ -805,6 +805,8 @@ def test_chat_screenshots_take_free_photo_slots_after_the_item_photos(make_case)
     result = api.build(root, options=BuildOptions(today=TODAY), reuse_unchanged=False).result
     uploads = [(r.path, r.info.get("kind")) for r in result.manifest.outputs if r.upload and r.role == "photo"]
     assert uploads == [("upload/photo-1-item.jpg", None), ("upload/photo-2-chat-talk.jpg", "chat")]
+    # The plan the web page shows before Build says the same (api.plan_upload).
+    assert [(c.path.name, c.status, c.slot) for c in api.plan_upload(root).chat] == [("talk.png", "upload", 2)]
     assert "B) photo-2-chat-talk.jpg, screenshot of my chat with the seller" in \
         (result.package / "upload/dispute.txt").read_text(encoding="utf-8")
     assert result.manifest.sections["checklist"]["present"]["chat"]
@@ -901,3 +903,16 @@ def test_a_month_said_again_in_the_notes_is_a_repeat_of_the_date(base_case):
     text, _ = compose(case, "dispute", today=TODAY)
     assert "expiry date of 30 June" in text.text and text.repeated == ["The serum expired in June."]
     assert "It smells bad and I cannot use it on my skin." in text.text
+
+
+def test_the_upload_plan_leaves_out_chat_screenshots_when_the_photos_fill_the_form(make_case):
+    from .conftest import noisy_photo
+
+    toml = BASE_TOML.replace('notes = "The box was crushed."', 'notes = ""')
+    photos = {f"item{i}.jpg": noisy_photo(320, 240, seed=seed) for i, seed in enumerate((1, 4, 9))}
+    root = make_case(toml, photos=photos, name="chat-no-room")
+    (root / "chat").mkdir()
+    noisy_photo(200, 400, seed=2).save(root / "chat" / "talk.png")
+    plan = api.plan_upload(root)
+    assert [p.slot for p in plan.photos] == [1, 2, 3]
+    assert [(c.path.name, c.status, c.slot) for c in plan.chat] == [("talk.png", "slots_full", None)]

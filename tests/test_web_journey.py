@@ -203,7 +203,7 @@ def test_the_journey(browser: Any, server: WebServer, inputs: dict[str, Any], la
         assert "chat" in dict(stages) and not [s for s in stages if s[0] == s[1]], stages
         sources = uploaded_photo_sources(root / "evidence-package")
         # The order on screen is the upload order of the item photos; the chat screenshot is not photo 1: it
-        # takes the free slot after them (stages/chat.py), which the page does not show (see the xfail below).
+        # takes the free slot after them (stages/chat.py), which the page shows beside it (api.plan_upload).
         assert sources[: len(shown)] == shown and sources[len(shown):] == ["chat/chat.png"]
         page.evaluate("window.scrollTo(0, 0)")
         page.screenshot(path=f"/tmp/l-result-{language}-{width}.png", full_page=True)
@@ -246,9 +246,6 @@ def test_the_journey(browser: Any, server: WebServer, inputs: dict[str, Any], la
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="app gap: the chat stage puts chat screenshots into the form's free photo "
-                   "slots (stages/chat.py), but api.plan_upload plans only chat-free photos and the video, so the case "
-                   "page lists chat/ without the slot it will take: the page shows 2 of 3 photos, the package has 3")
 def test_the_case_page_shows_every_photo_the_package_uploads_in_its_slot(browser: Any, server: WebServer,
                                                                           inputs: dict[str, Any]) -> None:
     created = server.client.post("/api/cases", json=facts(str(next(NUMBERS)), "Chat in a free slot"))

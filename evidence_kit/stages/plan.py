@@ -17,6 +17,7 @@ from ..model.case import Case
 # Why a photo is not in a slot of its own (``PlannedPhoto.why``); the words are the page's and the manifest's.
 UPLOAD, GRID, DUPLICATE, RANKED_LOWER, SKIPPED, UNREADABLE = (
     "upload", "grid", "duplicate", "ranked_lower", "skipped", "unreadable")
+SLOTS_FULL = "slots_full"  # a chat screenshot the form's photo slots have no room for (the summary PDF shows it)
 
 
 @dataclass(frozen=True)
@@ -106,3 +107,27 @@ def plan_video(case: Case) -> list[PlannedVideo]:
 def chosen_video(case: Case) -> Path | None:
     """The video the build uploads, or None."""
     return next((v.path for v in plan_video(case) if v.used), None)
+
+
+def plan_chat(case: Case, photos: PhotoPlan, *, look_up_tracking: bool = False) -> list[PlannedPhoto]:
+    """The chat screenshots the chat stage uploads, with their slots: the free photo slots after the item
+    photos, the video's stills and the first part of each tracking capture, as the stages take them in that
+    order (stages/chat.py, stages/tracking.py). Which screenshots go up is exact; the slot number is one too low
+    for each later part of a tall saved page that a free slot still takes (known only once it is captured)."""
+    from ..media.tracking import TRACKERS_FILE, case_targets, load_trackers
+    from .chat import wanted_screenshots
+
+    screenshots = wanted_screenshots(case)
+    if not screenshots:
+        return []
+    used = max((p.slot for p in photos.photos if p.slot), default=0)
+    if chosen_video(case) is not None:
+        used += len(case.video.stills)
+    try:
+        config = load_trackers(case.root / TRACKERS_FILE, case.root / "tracking" / TRACKERS_FILE)
+        used += len(case_targets(case, config, look_up_numbers=look_up_tracking)[0])
+    except (InputError, OSError):
+        pass  # the build reports a trackers.toml it cannot use, and captures nothing then
+    free = max(0, case.profile.max_photos - used)
+    return [PlannedPhoto(path, UPLOAD, used + i + 1) if i < free else PlannedPhoto(path, SLOTS_FULL)
+            for i, path in enumerate(screenshots)]

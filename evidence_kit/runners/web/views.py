@@ -263,6 +263,7 @@ PLAN_LABELS = {
     "duplicate": N_("Not uploaded: the same shot as %(twin)s"),
     "unreadable": N_("Not uploaded: this file cannot be read as a picture"),
     "skipped": N_("Skipped: you chose not to upload it"),
+    "slots_full": N_("Not uploaded: the form's photo slots are full (the summary PDF shows it)"),
 }
 VIDEO_LABELS = {
     "chosen": N_("Uploaded as the video"), "first": N_("Uploaded as the video"),
@@ -293,6 +294,10 @@ def upload_plan(case: Any) -> dict[str, Any]:
         photo["label"] = i18n.gettext(PLAN_LABELS[photo["status"]]) % {
             "slot": i18n.number(photo["slot"] or 0), "max": i18n.number(plan["max_photos"]), "twin": twin}
         photo["used"] = photo["status"] in ("upload", "grid")
+    for shot in plan["chat"]:  # chat screenshots take the free slots after the item photos
+        shot["label"] = i18n.gettext(PLAN_LABELS[shot["status"]]) % {
+            "slot": i18n.number(shot["slot"] or 0), "max": i18n.number(plan["max_photos"])}
+        shot["used"] = shot["status"] == "upload"
     for video in plan["videos"]:
         video["label"] = i18n.gettext(VIDEO_LABELS[video["why"]])
     return plan
@@ -407,6 +412,9 @@ def files_view(root: Path, facts: dict[str, Any], cache: Path) -> dict[str, Any]
         for photo in files["photos"]:
             photo["plan"] = None
         files["photos"].sort(key=lambda p: (p["rank"] is None, p["rank"] or 0, p["name"]))
+    planned_chat = {c["path"]: c for c in (plan["chat"] if plan else [])}
+    for item in files["chat"]:
+        item["plan"] = planned_chat.get(item["path"])
     video = facts.get("video", {}) if isinstance(facts.get("video"), dict) else {}
     planned_videos = {v["path"]: v for v in (plan["videos"] if plan else [])}
     for item in files["videos"]:

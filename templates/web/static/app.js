@@ -444,6 +444,13 @@
       const wanted = [...ordered.map(([li]) => li), ...now.filter((li) => !ordered.some(([o]) => o === li))];
       if (wanted.some((li, i) => now[i] !== li)) list.append(...wanted);
     }
+    for (const shot of plan ? plan.chat : []) {  // chat screenshots in the slots the photos leave free
+      const li = $$("ul.others li", document).find((el) => el.dataset.path === shot.path);
+      const slot = li && $(".slot", li);
+      if (!slot) continue;
+      slot.textContent = shot.label;
+      li.classList.toggle("left-out", !shot.used);
+    }
     for (const video of plan ? plan.videos : []) {
       const box = $$(".video", $("#video-choice") || document).find((el) => el.dataset.path === video.path);
       if (!box) continue;
