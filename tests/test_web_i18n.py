@@ -239,3 +239,25 @@ def test_at_360_px_nothing_is_cut_or_sideways_in_spanish_portuguese_and_russian(
         context.close()
         server.client.close()
         server.stop()
+
+
+@pytest.mark.parametrize(("language", "price", "refund"), [("ru", "2\u00a0990,00", "100,50"),
+                                                           ("pt_BR", "2.990,00", "100,50"),
+                                                           ("en", "2,990.00", "100.50")])
+def test_the_form_shows_money_as_the_language_writes_it_and_reads_it_back(server: WebServer, language: str,
+                                                                         price: str, refund: str) -> None:
+    facts = {**FACTS, "order": {**FACTS["order"], "price": "2990.00", "number": "8100000000000777"},
+             "dispute": {**FACTS["dispute"], "amount": "100.50"}}
+    created = server.client.post("/api/cases", json=facts)
+    assert created.status_code == 201, created.text
+    case_id = created.json()["id"]
+    page = server.client.get(f"/cases/{case_id}?lang={language}").text
+    shown = {name: html.unescape(re.search(rf'id="f-{re.escape(name)}"[^>]*value="([^"]*)"', page).group(1))
+             for name in ("order.price", "dispute.amount")}
+    assert shown == {"order.price": price, "dispute.amount": refund}
+    # Saved back as shown (the page sends what the field holds): the same amounts, at the price's precision.
+    again = {**facts, "order": {**facts["order"], "price": price}, "dispute": {**facts["dispute"], "amount": refund}}
+    assert server.client.put(f"/api/cases/{case_id}?lang={language}", json=again,
+                             headers={"accept-language": language.replace("_", "-")}).status_code == 200
+    written = (server.workspace / case_id / "case.toml").read_text(encoding="utf-8")
+    assert "price = 2990.00\n" in written and "amount = 100.50\n" in written, written
