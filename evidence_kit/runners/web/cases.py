@@ -23,6 +23,7 @@ from ...model.case import (CASE_FILE, PACKAGE_DIR, PHOTO_SUFFIXES, RECEIPT_SUFFI
                            VIDEO_SUFFIXES, Case, discover_media, parse_case)
 from ...model.reasons import REASON_RULES
 from ...model.tomlfile import load_toml
+from . import i18n
 from .wording import problem_texts
 
 _log = logging.getLogger("evidence_kit.web")
@@ -241,9 +242,10 @@ def read_facts(root: Path) -> tuple[dict[str, Any], list[str]]:
     try:  # read as the CLI reads it: a plain UTF-8 file of a sane size (BOM accepted), valid TOML
         data = load_toml(root / CASE_FILE, CASE_FILE, parse_float=Decimal)
     except CaseError as exc:
-        return {}, [f"case.toml cannot be read: {'; '.join(exc.problems)}"]
+        return {}, [i18n.gettext(i18n.N_("The case file (case.toml) cannot be read: %(why)s"))
+                    % {"why": "; ".join(exc.problems)}]
     except OSError:
-        return {}, ["case.toml cannot be read (no permission?)"]
+        return {}, [i18n.gettext(i18n.N_("The case file (case.toml) cannot be read (no permission?)."))]
     try:
         validate(data, root)
         problems: list[str] = []

@@ -169,7 +169,7 @@ async def upload_files(request: Request) -> Response:
     except ClientDisconnect:
         return Response(status_code=400)  # nobody is left to read it; receive_upload removed what had arrived
     if not upload.stored and not upload.rejected:
-        return _problems(422, "no files in the field 'files'")
+        return _problems(422, i18n.gettext(i18n.N_("No files came with the upload: choose them again.")))
     if not upload.stored:
         return _problems(422, *(f"{r['name']}: {r['message']}" for r in upload.rejected), rejected=upload.rejected)
     return JSONResponse({"stored": upload.stored, "rejected": upload.rejected}, status_code=201)
@@ -195,7 +195,7 @@ async def delete_file(request: Request) -> Response:
     root = _root(request)
     path = cases.case_file(root, request.path_params["path"])
     if cases.inside(root / PACKAGE_DIR, path) or path.resolve() == (root / cases.CASE_FILE).resolve():
-        return _problems(403, "only evidence files can be removed here")
+        return _problems(403, i18n.gettext(i18n.N_("Only evidence files can be removed here.")))
     relative = path.relative_to(root).as_posix()
     await run_in_threadpool(path.unlink)
     await run_in_threadpool(cases.forget_file, root, relative)
@@ -225,7 +225,8 @@ async def start_build(request: Request) -> Response:
     root = _root(request)
     job, started = request.app.state.jobs.start(root.name, root)
     if not started:
-        return _problems(409, "a build of this case is already running: follow its job", job=job.id)
+        return _problems(409, i18n.gettext(i18n.N_("A build of this case is already running: its progress is shown.")),
+                         job=job.id)
     return JSONResponse({"job": job.id}, status_code=202, headers={"location": f"/api/jobs/{job.id}/events"})
 
 
@@ -264,7 +265,7 @@ async def job_events(request: Request) -> Response:
 async def verify_package(request: Request) -> Response:
     package = _root(request) / PACKAGE_DIR
     if not (package / "manifest.json").is_file():
-        return _problems(404, "no package yet: build the case first")
+        return _problems(404, i18n.gettext(i18n.N_("No package yet: press Build first.")))
     if not await run_in_threadpool(cases.package_readable, package.parent):
         return _problems(409, i18n.gettext(DAMAGED_PACKAGE))
     try:
@@ -287,7 +288,7 @@ async def package_zip(request: Request) -> Response:
     root = _root(request)
     package = root / PACKAGE_DIR
     if not (package / "manifest.json").is_file():
-        return _problems(404, "no package yet: build the case first")
+        return _problems(404, i18n.gettext(i18n.N_("No package yet: press Build first.")))
     try:
         archive = await run_in_threadpool(write_zip, package, _cache(request) / "zips")
     except PackageCheckFailed as exc:  # never zipped as if fine (nor through a link): what the check found
