@@ -32,6 +32,8 @@ PREFS = {
     "browser.startup.homepage_override.mstone": "ignore", "toolkit.telemetry.enabled": False,
 }
 # Resolves once the page has laid out and painted twice: after a resize or a scroll, before the next input.
+# Clicks sent again when the page scrolled the element away before the pointer reached it (see click).
+CLICK_ATTEMPTS = 3
 TWO_FRAMES = "new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))"
 
 
@@ -159,12 +161,22 @@ class Firefox:
 
     # --- input ------------------------------------------------------------------------------------------
     def click(self, selector: str) -> None:
-        """A real mouse click in the middle of the element."""
-        origin = {"type": "element", "element": self.element(selector)}
-        self.command("input.performActions", {"context": self.context, "actions": [{
-            "type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"}, "actions": [
-                {"type": "pointerMove", "x": 0, "y": 0, "origin": origin},
-                {"type": "pointerDown", "button": 0}, {"type": "pointerUp", "button": 0}]}]})
+        """A real mouse click in the middle of the element.
+
+        Firefox may carry out a scroll the page asked for (a ``focus()`` that brings its field into view)
+        after the scroll to this element: the pointer move is then refused as out of bounds before any
+        button is pressed, so the element is scrolled to again and the click sent once more."""
+        for attempt in range(CLICK_ATTEMPTS):
+            origin = {"type": "element", "element": self.element(selector)}
+            try:
+                self.command("input.performActions", {"context": self.context, "actions": [{
+                    "type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"}, "actions": [
+                        {"type": "pointerMove", "x": 0, "y": 0, "origin": origin},
+                        {"type": "pointerDown", "button": 0}, {"type": "pointerUp", "button": 0}]}]})
+                return
+            except BiDiError as refused:
+                if "move target out of bounds" not in str(refused) or attempt == CLICK_ATTEMPTS - 1:
+                    raise
 
     def keys(self, *presses: str) -> None:
         """Key presses: plain text is typed character by character; names of ``KEYS`` press that key;
