@@ -93,7 +93,9 @@ def clips(tmp_path_factory) -> dict[str, Path]:
     noisy_photo(320, 240).save(d / "photo.mp4", format="JPEG")  # a photo with a video's name
     clips["photo.mp4"] = d / "photo.mp4"
     ffmpeg("-f", "lavfi", "-i", "sine=d=2", "-c:a", "aac", clips["audio-only.m4a"])
-    ffmpeg("-f", "lavfi", "-i", f"{src}:d=30", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+    # Two minutes: its two-pass encode takes about 9 s, so a Ctrl-C sent once it has begun lands inside it even
+    # on a loaded machine (30 s took 2 s, and a signal sent late found the run already exiting).
+    ffmpeg("-f", "lavfi", "-i", f"{src}:d=120", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
            "-b:v", "2M", clips["long.mp4"])
     return clips
 
@@ -323,7 +325,7 @@ def test_ctrl_c_during_an_encode_leaves_no_partial_output(clips, tmp_path):
     out = tmp_path / "out"
     before = sha256_file(clips["long.mp4"])
     proc = subprocess.Popen([sys.executable, str(ROOT / "cli.py"), "video", str(clips["long.mp4"]), "--out",
-                             str(out), "--max-bytes", "1000000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                             str(out), "--max-bytes", "4000000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while not (out.exists() and any(out.iterdir())) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)  # wait until the encode has started writing (a condition, not a fixed sleep)
