@@ -201,11 +201,12 @@ def test_a_case_page_says_the_advice_the_deadlines_and_the_gaps_in_the_buyers_la
         if facts is lost:  # the advice names the best window for a parcel that has not come
             best = catalog.gettext("For a parcel that has not come, the best moment is from %(start)s to %(day)s.")
             assert best.split("%(")[0] in text
-            # the build's warning that has no catalog entry stays English, marked as such; the checklist's and
-            # the deadlines' warnings are not repeated in English under the translated checklist and banner
-            assert re.search(r'<span lang="en">Tracking number LP\d+ was not looked up online[^<]*</span> \(' +
-                             re.escape(catalog.gettext("in English")) + r"\)", page)
-            assert catalog.gettext("Some of these warnings are only in English, as the build wrote them.") in page
+            # the build's warning about the tracking number is worded from its kind and number; the checklist's
+            # and the deadlines' warnings are not repeated in English under the translated checklist and banner
+            assert "was not looked up online" not in page
+            assert catalog.gettext("Tracking number %(number)s was not looked up online, so the package has no "
+                                   "screenshot of its tracking page.") % {"number": "LP00412345678901"} in text
+            assert catalog.gettext("Some of these warnings are only in English, as the build wrote them.") not in page
         assert "not received:" not in page and "damaged:" not in page and "deadlines:" not in page
     english = _result_text(server.client.get(f"/cases/{_built(server, lost)}", headers={"accept-language": "en"}).text)
     assert "For a parcel that has not come, the best moment is" in english  # the same advice, in English
@@ -303,3 +304,34 @@ def test_a_hand_written_case_tomls_problems_are_listed_in_the_buyers_language(se
         assert listed[0].startswith(_label(language, "Shipped on") + ": ")
         assert listed[1].startswith(_label(language, "Refund asked for") + ": ")
         assert not [p for p in listed if PATHS.search(p) or _english_left(p)], listed
+
+
+@pytest.mark.slow
+def test_a_builds_warnings_are_in_the_buyers_language_with_the_buyers_own_words_kept(server: WebServer) -> None:
+    """The warnings a build of angry notes and a seller's request gives (a sentence left out and why, the
+    request to confirm receipt, the tracking number not looked up) are worded from their kind and values."""
+    angry = "THE LAMP ARRIVED SMASHED AND THEY ARE SCAMMERS!!!"
+    facts = _relative({**FACTS, "title": "Angry lamp",
+                       "dispute": {**FACTS["dispute"], "notes": f"Arrived broken. {angry}",
+                                   "seller_reply": "Please confirm receipt first and then we will see."}},
+                      ordered=-30, shipped=-28, delivered=-5, protection_ends=10)
+    case_id = _built(server, facts)
+    manifest = json.loads((server.workspace / case_id / "evidence-package" / "manifest.json").read_text())
+    kinds = {w["kind"] for w in manifest["warnings"]}
+    assert {"note_left_out", "seller_asked_to_confirm_receipt", "tracking_not_looked_up"} <= kinds, kinds
+    for language, accept in LANGUAGES.items():
+        page = server.client.get(f"/cases/{case_id}", headers={"accept-language": accept}).text
+        warnings = page[page.index('<ul class="warnings">'):]
+        warnings = warnings[:warnings.index("</ul>")]
+        assert 'lang="en"' not in warnings, (language, warnings)
+        catalog = i18n.translations(language)
+        import html
+
+        shown = html.unescape(warnings)
+        assert angry in shown  # the buyer's sentence as written, inside the translated words
+        for msgid in ("insulting or emotional words (%(words)s): describe what happened instead",
+                      "written in capitals (reads as shouting): use normal sentence case"):
+            said = catalog.gettext(msgid)
+            assert said != msgid and said.split("(")[0] in shown, (language, msgid)
+        assert catalog.gettext("Tracking number %(number)s was not looked up online, so the package has no "
+                               "screenshot of its tracking page.") % {"number": "LP00412345678901"} in shown

@@ -415,34 +415,41 @@ def _judge_notes(case: Case, lettered: list[tuple[str, FileRecord]] | None,
     if foreign:
         count = sum(n.language in foreign for n in judged)
         if notes_field == "notes_en":
-            warnings.append(f"{count} of {len(judged)} sentences of your English notes are not in English "
-                            f"(detected: {', '.join(foreign)}); they are kept out of the English texts.")
+            warnings.append(Hinted(f"{count} of {len(judged)} sentences of your English notes are not in English "
+                                   f"(detected: {', '.join(foreign)}); they are kept out of the English texts.",
+                                   kind="notes_en_not_english", count=count, total=len(judged)))
         else:
             warnings.append(Hinted(
                 f"{count} of {len(judged)} sentences of your notes are not in English (detected: "
                 f"{', '.join(foreign)}); they are kept out of the English texts and shown as written in the "
                 "summary PDF.",
                 "Add notes_en in [dispute] with your English version (an automatic translator is fine): the texts "
-                "then use it, and the summary PDF shows your notes and the English side by side."))
+                "then use it, and the summary PDF shows your notes and the English side by side.",
+                kind="notes_not_english", count=count, total=len(judged)))
     has_video = holdings(case, lettered).videos > 0
     hint = _FACT_HINTS.get(dispute.reason, "")
     usable: list[NoteSentence] = []
     left_out: list[dict[str, str]] = []
     for note in judged:
         why = ""
+        reasons: list[Hinted] = []  # each with its kind: the web app words them in the buyer's language
         if note.language not in (None, "english"):
             why = f"not in English ({note.language})"
         elif note.problems:
-            why = "; ".join(note.problems)
+            reasons = [p if isinstance(p, Hinted) else Hinted(p) for p in note.problems]
         elif _VIDEO_WORDS.search(note.text) and not has_video:
-            why = "it mentions a video, but the package has none: put the video in video/"
+            reasons = [Hinted("it mentions a video, but the package has none: put the video in video/",
+                              kind="mentions_missing_video")]
+        why = why or "; ".join(reasons)
         if why:
             left_out.append({"sentence": note.original or note.text, "why": why})
             if note.language in (None, "english"):
                 warnings.append(Hinted(
                     f"Your {'English ' if notes_field == 'notes_en' else ''}notes: \"{note.original or note.text}\" "
                     f"is left out of the texts: {why}. It stays in the summary PDF's buyer's own account.",
-                    f"Say it as a fact in [facts]{f' ({hint})' if hint else ''} or calmly in notes_en."))
+                    f"Say it as a fact in [facts]{f' ({hint})' if hint else ''} or calmly in notes_en.",
+                    kind="note_left_out", sentence=note.original or note.text,
+                    reasons=[{"kind": r.kind, "params": r.params} for r in reasons]))
             continue
         usable.append(note)
     if any(n.about_seller for n in usable):
@@ -450,8 +457,9 @@ def _judge_notes(case: Case, lettered: list[tuple[str, FileRecord]] | None,
             if note.about_seller:
                 left_out.append({"sentence": note.original, "why": "speaks of the seller in the third person: "
                                                                    "left out of the message to the seller only"})
-        warnings.append("Your notes' sentences about \"the seller\" are used in the dispute texts but left out of "
-                        "the message to the seller, which speaks to them as \"you\".")
+        warnings.append(Hinted("Your notes' sentences about \"the seller\" are used in the dispute texts but left "
+                               "out of the message to the seller, which speaks to them as \"you\".",
+                               kind="notes_about_the_seller"))
     return usable, left_out
 
 
@@ -481,9 +489,10 @@ def _facts(case: Case, today: date | None, lettered: list[tuple[str, FileRecord]
         else:
             reply = cleaned
     if asked_to_confirm_receipt(case):
-        warnings.append("The seller asked you to confirm receipt. Do not confirm receipt of this order while the "
-                        "problem is not solved, even if the parcel has arrived: confirming tells the platform that "
-                        "everything is fine and can end your buyer protection.")
+        warnings.append(Hinted("The seller asked you to confirm receipt. Do not confirm receipt of this order while "
+                               "the problem is not solved, even if the parcel has arrived: confirming tells the "
+                               "platform that everything is fine and can end your buyer protection.",
+                               kind="seller_asked_to_confirm_receipt"))
     notes, left_out = _judge_notes(case, lettered, warnings)
     text_facts: dict[str, str | None] = {}
     for name in ("tracking_last_status", "defect", "missing", "ordered_size", "received_size", "listing_said",
@@ -986,9 +995,9 @@ def compose_texts(case: Case, kinds: tuple[str, ...] | None = None, *, today: da
     warnings = _facts(case, today, lettered).warnings  # the same for every text
     for kind in kinds or kinds_for(case, stage=stage):
         if kind == REPORT and not report_grounds(case):
-            warnings.append("no report against the seller: the facts show no Trade Rules violation (a request to "
-                            "confirm receipt before delivery, a tracking number that is not valid, or pressure to "
-                            "cancel the dispute)")
+            warnings.append(Hinted("no report against the seller: the facts show no Trade Rules violation (a "
+                                   "request to confirm receipt before delivery, a tracking number that is not valid, "
+                                   "or pressure to cancel the dispute)", kind="no_report_grounds"))
             continue
         if kinds and (problem := stage_warning(kind, stage)):
             warnings.append(problem)

@@ -12,6 +12,8 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
+from ..model.manifest import Hinted
+
 # Tone: words that insult or carry emotion rather than facts (004: "Do not use insults and emotional expressions").
 _INSULTS = re.compile(
     r"\b(scam\w*|fraud\w*|liars?|lying|thie(f|ves)|cheat\w*|idiots?|stupid|morons?|criminals?|crooks?|"
@@ -118,15 +120,16 @@ def tone_problems(sentence: str) -> list[str]:
     problems = []
     words = sorted({m.group(0).lower() for m in _INSULTS.finditer(sentence)})
     if words:
-        problems.append(f"insulting or emotional words ({', '.join(words)}): describe what happened instead")
+        problems.append(Hinted(f"insulting or emotional words ({', '.join(words)}): describe what happened instead",
+                               kind="insults", words=", ".join(words)))
     caps = [w for w in _WORD.findall(sentence) if w.isalpha() and w.isupper() and w not in _NAMES_IN_CAPITALS]
     letters = [ch for ch in sentence if ch.isalpha()]
     upper = sum(ch.isupper() for ch in letters)
     shouted = [w for w in _SHOUTED.findall(sentence) if w not in _NAMES_IN_CAPITALS]
     if shouted or len(caps) >= 3 or (len(letters) >= 10 and upper / len(letters) > 0.6):
-        problems.append("written in capitals (reads as shouting): use normal sentence case")
+        problems.append(Hinted("written in capitals (reads as shouting): use normal sentence case", kind="shouting"))
     if _REPEATED_MARKS.search(sentence):
-        problems.append('repeated "!" or "?": end the sentence with a full stop')
+        problems.append(Hinted('repeated "!" or "?": end the sentence with a full stop', kind="repeated_marks"))
     return problems
 
 
@@ -134,12 +137,14 @@ def form_problems(sentence: str) -> list[str]:
     """Why an English sentence is not the buyer's formal account: a question, a demand, words to someone."""
     problems = []
     if sentence.rstrip("\"'”’) ").endswith("?"):
-        problems.append("a question: write what happened as a statement")
+        problems.append(Hinted("a question: write what happened as a statement", kind="question"))
     first = re.match(r"[^\W\d_]+", sentence)
     if first and first.group(0).lower() in _DEMANDS:
-        problems.append("a demand: the texts make the request themselves; write what happened instead")
+        problems.append(Hinted("a demand: the texts make the request themselves; write what happened instead",
+                               kind="demand"))
     if _ADDRESSING.search(sentence):
-        problems.append("speaks to someone (\"you\"): write what happened in the first person")
+        problems.append(Hinted("speaks to someone (\"you\"): write what happened in the first person",
+                               kind="addressing"))
     return problems
 
 

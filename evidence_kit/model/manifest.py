@@ -70,17 +70,24 @@ class Problem:
     stage: str = ""
     code: int | None = None
     hint: str = ""  # what to change in case.toml or on the command line: printed by the command line only
+    # A warning the library words the same way every time: its kind and the values in it, so the web app can
+    # say it in the buyer's language (runners/web/wording.py WARNING_WORDS); "" for free-text warnings.
+    kind: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 class Hinted(str):
     """A warning in plain words (the string itself) that carries a command-line ``hint``: the command line
-    prints both, the summary PDF and the web page only the words."""
+    prints both, the summary PDF and the web page only the words. A ``kind`` names a warning worded the same
+    way every time, ``params`` the values in it (a count, a file name): the web app words it from those."""
 
     hint: str
+    kind: str
+    params: dict[str, Any]
 
-    def __new__(cls, message: str, hint: str = "") -> "Hinted":
+    def __new__(cls, message: str, hint: str = "", *, kind: str = "", **params: Any) -> "Hinted":
         made = super().__new__(cls, message)
-        made.hint = hint
+        made.hint, made.kind, made.params = hint, kind, params
         return made
 
 
@@ -103,7 +110,8 @@ class Manifest:
     tool: dict[str, str] = field(default_factory=library_versions)
 
     def warn(self, message: str, path: str | None = None, stage: str = "", hint: str = "") -> None:
-        self.warnings.append(Problem(path, str(message), stage, hint=hint or getattr(message, "hint", "")))
+        self.warnings.append(Problem(path, str(message), stage, hint=hint or getattr(message, "hint", ""),
+                                     kind=getattr(message, "kind", ""), params=dict(getattr(message, "params", {}))))
 
     def error(self, message: str, path: str | None = None, stage: str = "", code: int | None = None) -> None:
         self.errors.append(Problem(path, message, stage, code))

@@ -20,7 +20,7 @@ from ..errors import ExitCode, FileAccessError, VerifyError
 from ..fsutil import MB, access_error, current_umask, replace_dir, space_problem
 from ..model.case import Case
 from ..model.fingerprint import case_fingerprint
-from ..model.manifest import FileRecord, Manifest, verify_package
+from ..model.manifest import FileRecord, Hinted, Manifest, verify_package
 from ..model.options import BuildOptions
 from ..progress import Progress
 from ..stage import StageContext
@@ -101,9 +101,10 @@ def _cap_notes(ctx: StageContext) -> Case:
         cut[name] = text[:end].rstrip()
         ctx.notes_left_out[name] = text[end:].lstrip()
         words = "English notes" if name == "notes_en" else "notes"
-        ctx.warn(f"Your {words} are {len(text):,} characters long; the texts and the summary PDF use the first "
-                 f"{end:,}, and the rest is kept in the package's manifest.", "case.toml",
-                 hint=f"The rest is manifest.json's notes_left_out.{name}; shorten dispute.{name} to use it.")
+        ctx.warn(Hinted(f"Your {words} are {len(text):,} characters long; the texts and the summary PDF use the "
+                        f"first {end:,}, and the rest is kept in the package's manifest.",
+                        f"The rest is manifest.json's notes_left_out.{name}; shorten dispute.{name} to use it.",
+                        kind=f"{name}_too_long", chars=len(text), used=end), "case.toml")
     return replace(ctx.case, dispute=dispute.model_copy(update=cut)) if cut else ctx.case
 
 

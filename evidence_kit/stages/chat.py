@@ -10,6 +10,7 @@ from ..errors import InputError, LimitError
 from ..media.photos import fit_photo
 from ..model.case import Case
 from ..model.layout import PHOTO_SUFFIXES
+from ..model.manifest import Hinted
 from ..model.reasons import CHAT, REASON_RULES
 from ..stage import StageContext
 
@@ -35,8 +36,9 @@ def run(ctx: StageContext) -> None:
         return
     for i, path in enumerate(screenshots):
         if ctx.slots.free <= 0:
-            ctx.warn(f"{len(screenshots) - i} chat screenshot(s) not uploaded: the form's {profile.max_photos} photo "
-                     "slots are full (the summary PDF shows every one)", stage=NAME)
+            ctx.warn(Hinted(f"{len(screenshots) - i} chat screenshot(s) not uploaded: the form's {profile.max_photos} "
+                            "photo slots are full (the summary PDF shows every one)",
+                            kind="chat_slots_full", count=len(screenshots) - i, slots=profile.max_photos), stage=NAME)
             break
         ctx.report(NAME, i, len(screenshots), f"fitting {path.name}")
         destination = ctx.upload_dir / ctx.slots.next_name(f"chat-{path.stem}")

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from ..errors import InputError, LimitError
 from ..media.photos import PhotoAnalysis, analyse_photo, fit_photo, make_grid
+from ..model.manifest import Hinted
 from ..stage import PhotoSelection, StageContext
 from .plan import SKIPPED, plan_photos
 
@@ -17,7 +18,7 @@ def run(ctx: StageContext) -> None:
     ctx.photos = PhotoSelection()
     if not case.media.photos:
         if case.dispute.reason != "not_received":
-            ctx.warn("no usable photos in this case", stage=NAME)
+            ctx.warn(Hinted("no usable photos in this case", kind="no_photos"), stage=NAME)
         return
     if missing := ctx.tools.problem(*NEEDS):
         ctx.error(missing.message, None, NAME, int(missing.exit_code))
@@ -37,7 +38,7 @@ def run(ctx: StageContext) -> None:
     if plan.selection is None:
         ctx.photos = PhotoSelection(left_out=skipped)
         if plan.unreadable or not skipped:  # every photo skipped by the buyer: nothing to warn about
-            ctx.warn("no usable photos in this case", stage=NAME)
+            ctx.warn(Hinted("no usable photos in this case", kind="no_photos"), stage=NAME)
         return
     selection, use_grid, slots, spares = plan.selection, plan.use_grid, plan.slots, plan.spares
     queue, written = list(selection.chosen), []

@@ -12,6 +12,7 @@ from pathlib import Path
 from ..errors import CaseError, MissingDependencyError, ToolError
 from ..media.tracking import (TRACKERS_FILE, Capture, CaptureError, CaseTracking, capture_targets, case_targets,
                               earlier_capture, load_trackers)
+from ..model.manifest import Hinted
 from ..stage import UPLOAD_DIR, StageContext
 from .chat import wanted_screenshots
 
@@ -37,9 +38,10 @@ def run(ctx: StageContext) -> None:
         result.errors.append({"target": problem.path or "", "message": problem.message})
     result.trackers = list(config.sources)
     for item in result.not_looked_up:
-        ctx.warn(f"Tracking number {item['number']} was not looked up online, so the package has no screenshot "
-                 "of its tracking page.", stage=NAME,
-                 hint=f"Build with --look-up-tracking, or run: evidence-kit track {item['number']} --out DIR")
+        ctx.warn(Hinted(f"Tracking number {item['number']} was not looked up online, so the package has no "
+                        "screenshot of its tracking page.",
+                        f"Build with --look-up-tracking, or run: evidence-kit track {item['number']} --out DIR",
+                        kind="tracking_not_looked_up", number=item["number"]), stage=NAME)
     if not targets:
         return
     out = ctx.staging / "tracking"

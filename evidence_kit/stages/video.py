@@ -9,6 +9,7 @@ from ..fsutil import atomic_write_bytes, sha256_file
 from ..media.video import (CONTACT_SHEET_FRAMES, VIDEO_CACHE_DIR, CaseVideo, VideoError, format_time, process_video,
                            take_cached_video, video_cache_key)
 from ..model.case import Case
+from ..model.manifest import Hinted
 from ..names import shown
 from ..stage import StageContext
 from .plan import chosen_video
@@ -23,8 +24,9 @@ def run(ctx: StageContext) -> None:
     if source is None:
         return
     if not case.video.file and len(case.media.videos) > 1:
-        ctx.warn(f"{len(case.media.videos)} videos found; using {shown(source.name)}.", stage=NAME,
-                 hint="Set [video] file in case.toml to choose another.")
+        ctx.warn(Hinted(f"{len(case.media.videos)} videos found; using {shown(source.name)}.",
+                        "Set [video] file in case.toml to choose another.",
+                        kind="several_videos", count=len(case.media.videos), name=shown(source.name)), stage=NAME)
     rel = ctx.relative_input(source)
     started = time.monotonic()
     # An encode made ahead by its own task (cluster builds: ``api.prepare_video``); a local build finds none.

@@ -13,7 +13,7 @@ from ...model.package import PackagePathError, read_package_text
 from ...model.reasons import REASON_RULES, RESOLUTIONS
 from . import i18n
 from .i18n import N_
-from .wording import FACT_FIELDS, field_label, problem_texts
+from .wording import FACT_FIELDS, field_label, problem_texts, warning_text
 from .previews import video_info
 
 # Deadline status -> (headline with the day that matters, which deadline that day is, colour class).
@@ -562,24 +562,22 @@ def errors_view(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
 # Warnings of these stages repeat what the page already says in the buyer's language: the deadlines stage's is
 # the banner's advice, the checklist stage's are the checklist's gaps.
 SAID_ELSEWHERE = frozenset({"deadlines", "checklist"})
-# Warnings the library words the same every time, so a catalog can hold them.
-WARNING_WORDS = {"no usable photos in this case": N_("no usable photos in this case")}
 
 
 def warnings_view(warnings: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The build's warnings as the result lists them: those the page says elsewhere left out, each in the
-    buyer's language where the catalog has it; the rest stay in the library's English, marked ``english`` (the
-    page says so, and the buyer can hand the sentence to a translator: guessing a translation from a sentence
-    that names files and numbers would misstate them)."""
+    buyer's language when it has a kind the catalog words (wording.warning_text, from the warning's params);
+    the rest stay in the library's English, marked ``english`` (the page says so, and the buyer can hand the
+    sentence to a translator: guessing a translation from a sentence that names files and numbers would
+    misstate them)."""
     shown = []
     for warning in warnings:
         if warning.get("stage") in SAID_ELSEWHERE:
             continue
-        message = str(warning.get("message", ""))
-        words = WARNING_WORDS.get(message)
-        translated = i18n.gettext(words) if words else message
-        english = words is None and i18n.current_language() != i18n.DEFAULT_LANGUAGE
-        shown.append({**warning, "message": translated, "english": english})
+        translated = warning_text(warning)
+        english = translated is None and i18n.current_language() != i18n.DEFAULT_LANGUAGE
+        shown.append({**warning, "message": str(warning.get("message", "")) if translated is None else translated,
+                      "english": english})
     return shown
 
 

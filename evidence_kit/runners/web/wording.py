@@ -162,3 +162,64 @@ def problem_text(problem: Any) -> i18n.Worded:
 
 def problem_texts(problems: list[Any]) -> list[i18n.Worded]:
     return [problem_text(p) for p in problems]
+
+
+# The build's warnings that have a kind (model.manifest.Hinted), as the buyer reads them; their values
+# (counts, a file name, the buyer's own sentence) come from the warning's params.
+WARNING_WORDS = {
+    "no_photos": N_("no usable photos in this case"),
+    "chat_slots_full": N_("Chat screenshots not uploaded: %(count)s. The form's %(slots)s photo slots are full "
+                          "(the summary PDF shows every screenshot)."),
+    "several_videos": N_("%(count)s videos found; the package uses %(name)s."),
+    "tracking_not_looked_up": N_("Tracking number %(number)s was not looked up online, so the package has no "
+                                 "screenshot of its tracking page."),
+    "notes_too_long": N_("Your notes are %(chars)s characters long; the texts and the summary PDF use the first "
+                         "%(used)s, and the rest is kept in the package's manifest."),
+    "notes_en_too_long": N_("Your English notes are %(chars)s characters long; the texts and the summary PDF use "
+                            "the first %(used)s, and the rest is kept in the package's manifest."),
+    "notes_not_english": N_("%(count)s of %(total)s sentences of your notes are not in English: they are kept out "
+                            "of the English texts and shown as written in the summary PDF. Add your notes in "
+                            "English (an automatic translator is fine) to use them in the texts."),
+    "notes_en_not_english": N_("%(count)s of %(total)s sentences of your English notes are not in English: they "
+                               "are kept out of the English texts."),
+    "notes_about_the_seller": N_("Your notes' sentences about “the seller” are used in the dispute texts but left "
+                                 "out of the message to the seller, which speaks to them as “you”."),
+    "seller_asked_to_confirm_receipt": N_(
+        "The seller asked you to confirm receipt. Do not confirm receipt of this order while the problem is not "
+        "solved, even if the parcel has arrived: confirming tells the platform that everything is fine and can "
+        "end your buyer protection."),
+    "no_report_grounds": N_("No report against the seller: the facts show no Trade Rules violation (a request to "
+                            "confirm receipt before delivery, a tracking number that is not valid, or pressure to "
+                            "cancel the dispute)."),
+    "note_left_out": N_("Your notes: “%(sentence)s” is left out of the texts: %(reasons)s. It stays in the "
+                        "summary PDF's buyer's own account."),
+}
+# Why a sentence of the buyer's notes is left out of the texts (dispute.notes), each with what to do instead.
+NOTE_REASON_WORDS = {
+    "insults": N_("insulting or emotional words (%(words)s): describe what happened instead"),
+    "shouting": N_("written in capitals (reads as shouting): use normal sentence case"),
+    "repeated_marks": N_("repeated “!” or “?”: end the sentence with a full stop"),
+    "question": N_("a question: write what happened as a statement"),
+    "demand": N_("a demand: the texts make the request themselves; write what happened instead"),
+    "addressing": N_("speaks to someone (“you”): write what happened in the first person"),
+    "mentions_missing_video": N_("it mentions a video, but the package has none: add the video"),
+}
+
+
+def warning_text(warning: dict[str, Any]) -> str | None:
+    """A build warning (manifest.json's warnings) in the current language, or None when it has no kind the
+    catalog words (a free-text warning: its English words are shown, marked as English)."""
+    kind, params = str(warning.get("kind") or ""), warning.get("params") or {}
+    words = WARNING_WORDS.get(kind)
+    if words is None or not isinstance(params, dict):
+        return None
+    values = {name: i18n.number(value) if isinstance(value, int) and not isinstance(value, bool) else str(value)
+              for name, value in params.items() if name != "reasons"}
+    if kind == "note_left_out":
+        reasons = params.get("reasons") or []
+        worded = [NOTE_REASON_WORDS.get(str(r.get("kind"))) if isinstance(r, dict) else None for r in reasons]
+        if not reasons or None in worded:
+            return None  # a reason the catalog does not have: the whole sentence stays in English
+        values["reasons"] = "; ".join(i18n.gettext(w) % {k: str(v) for k, v in (r.get("params") or {}).items()}
+                                      for w, r in zip(worded, reasons) if w)
+    return i18n.gettext(words) % values if "%(" in words else i18n.gettext(words)
