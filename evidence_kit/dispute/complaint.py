@@ -431,19 +431,17 @@ def _judge_notes(case: Case, lettered: list[tuple[str, FileRecord]] | None,
     usable: list[NoteSentence] = []
     left_out: list[dict[str, str]] = []
     for note in judged:
-        why = ""
         reasons: list[Hinted] = []  # each with its kind: the web app words them in the buyer's language
-        if note.language not in (None, "english"):
-            why = f"not in English ({note.language})"
-        elif note.problems:
-            reasons = [p if isinstance(p, Hinted) else Hinted(p) for p in note.problems]
+        if note.problems:
+            reasons = list(note.problems)
         elif _VIDEO_WORDS.search(note.text) and not has_video:
             reasons = [Hinted("it mentions a video, but the package has none: put the video in video/",
                               kind="mentions_missing_video")]
-        why = why or "; ".join(reasons)
+        english = note.language in (None, "english")
+        why = "; ".join(reasons) if english else f"not in English ({note.language})"
         if why:
             left_out.append({"sentence": note.original or note.text, "why": why})
-            if note.language in (None, "english"):
+            if english:
                 warnings.append(Hinted(
                     f"Your {'English ' if notes_field == 'notes_en' else ''}notes: \"{note.original or note.text}\" "
                     f"is left out of the texts: {why}. It stays in the summary PDF's buyer's own account.",

@@ -115,7 +115,7 @@ _CONTRACTIONS = ((r"\bcan't\b", "cannot"), (r"\bwon't\b", "will not"), (r"\bshan
                  (r"\b(it|that|there|what)'s been\b", r"\1 has been"), (r"\b(it|that|there)'s\b", r"\1 is"))
 
 
-def tone_problems(sentence: str) -> list[str]:
+def tone_problems(sentence: str) -> list[Hinted]:
     """Why a sentence would hurt a formal complaint, each with a suggestion; empty when it reads calmly."""
     problems = []
     words = sorted({m.group(0).lower() for m in _INSULTS.finditer(sentence)})
@@ -133,7 +133,7 @@ def tone_problems(sentence: str) -> list[str]:
     return problems
 
 
-def form_problems(sentence: str) -> list[str]:
+def form_problems(sentence: str) -> list[Hinted]:
     """Why an English sentence is not the buyer's formal account: a question, a demand, words to someone."""
     problems = []
     if sentence.rstrip("\"'”’) ").endswith("?"):
@@ -167,7 +167,7 @@ def formal(sentence: str) -> str:
 class NoteSentence:
     text: str  # as it can go into a text: ``formal`` applied to what the buyer wrote
     language: str | None  # None: no words to judge
-    problems: tuple[str, ...]  # why it cannot go into a formal text (tone, form)
+    problems: tuple[Hinted, ...]  # why it cannot go into a formal text (tone, form), each with its kind
     original: str = ""  # as the buyer wrote it
     about_seller: bool = False  # names the seller in the third person (not for the message to the seller)
 

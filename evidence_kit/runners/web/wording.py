@@ -222,4 +222,4 @@ def warning_text(warning: dict[str, Any]) -> str | None:
             return None  # a reason the catalog does not have: the whole sentence stays in English
         values["reasons"] = "; ".join(i18n.gettext(w) % {k: str(v) for k, v in (r.get("params") or {}).items()}
                                       for w, r in zip(worded, reasons) if w)
-    return i18n.gettext(words) % values if "%(" in words else i18n.gettext(words)
+    return i18n.gettext(words) % values if values else i18n.gettext(words)
