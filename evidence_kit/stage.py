@@ -29,30 +29,37 @@ if TYPE_CHECKING:
 
 @dataclass
 class PhotoSlots:
-    """The form's photo slots, shared by the photo, video (stills) and tracking stages in that order.
+    """The form's photo slots, shared by the photo, video (stills), tracking and chat stages in that order.
 
-    Upload names are ``photo-{n}-{stem}.jpg`` with ``n`` the slot number, so the form shows them in order.
+    Upload names are ``photo-{n}-{stem}.jpg`` with ``n`` the slot number, so the form shows them in order. A
+    tracking capture's later parts come after the chat screenshots in the form, yet are captured before them:
+    they take their slots past the ones held for the chat (``take(..., skip=...)``).
     """
 
     capacity: int
-    used: int = 0
+    taken: set[int] = field(default_factory=set)
 
     @property
     def free(self) -> int:
-        return self.capacity - self.used
+        return self.capacity - len(self.taken)
 
-    def take(self, stem: str) -> str:
-        """The upload name for the next slot; raises when none is left (callers check ``free`` first)."""
-        if self.free <= 0:
-            raise ValueError("no photo slot left")
-        name = self.next_name(stem)
-        self.used += 1
+    def take(self, stem: str, *, skip: int = 0) -> str:
+        """The upload name for the next free slot after ``skip`` free ones left for a later stage; raises when
+        there is none (callers check ``free`` first)."""
+        name = self.next_name(stem, skip=skip)
+        self.taken.add(self._number(skip))
         return name
 
-    def next_name(self, stem: str) -> str:
+    def next_name(self, stem: str, *, skip: int = 0) -> str:
         """The name ``take`` would give now, without taking the slot (for a write that may still fail)."""
-        plain = upload_stem(stem)
-        return f"photo-{self.used + 1}-{plain}.jpg" if plain else f"photo-{self.used + 1}.jpg"
+        number, plain = self._number(skip), upload_stem(stem)
+        return f"photo-{number}-{plain}.jpg" if plain else f"photo-{number}.jpg"
+
+    def _number(self, skip: int) -> int:
+        free = [n for n in range(1, self.capacity + 1) if n not in self.taken]
+        if skip >= len(free):
+            raise ValueError("no photo slot left")
+        return free[skip]
 
 
 @dataclass

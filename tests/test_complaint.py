@@ -827,10 +827,13 @@ def test_a_required_chat_screenshot_goes_before_the_later_parts_of_a_tall_tracki
         encoding="utf-8")
     (root / "chat").mkdir()
     noisy_photo(400, 800, seed=2).save(root / "chat" / "extend.png")
+    [planned] = api.plan_upload(root).chat  # the slot the case page shows before Build
     result = api.build(root, options=BuildOptions(today=TODAY), reuse_unchanged=False).result
-    uploads = [r.path for r in result.manifest.outputs if r.upload and r.role == "photo"]
-    assert uploads == ["upload/photo-1-tracking-saved-page-part1.jpg", "upload/photo-2-tracking-saved-page-part2.jpg",
-                       "upload/photo-3-chat-extend.jpg"]
+    uploads = sorted(r.path for r in result.manifest.outputs if r.upload and r.role == "photo")
+    # In the form's order: the page's first part, the chat screenshot in its planned slot, then the second part.
+    assert planned.slot == 2 and uploads == ["upload/photo-1-tracking-saved-page-part1.jpg",
+                                             "upload/photo-2-chat-extend.jpg",
+                                             "upload/photo-3-tracking-saved-page-part2.jpg"]
 
 
 def test_every_sentence_dropped_for_length_is_warned_and_unique_evidence_stays(base_case):

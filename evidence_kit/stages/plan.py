@@ -112,8 +112,7 @@ def chosen_video(case: Case) -> Path | None:
 def plan_chat(case: Case, photos: PhotoPlan, *, look_up_tracking: bool = False) -> list[PlannedPhoto]:
     """The chat screenshots the chat stage uploads, with their slots: the free photo slots after the item
     photos, the video's stills and the first part of each tracking capture, as the stages take them in that
-    order (stages/chat.py, stages/tracking.py). Which screenshots go up is exact; the slot number is one too low
-    for each later part of a tall saved page that a free slot still takes (known only once it is captured)."""
+    order (stages/chat.py, stages/tracking.py; a tall page's later parts take slots after the chat's)."""
     from ..media.tracking import TRACKERS_FILE, case_targets, load_trackers
     from .chat import wanted_screenshots
 

@@ -65,19 +65,21 @@ def run(ctx: StageContext) -> None:
         result.errors.append({"target": target.label, "kind": target.kind, "message": message})
         kept = earlier_capture(earlier, target, out, max_photo_bytes=profile.max_photo_bytes) if earlier else None
         if kept:
-            kept.warnings.append(f"this build could not capture it ({message}); the capture of {kept.captured} "
-                                 "from the earlier build was kept")
+            kept.warnings.append(Hinted(f"this build could not capture it ({message}); the capture of "
+                                        f"{kept.captured} from the earlier build was kept", kind="earlier_capture_kept",
+                                        captured=kept.captured))
             captured.captures.append(kept)
 
     # Free photo slots take first parts first (one per capture, live pages before the buyer's timeline); the
-    # chat screenshots the checklist asks for come before a capture's later parts, which the PDF shows anyway.
+    # chat screenshots the checklist asks for come before a capture's later parts, which the PDF shows anyway:
+    # a later part takes a slot only past those held for the chat, so the chat's slots are the ones planned.
     by_part = sorted(((i, c) for c in captured.captures for i in range(len(c.jpegs))), key=lambda item: item[0])
     for_chat = len(wanted_screenshots(ctx.case))
     for part, capture in by_part:
         if ctx.slots.free <= 0 or (part > 0 and ctx.slots.free <= for_chat):
             break
         jpeg = capture.jpegs[part]
-        destination = ctx.upload_dir / ctx.slots.take(f"tracking-{jpeg.stem}")
+        destination = ctx.upload_dir / ctx.slots.take(f"tracking-{jpeg.stem}", skip=for_chat if part else 0)
         destination.parent.mkdir(parents=True, exist_ok=True)
         os.replace(jpeg, destination)
         capture.jpegs[part] = destination
