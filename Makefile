@@ -25,9 +25,11 @@ demo: setup
 	$(VENV)/bin/evidence-kit build $(DEMO_CASE) --grid
 	@echo "Done: the package is in $(DEMO_CASE)/evidence-package (upload/ holds what goes into the form)."
 
+# Two processes, each taking whole test modules (their servers and built cases are module fixtures): the suite
+# spends much of its time waiting on browsers and child processes (1081 s in one process, 662 s in two).
 test: setup $(CLUSTER_STAMP)
 	@$(MAKE) --no-print-directory system SYSTEM_PACKAGES="$(TEST_SYSTEM_PACKAGES)"
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadfile
 
 # The quick loop: the tests that need no browser, no video encode and no cluster and are not slow (markers:
 # tests/conftest.py), on every core. `make test` (and CI) runs them all.

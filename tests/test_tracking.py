@@ -272,6 +272,8 @@ class TestCapture:
         [capture] = result.captures
         assert capture.overlays_hidden >= 2  # the dialog and its dark backdrop
         assert any("Welcome to the tracking site" in w and "dismissed" in w for w in capture.warnings)
+        [popup] = [w for w in capture.warnings if getattr(w, "kind", "") == "popup_dismissed"]
+        assert "Welcome to the tracking site" in popup.params["said"]  # the web app words it from its kind
         image = Image.open(capture.pngs[0]).convert("RGB")
         assert image.getpixel((640, 450)) == (255, 255, 255)  # not darkened by the backdrop
 
@@ -422,7 +424,8 @@ def test_rebuild_keeps_the_earlier_capture_when_the_page_now_fails(server, make_
     [kept] = [r for r in second.manifest.outputs if r.role == "tracking"]
     assert (kept.path, kept.sha256) == (png.path, png.sha256) and kept.info["kept_from_earlier_build"]
     assert "HTTP 404" in second.manifest.errors[0].message  # the failure is still reported
-    assert any("was kept" in w.message for w in second.manifest.warnings)
+    [warning] = [w for w in second.manifest.warnings if "was kept" in w.message]
+    assert warning.kind == "earlier_capture_kept" and warning.params["captured"] == kept.info["captured_utc"]
     assert [r.info["kind"] for r in second.manifest.outputs if r.upload and r.role == "photo"] == ["tracking"]
     assert verify_package(second.package).ok
 

@@ -139,6 +139,7 @@ def test_hard_cut_is_reported_with_its_time(clips):
     cuts = [f for f in check_video(clips["cut.mp4"]).findings if f.code == "cut"]
     assert len(cuts) == 1 and cuts[0].at == pytest.approx(3.0, abs=0.1) and cuts[0].severity == "warning"
     assert "0:03" in cuts[0].message
+    assert cuts[0].kind == "video_cut" and cuts[0].params["at"] in cuts[0].message  # the web app words it from these
 
 
 def test_black_stretch_is_reported_with_start_and_end(clips):
@@ -146,6 +147,8 @@ def test_black_stretch_is_reported_with_start_and_end(clips):
     black = [f for f in findings if f.code == "black"]
     assert len(black) == 1
     assert black[0].at == pytest.approx(2.0, abs=0.1) and black[0].until == pytest.approx(4.5, abs=0.1)
+    assert black[0].kind == "video_black" and set(black[0].params) == {"start", "end"}
+    assert f"from {black[0].params['start']} to {black[0].params['end']}" in black[0].message
     # The black stretch is not reported again as frozen, nor its edges as cuts.
     assert not [f for f in findings if f.code in ("frozen", "cut")]
 

@@ -17,6 +17,8 @@ import pytest
 from evidence_kit import api
 from evidence_kit.errors import CaseError
 from evidence_kit.runners.web import i18n
+from evidence_kit.runners.web.wording import (FIELD_LABELS, STAGE_WORDS, TEXT_TITLES, WARNING_WORDS,
+                                               warning_text)
 
 from .test_web_api import FACTS, WebServer, new_case
 
@@ -313,12 +315,13 @@ def test_a_builds_warnings_are_in_the_buyers_language_with_the_buyers_own_words_
     angry = "THE LAMP ARRIVED SMASHED AND THEY ARE SCAMMERS!!!"
     facts = _relative({**FACTS, "title": "Angry lamp",
                        "dispute": {**FACTS["dispute"], "notes": f"Arrived broken. {angry}",
-                                   "seller_reply": "Please confirm receipt first and then we will see."}},
+                                   "seller_reply": "Please confirm receipt first and then we will see."},
+                       "facts": {"defect": "трещина на крышке"}},
                       ordered=-30, shipped=-28, delivered=-5, protection_ends=10)
     case_id = _built(server, facts)
     manifest = json.loads((server.workspace / case_id / "evidence-package" / "manifest.json").read_text())
     kinds = {w["kind"] for w in manifest["warnings"]}
-    assert {"note_left_out", "seller_asked_to_confirm_receipt", "tracking_not_looked_up"} <= kinds, kinds
+    assert {"note_left_out", "seller_asked_to_confirm_receipt", "tracking_not_looked_up", "fact_not_english"} <= kinds, kinds
     for language, accept in LANGUAGES.items():
         page = server.client.get(f"/cases/{case_id}", headers={"accept-language": accept}).text
         warnings = page[page.index('<ul class="warnings">'):]
@@ -335,3 +338,68 @@ def test_a_builds_warnings_are_in_the_buyers_language_with_the_buyers_own_words_
             assert said != msgid and said.split("(")[0] in shown, (language, msgid)
         assert catalog.gettext("Tracking number %(number)s was not looked up online, so the package has no "
                                "screenshot of its tracking page.") % {"number": "LP00412345678901"} in shown
+        defect = catalog.gettext("What is wrong with it, in short (in English)")
+        assert catalog.gettext("“%(field)s” is not in English: it is left out of the English texts. Write it in "
+                               "English (an automatic translator is fine).") % {"field": defect} in shown
+
+
+# One warning of each kind the web app words, with values as the library gives them (model.manifest.Hinted).
+WARNING_SAMPLES: dict[str, dict[str, Any]] = {
+    "no_photos": {}, "chat_slots_full": {"count": 2, "slots": 3},
+    "several_videos": {"count": 2, "name": "unboxing.mp4"}, "tracking_not_looked_up": {"number": "LP00412345678901"},
+    "notes_too_long": {"chars": 12345, "used": 4000}, "notes_en_too_long": {"chars": 12345, "used": 4000},
+    "notes_not_english": {"count": 3, "total": 4}, "notes_en_not_english": {"count": 1, "total": 4},
+    "notes_about_the_seller": {}, "seller_asked_to_confirm_receipt": {}, "no_report_grounds": {},
+    "note_left_out": {"sentence": "THEY ARE SCAMMERS!!!", "reasons": [{"kind": "insults", "params": {"words": "scammers"}},
+                                                                      {"kind": "shouting", "params": {}}]},
+    "seller_reply_not_english": {}, "seller_reply_reported": {},
+    "seller_reply_tone": {"reasons": [{"kind": "repeated_marks", "params": {}}]},
+    "fact_not_english": {"field": "facts.defect"},
+    "left_out_for_length": {"text": "dispute", "limit": 1000, "sentence": "The box was wet."},
+    "no_texts_for_stage": {"stage": "appeal_closed"},
+    "popup_dismissed": {"said": "Welcome to the tracking site"}, "page_not_loaded": {"seconds": "30"},
+    "tracker_events_missing": {"seconds": "30"}, "page_still_loading": {"seconds": "5"},
+    "page_too_tall": {"height": 23456, "top": 16000},
+    "saved_page_files_outside": {"names": ["../secret.png"]}, "saved_page_network": {"names": ["https://cdn.example/x.js"]},
+    "saved_page_navigation": {"names": ["https://other.example/"]},
+    "earlier_capture_kept": {"captured": "2026-11-30T10:20:30+00:00"},
+    "video_decode_errors": {"count": 7}, "video_black": {"start": "0:01.0", "end": "0:03.5"},
+    "video_frozen": {"start": "0:04.0", "end": "0:08.0"}, "video_cut": {"at": "0:12.4"},
+    "video_too_short": {"seconds": "1.5"}, "video_too_long": {"length": "1:02:03"}, "video_streams": {"count": 2},
+    "video_truncated": {"stops": "0:41.2", "claims": "2:00.0"},
+}
+# What each sample's words must show, as the current language writes it.
+SHOWN = {"chars": lambda: i18n.number(12345), "height": lambda: i18n.number(23456),
+         "captured": lambda: i18n.format_day("2026-11-30"), "field": lambda: i18n.gettext(FIELD_LABELS["facts.defect"]),
+         "text": lambda: i18n.gettext(TEXT_TITLES["dispute"]), "stage": lambda: i18n.gettext(STAGE_WORDS["appeal_closed"])}
+
+
+def _worded(language: str) -> dict[str, str | None]:
+    i18n.set_language(language)
+    try:
+        return {kind: warning_text({"kind": kind, "params": params, "message": "the library's English"})
+                for kind, params in WARNING_SAMPLES.items()}
+    finally:
+        i18n.set_language("en")
+
+
+def test_every_warning_kind_is_worded_in_each_language_with_its_values() -> None:
+    assert set(WARNING_SAMPLES) == set(WARNING_WORDS)  # a new kind needs a sample here
+    english = _worded("en")
+    for language in ("en", *LANGUAGES):
+        worded = _worded(language)
+        i18n.set_language(language)
+        try:
+            for kind, params in WARNING_SAMPLES.items():
+                said = worded[kind]
+                assert said and (language == "en" or said != english[kind]), (language, kind, said)
+                for name, value in params.items():
+                    if name == "reasons":
+                        continue
+                    expected = (SHOWN[name]() if name in SHOWN else ", ".join(value) if isinstance(value, list)
+                                else i18n.number(value) if isinstance(value, int) and name != "limit" else str(value))
+                    assert expected in said, (language, kind, name, said)
+        finally:
+            i18n.set_language("en")
+    # a kind without the values its words need (a hand-edited manifest) is shown as the library wrote it
+    assert warning_text({"kind": "video_cut", "params": {}, "message": "x"}) is None

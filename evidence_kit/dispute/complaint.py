@@ -81,7 +81,8 @@ class ComposedText:
         return count_chars(self.text)
 
     def length_warnings(self) -> list[str]:
-        return [f"{self.kind} text: left out to stay within {self.limit} characters: \"{sentence}\""
+        return [Hinted(f"{self.kind} text: left out to stay within {self.limit} characters: \"{sentence}\"",
+                       kind="left_out_for_length", text=self.kind, limit=self.limit, sentence=sentence)
                 for sentence in self.dropped_sentences]
 
     def to_dict(self) -> dict[str, Any]:
@@ -480,10 +481,12 @@ def _facts(case: Case, today: date | None, lettered: list[tuple[str, FileRecord]
             warnings.append(Hinted("The seller's reply is not in English: " + (
                 "the texts report what it asks, promises or claims, in English; " if found else
                 "it is left out of the English texts; ") + "the summary PDF shows the reply as written.",
-                "The situation facts in [facts] (such as seller_asked_to_wait_until) can say more."))
-        elif tone_problems(cleaned):
-            warnings.append(f"The seller's reply: {'; '.join(tone_problems(cleaned))}; the texts report only what "
-                            "it asks, promises or claims.")
+                "The situation facts in [facts] (such as seller_asked_to_wait_until) can say more.",
+                kind="seller_reply_reported" if found else "seller_reply_not_english"))
+        elif problems := tone_problems(cleaned):
+            warnings.append(Hinted(f"The seller's reply: {'; '.join(problems)}; the texts report only what it asks, "
+                                   "promises or claims.", kind="seller_reply_tone",
+                                   reasons=[{"kind": r.kind, "params": r.params} for r in problems]))
         else:
             reply = cleaned
     if asked_to_confirm_receipt(case):
@@ -501,7 +504,8 @@ def _facts(case: Case, today: date | None, lettered: list[tuple[str, FileRecord]
         if value and not _english_fact(value):
             warnings.append(Hinted(f"The {_FACT_WORDS[name]} you gave is not in English: it is left out of the "
                                    "English texts.",
-                                   f"Write facts.{name} in English (an automatic translator is fine)."))
+                                   f"Write facts.{name} in English (an automatic translator is fine).",
+                                   kind="fact_not_english", field=f"facts.{name}"))
             value = ""
         text_facts[name] = value or None
     # A buyer's sentence that says a fact and more ("The handle came off when I lifted it") says it once: the

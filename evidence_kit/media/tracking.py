@@ -41,6 +41,7 @@ from ..tools.chromium import Browser
 from ..errors import CaseError, InputError, LimitError, MissingDependencyError, ToolError
 from ..fsutil import atomic_path
 from ..media.photos import fit_image
+from ..model.manifest import Hinted
 from ..model.validation import plain_error, problems_of
 
 if TYPE_CHECKING:
@@ -590,7 +591,7 @@ class Capture:
                 "status": self.status, "title": self.title, "captured_utc": self.captured,
                 "page_height": self.page_height, "overlays_hidden": self.overlays_hidden,
                 "png": [rel(p) for p in self.pngs], "html": rel(self.html), "record": rel(self.record),
-                "jpeg": [rel(p) for p in self.jpegs], "warnings": self.warnings,
+                "jpeg": [rel(p) for p in self.jpegs], "warnings": [_warning_record(w) for w in self.warnings],
                 "kept_from_earlier_build": self.kept}
 
 
@@ -651,8 +652,8 @@ class _Tab:
         self.page.on("dialog", self._dismiss)
 
     def _dismiss(self, dialog: Any) -> None:
-        self.warnings.append(f"the page showed a pop-up message ({dialog.type}: {dialog.message[:80]!r}); "
-                             "it was dismissed")
+        self.warnings.append(Hinted(f"the page showed a pop-up message ({dialog.type}: {dialog.message[:80]!r}); "
+                                    "it was dismissed", kind="popup_dismissed", said=dialog.message[:80]))
         dialog.dismiss()
 
     def screenshots(self) -> "CDPSession":
@@ -680,6 +681,25 @@ def _listed(items: list[str], one: str, many: str, limit: int = 4) -> str:
     unique = list(dict.fromkeys(items))
     shown_names = ", ".join(unique[:limit]) + (f" and {len(unique) - limit} more" if len(unique) > limit else "")
     return f"{one if len(unique) == 1 else f'{len(unique)} {many}'} ({shown_names})"
+
+
+def _names(items: list[str], limit: int = 4) -> list[str]:
+    """The names ``_listed`` shows, each once (a warning's params: the web app lists them in its own words)."""
+    return list(dict.fromkeys(items))[:limit]
+
+
+def _warning_record(warning: str) -> str | dict[str, Any]:
+    """A warning as a capture's record keeps it: a kinded one with its kind and values, so a capture kept by a
+    later build is worded as it was (``_warning_of`` reads it back)."""
+    kind = getattr(warning, "kind", "")
+    return {"message": str(warning), "kind": kind, "params": warning.params} if kind else str(warning)  # type: ignore[attr-defined]
+
+
+def _warning_of(recorded: Any) -> str:
+    if isinstance(recorded, dict):
+        return Hinted(str(recorded.get("message", "")), kind=str(recorded.get("kind") or ""),
+                      **(recorded.get("params") if isinstance(recorded.get("params"), dict) else {}))
+    return str(recorded)
 
 
 class _SavedPageRules:
@@ -764,15 +784,16 @@ class _SavedPageRules:
         page, out = self.target.label, []
         if self.outside:
             they = "it was" if len(set(self.outside)) == 1 else "they were"
-            out.append(f"{page} asked for {_listed(self.outside, 'a file', 'files')} outside {self.where}; "
-                       f"{they} not loaded")
+            out.append(Hinted(f"{page} asked for {_listed(self.outside, 'a file', 'files')} outside {self.where}; "
+                              f"{they} not loaded", kind="saved_page_files_outside", names=_names(self.outside)))
         if self.network:
             they = "it was" if len(set(self.network)) == 1 else "they were"
-            out.append(f"{page} asked for {_listed(self.network, 'an address', 'addresses')} on the network; "
-                       f"a saved page is shown offline, so {they} not loaded")
+            out.append(Hinted(f"{page} asked for {_listed(self.network, 'an address', 'addresses')} on the network; "
+                              f"a saved page is shown offline, so {they} not loaded", kind="saved_page_network",
+                              names=_names(self.network)))
         if self.navigations:
-            out.append(f"{page} tried to open another page ({', '.join(dict.fromkeys(self.navigations))}); "
-                       "it was not followed")
+            out.append(Hinted(f"{page} tried to open another page ({', '.join(dict.fromkeys(self.navigations))}); "
+                              "it was not followed", kind="saved_page_navigation", names=_names(self.navigations)))
         return out
 
 
@@ -908,12 +929,15 @@ class Capturer:
             try:
                 page.wait_for_load_state("load", timeout=self._ms(s.timeout))
             except PlaywrightTimeout:
-                warnings.append(f"the page had not finished loading after {s.timeout:g} s; captured as it was")
+                warnings.append(Hinted(f"the page had not finished loading after {s.timeout:g} s; captured as it was",
+                                       kind="page_not_loaded", seconds=f"{s.timeout:g}"))
             if target.ready and not self._appears(page, target.ready):
-                warnings.append(f"the tracker's events ({target.ready!r}) had not appeared after {s.timeout:g} s; "
-                                "captured as it was")
+                warnings.append(Hinted(f"the tracker's events ({target.ready!r}) had not appeared after "
+                                       f"{s.timeout:g} s; captured as it was", kind="tracker_events_missing",
+                                       seconds=f"{s.timeout:g}"))
             if not tab.network.wait_quiet(page, s.quiet, s.idle_timeout):
-                warnings.append(f"the page was still loading data after {s.idle_timeout:g} s more; captured anyway")
+                warnings.append(Hinted(f"the page was still loading data after {s.idle_timeout:g} s more; captured "
+                                       "anyway", kind="page_still_loading", seconds=f"{s.idle_timeout:g}"))
             if self.wait_for:
                 self._wait_for(page, self.wait_for, target)
             rendered = self._shoot(page, target, response.status if response else None, warnings, tab)
@@ -957,7 +981,8 @@ class Capturer:
         hidden, width, height, html, title = page.evaluate(_PREPARE_SHOT_JS,
                                                            list(s.hide) if target.kind != "events" else None)
         if height > s.max_page_height:
-            warnings.append(f"the page is {height} px tall; only the top {s.max_page_height} px were captured")
+            warnings.append(Hinted(f"the page is {height} px tall; only the top {s.max_page_height} px were captured",
+                                   kind="page_too_tall", height=height, top=s.max_page_height))
             width, height = s.viewport_width, s.max_page_height
         session = tab.screenshots() if tab else page.context.new_cdp_session(page)
         # A tab behind another one is not given frames to paint, so Chromium made the screenshot wait for one:
@@ -1152,7 +1177,7 @@ def earlier_capture(previous: Path, target: Target, out: Path, *, max_photo_byte
                        jpegs=jpegs, final_url=record.get("final_url", ""), status=record.get("status"),
                        title=record.get("title", ""), captured=record.get("captured_utc", ""),
                        page_height=record.get("page_height", 0), overlays_hidden=record.get("overlays_hidden", 0),
-                       warnings=list(record.get("warnings", [])), kept=True)
+                       warnings=[_warning_of(w) for w in record.get("warnings", [])], kept=True)
     return None
 
 

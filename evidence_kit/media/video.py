@@ -234,6 +234,14 @@ class Finding:
     message: str
     at: float | None = None  # seconds in the original video
     until: float | None = None
+    params: dict[str, Any] = field(default_factory=dict)  # the values in the message (the web app words it)
+
+    @property
+    def kind(self) -> str:
+        """What the message says, as a warning kind (``model.manifest.Hinted``): the web app words it."""
+        if self.code == "duration":
+            return "video_too_short" if "seconds" in self.params else "video_too_long"
+        return f"video_{self.code}"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -334,30 +342,32 @@ def check_video(path: str | Path, *, start: float | None = None, end: float | No
             "truncated", "error",
             f"the file stops decoding at {format_time(offset + decoded)} although it claims to last "
             f"{format_time(probe.duration)}: it was probably cut short while copying. Copy it again from the "
-            "phone; only the part up to that point can be used", at=offset + decoded))
+            "phone; only the part up to that point can be used", at=offset + decoded,
+            params={"stops": format_time(offset + decoded), "claims": format_time(probe.duration)}))
     errors = [line for line in run.log if "[error]" in line]
     if errors and decoded >= expected - TRUNCATION_TOLERANCE:
         findings.append(Finding("decode_errors", "warning",
                                 f"{len(errors)} decoding errors: some frames may show damage (blocks or smears); "
-                                "if the original on the phone plays cleanly, copy it again"))
+                                "if the original on the phone plays cleanly, copy it again",
+                                params={"count": len(errors)}))
     blacks = [(offset + float(a), offset + float(b)) for a, b in _BLACK.findall("\n".join(run.log))]
     for a, b in blacks:
         findings.append(Finding("black", "warning", f"black picture from {format_time(a)} to {format_time(b)}:"
                                 " a seller may say something was hidden; trim it if it is not the unboxing",
-                                at=a, until=b))
+                                at=a, until=b, params={"start": format_time(a), "end": format_time(b)}))
     freezes = _freezes(run.log, offset, offset + decoded)
     for a, b in freezes:
         if not any(ba - 0.1 <= a and b <= bb + 0.1 for ba, bb in blacks):  # a black stretch is frozen too
             findings.append(Finding("frozen", "warning", f"the picture does not change from {format_time(a)} to "
                                     f"{format_time(b)}: a seller may call it a paused or edited recording",
-                                    at=a, until=b))
+                                    at=a, until=b, params={"start": format_time(a), "end": format_time(b)}))
     for score, at in _SCDET.findall("\n".join(run.log)):
         t = offset + float(at)
         if any(abs(t - edge) < 0.2 for stretch in blacks for edge in stretch):
             continue  # the edges of a black stretch, already reported
         findings.append(Finding("cut", "warning", f"hard cut at {format_time(t)} (scene change score "
                                 f"{float(score):.0f}): an unboxing should be one take, a seller may call it edited",
-                                at=t))
+                                at=t, params={"at": format_time(t)}))
     return VideoCheck(probe, span, decoded, findings)
 
 
@@ -380,10 +390,11 @@ def _static_findings(probe: VideoProbe) -> list[Finding]:
     findings = []
     if probe.duration < SHORTEST_PLAUSIBLE:
         findings.append(Finding("duration", "warning", f"only {probe.duration:.1f} s long: too short to show the "
-                                "parcel being opened"))
+                                "parcel being opened", params={"seconds": f"{probe.duration:.1f}"}))
     elif probe.duration > LONGEST_PLAUSIBLE:
         findings.append(Finding("duration", "warning", f"{format_time(probe.duration)} long: trim it to the "
-                                "unboxing with --start/--end (or [video] start/end in case.toml)"))
+                                "unboxing with --start/--end (or [video] start/end in case.toml)",
+                                params={"length": format_time(probe.duration)}))
     reasons = needs_conversion(probe)
     if reasons or not probe.is_mp4:
         what = ", ".join(reasons) or f"a {probe.path.suffix or probe.container} file"
@@ -393,7 +404,8 @@ def _static_findings(probe: VideoProbe) -> list[Finding]:
         w, h = probe.display_size
         findings.append(Finding("streams", "warning", f"the file has {probe.video_streams} video streams; only the "
                                 f"first ({probe.video_codec.upper()} {w}x{h}) was used, the others are not in "
-                                "the upload: if they matter, export them from the phone as a video of their own"))
+                                "the upload: if they matter, export them from the phone as a video of their own",
+                                params={"count": probe.video_streams}))
     if probe.rotation:
         w, h = probe.display_size
         findings.append(Finding("rotation", "info", f"stored turned by {probe.rotation} degrees; shown {w}x{h}, "

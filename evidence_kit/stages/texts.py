@@ -12,7 +12,7 @@ from datetime import date
 from ..dispute.complaint import (TEXT_FILES, compose, kinds_for, notes_warnings, stage_of, tracking_events,
                                  with_tracking_facts, write_text)
 from ..errors import LimitError
-from ..model.manifest import exhibits
+from ..model.manifest import Hinted, exhibits
 from ..stage import StageContext
 
 NAME = "texts"
@@ -28,7 +28,8 @@ def run(ctx: StageContext) -> None:
     stage = ctx.deadlines.stage if ctx.deadlines and ctx.deadlines.stage else stage_of(case, today)
     kinds = kinds_for(case, stage=stage)
     if not kinds:
-        ctx.warn(f"no texts for this stage ({stage.title}): {stage.headline}", stage=NAME)
+        ctx.warn(Hinted(f"no texts for this stage ({stage.title}): {stage.headline}", kind="no_texts_for_stage",
+                        stage=stage.key), stage=NAME)
     for i, kind in enumerate(kinds):
         ctx.report(NAME, i, len(kinds), kind)
         try:

@@ -13,7 +13,7 @@ from ...model.package import PackagePathError, read_package_text
 from ...model.reasons import REASON_RULES, RESOLUTIONS
 from . import i18n
 from .i18n import N_
-from .wording import FACT_FIELDS, field_label, problem_texts, warning_text
+from .wording import FACT_FIELDS, TEXT_TITLES, field_label, problem_texts, warning_text
 from .previews import video_info
 
 # Deadline status -> (headline with the day that matters, which deadline that day is, colour class).
@@ -27,8 +27,6 @@ DEADLINE_HEADLINES = {
     "appeal_too_late": (N_("Too late to appeal: the last day was %(day)s"), "appeal_until", "late"),
     "unknown": (N_("Deadline unknown: add the shipping date"), "", "wait"),
 }
-TEXT_TITLES = {"seller": N_("Message to the seller"), "dispute": N_("Dispute description (goes into the form)"),
-               "appeal": N_("Appeal against an escalated-dispute decision")}
 KIND_TITLES = {"photos": N_("Photos"), "videos": N_("Video"), "chat": N_("Chat screenshots"),
                "tracking": N_("Tracking"), "receipts": N_("Receipts")}
 EVIDENCE_TITLES = {"photos": N_("Photos"), "video": N_("Video"), "tracking": N_("Tracking"),

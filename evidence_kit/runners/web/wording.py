@@ -164,6 +164,17 @@ def problem_texts(problems: list[Any]) -> list[i18n.Worded]:
     return [problem_text(p) for p in problems]
 
 
+# The texts' kinds (``dispute.complaint.ALL_KINDS``) as the result and the warnings name them.
+TEXT_TITLES = {"seller": N_("Message to the seller"), "dispute": N_("Dispute description (goes into the form)"),
+               "appeal": N_("Appeal against an escalated-dispute decision"),
+               "report": N_("Report against the seller (a Trade Rules violation)")}
+# Where a case stands (``dispute.stage.STAGES``), for the warning that the stage needs no text.
+STAGE_WORDS = {
+    "before_contact": N_("before contacting the seller"), "talking": N_("talking to the seller"),
+    "dispute_open": N_("dispute open"), "escalated": N_("dispute escalated to the platform"),
+    "appeal_open": N_("decided, appeal window open"), "appeal_closed": N_("decided, appeal window closed"),
+    "refunded": N_("decided with a full refund"), "too_late": N_("too late to open a dispute"),
+}
 # The build's warnings that have a kind (model.manifest.Hinted), as the buyer reads them; their values
 # (counts, a file name, the buyer's own sentence) come from the warning's params.
 WARNING_WORDS = {
@@ -193,6 +204,48 @@ WARNING_WORDS = {
                             "cancel the dispute)."),
     "note_left_out": N_("Your notes: “%(sentence)s” is left out of the texts: %(reasons)s. It stays in the "
                         "summary PDF's buyer's own account."),
+    # the buyer's other words
+    "seller_reply_not_english": N_("The seller's answer is not in English: it is left out of the English texts; "
+                                   "the summary PDF shows it as written."),
+    "seller_reply_reported": N_("The seller's answer is not in English: the texts report what it asks, promises "
+                                "or claims, in English; the summary PDF shows it as written."),
+    "seller_reply_tone": N_("The seller's answer: %(reasons)s; the texts report only what it asks, promises or "
+                            "claims."),
+    "fact_not_english": N_("“%(field)s” is not in English: it is left out of the English texts. Write it in "
+                           "English (an automatic translator is fine)."),
+    # the texts
+    "left_out_for_length": N_("%(text)s: “%(sentence)s” is left out to stay within %(limit)s characters."),
+    "no_texts_for_stage": N_("No texts for this stage of the case (%(stage)s): there is nothing to send now; the "
+                             "deadlines say what is still possible."),
+    # the tracking pages
+    "popup_dismissed": N_("The page showed a pop-up message (“%(said)s”); it was closed before the screenshot."),
+    "page_not_loaded": N_("The page had not finished loading after %(seconds)s s; it was captured as it was."),
+    "tracker_events_missing": N_("The tracking events had not appeared on the page after %(seconds)s s; it was "
+                                 "captured as it was."),
+    "page_still_loading": N_("The page was still loading data after %(seconds)s s more; it was captured anyway."),
+    "page_too_tall": N_("The page is %(height)s px tall; only its top %(top)s px were captured."),
+    "saved_page_files_outside": N_("The saved page asked for files outside its folder (%(names)s); they were not "
+                                   "loaded."),
+    "saved_page_network": N_("The saved page asked for addresses on the internet (%(names)s); a saved page is "
+                             "shown offline, so they were not loaded."),
+    "saved_page_navigation": N_("The saved page tried to open another page (%(names)s); it was not followed."),
+    "earlier_capture_kept": N_("This build could not capture the page; the capture of %(captured)s from the "
+                               "earlier build was kept."),
+    # the video's check
+    "video_decode_errors": N_("The video has %(count)s decoding errors: some frames may show damage (blocks or "
+                              "smears); if the original on the phone plays cleanly, copy it again."),
+    "video_black": N_("The video's picture is black from %(start)s to %(end)s: a seller may say something was "
+                      "hidden; trim it if it is not the unboxing."),
+    "video_frozen": N_("The video's picture does not change from %(start)s to %(end)s: a seller may call it a "
+                       "paused or edited recording."),
+    "video_cut": N_("The video has a hard cut at %(at)s: an unboxing should be one take, a seller may call it "
+                    "edited."),
+    "video_too_short": N_("The video is only %(seconds)s s long: too short to show the parcel being opened."),
+    "video_too_long": N_("The video is %(length)s long: trim it to the unboxing (its start and end)."),
+    "video_streams": N_("The video file has %(count)s video streams; only the first is in the upload. If the "
+                        "others matter, export them from the phone as a video of their own."),
+    "video_truncated": N_("The video stops decoding at %(stops)s although it claims to last %(claims)s: it was "
+                          "probably cut short while copying. Copy it again from the phone."),
 }
 # Why a sentence of the buyer's notes is left out of the texts (dispute.notes), each with what to do instead.
 NOTE_REASON_WORDS = {
@@ -206,6 +259,16 @@ NOTE_REASON_WORDS = {
 }
 
 
+def _warning_param(name: str, value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value) if name == "limit" else i18n.number(value)  # a character limit reads as the form's
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if name == "captured" and value:  # a capture's UTC time: the day, in the buyer's words
+        return i18n.format_day(str(value)[:10])
+    return str(value)
+
+
 def warning_text(warning: dict[str, Any]) -> str | None:
     """A build warning (manifest.json's warnings) in the current language, or None when it has no kind the
     catalog words (a free-text warning: its English words are shown, marked as English)."""
@@ -213,13 +276,24 @@ def warning_text(warning: dict[str, Any]) -> str | None:
     words = WARNING_WORDS.get(kind)
     if words is None or not isinstance(params, dict):
         return None
-    values = {name: i18n.number(value) if isinstance(value, int) and not isinstance(value, bool) else str(value)
-              for name, value in params.items() if name != "reasons"}
-    if kind == "note_left_out":
+    values = {name: _warning_param(name, value) for name, value in params.items() if name != "reasons"}
+    if kind == "left_out_for_length":
+        values["text"] = i18n.gettext(TEXT_TITLES.get(str(params.get("text")), str(params.get("text"))))
+    elif kind == "no_texts_for_stage":
+        stage = STAGE_WORDS.get(str(params.get("stage")))
+        if stage is None:
+            return None
+        values["stage"] = i18n.gettext(stage)
+    elif kind == "fact_not_english":
+        values["field"] = field_label(str(params.get("field"))) or str(params.get("field"))
+    if "reasons" in params:
         reasons = params.get("reasons") or []
         worded = [NOTE_REASON_WORDS.get(str(r.get("kind"))) if isinstance(r, dict) else None for r in reasons]
         if not reasons or None in worded:
             return None  # a reason the catalog does not have: the whole sentence stays in English
         values["reasons"] = "; ".join(i18n.gettext(w) % {k: str(v) for k, v in (r.get("params") or {}).items()}
                                       for w, r in zip(worded, reasons) if w)
-    return i18n.gettext(words) % values if values else i18n.gettext(words)
+    try:
+        return i18n.gettext(words) % values  # every catalog entry has its %(name)s values, or none
+    except (KeyError, TypeError, ValueError):  # a manifest without the values its kind needs: said as written
+        return None
