@@ -169,3 +169,28 @@ def test_the_buyers_journey_in_firefox(firefox: Firefox, tmp_path: Path) -> None
     finally:
         server.client.close()
         server.stop()
+
+
+def test_a_long_reason_title_is_shown_whole_under_firefoxs_select_at_360_px(firefox: Firefox, tmp_path: Path) -> None:
+    """Firefox's native select shows its chosen title on one line, cut at 360 px (measured: 3 to 6 of 15 titles in
+    each language); the hint under it then starts with the whole title, in the page's language."""
+    from .test_web_api import new_case
+    from .test_web_i18n import CUT_REASONS
+
+    server = WebServer(tmp_path / "workspace")
+    try:
+        firefox.set_viewport(360, 800)
+        firefox.goto(f"{server.base}/?token={server.token}")
+        case_id = new_case(server)
+        for language in ("ru", "pt_BR"):
+            firefox.goto(f"{server.base}/cases/{case_id}?lang={language}")
+            firefox.call("""(s) => { const select = document.querySelector(s); select.value = "delivered_elsewhere";
+                select.dispatchEvent(new Event("change", { bubbles: true })); }""", "[id='f-dispute.reason']")
+            title = firefox.evaluate("document.getElementById('f-dispute.reason').selectedOptions[0].text")
+            assert title in firefox.call(CUT_REASONS, language)["cut"]  # the box cuts it ...
+            hint = firefox.evaluate("document.getElementById('h-dispute.reason').textContent")
+            assert hint.startswith(title + " · "), (language, hint)  # ... the line under it does not
+            assert firefox.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+    finally:
+        server.client.close()
+        server.stop()

@@ -187,7 +187,9 @@
     const select = document.getElementById("f-dispute.reason");
     const option = select && select.selectedOptions[0];
     if (!option) return;
-    say("h-dispute.reason", option.value ? [option.dataset.wins, option.dataset.caveat].filter(Boolean).join(" · ") : "");
+    // A native select (Firefox's) shows the chosen title on one line, cut at 360 px: the line under it says it whole.
+    const whole = getComputedStyle(select).appearance === "base-select" ? "" : option.text;
+    say("h-dispute.reason", option.value ? [whole, option.dataset.wins, option.dataset.caveat].filter(Boolean).join(" · ") : "");
   }
 
   if (form) {
