@@ -27,9 +27,11 @@ demo: setup
 
 # Two processes, each taking whole test modules (their servers and built cases are module fixtures): the suite
 # spends much of its time waiting on browsers and child processes (1081 s in one process, 662 s in two).
+# A test of machine-wide state (marker serial: another process's semaphores would count) runs alone after.
 test: setup $(CLUSTER_STAMP)
 	@$(MAKE) --no-print-directory system SYSTEM_PACKAGES="$(TEST_SYSTEM_PACKAGES)"
-	$(PY) -m pytest -q -n 2 --dist loadfile
+	$(PY) -m pytest -q -n 2 --dist loadfile -m "not serial"
+	$(PY) -m pytest -q -m serial
 
 # The quick loop: the tests that need no browser, no video encode and no cluster and are not slow (markers:
 # tests/conftest.py), on every core. `make test` (and CI) runs them all.

@@ -44,6 +44,7 @@ COMPONENTS: dict[str, tuple[str, ...]] = {
     "test_web_plan.py::test_two_videos_the_chosen_one_is_used_and_skip_uploads_none": ("video",),
     "test_summary.py::test_a_video_that_failed_says_why": ("video",),
     "test_web_i18n.py::test_at_360_px_nothing_is_cut_or_sideways_in_spanish_portuguese_and_russian": ("browser", "slow"),
+    "test_batch.py::test_sigkill_mid_batch_then_rerun_completes_every_package": ("serial",),
     # Slow without any of those.
     "test_web_api.py::test_two_builds_of_one_case_at_once": ("slow",),
     "test_watch_faults.py::test_a_restart_does_not_rebuild_drops_whose_package_was_already_made": ("slow",),
