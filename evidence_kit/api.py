@@ -26,7 +26,7 @@ from .errors import EvidenceKitError, ExitCode, FileAccessError, InputError, Too
 from .fsutil import access_error, atomic_path, atomic_write_bytes, case_lock, clear_leftovers
 from .model.layout import PACKAGE_DIR
 from .model.fingerprint import case_fingerprint, input_hashes
-from .model.manifest import MANIFEST_NAME, FileRecord, Hinted, Manifest, read_manifest, verify_package
+from .model.manifest import MANIFEST_NAME, FileRecord, Manifest, read_manifest, verify_package
 from .model.options import BuildOptions
 from .model.profile import DEFAULT_PROFILE, Profile, load_profile
 from .names import shown, upload_stem
@@ -435,7 +435,7 @@ def fit_video(src: str | Path, out: str | Path, *, profile: Profile | str | Path
             manifest.error(message, str(src), "video", int(VideoError.exit_code))
         for finding in report.findings:
             if finding.severity in ("warning", "error"):
-                manifest.warn(Hinted(finding.message, kind=finding.kind, **finding.params), str(src), "video")
+                manifest.warn(finding.warning, str(src), "video")
         manifest.sections["video"] = report.to_dict()
         _remove_earlier(earlier, manifest, out)
         manifest.write(out)

@@ -41,7 +41,7 @@ from ..tools.chromium import Browser
 from ..errors import CaseError, InputError, LimitError, MissingDependencyError, ToolError
 from ..fsutil import atomic_path
 from ..media.photos import fit_image
-from ..model.manifest import Hinted
+from ..model.manifest import Hinted, warning_of, warning_record
 from ..model.validation import plain_error, problems_of
 
 if TYPE_CHECKING:
@@ -591,7 +591,7 @@ class Capture:
                 "status": self.status, "title": self.title, "captured_utc": self.captured,
                 "page_height": self.page_height, "overlays_hidden": self.overlays_hidden,
                 "png": [rel(p) for p in self.pngs], "html": rel(self.html), "record": rel(self.record),
-                "jpeg": [rel(p) for p in self.jpegs], "warnings": [_warning_record(w) for w in self.warnings],
+                "jpeg": [rel(p) for p in self.jpegs], "warnings": [warning_record(w) for w in self.warnings],
                 "kept_from_earlier_build": self.kept}
 
 
@@ -686,20 +686,6 @@ def _listed(items: list[str], one: str, many: str, limit: int = 4) -> str:
 def _names(items: list[str], limit: int = 4) -> list[str]:
     """The names ``_listed`` shows, each once (a warning's params: the web app lists them in its own words)."""
     return list(dict.fromkeys(items))[:limit]
-
-
-def _warning_record(warning: str) -> str | dict[str, Any]:
-    """A warning as a capture's record keeps it: a kinded one with its kind and values, so a capture kept by a
-    later build is worded as it was (``_warning_of`` reads it back)."""
-    kind = getattr(warning, "kind", "")
-    return {"message": str(warning), "kind": kind, "params": warning.params} if kind else str(warning)  # type: ignore[attr-defined]
-
-
-def _warning_of(recorded: Any) -> str:
-    if isinstance(recorded, dict):
-        return Hinted(str(recorded.get("message", "")), kind=str(recorded.get("kind") or ""),
-                      **(recorded.get("params") if isinstance(recorded.get("params"), dict) else {}))
-    return str(recorded)
 
 
 class _SavedPageRules:
@@ -1177,7 +1163,7 @@ def earlier_capture(previous: Path, target: Target, out: Path, *, max_photo_byte
                        jpegs=jpegs, final_url=record.get("final_url", ""), status=record.get("status"),
                        title=record.get("title", ""), captured=record.get("captured_utc", ""),
                        page_height=record.get("page_height", 0), overlays_hidden=record.get("overlays_hidden", 0),
-                       warnings=[_warning_of(w) for w in record.get("warnings", [])], kept=True)
+                       warnings=[warning_of(w) for w in record.get("warnings", [])], kept=True)  # kinds kept: worded as before
     return None
 
 

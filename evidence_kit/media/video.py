@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from ..tools import ffmpeg
 from ..errors import FileAccessError, InputError, LimitError, MissingDependencyError
 from ..fsutil import atomic_path, atomic_write_bytes
-from ..model.manifest import FileRecord, Manifest, library_versions
+from ..model.manifest import FileRecord, Hinted, Manifest, library_versions
 from ..media.photos import Encoded, fit_image
 from ..model.profile import Profile
 
@@ -242,6 +242,11 @@ class Finding:
         if self.code == "duration":
             return "video_too_short" if "seconds" in self.params else "video_too_long"
         return f"video_{self.code}"
+
+    @property
+    def warning(self) -> Hinted:
+        """The finding as a build warning: its message, kind and values."""
+        return Hinted(self.message, kind=self.kind, **self.params)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -91,6 +91,22 @@ class Hinted(str):
         return made
 
 
+def warning_record(message: str) -> str | dict[str, Any]:
+    """A warning as a JSON record keeps it: a kinded one as ``{message, kind, params}`` (``warning_of`` reads it
+    back as the same ``Hinted``), any other as its words."""
+    kind = getattr(message, "kind", "")
+    return {"message": str(message), "kind": kind, "params": dict(message.params)} if kind else str(message)  # type: ignore[attr-defined]
+
+
+def warning_of(recorded: Any) -> str:
+    """A warning read back from ``warning_record``."""
+    if isinstance(recorded, dict):
+        params = recorded.get("params")
+        return Hinted(str(recorded.get("message", "")), kind=str(recorded.get("kind") or ""),
+                      **(params if isinstance(params, dict) else {}))
+    return str(recorded)
+
+
 def with_hint(message: str) -> str:
     """A warning as the command line prints it: its words, then its hint if it has one."""
     hint = getattr(message, "hint", "")

@@ -73,7 +73,7 @@ def run(ctx: StageContext) -> None:
             ctx.error(f"{finding.message}. The package holds the first {format_time(kept)} of "
                       f"{format_time(report.probe.duration)}", rel, NAME, int(VideoError.exit_code))
         elif finding.severity in ("warning", "error"):
-            ctx.warn(Hinted(finding.message, kind=finding.kind, **finding.params), rel, NAME)
+            ctx.warn(finding.warning, rel, NAME)
     ctx.video = CaseVideo(rel, report, seconds=time.monotonic() - started)
 
 
