@@ -140,6 +140,21 @@ def format_day(iso_day: str | None) -> str:
     return format_date(date.fromisoformat(iso_day), format="long", locale=_current.get())
 
 
+def day_in_words(value: object) -> str:
+    """A date field's value as the page's language writes it, "" while it is no day (empty, mistyped by hand).
+
+    A date input shows its day in the browser's own format, which need not be the page's language (an English
+    browser writes 04/01/2027 on a Russian page); the words under it say which day that is."""
+    from datetime import date
+
+    if isinstance(value, date):
+        value = value.isoformat()
+    try:
+        return format_day(value) if isinstance(value, str) else ""
+    except ValueError:
+        return ""
+
+
 def html_lang() -> str:
     """The current language as HTML and BCP 47 write it (``pt-BR``)."""
     return _current.get().replace("_", "-")
@@ -219,7 +234,7 @@ def parse_amount(text: str) -> Decimal | None:
 
 def template_globals() -> dict[str, Any]:
     """The formatting helpers the templates call (each in the current language)."""
-    return {"format_day": format_day, "megabytes": megabytes, "size": file_size, "number": number,
+    return {"format_day": format_day, "day_in_words": day_in_words, "megabytes": megabytes, "size": file_size, "number": number,
             "decimal": decimal, "amount": amount, "html_lang": html_lang}
 
 

@@ -183,6 +183,14 @@
     return false;
   }
 
+  // A date input writes its day in the browser's language, not the page's: the words under it say the day.
+  const dayFormat = new Intl.DateTimeFormat(document.documentElement.lang || undefined, { dateStyle: "long" });
+  function sayDay(input) {
+    const words = document.getElementById(`w-${input.name}`);
+    const [year, month, day] = input.value.split("-").map(Number);
+    if (words) words.textContent = input.value ? dayFormat.format(new Date(year, month - 1, day)) : "";
+  }
+
   function explainReason() {
     const select = document.getElementById("f-dispute.reason");
     const option = select && select.selectedOptions[0];
@@ -196,6 +204,7 @@
     form.addEventListener("submit", (event) => { event.preventDefault(); if (caseId) save(); else createCase(); });
     form.addEventListener("input", (event) => {
       dirty = true;
+      if (event.target.type === "date") sayDay(event.target);
       const field = event.target.closest(".field");
       if (field && field.classList.contains("invalid")) {  // the buyer is fixing it: the message goes away
         field.classList.remove("invalid");
