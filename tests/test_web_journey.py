@@ -5,7 +5,8 @@ filed in chat/, never uploaded as photo 1); Create clicked twice makes one case;
 shows before any move is the built package's upload order; a reload during a build re-attaches to it; a mistyped
 key in a hand-written case.toml fixed from the page; a build with no evidence names what is missing and shows no
 green check; no console or page errors; in ru, es and pt_BR no English page string or library phrasing visible;
-nothing sideways at 360 px. The result page of each run is saved as /tmp/l-result-<lang>-<width>.png.
+nothing sideways at 360 px. The page of each run is saved as /tmp/l-result-<lang>-<width>.png, its result
+section as /tmp/l-result-section-<lang>-<width>.png.
 """
 from __future__ import annotations
 
@@ -207,6 +208,7 @@ def test_the_journey(browser: Any, server: WebServer, inputs: dict[str, Any], la
         assert sources[: len(shown)] == shown and sources[len(shown):] == ["chat/chat.png"]
         page.evaluate("window.scrollTo(0, 0)")
         page.screenshot(path=f"/tmp/l-result-{language}-{width}.png", full_page=True)
+        page.locator("#result-section").screenshot(path=f"/tmp/l-result-section-{language}-{width}.png")
         check_page(page, language, width, "result")
 
         # A mistyped key written into case.toml by hand, fixed from the page.
