@@ -234,8 +234,8 @@ def parse_amount(text: str) -> Decimal | None:
 
 def template_globals() -> dict[str, Any]:
     """The formatting helpers the templates call (each in the current language)."""
-    return {"format_day": format_day, "day_in_words": day_in_words, "megabytes": megabytes, "size": file_size, "number": number,
-            "decimal": decimal, "amount": amount, "html_lang": html_lang}
+    return {"format_day": format_day, "day_in_words": day_in_words, "megabytes": megabytes, "size": file_size,
+            "number": number, "decimal": decimal, "amount": amount, "html_lang": html_lang}
 
 
 # Strings the page's JavaScript shows; handed to it translated, as JSON.
